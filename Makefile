@@ -1,0 +1,52 @@
+# scalefree: setup, the main job, tests, benchmarks.
+# `make cifar10` and `make test` each run the setup first when it is missing.
+
+SHELL := /bin/bash
+TORCH_VERSION := 2.13.0
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+VENV_STAMP := $(VENV)/.installed-torch-$(TORCH_VERSION)
+BIN := target/release/scalefree
+
+# Build against the user's libtorch when LIBTORCH is set, else against the pinned
+# torch wheel in .venv (torch-sys asks that venv's python where libtorch lives).
+ifdef LIBTORCH
+TORCH_ENV := LIBTORCH=$(LIBTORCH)
+TORCH_DEPS :=
+else
+TORCH_ENV := LIBTORCH_USE_PYTORCH=1 VIRTUAL_ENV=$(VENV) PATH="$(VENV)/bin:$$PATH"
+TORCH_DEPS := $(VENV_STAMP)
+endif
+CARGO := $(TORCH_ENV) cargo
+
+.PHONY: setup build test bench bench-optim lint fmt clean-venv info
+
+setup: build
+
+$(VENV_STAMP):
+	@echo "== creating $(VENV) with torch==$(TORCH_VERSION) (about 5 GB, once)"
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check torch==$(TORCH_VERSION) tensorboard
+	touch $@
+
+build: $(TORCH_DEPS)
+	$(CARGO) build --release --workspace --all-targets
+
+test: setup
+	$(CARGO) test --release --workspace
+
+bench-optim: setup
+	@mkdir -p bench/results
+	$(CARGO) run --release -p optim --example bench_optim -- --out bench/results
+
+bench: bench-optim
+
+lint: $(TORCH_DEPS)
+	cargo fmt --all --check
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+
+info: setup
+	$(BIN) info
+
+clean-venv:
+	rm -rf $(VENV)

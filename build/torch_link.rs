@@ -1,0 +1,27 @@
+// Shared by every crate in this workspace that produces binaries linked against
+// libtorch (the driver, and the test/example/bench binaries of `optim` and `models`);
+// each crate's build.rs `include!`s this file and calls `link_libtorch()`.
+//
+// Why: torch-sys finds libtorch but leaves two things to the final binary:
+// - an rpath to libtorch's lib directory, so the binary runs from anywhere without
+//   LD_LIBRARY_PATH;
+// - `--no-as-needed` around `-ltorch_cuda`: with the default `--as-needed` the linker
+//   drops libtorch_cuda.so (nothing references its symbols directly), and CUDA is then
+//   never available even on a GPU machine.
+// torch-sys publishes its lib directory as `DEP_TCH_LIBTORCH_LIB` (its `links = "tch"`),
+// which reaches crates that depend on torch-sys directly.
+fn link_libtorch() {
+    println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
+    let Ok(lib_dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
+        println!("cargo:warning=torch-sys did not report its libtorch directory; no rpath set");
+        return;
+    };
+    println!("cargo:rustc-env=SCALEFREE_LIBTORCH_LIB={lib_dir}");
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}");
+    if std::path::Path::new(&lib_dir).join("libtorch_cuda.so").exists() {
+        println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
+        println!("cargo:rustc-link-arg=-L{lib_dir}");
+        println!("cargo:rustc-link-arg=-ltorch_cuda");
+        println!("cargo:rustc-link-arg=-Wl,--as-needed");
+    }
+}

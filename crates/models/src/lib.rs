@@ -1,0 +1,1 @@
+//! CIFAR models (arriving with the models issue).

@@ -1,0 +1,191 @@
+//! Saving and loading the optimizer state: an interrupted run continues bit for bit,
+//! and a state that does not fit is refused with the first mismatch named.
+mod common;
+
+use common::{gaussian, mixed_params};
+use optim::{Adam, AdamConfig, DecayMode, OptimError, ParamGroup};
+use std::path::PathBuf;
+use tch::{Device, Kind, Tensor};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("optim-state-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn groups(params: &[Tensor]) -> Vec<ParamGroup> {
+    vec![
+        ParamGroup::new("decay")
+            .with_param("w0", params[0].shallow_clone())
+            .with_param("w2", params[2].shallow_clone()),
+        ParamGroup::new("no_decay")
+            .with_weight_decay(0.0)
+            .with_param("b1", params[1].shallow_clone())
+            .with_param("b3", params[3].shallow_clone()),
+    ]
+}
+
+fn train(opt: &mut Adam, params: &[Tensor], steps: std::ops::Range<u64>) {
+    for step in steps {
+        let loss = params.iter().enumerate().fold(
+            Tensor::zeros([], (Kind::Float, Device::Cpu)),
+            |acc, (i, p)| {
+                let g = gaussian(&p.size(), Kind::Float, 100 * step + i as u64);
+                acc + (p * g).sum(Kind::Float) + (p * p).sum(Kind::Float)
+            },
+        );
+        opt.zero_grad();
+        loss.backward();
+        opt.set_lr(1e-2 * 0.99f64.powi(step as i32)).unwrap();
+        opt.step().unwrap();
+    }
+}
+
+fn bits(params: &[Tensor]) -> Vec<u32> {
+    params
+        .iter()
+        .flat_map(|p| Vec::<f32>::try_from(p.flatten(0, -1)).unwrap())
+        .map(f32::to_bits)
+        .collect()
+}
+
+#[test]
+fn save_load_and_continue_equals_an_uninterrupted_run_bit_for_bit() {
+    for mode in DecayMode::ALL {
+        for amsgrad in [false, true] {
+            let config = AdamConfig::new(mode, 1e-2, 1e-2).amsgrad(amsgrad);
+            let straight = mixed_params(Kind::Float, 1);
+            let mut opt = Adam::new(config.clone(), groups(&straight)).unwrap();
+            train(&mut opt, &straight, 0..40);
+
+            let path = temp_dir("resume").join(format!("{mode}-{amsgrad}.safetensors"));
+            let first = mixed_params(Kind::Float, 1);
+            let mut opt = Adam::new(config.clone(), groups(&first)).unwrap();
+            train(&mut opt, &first, 0..20);
+            opt.save_state(&path).unwrap();
+            let saved_values: Vec<Tensor> = first.iter().map(|p| p.detach().copy()).collect();
+            drop(opt);
+
+            // A fresh process would rebuild the model from its checkpoint and the optimizer
+            // from its state file.
+            let resumed = mixed_params(Kind::Float, 999);
+            tch::no_grad(|| {
+                for (p, v) in resumed.iter().zip(&saved_values) {
+                    p.shallow_clone().copy_(v);
+                }
+            });
+            let mut opt = Adam::new(config, groups(&resumed)).unwrap();
+            opt.load_state(&path).unwrap();
+            assert_eq!(opt.step_count(), 20);
+            train(&mut opt, &resumed, 20..40);
+            assert_eq!(bits(&resumed), bits(&straight), "{mode} amsgrad={amsgrad}");
+        }
+    }
+}
+
+fn saved_state(name: &str) -> PathBuf {
+    let params = mixed_params(Kind::Float, 1);
+    let mut opt = Adam::new(AdamConfig::adamw(1e-2, 1e-2), groups(&params)).unwrap();
+    train(&mut opt, &params, 0..3);
+    let path = temp_dir("mismatch").join(format!("{name}.safetensors"));
+    opt.save_state(&path).unwrap();
+    path
+}
+
+fn load_error(opt: &mut Adam, path: &PathBuf) -> String {
+    let err = opt
+        .load_state(path)
+        .expect_err("a mismatched state must be refused");
+    assert!(matches!(err, OptimError::StateMismatch { .. }), "{err:?}");
+    err.to_string()
+}
+
+#[test]
+fn a_state_for_other_shapes_is_refused_naming_the_parameter() {
+    let path = saved_state("shape");
+    let mut params = mixed_params(Kind::Float, 1);
+    params[2] = Tensor::zeros([2, 3, 5], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+    let mut opt = Adam::new(AdamConfig::adamw(1e-2, 1e-2), groups(&params)).unwrap();
+    let before = opt.step_count();
+    let msg = load_error(&mut opt, &path);
+    assert!(
+        msg.contains("`w2` [2, 3, 4] in the file, `w2` [2, 3, 5] here"),
+        "{msg}"
+    );
+    assert!(msg.contains(path.to_str().unwrap()), "{msg}");
+    assert_eq!(
+        opt.step_count(),
+        before,
+        "nothing is changed by a refused load"
+    );
+}
+
+#[test]
+fn a_state_for_another_dtype_is_refused() {
+    let path = saved_state("dtype");
+    let params = mixed_params(Kind::Double, 1);
+    let mut opt = Adam::new(AdamConfig::adamw(1e-2, 1e-2), groups(&params)).unwrap();
+    let msg = load_error(&mut opt, &path);
+    assert!(
+        msg.contains("dtype Float in the file, Double here"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_state_with_another_parameter_count_is_refused() {
+    let path = saved_state("count");
+    let params = mixed_params(Kind::Float, 1);
+    let fewer = vec![
+        ParamGroup::new("decay").with_param("w0", params[0].shallow_clone()),
+        ParamGroup::new("no_decay").with_param("b1", params[1].shallow_clone()),
+    ];
+    let mut opt = Adam::new(AdamConfig::adamw(1e-2, 1e-2), fewer).unwrap();
+    let msg = load_error(&mut opt, &path);
+    assert!(
+        msg.contains("group 0 (`decay`) has 2 parameters in the file, 1 here"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_state_saved_with_other_settings_is_refused_naming_the_field() {
+    let path = saved_state("settings");
+    let params = mixed_params(Kind::Float, 1);
+    let mut opt = Adam::new(AdamConfig::adam_prox(1e-2, 1e-2), groups(&params)).unwrap();
+    let msg = load_error(&mut opt, &path);
+    assert!(
+        msg.contains("saved with decay = adamw, but this optimizer has decay = adam-prox"),
+        "{msg}"
+    );
+    let mut opt = Adam::new(AdamConfig::adamw(1e-2, 1e-2).amsgrad(true), groups(&params)).unwrap();
+    let msg = load_error(&mut opt, &path);
+    assert!(msg.contains("amsgrad"), "{msg}");
+}
+
+#[test]
+fn a_missing_or_foreign_file_is_refused_with_its_path() {
+    let params = mixed_params(Kind::Float, 1);
+    let mut opt = Adam::new(AdamConfig::adamw(1e-2, 1e-2), groups(&params)).unwrap();
+    let missing = temp_dir("missing").join("nope.safetensors");
+    assert!(load_error(&mut opt, &missing).contains("no such file"));
+    let garbage = temp_dir("garbage").join("garbage.safetensors");
+    std::fs::write(&garbage, b"this is not a state file").unwrap();
+    let msg = load_error(&mut opt, &garbage);
+    assert!(
+        msg.contains("garbage.safetensors") && msg.contains("not a readable optimizer state file"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn saving_leaves_no_temporary_file_behind() {
+    let path = saved_state("atomic");
+    let dir = path.parent().unwrap();
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
