@@ -1,13 +1,12 @@
 //! `scalefree`: the driver binary.
-mod cli;
-mod info;
-
 use clap::Parser;
+use scalefree::cli::{Cli, Command};
+use scalefree::info;
 
 fn main() {
-    let cli = cli::Cli::parse();
+    let cli = Cli::parse();
     let result = match cli.command {
-        cli::Command::Info(args) => info::run(&args),
+        Command::Info(args) => info::run(&args),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

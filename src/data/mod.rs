@@ -1,0 +1,1 @@
+//! CIFAR datasets and the input pipeline (arriving with the data issue).
