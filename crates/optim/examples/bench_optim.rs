@@ -1,0 +1,149 @@
+//! `make bench-optim`: step time of each decay mode on the parameter shapes of
+//! ResNet-110 and ResNet-1202 (CIFAR-10, with BN), against libtorch's built-in AdamW
+//! (through tch) and the memory floor, measured side by side in one run.
+//!
+//! The floor is the time to move 7 floats per parameter (read x, g, m, v; write x, m, v),
+//! measured as a copy of 3.5 floats per parameter (each element copied is one read and
+//! one write), so that it works on the same amount of memory as the optimizer.
+//!
+//! Usage: bench_optim [--reps N] [--steps N] [--out DIR]
+use optim::{Adam, AdamConfig, DecayMode, Kernel, ParamGroup};
+use serde_json::{json, Value};
+use std::time::Instant;
+use tch::nn::OptimizerConfig;
+use tch::{Device, Kind, Tensor};
+
+/// Parameter shapes of a CIFAR ResNet-`depth` with BN (PAPER.md §2).
+fn resnet_shapes(depth: i64) -> Vec<Vec<i64>> {
+    let blocks = (depth - 2) / 6;
+    let mut shapes = vec![vec![16, 3, 3, 3], vec![16], vec![16]];
+    let mut in_planes = 16;
+    for planes in [16, 32, 64] {
+        for _ in 0..blocks {
+            shapes.extend([vec![planes, in_planes, 3, 3], vec![planes], vec![planes]]);
+            shapes.extend([vec![planes, planes, 3, 3], vec![planes], vec![planes]]);
+            in_planes = planes;
+        }
+    }
+    shapes.extend([vec![10, 64], vec![10]]);
+    shapes
+}
+
+fn make_params(shapes: &[Vec<i64>]) -> Vec<Tensor> {
+    shapes
+        .iter()
+        .map(|s| {
+            let p = Tensor::randn(s.as_slice(), (Kind::Float, Device::Cpu)).set_requires_grad(true);
+            // Leave a gradient in place: the benchmark times the step alone.
+            (&p * Tensor::randn(s.as_slice(), (Kind::Float, Device::Cpu))).sum(Kind::Float).backward();
+            p
+        })
+        .collect()
+}
+
+fn seconds_per_call(steps: usize, mut f: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    for _ in 0..steps {
+        f();
+    }
+    start.elapsed().as_secs_f64() / steps as f64
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+fn arg(args: &[String], flag: &str) -> Option<String> {
+    args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned()
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let reps: usize = arg(&args, "--reps").map(|s| s.parse()).transpose()?.unwrap_or(7);
+    let steps: usize = arg(&args, "--steps").map(|s| s.parse()).transpose()?.unwrap_or(10);
+    let out_dir = arg(&args, "--out");
+    let threads = tch::get_num_threads();
+    // One thread count for both sides: libtorch's intra-op pool and our rayon pool.
+    rayon::ThreadPoolBuilder::new().num_threads(threads as usize).build_global()?;
+
+    let mut results = Vec::new();
+    for depth in [110, 1202] {
+        let shapes = resnet_shapes(depth);
+        let numel: i64 = shapes.iter().map(|s| s.iter().product::<i64>()).sum();
+        eprintln!("ResNet-{depth}: {numel} parameters in {} tensors", shapes.len());
+
+        let mut ours: Vec<(String, Adam)> = Vec::new();
+        for mode in DecayMode::ALL {
+            for (kernel, label) in [(Kernel::Auto, "cpu-kernel"), (Kernel::TensorOps, "tensor-ops")] {
+                let params = make_params(&shapes);
+                let config = AdamConfig::new(mode, 1e-3, 5e-5).kernel(kernel);
+                let opt = Adam::new(config, vec![ParamGroup::from_tensors("all", params)])?;
+                ours.push((format!("scalefree {mode} ({label})"), opt));
+            }
+        }
+        let vs = tch::nn::VarStore::new(Device::Cpu);
+        for (i, s) in shapes.iter().enumerate() {
+            let _ = vs.root().randn(&format!("p{i}"), s, 0.0, 1.0);
+        }
+        let mut libtorch = tch::nn::AdamW { wd: 5e-5 / 1e-3, ..Default::default() }.build(&vs, 1e-3)?;
+        for v in vs.trainable_variables() {
+            (&v * Tensor::randn(v.size(), (Kind::Float, Device::Cpu))).sum(Kind::Float).backward();
+        }
+        let src = Tensor::randn([numel * 7 / 2], (Kind::Float, Device::Cpu));
+        let mut dst = Tensor::zeros([numel * 7 / 2], (Kind::Float, Device::Cpu));
+
+        // Warm-up, then alternate the candidates within each repetition (A B A B …).
+        let mut samples: Vec<Vec<f64>> = vec![Vec::new(); ours.len() + 2];
+        for rep in 0..=reps {
+            let mut timings = Vec::new();
+            for (_, opt) in ours.iter_mut() {
+                timings.push(seconds_per_call(steps, || opt.step().unwrap()));
+            }
+            timings.push(seconds_per_call(steps, || libtorch.step()));
+            timings.push(seconds_per_call(steps, || dst.copy_(&src)));
+            if rep > 0 {
+                for (s, t) in samples.iter_mut().zip(timings) {
+                    s.push(t);
+                }
+            }
+        }
+        let medians: Vec<f64> = samples.into_iter().map(median).collect();
+        let floor = medians[medians.len() - 1];
+        let builtin = medians[medians.len() - 2];
+        let mut names: Vec<String> = ours.iter().map(|(n, _)| n.clone()).collect();
+        names.push("libtorch AdamW (tch nn::AdamW)".into());
+        names.push("memory floor (7 floats/param)".into());
+        for (name, t) in names.iter().zip(&medians) {
+            results.push(json!({
+                "model_shapes": format!("resnet{depth}"),
+                "parameters": numel,
+                "tensors": shapes.len(),
+                "implementation": name,
+                "median_step_ms": t * 1e3,
+                "ratio_to_floor": t / floor,
+                "ratio_to_libtorch_adamw": t / builtin,
+            }));
+            eprintln!("  {name:<42} {:>8.3} ms  {:>5.2}x floor  {:>5.2}x libtorch", t * 1e3, t / floor, t / builtin);
+        }
+    }
+    let report: Value = json!({
+        "benchmark": "optimizer step",
+        "threads": threads,
+        "reps": reps,
+        "steps_per_rep": steps,
+        "results": results,
+    });
+    let text = serde_json::to_string_pretty(&report)?;
+    println!("{text}");
+    if let Some(dir) = out_dir {
+        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+        let path = std::path::Path::new(&dir).join(format!("optim-{stamp}.json"));
+        let tmp = path.with_extension("json.tmp");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(&tmp, &text)?;
+        std::fs::rename(&tmp, &path)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
