@@ -39,7 +39,7 @@ bench-optim: setup
 	@mkdir -p bench/results
 	$(CARGO) run --release -p optim --example bench_optim -- --out bench/results
 
-bench: bench-optim
+bench: bench-optim bench-models bench-data bench-train
 
 lint: $(TORCH_DEPS)
 	cargo fmt --all --check
@@ -50,3 +50,32 @@ info: setup
 
 clean-venv:
 	rm -rf $(VENV)
+
+# `make data`: CIFAR-10 at data/cifar10 (DATASET=cifar100: data/cifar100), from
+# CIFAR10_SOURCE / CIFAR100_SOURCE when given, else the official archive (see the script).
+DATASET ?= cifar10
+.PHONY: data bench-data
+
+data:
+	DATASET=$(DATASET) CIFAR10_SOURCE="$(CIFAR10_SOURCE)" CIFAR100_SOURCE="$(CIFAR100_SOURCE)" bash scripts/get-data.sh
+
+# The data pipeline on the shared JPEG set ($CIFAR10_JPEG, else ../shared/data/cifar10-jpeg.tar.gz).
+bench-data: setup
+	@mkdir -p bench/results
+	$(CARGO) run --release --example bench_data -- --out bench/results
+
+# Forward + backward images/s of ResNet-20/56/110 and DenseNet-BC-100, BN and no BN, on the CPU.
+.PHONY: bench-models
+bench-models: setup
+	@mkdir -p bench/results
+	$(CARGO) run --release -p models --example bench_models -- --out bench/results
+
+.PHONY: bench-train tensorboard
+# Full training steps through `scalefree train`, histogram logging off / default / every step.
+bench-train: setup data
+	@mkdir -p bench/results
+	$(CARGO) run --release --example bench_train -- --out bench/results
+
+# TensorBoard on every run under runs/ (http://localhost:6006).
+tensorboard: $(VENV_STAMP)
+	$(VENV)/bin/tensorboard --logdir runs --bind_all

@@ -1,15 +1,31 @@
 //! `scalefree`: the driver binary.
 use clap::Parser;
 use scalefree::cli::{Cli, Command};
-use scalefree::info;
+use scalefree::run::metrics::RunStatus;
+use scalefree::{info, run};
 
+/// Exit codes: 0 completed, 1 error, 2 usage, 3 diverged, 130 interrupted.
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Info(args) => info::run(&args),
+        Command::Info(args) => info::run(&args).map(|_| 0),
+        Command::Train(args) => run::train::run(&args).map(|outcome| {
+            let code = match outcome.status {
+                RunStatus::Completed => 0,
+                RunStatus::Diverged => 3,
+                RunStatus::Interrupted => 130,
+            };
+            if code != 0 {
+                eprintln!("run {:?}: see {}", outcome.status, outcome.run_dir.join("summary.json").display());
+            }
+            code
+        }),
     };
-    if let Err(err) = result {
-        eprintln!("error: {err:#}");
-        std::process::exit(1);
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::exit(1);
+        }
     }
 }

@@ -1,0 +1,144 @@
+//! `make bench-models`: training throughput (forward + backward, images/s) of the paper's
+//! models on the CPU, with and without batch norm, batch 128, f32, NCHW.
+//!
+//! Each model is built, run for `--warmup` steps, then timed for `--iters` steps; a step is
+//! zeroing the gradients, a training-mode forward pass, cross-entropy and backward (no
+//! optimizer step). The median step gives images/s. The 1-minute load average before and
+//! after each model is recorded, since other processes on the machine skew the numbers.
+//!
+//! Usage: bench_models [--models resnet20,densenet100] [--iters N] [--warmup N]
+//!                     [--batch N] [--threads N] [--out DIR]
+use anyhow::{bail, Context};
+use models::{trainable_parameter_count, Model, ModelConfig};
+use serde_json::{json, Value};
+use std::time::Instant;
+use tch::nn::{ModuleT, VarStore};
+use tch::{Device, Kind, Tensor};
+
+const DEFAULT_MODELS: &str = "resnet20,resnet56,resnet110,densenet100";
+
+fn arg(args: &[String], flag: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == flag)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+fn number<T: std::str::FromStr>(args: &[String], flag: &str, default: T) -> anyhow::Result<T> {
+    match arg(args, flag) {
+        Some(s) => s
+            .parse()
+            .ok()
+            .with_context(|| format!("{flag} needs a number, got `{s}`")),
+        None => Ok(default),
+    }
+}
+
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// Seconds of each timed training step (forward + backward) of one model.
+fn time_steps(model: &Model, vs: &VarStore, batch: i64, warmup: usize, iters: usize) -> Vec<f64> {
+    let images = Tensor::randn([batch, 3, 32, 32], (Kind::Float, Device::Cpu));
+    let labels = Tensor::randint(model.classes(), [batch], (Kind::Int64, Device::Cpu));
+    let params = vs.trainable_variables();
+    let step = || {
+        for p in &params {
+            let mut grad = p.grad();
+            if grad.defined() {
+                let _ = grad.zero_();
+            }
+        }
+        model
+            .forward_t(&images, true)
+            .cross_entropy_for_logits(&labels)
+            .backward();
+    };
+    (0..warmup).for_each(|_| step());
+    (0..iters)
+        .map(|_| {
+            let start = Instant::now();
+            step();
+            start.elapsed().as_secs_f64()
+        })
+        .collect()
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let names = arg(&args, "--models").unwrap_or_else(|| DEFAULT_MODELS.into());
+    let iters: usize = number(&args, "--iters", 3)?;
+    let warmup: usize = number(&args, "--warmup", 2)?;
+    let batch: i64 = number(&args, "--batch", 128)?;
+    if iters == 0 || batch < 1 {
+        bail!("--iters and --batch must be at least 1");
+    }
+    if let Some(threads) = arg(&args, "--threads") {
+        tch::set_num_threads(
+            threads
+                .parse()
+                .with_context(|| format!("--threads needs a number, got `{threads}`"))?,
+        );
+    }
+    let threads = tch::get_num_threads();
+    let out_dir = arg(&args, "--out");
+
+    let mut results = Vec::new();
+    for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        for bn in [true, false] {
+            let vs = VarStore::new(Device::Cpu);
+            let model = Model::new(&vs.root(), &ModelConfig::new(name, bn, 10, 0))?;
+            let load_before = load_average();
+            let steps = time_steps(&model, &vs, batch, warmup, iters);
+            let load_after = load_average();
+            let step = median(steps.clone());
+            let images_per_s = batch as f64 / step;
+            eprintln!(
+                "{name:<12} bn={bn:<5} {images_per_s:>7.1} images/s  (median step {:.0} ms)",
+                step * 1e3
+            );
+            results.push(json!({
+                "model": name,
+                "bn": bn,
+                "parameters": trainable_parameter_count(&vs),
+                "images_per_s": images_per_s,
+                "median_step_ms": step * 1e3,
+                "step_ms": steps.iter().map(|s| s * 1e3).collect::<Vec<_>>(),
+                "load_average_1min": [load_before, load_after],
+            }));
+        }
+    }
+    let report: Value = json!({
+        "benchmark": "model forward + backward (training mode, cross-entropy), CPU, f32, NCHW",
+        "threads": threads,
+        "batch": batch,
+        "warmup": warmup,
+        "iters": iters,
+        "results": results,
+    });
+    let text = serde_json::to_string_pretty(&report)?;
+    println!("{text}");
+    if let Some(dir) = out_dir {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs();
+        let path = std::path::Path::new(&dir).join(format!("models-{stamp}.json"));
+        let tmp = path.with_extension("json.tmp");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(&tmp, &text)?;
+        std::fs::rename(&tmp, &path)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}

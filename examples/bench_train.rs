@@ -1,0 +1,88 @@
+//! `make bench-train`: images/s of full training steps (data + forward + backward +
+//! optimizer + logging) through `scalefree train` itself, for ResNet-20 and ResNet-56
+//! with and without BN on the shared CIFAR-10 set, with histogram logging off, at the
+//! default interval (1000 steps) and at every step; the variants alternate within each
+//! repetition so that machine noise hits them alike.
+//!
+//! The overhead at the default interval is too small to see in a short run, so it is
+//! derived: (time per step with logging every step − time without) / 1000, relative to
+//! the time per step without logging.
+//!
+//! Usage: bench_train [--data PATH] [--steps N] [--reps N] [--threads N] [--out DIR]
+use scalefree::cli::TrainArgs;
+use scalefree::run::metrics::Summary;
+use serde_json::json;
+use std::path::PathBuf;
+
+fn arg(args: &[String], flag: &str) -> Option<String> {
+    args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned()
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let data = arg(&args, "--data").map(PathBuf::from);
+    let steps: u64 = arg(&args, "--steps").map(|s| s.parse()).transpose()?.unwrap_or(12);
+    let reps: usize = arg(&args, "--reps").map(|s| s.parse()).transpose()?.unwrap_or(3);
+    let threads: usize = arg(&args, "--threads").map(|s| s.parse()).transpose()?.unwrap_or(2);
+    let scratch = tempfile::tempdir()?;
+    let mut results = Vec::new();
+    for model in ["resnet20", "resnet56"] {
+        for bn in [false, true] {
+            // hist_every: 0 = off, 1000 = the default, 1 = every step.
+            let variants = [0u64, 1000, 1];
+            let mut per_step: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+            let mut images_per_s: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+            for rep in 0..reps {
+                for (v, &hist_every) in variants.iter().enumerate() {
+                    let out = scratch.path().join(format!("{model}-{bn}-{hist_every}-{rep}"));
+                    let run_args = TrainArgs {
+                        data: data.clone(),
+                        model: Some(model.into()),
+                        bn,
+                        no_bn: !bn,
+                        max_steps: Some(steps),
+                        hist_every: Some(hist_every),
+                        threads: Some(threads),
+                        device: Some("cpu".into()),
+                        out: Some(out.clone()),
+                        quiet: true,
+                        ..Default::default()
+                    };
+                    scalefree::run::train::run(&run_args)?;
+                    let summary = Summary::read(&out.join("summary.json"))?;
+                    images_per_s[v].push(summary.images_per_s);
+                    per_step[v].push(128.0 / summary.images_per_s);
+                    eprintln!("{model} bn={bn} hist_every={hist_every}: {:.1} images/s", summary.images_per_s);
+                }
+            }
+            let off = median(per_step[0].clone());
+            let every_step = median(per_step[2].clone());
+            let logging_cost = (every_step - off).max(0.0);
+            results.push(json!({
+                "model": model,
+                "bn": bn,
+                "images_per_s_hist_off": median(images_per_s[0].clone()),
+                "images_per_s_hist_every_1000": median(images_per_s[1].clone()),
+                "images_per_s_hist_every_step": median(images_per_s[2].clone()),
+                "logging_seconds_per_event": logging_cost,
+                "logging_overhead_at_1000": logging_cost / 1000.0 / off,
+            }));
+        }
+    }
+    let report = json!({ "benchmark": "training step", "threads": threads, "steps_per_run": steps, "reps": reps, "results": results });
+    let text = serde_json::to_string_pretty(&report)?;
+    println!("{text}");
+    if let Some(dir) = arg(&args, "--out") {
+        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+        std::fs::create_dir_all(&dir)?;
+        let path = PathBuf::from(&dir).join(format!("train-{stamp}.json"));
+        scalefree::run::atomic::write_atomic(&path, text.as_bytes())?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}

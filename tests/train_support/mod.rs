@@ -1,0 +1,77 @@
+//! Shared by the driver's end-to-end tests: a tiny learnable CIFAR-10 written in the
+//! official binary layout, and a way to run the `scalefree` binary.
+#![allow(dead_code)]
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Class `k` is a solid colour (a point on the colour wheel) plus per-pixel noise, so a
+/// small network learns it in a few steps.
+fn image(class: usize, seed: usize) -> Vec<u8> {
+    let hue = class as f64 / 10.0 * std::f64::consts::TAU;
+    let base = [hue.cos(), (hue + 2.1).cos(), (hue + 4.2).cos()].map(|c| 128.0 + 90.0 * c);
+    let mut state = (seed as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut pixels = Vec::with_capacity(3072);
+    for channel in base {
+        for _ in 0..1024 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let noise = (state % 61) as f64 - 30.0;
+            pixels.push((channel + noise).clamp(0.0, 255.0) as u8);
+        }
+    }
+    pixels
+}
+
+fn write_records(path: &Path, records: impl Iterator<Item = (usize, usize)>) {
+    let mut bytes = Vec::new();
+    for (class, seed) in records {
+        bytes.push(class as u8);
+        bytes.extend(image(class, seed));
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Writes `train` training and `test` test images (classes in turn) as an official
+/// CIFAR-10 binary directory.
+pub fn write_tiny_cifar10(dir: &Path, train: usize, test: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let per_file = train.div_ceil(5);
+    for file in 0..5 {
+        let range = (file * per_file)..((file + 1) * per_file).min(train);
+        write_records(&dir.join(format!("data_batch_{}.bin", file + 1)), range.map(|i| (i % 10, i)));
+    }
+    write_records(&dir.join("test_batch.bin"), (0..test).map(|i| (i % 10, 1_000_000 + i)));
+}
+
+pub fn scalefree() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_scalefree"));
+    // Keep test runs off the user's cache and data.
+    cmd.env("SCALEFREE_CACHE_DIR", std::env::temp_dir().join("scalefree-test-cache"));
+    cmd
+}
+
+/// `scalefree train` on the tiny dataset in `data`, writing to `out`, with extra flags.
+pub fn train(data: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut cmd = scalefree();
+    cmd.args(["train", "--quiet", "--threads", "2", "--device", "cpu"])
+        .arg("--data")
+        .arg(data)
+        .arg("--out")
+        .arg(out)
+        .args(extra);
+    cmd.output().unwrap()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).to_string()
+}
+
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
