@@ -21,7 +21,14 @@ CARGO := $(TORCH_ENV) cargo
 
 .PHONY: setup build test bench bench-optim lint fmt clean-venv info
 
-setup: build
+setup: system-deps build
+
+# Fonts for the PNG figures; installed only when missing.
+FONT := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+.PHONY: system-deps
+system-deps:
+	@test -f $(FONT) || { echo "== installing fonts-dejavu-core for the figures"; \
+	  apt-get update -qq && apt-get install -y -qq fonts-dejavu-core >/dev/null; }
 
 $(VENV_STAMP):
 	@echo "== creating $(VENV) with torch==$(TORCH_VERSION) (about 5 GB, once)"
@@ -70,7 +77,22 @@ bench-models: setup
 	@mkdir -p bench/results
 	$(CARGO) run --release -p models --example bench_models -- --out bench/results
 
-.PHONY: bench-train tensorboard
+.PHONY: cifar10 bench-train tensorboard
+# The main job: set up, get CIFAR-10, run the experiment (cifar10-quick on CPU,
+# paper-best on a GPU machine; EXPERIMENT=... to choose), write its report.
+cifar10: setup data
+	@exp="$(EXPERIMENT)"; \
+	if [ -z "$$exp" ]; then \
+	  if $(BIN) info --json | grep -q '"cuda_available": true'; then exp=paper-best; else exp=cifar10-quick; fi; \
+	fi; \
+	echo "== experiment $$exp"; \
+	start=$$(date +%s); \
+	$(BIN) sweep $$exp; \
+	$(BIN) report $$exp; \
+	echo "== $$exp took $$(( $$(date +%s) - start )) s"; \
+	echo "report:      report/$$exp/index.html (open it in a browser)"; \
+	echo "TensorBoard: make tensorboard, then http://localhost:6006 (runs/$$exp)"
+
 # Full training steps through `scalefree train`, histogram logging off / default / every step.
 bench-train: setup data
 	@mkdir -p bench/results

@@ -19,6 +19,12 @@ pub enum Command {
     /// Train one run: writes runs/<name>/ (config, metrics, summary, checkpoints, TensorBoard).
     #[command(allow_negative_numbers = true)]
     Train(Box<TrainArgs>),
+    /// Check the paper's claims in minutes: AdamProx ≈ AdamW, scale-freeness, gradient scales.
+    Check(crate::check::CheckArgs),
+    /// Run an experiment's grid, locally or on Slurm; `sweep status` shows where it stands.
+    Sweep(crate::sweep::SweepArgs),
+    /// Figures and tables of an experiment from its run directories.
+    Report(crate::report::ReportArgs),
 }
 
 #[derive(Args)]

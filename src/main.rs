@@ -2,13 +2,21 @@
 use clap::Parser;
 use scalefree::cli::{Cli, Command};
 use scalefree::run::metrics::RunStatus;
-use scalefree::{info, run};
+use scalefree::{check, info, report, run, sweep};
 
 /// Exit codes: 0 completed, 1 error, 2 usage, 3 diverged, 130 interrupted.
 fn main() {
+    // Die quietly on a closed pipe (`scalefree sweep x --dry-run | head`), as CLI tools do.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info(args) => info::run(&args).map(|_| 0),
+        Command::Check(args) => check::run(&args),
+        Command::Report(args) => report::run(&args),
+        Command::Sweep(args) => sweep::run(&args),
         Command::Train(args) => run::train::run(&args).map(|outcome| {
             let code = match outcome.status {
                 RunStatus::Completed => 0,

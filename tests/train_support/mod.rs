@@ -75,3 +75,18 @@ pub fn read_json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
+
+/// A 2 × 2 experiment (AdamW and Adam-ℓ2 × two λ) of one tiny epoch on `data`.
+pub fn tiny_experiment(path: &Path, name: &str, data: &Path) {
+    let experiment = serde_json::json!({
+        "name": name,
+        "description": "a 2 × 2 test sweep",
+        "base": { "data": data, "epochs": 1, "batch_size": 32, "hist_every": 0, "model": "resnet8" },
+        "grids": [ { "optimizer": ["adamw", "adam-l2"], "wd": [0.0, 0.0001] } ]
+    });
+    std::fs::write(path, serde_json::to_string_pretty(&experiment).unwrap()).unwrap();
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
