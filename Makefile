@@ -19,7 +19,7 @@ TORCH_DEPS := $(VENV_STAMP)
 endif
 CARGO := $(TORCH_ENV) cargo
 
-.PHONY: setup build test bench bench-optim lint fmt clean-venv info
+.PHONY: setup build test bench bench-optim lint clean-venv info
 
 setup: system-deps build
 
@@ -39,8 +39,18 @@ $(VENV_STAMP):
 build: $(TORCH_DEPS)
 	$(CARGO) build --release --workspace --all-targets
 
-test: setup
+test: setup test-deps
 	$(CARGO) test --release --workspace
+
+# What the tests need beyond the build: headless Chromium (the report renders in a real
+# browser) and Slurm with munge (a sweep runs through a real single-node cluster).
+.PHONY: test-deps setup-slurm
+test-deps: setup-slurm
+	@command -v chromium >/dev/null || { echo "== installing chromium for the report test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+setup-slurm:
+	bash scripts/slurm-cluster.sh install
 
 bench-optim: setup
 	@mkdir -p bench/results
@@ -87,11 +97,13 @@ cifar10: setup data
 	fi; \
 	echo "== experiment $$exp"; \
 	start=$$(date +%s); \
-	$(BIN) sweep $$exp; \
-	$(BIN) report $$exp; \
+	status=0; \
+	$(BIN) sweep $$exp || status=$$?; \
+	$(BIN) report $$exp || status=$$?; \
 	echo "== $$exp took $$(( $$(date +%s) - start )) s"; \
 	echo "report:      report/$$exp/index.html (open it in a browser)"; \
-	echo "TensorBoard: make tensorboard, then http://localhost:6006 (runs/$$exp)"
+	echo "TensorBoard: make tensorboard, then http://localhost:6006 (runs/$$exp)"; \
+	exit $$status
 
 # Full training steps through `scalefree train`, histogram logging off / default / every step.
 bench-train: setup data

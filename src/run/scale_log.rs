@@ -7,7 +7,7 @@
 use super::atomic::write_atomic;
 use super::tensorboard::Board;
 use crate::scales::{log2_histograms, merge, spread, Log2Histogram, ScaleSpread, LOW_OCTAVE};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use optim::Adam;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -91,7 +91,7 @@ impl ScaleLogger {
     /// Whether step `t` (1-based, about to be taken) is logged: the first and every
     /// `every`-th.
     pub fn due(&self, t: u64) -> bool {
-        self.every > 0 && !self.layers.is_empty() && (t == 1 || t % self.every == 0)
+        self.every > 0 && !self.layers.is_empty() && (t == 1 || t.is_multiple_of(self.every))
     }
 
     fn per_layer(&self, flats: &[&Tensor], divide_by: f64) -> Vec<Log2Histogram> {
@@ -189,9 +189,10 @@ pub fn read_scale_rows(path: &std::path::Path) -> Result<Vec<ScaleRow>> {
     if !path.exists() {
         return Ok(Vec::new());
     }
-    let text = std::fs::read_to_string(path)?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| Ok(serde_json::from_str(l)?))
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("{} line {}: not a scales row", path.display(), i + 1)))
         .collect()
 }

@@ -48,6 +48,15 @@ pub struct LocalOutcome {
     pub interrupted: bool,
 }
 
+/// A line above the progress bar, or plain output when there is no terminal to draw on.
+fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        println!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
 pub fn train_command(config_file: &Path, resume: bool, device: &str, threads: usize) -> Result<Command> {
     let exe = std::env::current_exe().context("cannot locate the scalefree binary")?;
     let mut cmd = Command::new(exe);
@@ -78,7 +87,19 @@ pub fn run(plan: &Plan, todo: Vec<(PlannedRun, bool)>, configs: &Path, options: 
     let mut slots_busy = vec![false; options.jobs];
     let mut done = 0;
     let mut failed = Vec::new();
+    let mut forwarded = false;
     loop {
+        if stop.load(Ordering::SeqCst) && !forwarded {
+            // A terminal's Ctrl-C reaches the children already; a signal sent to the sweep
+            // alone (kill, a scheduler) is passed on so that they checkpoint and stop too.
+            for r in &running {
+                // SAFETY: sending a signal to a child we spawned and have not reaped.
+                unsafe {
+                    libc::kill(r.child.id() as libc::pid_t, libc::SIGINT);
+                }
+            }
+            forwarded = true;
+        }
         while !stop.load(Ordering::SeqCst) && running.len() < options.jobs {
             let Some((run, resume)) = queue.next() else { break };
             let slot = slots_busy.iter().position(|b| !b).expect("a free slot exists");
@@ -89,7 +110,7 @@ pub fn run(plan: &Plan, todo: Vec<(PlannedRun, bool)>, configs: &Path, options: 
             cmd.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
             let child = cmd.spawn().with_context(|| format!("cannot start the run {}", run.name))?;
             slots_busy[slot] = true;
-            bar.println(format!("started  {} on {device}", run.name));
+            say(&bar, format!("started  {} on {device}", run.name));
             running.push(Running { child, run, slot });
         }
         if running.is_empty() {
@@ -106,15 +127,15 @@ pub fn run(plan: &Plan, todo: Vec<(PlannedRun, bool)>, configs: &Path, options: 
                         Some(0) | Some(3) => {
                             done += 1;
                             let word = if status.code() == Some(3) { "diverged" } else { "finished" };
-                            bar.println(format!("{word} {}", r.run.name));
+                            say(&bar, format!("{word} {}", r.run.name));
                         }
+                        Some(130) => say(&bar, format!("stopped  {} (checkpointed; a re-run resumes it)", r.run.name)),
                         code => {
                             let why = match code {
-                                Some(130) => "interrupted".to_string(),
                                 Some(c) => format!("exit code {c}"),
                                 None => "killed by a signal".to_string(),
                             };
-                            bar.println(format!("FAILED   {} ({why}); log: {}", r.run.name, r.run.dir.join("train.log").display()));
+                            say(&bar, format!("FAILED   {} ({why}); log: {}", r.run.name, r.run.dir.join("train.log").display()));
                             failed.push((r.run.name.clone(), why));
                         }
                     }

@@ -170,7 +170,7 @@ fn step_cpu<T: num_traits::Float + Send + Sync>(c: &StepCoefficients, g: &mut Fl
             slice(&g.grads),
             slice(&g.exp_avg),
             slice(&g.exp_avg_sq),
-            g.max_exp_avg_sq.as_ref().map(|t| slice(t)),
+            g.max_exp_avg_sq.as_ref().map(slice),
         );
     }
 }

@@ -29,6 +29,8 @@ fn feed(opt: &mut Adam, p: &Tensor, g: &Tensor) {
     (p * g).sum(Kind::Double).backward();
 }
 
+// Indexed like the per-coordinate formulas, on purpose.
+#[allow(clippy::needless_range_loop)]
 /// Runs 100 steps and returns, per step, (a, max |measured − a·Δ0|, max |a·Δ0|) where
 /// Δ0 = −η_t·u_t is plain Adam's update, together with the closed-form check.
 fn per_step_differences(lambda: f64) -> Vec<(f64, f64, f64)> {

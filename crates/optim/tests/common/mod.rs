@@ -40,6 +40,8 @@ impl Reference {
     }
 
     /// One step with data-loss gradient `g` at step size `lr` (`η_t`).
+    // Indexed like the paper's per-coordinate formulas, on purpose.
+    #[allow(clippy::needless_range_loop)]
     pub fn step(&mut self, g: &[f64], lr: f64) {
         self.t += 1;
         let s = lr / self.lr0;

@@ -1,0 +1,164 @@
+//! `index.html`: the whole report on one page, every path relative so the directory can
+//! be moved or served as is.
+use super::figure::Figure;
+use super::table::{counts_text, table_cells, Report, TABLE_NOTE};
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Percent-encodes what a file name could hold that a URL path cannot.
+fn href(file: &str) -> String {
+    let mut out = String::new();
+    for b in file.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+const STYLE: &str = "
+body { font-family: 'DejaVu Sans', sans-serif; margin: 2em auto; max-width: 1500px; padding: 0 1em; color: #222; }
+h1 { margin-bottom: 0.2em; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.92em; }
+th, td { border: 1px solid #bbb; padding: 0.35em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; }
+figure { margin: 1.5em 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
+figcaption { font-size: 0.9em; color: #444; max-width: 1100px; }
+.note { font-size: 0.9em; color: #444; max-width: 1100px; }
+code { font-size: 0.95em; }
+";
+
+/// Marks on `<body>` how many images loaded, for checking the page in a headless browser.
+const IMAGE_CHECK: &str = "
+window.addEventListener('load', function () {
+  var images = Array.prototype.slice.call(document.images);
+  var broken = images.filter(function (i) { return !(i.complete && i.naturalWidth > 0); });
+  document.body.dataset.images = (images.length - broken.length) + '/' + images.length;
+  document.body.dataset.brokenImages = broken.map(function (i) { return i.getAttribute('src'); }).join(' ');
+});
+";
+
+fn figure_html(f: &Figure) -> String {
+    format!(
+        "<figure id=\"{id}\"><a href=\"{src}\"><img src=\"{src}\" width=\"{w}\" height=\"{h}\" alt=\"{alt}\" \
+         loading=\"eager\"></a><figcaption>{caption}</figcaption></figure>\n",
+        id = escape(f.file.trim_end_matches(".png")),
+        src = href(&f.file),
+        w = f.width,
+        h = f.height,
+        alt = escape(&f.caption),
+        caption = escape(&f.caption),
+    )
+}
+
+pub fn render(report: &Report) -> String {
+    let title = format!("{} — scalefree report", report.experiment);
+    let mut body = format!("<h1>{}</h1>\n", escape(&report.experiment));
+    if !report.description.is_empty() {
+        body.push_str(&format!("<p>{}</p>\n", escape(&report.description)));
+    }
+    body.push_str(&format!(
+        "<p class=\"note\">Experiment file <code>{}</code>. Runs: {}. Also as <a href=\"summary.md\">summary.md</a> \
+         and <a href=\"summary.json\">summary.json</a>.</p>\n",
+        escape(&report.source.display().to_string()),
+        escape(&counts_text(&report.counts))
+    ));
+
+    body.push_str("<h2>Best settings</h2>\n<table>\n<tr>");
+    let (header, rows) = table_cells(report);
+    for h in &header {
+        body.push_str(&format!("<th>{}</th>", escape(h)));
+    }
+    body.push_str("</tr>\n");
+    for row in &rows {
+        body.push_str("<tr>");
+        for cell in row {
+            body.push_str(&format!("<td>{}</td>", escape(cell)));
+        }
+        body.push_str("</tr>\n");
+    }
+    body.push_str(&format!(
+        "</table>\n<p class=\"note\">{}</p>\n",
+        escape(TABLE_NOTE)
+    ));
+    let sources: Vec<String> = report
+        .groups
+        .iter()
+        .filter_map(|g| {
+            let s = g.grad_spread_at_init.as_ref()?;
+            Some(format!(
+                "<li>{}: <code>{}</code> ({}, step {})</li>",
+                escape(&g.label),
+                escape(&s.run),
+                escape(&s.from),
+                s.step
+            ))
+        })
+        .collect();
+    if !sources.is_empty() {
+        body.push_str(&format!(
+            "<p class=\"note\">Gradient spread measured on:</p><ul class=\"note\">{}</ul>\n",
+            sources.join("")
+        ));
+    }
+
+    for (kind, heading) in [
+        ("heatmap", "Final test error over (η₀, λ)"),
+        ("curves", "Training curves of the best settings"),
+        ("histogram", "Magnitude histograms (all non-BN layers)"),
+    ] {
+        let figures: Vec<&Figure> = report.figures.iter().filter(|f| f.kind == kind).collect();
+        body.push_str(&format!("<h2>{}</h2>\n", escape(heading)));
+        if figures.is_empty() {
+            let why = match kind {
+                "histogram" => "No best run has logged scales (scales.jsonl) yet.",
+                _ => "No finished run yet.",
+            };
+            body.push_str(&format!("<p class=\"note\">{why}</p>\n"));
+        }
+        for f in figures {
+            body.push_str(&figure_html(f));
+        }
+    }
+
+    if !report.unfinished.is_empty() {
+        body.push_str("<h2>Runs without a final result</h2>\n<ul>\n");
+        for run in &report.unfinished {
+            body.push_str(&format!(
+                "<li><code>{}</code>: {}</li>\n",
+                escape(&run.name),
+                escape(run.state.label())
+            ));
+        }
+        body.push_str("</ul>\n");
+    }
+    if !report.diverged.is_empty() {
+        body.push_str("<h2>Diverged runs (test error 1.1)</h2>\n<ul>\n");
+        for run in &report.diverged {
+            body.push_str(&format!("<li><code>{}</code></li>\n", escape(&run.name)));
+        }
+        body.push_str("</ul>\n");
+    }
+
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n\
+         <style>{STYLE}</style>\n<script>{IMAGE_CHECK}</script>\n</head>\n<body>\n{body}</body>\n</html>\n",
+        escape(&title)
+    )
+}
