@@ -15,7 +15,10 @@ use serde_json::json;
 use std::path::PathBuf;
 
 fn arg(args: &[String], flag: &str) -> Option<String> {
-    args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned()
+    args.iter()
+        .position(|a| a == flag)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -26,9 +29,18 @@ fn median(mut xs: Vec<f64>) -> f64 {
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let data = arg(&args, "--data").map(PathBuf::from);
-    let steps: u64 = arg(&args, "--steps").map(|s| s.parse()).transpose()?.unwrap_or(12);
-    let reps: usize = arg(&args, "--reps").map(|s| s.parse()).transpose()?.unwrap_or(3);
-    let threads: usize = arg(&args, "--threads").map(|s| s.parse()).transpose()?.unwrap_or(2);
+    let steps: u64 = arg(&args, "--steps")
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(12);
+    let reps: usize = arg(&args, "--reps")
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(3);
+    let threads: usize = arg(&args, "--threads")
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(2);
     let scratch = tempfile::tempdir()?;
     let mut results = Vec::new();
     for model in ["resnet20", "resnet56"] {
@@ -39,7 +51,9 @@ fn main() -> anyhow::Result<()> {
             let mut images_per_s: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
             for rep in 0..reps {
                 for (v, &hist_every) in variants.iter().enumerate() {
-                    let out = scratch.path().join(format!("{model}-{bn}-{hist_every}-{rep}"));
+                    let out = scratch
+                        .path()
+                        .join(format!("{model}-{bn}-{hist_every}-{rep}"));
                     let run_args = TrainArgs {
                         data: data.clone(),
                         model: Some(model.into()),
@@ -57,7 +71,10 @@ fn main() -> anyhow::Result<()> {
                     let summary = Summary::read(&out.join("summary.json"))?;
                     images_per_s[v].push(summary.images_per_s);
                     per_step[v].push(128.0 / summary.images_per_s);
-                    eprintln!("{model} bn={bn} hist_every={hist_every}: {:.1} images/s", summary.images_per_s);
+                    eprintln!(
+                        "{model} bn={bn} hist_every={hist_every}: {:.1} images/s",
+                        summary.images_per_s
+                    );
                 }
             }
             let off = median(per_step[0].clone());
@@ -78,7 +95,9 @@ fn main() -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(&report)?;
     println!("{text}");
     if let Some(dir) = arg(&args, "--out") {
-        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs();
         std::fs::create_dir_all(&dir)?;
         let path = PathBuf::from(&dir).join(format!("train-{stamp}.json"));
         scalefree::run::atomic::write_atomic(&path, text.as_bytes())?;

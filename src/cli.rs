@@ -1,12 +1,16 @@
 //! Command-line interface: one subcommand per job. Train flags mirror the run file's
 //! fields one for one (`--batch-size` ↔ `batch_size`); flags override the file.
-use crate::config::{DatasetName, RunConfig, ScheduleName};
+use crate::config::{DatasetName, Layout, RunConfig, ScheduleName};
 use clap::{Args, Parser, Subcommand};
 use optim::DecayMode;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "scalefree", version, about = "Adam-l2, AdamW and AdamProx on CIFAR ResNets and DenseNets")]
+#[command(
+    name = "scalefree",
+    version,
+    about = "Adam-l2, AdamW and AdamProx on CIFAR ResNets and DenseNets"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -112,6 +116,9 @@ pub struct TrainArgs {
     /// cpu, cuda, cuda:N or auto.
     #[arg(long)]
     pub device: Option<String>,
+    /// Activation layout: auto (channels-last on CPU, NCHW on CUDA), nchw or channels-last.
+    #[arg(long, value_enum)]
+    pub layout: Option<Layout>,
     /// CPU threads (libtorch and the data pipeline).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -149,8 +156,21 @@ impl TrainArgs {
         macro_rules! set {
             ($($field:ident),*) => {$(if let Some(v) = &self.$field { c.$field = v.clone(); })*};
         }
-        set!(dataset, model, optimizer, lr, wd, beta1, beta2, eps, schedule, step_every, step_gamma);
-        set!(warmup_epochs, epochs, loss_mult, seed, val_fraction, eval_every, hist_every, device, batch_size);
+        set!(
+            dataset, model, optimizer, lr, wd, beta1, beta2, eps, schedule, step_every, step_gamma
+        );
+        set!(
+            warmup_epochs,
+            epochs,
+            loss_mult,
+            seed,
+            val_fraction,
+            eval_every,
+            hist_every,
+            device,
+            layout,
+            batch_size
+        );
         macro_rules! set_some {
             ($($field:ident),*) => {$(if let Some(v) = &self.$field { c.$field = Some(v.clone()); })*};
         }

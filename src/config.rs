@@ -12,6 +12,26 @@ pub enum DatasetName {
     Cifar100,
 }
 
+/// Memory layout of the activations. `auto` is channels-last on the CPU, where libtorch's
+/// convolutions train 25–50% faster that way (`make bench-models`), and NCHW on CUDA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    Auto,
+    Nchw,
+    ChannelsLast,
+}
+
+impl Layout {
+    pub fn channels_last_on(self, device: tch::Device) -> bool {
+        match self {
+            Layout::Auto => device == tch::Device::Cpu,
+            Layout::Nchw => false,
+            Layout::ChannelsLast => true,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum ScheduleName {
@@ -56,6 +76,7 @@ pub struct RunConfig {
     pub eval_every: u32,
     pub hist_every: u64,
     pub device: String,
+    pub layout: Layout,
     pub threads: Option<usize>,
     pub out: Option<PathBuf>,
     pub name: Option<String>,
@@ -89,6 +110,7 @@ impl Default for RunConfig {
             eval_every: 1,
             hist_every: 1000,
             device: "auto".into(),
+            layout: Layout::Auto,
             threads: None,
             out: None,
             name: None,
@@ -111,12 +133,15 @@ impl DatasetName {
 
 impl RunConfig {
     pub fn data_source(&self) -> PathBuf {
-        self.data.clone().unwrap_or_else(|| crate::data::default_source(self.dataset.kind()))
+        self.data
+            .clone()
+            .unwrap_or_else(|| crate::data::default_source(self.dataset.kind()))
     }
 
     /// Reads a JSON run file; unknown fields and wrong types are refused naming the field.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read run file {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read run file {}", path.display()))?;
         Self::from_json(&text).with_context(|| format!("run file {}", path.display()))
     }
 
@@ -159,7 +184,11 @@ impl RunConfig {
         if !(self.step_gamma.is_finite() && self.step_gamma > 0.0) {
             return Err(refuse("step_gamma", self.step_gamma, "a finite number > 0"));
         }
-        for (field, v) in [("epochs", self.epochs), ("eval_every", self.eval_every), ("step_every", self.step_every)] {
+        for (field, v) in [
+            ("epochs", self.epochs),
+            ("eval_every", self.eval_every),
+            ("step_every", self.step_every),
+        ] {
             if v == 0 {
                 return Err(refuse(field, v, "at least 1"));
             }
@@ -168,10 +197,18 @@ impl RunConfig {
             return Err(refuse("batch_size", 0, "at least 1"));
         }
         if self.max_steps == Some(0) {
-            return Err(refuse("max_steps", 0, "at least 1 (or absent for no limit)"));
+            return Err(refuse(
+                "max_steps",
+                0,
+                "at least 1 (or absent for no limit)",
+            ));
         }
         if self.train_subset == Some(0) {
-            return Err(refuse("train_subset", 0, "at least 1 (or absent for the whole training set)"));
+            return Err(refuse(
+                "train_subset",
+                0,
+                "at least 1 (or absent for the whole training set)",
+            ));
         }
         if self.threads == Some(0) {
             return Err(refuse("threads", 0, "at least 1"));
@@ -182,19 +219,30 @@ impl RunConfig {
         parse_device(&self.device)?;
         if let Some(name) = &self.name {
             let ok = !name.is_empty()
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-+=".contains(c))
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-+=".contains(c))
                 && !name.starts_with('.');
             if !ok {
-                return Err(refuse("name", format!("{name:?}"), "letters, digits and . _ - + = (it names a directory)"));
+                return Err(refuse(
+                    "name",
+                    format!("{name:?}"),
+                    "letters, digits and . _ - + = (it names a directory)",
+                ));
             }
         }
         models::parse_name(&self.model).map_err(|e| anyhow::anyhow!("invalid `model`: {e}"))?;
-        self.adam_config().validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.adam_config()
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(())
     }
 
     pub fn adam_config(&self) -> AdamConfig {
-        AdamConfig::new(self.optimizer, self.lr, self.wd).betas(self.beta1, self.beta2).eps(self.eps).amsgrad(self.amsgrad)
+        AdamConfig::new(self.optimizer, self.lr, self.wd)
+            .betas(self.beta1, self.beta2)
+            .eps(self.eps)
+            .amsgrad(self.amsgrad)
     }
 
     /// The schedule over the run's total number of optimizer steps.
@@ -203,10 +251,14 @@ impl RunConfig {
         match self.schedule {
             ScheduleName::Constant => Schedule::Constant,
             ScheduleName::Cosine => Schedule::Cosine { total_steps },
-            ScheduleName::Step => Schedule::Step { every: (self.step_every as u64 * steps_per_epoch).max(1), gamma: self.step_gamma },
-            ScheduleName::WarmupCosine => {
-                Schedule::warmup_cosine((self.warmup_epochs as u64 * steps_per_epoch).clamp(1, total_steps), total_steps)
-            }
+            ScheduleName::Step => Schedule::Step {
+                every: (self.step_every as u64 * steps_per_epoch).max(1),
+                gamma: self.step_gamma,
+            },
+            ScheduleName::WarmupCosine => Schedule::warmup_cosine(
+                (self.warmup_epochs as u64 * steps_per_epoch).clamp(1, total_steps),
+                total_steps,
+            ),
         }
     }
 
@@ -228,7 +280,9 @@ impl RunConfig {
     }
 
     pub fn run_dir(&self) -> PathBuf {
-        self.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(self.name.clone().unwrap_or_else(|| self.derived_name())))
+        self.out.clone().unwrap_or_else(|| {
+            PathBuf::from("runs").join(self.name.clone().unwrap_or_else(|| self.derived_name()))
+        })
     }
 }
 

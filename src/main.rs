@@ -24,7 +24,11 @@ fn main() {
                 RunStatus::Interrupted => 130,
             };
             if code != 0 {
-                eprintln!("run {:?}: see {}", outcome.status, outcome.run_dir.join("summary.json").display());
+                eprintln!(
+                    "run {:?}: see {}",
+                    outcome.status,
+                    outcome.run_dir.join("summary.json").display()
+                );
             }
             code
         }),

@@ -28,7 +28,10 @@ pub struct Log2Histogram {
 
 impl Log2Histogram {
     pub fn empty() -> Self {
-        Log2Histogram { fine: vec![0.0; FINE_BINS], zeros: 0.0 }
+        Log2Histogram {
+            fine: vec![0.0; FINE_BINS],
+            zeros: 0.0,
+        }
     }
 
     pub fn nonzero(&self) -> f64 {
@@ -40,13 +43,19 @@ impl Log2Histogram {
     }
 
     pub fn add(&mut self, other: &Log2Histogram) {
-        self.fine.iter_mut().zip(&other.fine).for_each(|(a, b)| *a += b);
+        self.fine
+            .iter_mut()
+            .zip(&other.fine)
+            .for_each(|(a, b)| *a += b);
         self.zeros += other.zeros;
     }
 
     /// Counts per octave `LOW_OCTAVE ..= HIGH_OCTAVE`.
     pub fn octaves(&self) -> Vec<f64> {
-        self.fine.chunks(SUB_BINS as usize).map(|c| c.iter().sum()).collect()
+        self.fine
+            .chunks(SUB_BINS as usize)
+            .map(|c| c.iter().sum())
+            .collect()
     }
 
     /// The `q`-quantile (0..=1) of `log2|x|` over the non-zero values, interpolated
@@ -82,25 +91,43 @@ impl Log2Histogram {
 }
 
 /// Histograms of `log2(|x| / divide_by)` for each `(offset, numel)` segment of a flat tensor.
-pub fn log2_histograms(flat: &Tensor, segments: &[(i64, i64)], divide_by: f64) -> Vec<Log2Histogram> {
+pub fn log2_histograms(
+    flat: &Tensor,
+    segments: &[(i64, i64)],
+    divide_by: f64,
+) -> Vec<Log2Histogram> {
     if segments.is_empty() {
         return Vec::new();
     }
     let _no_grad = tch::no_grad_guard();
-    let magnitude = if divide_by == 1.0 { flat.abs() } else { flat.abs() / divide_by };
+    let magnitude = if divide_by == 1.0 {
+        flat.abs()
+    } else {
+        flat.abs() / divide_by
+    };
     let zero = magnitude.eq(0.0);
-    let bins = (magnitude.clamp(MIN_ABS, MAX_ABS).log2() * SUB_BINS as f64).floor().to_kind(Kind::Int64)
+    let bins = (magnitude.clamp(MIN_ABS, MAX_ABS).log2() * SUB_BINS as f64)
+        .floor()
+        .to_kind(Kind::Int64)
         - LOW_OCTAVE * SUB_BINS;
     let bins = bins.clamp(0, ZERO_BIN - 1).masked_fill(&zero, ZERO_BIN);
     let counts: Vec<Tensor> = segments
         .iter()
-        .map(|&(offset, numel)| bins.narrow(0, offset, numel).bincount::<Tensor>(None, ZERO_BIN + 1))
+        .map(|&(offset, numel)| {
+            bins.narrow(0, offset, numel)
+                .bincount::<Tensor>(None, ZERO_BIN + 1)
+        })
         .collect();
-    let counts = Tensor::stack(&counts, 0).to_kind(Kind::Double).to_device(tch::Device::Cpu);
+    let counts = Tensor::stack(&counts, 0)
+        .to_kind(Kind::Double)
+        .to_device(tch::Device::Cpu);
     let counts = Vec::<f64>::try_from(counts.flatten(0, -1)).expect("counts are f64 on CPU");
     counts
         .chunks(FINE_BINS + 1)
-        .map(|c| Log2Histogram { fine: c[..FINE_BINS].to_vec(), zeros: c[FINE_BINS] })
+        .map(|c| Log2Histogram {
+            fine: c[..FINE_BINS].to_vec(),
+            zeros: c[FINE_BINS],
+        })
         .collect()
 }
 
@@ -131,7 +158,11 @@ pub fn merge(per_layer: &[Log2Histogram]) -> Log2Histogram {
 /// `None` when every value is zero.
 pub fn spread(per_layer: &[Log2Histogram]) -> Option<ScaleSpread> {
     let merged = merge(per_layer);
-    let (p01, p50, p99) = (merged.quantile(0.01)?, merged.quantile(0.5)?, merged.quantile(0.99)?);
+    let (p01, p50, p99) = (
+        merged.quantile(0.01)?,
+        merged.quantile(0.5)?,
+        merged.quantile(0.99)?,
+    );
     let medians: Vec<f64> = per_layer.iter().filter_map(|h| h.quantile(0.5)).collect();
     let lo = medians.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = medians.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -196,6 +227,10 @@ mod tests {
         assert_eq!(limits.len(), OCTAVES + 1);
         assert_eq!(counts[0], 1.0);
         assert_eq!(counts[(0 - LOW_OCTAVE) as usize + 1], 1.0);
-        assert_eq!(limits[(0 - LOW_OCTAVE) as usize + 1], 1.0, "octave 0 ends at log2 = 1");
+        assert_eq!(
+            limits[(0 - LOW_OCTAVE) as usize + 1],
+            1.0,
+            "octave 0 ends at log2 = 1"
+        );
     }
 }

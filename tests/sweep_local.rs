@@ -13,22 +13,54 @@ fn a_local_sweep_runs_every_run_and_a_rerun_only_the_missing_ones() {
     tiny_experiment(&experiment, "tiny", &data);
     let runs = dir.path().join("runs");
     let sweep = |extra: &[&str]| {
-        scalefree().args(["sweep"]).arg(&experiment).arg("--runs").arg(&runs).args(extra).output().unwrap()
+        scalefree()
+            .args(["sweep"])
+            .arg(&experiment)
+            .arg("--runs")
+            .arg(&runs)
+            .args(extra)
+            .output()
+            .unwrap()
     };
 
     let first = sweep(&["--jobs", "2", "--threads", "1"]);
-    assert!(first.status.success(), "{}{}", stdout(&first), stderr(&first));
-    assert!(stdout(&first).contains("4 runs, 0 already done, 4 to run"), "{}", stdout(&first));
+    assert!(
+        first.status.success(),
+        "{}{}",
+        stdout(&first),
+        stderr(&first)
+    );
+    assert!(
+        stdout(&first).contains("4 runs, 0 already done, 4 to run"),
+        "{}",
+        stdout(&first)
+    );
     let plan = read_json(&runs.join("tiny/plan.json"));
-    let names: Vec<String> = plan["runs"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> = plan["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(names.len(), 4);
-    assert!(names.contains(&"resnet8-nobn_adamw_lr0.001_wd0.0001_s0".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"resnet8-nobn_adamw_lr0.001_wd0.0001_s0".to_string()),
+        "{names:?}"
+    );
     for name in &names {
-        assert_eq!(read_json(&runs.join("tiny").join(name).join("summary.json"))["status"], "completed", "{name}");
+        assert_eq!(
+            read_json(&runs.join("tiny").join(name).join("summary.json"))["status"],
+            "completed",
+            "{name}"
+        );
     }
 
     let again = sweep(&[]);
-    assert!(stdout(&again).contains("4 runs, 4 already done, 0 to run"), "{}", stdout(&again));
+    assert!(
+        stdout(&again).contains("4 runs, 4 already done, 0 to run"),
+        "{}",
+        stdout(&again)
+    );
 
     // An interrupted run is resumed, and only it runs.
     let interrupted = runs.join("tiny").join(&names[1]).join("summary.json");
@@ -36,14 +68,33 @@ fn a_local_sweep_runs_every_run_and_a_rerun_only_the_missing_ones() {
     summary["status"] = "interrupted".into();
     std::fs::write(&interrupted, summary.to_string()).unwrap();
     let resumed = sweep(&[]);
-    assert!(resumed.status.success(), "{}{}", stdout(&resumed), stderr(&resumed));
-    assert!(stdout(&resumed).contains("3 already done, 1 to run"), "{}", stdout(&resumed));
+    assert!(
+        resumed.status.success(),
+        "{}{}",
+        stdout(&resumed),
+        stderr(&resumed)
+    );
+    assert!(
+        stdout(&resumed).contains("3 already done, 1 to run"),
+        "{}",
+        stdout(&resumed)
+    );
     assert_eq!(read_json(&interrupted)["status"], "completed");
     let log = std::fs::read_to_string(runs.join("tiny").join(&names[1]).join("train.log")).unwrap();
     assert!(log.contains("resuming"), "{log}");
 
-    let status = scalefree().args(["sweep", "status"]).arg(&experiment).arg("--runs").arg(&runs).output().unwrap();
-    assert!(stdout(&status).contains("tiny: 4 completed"), "{}", stdout(&status));
+    let status = scalefree()
+        .args(["sweep", "status"])
+        .arg(&experiment)
+        .arg("--runs")
+        .arg(&runs)
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&status).contains("tiny: 4 completed"),
+        "{}",
+        stdout(&status)
+    );
 }
 
 fn refused(json: &str) -> String {
@@ -51,11 +102,23 @@ fn refused(json: &str) -> String {
     let path = dir.path().join("bad.json");
     std::fs::write(&path, json).unwrap();
     let runs = dir.path().join("runs");
-    let output = scalefree().args(["sweep"]).arg(&path).arg("--runs").arg(&runs).output().unwrap();
+    let output = scalefree()
+        .args(["sweep"])
+        .arg(&path)
+        .arg("--runs")
+        .arg(&runs)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
-    assert!(!runs.join("bad").exists() || !runs.join("bad/plan.json").exists(), "nothing is planned");
+    assert!(
+        !runs.join("bad").exists() || !runs.join("bad/plan.json").exists(),
+        "nothing is planned"
+    );
     let msg = stderr(&output);
-    assert!(msg.contains("bad.json"), "the message names the file: {msg}");
+    assert!(
+        msg.contains("bad.json"),
+        "the message names the file: {msg}"
+    );
     msg
 }
 
@@ -64,13 +127,22 @@ fn bad_experiment_files_are_refused_naming_the_file_and_key() {
     let msg = refused(r#"{"name": "bad", "grids": [{"optimiser": ["adamw"]}]}"#);
     assert!(msg.contains("unknown field `optimiser`"), "{msg}");
     let msg = refused(r#"{"name": "bad", "grids": [{"lr": []}]}"#);
-    assert!(msg.contains("grids[0].lr") && msg.contains("empty"), "{msg}");
+    assert!(
+        msg.contains("grids[0].lr") && msg.contains("empty"),
+        "{msg}"
+    );
     let msg = refused(r#"{"name": "bad", "grids": []}"#);
     assert!(msg.contains("`grids`"), "{msg}");
     let msg = refused(r#"{"name": "bad", "grids": [{"lr": [-1.0]}]}"#);
-    assert!(msg.contains("grids[0]") && msg.contains("invalid `lr` = -1"), "{msg}");
+    assert!(
+        msg.contains("grids[0]") && msg.contains("invalid `lr` = -1"),
+        "{msg}"
+    );
     let msg = refused(r#"{"name": "bad", "base": {"epochs": "many"}, "grids": [{}]}"#);
-    assert!(msg.contains("`base`") && msg.contains("invalid type"), "{msg}");
+    assert!(
+        msg.contains("`base`") && msg.contains("invalid type"),
+        "{msg}"
+    );
     let msg = refused(r#"{"name": "bad", "grids": [{"model": ["resnet21"]}]}"#);
     assert!(msg.contains("resnet21"), "{msg}");
 }

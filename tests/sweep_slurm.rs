@@ -5,21 +5,35 @@ mod train_support;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
-use train_support::{read_json, scalefree, stderr, stdout, tiny_experiment, workspace, write_tiny_cifar10};
+use train_support::{
+    read_json, scalefree, stderr, stdout, tiny_experiment, workspace, write_tiny_cifar10,
+};
 
 struct Cluster;
 
 impl Cluster {
     fn start() -> Cluster {
-        let out = Command::new("bash").arg(workspace().join("scripts/slurm-cluster.sh")).arg("start").output().unwrap();
-        assert!(out.status.success(), "could not start the test Slurm cluster:\n{}{}", stdout(&out), stderr(&out));
+        let out = Command::new("bash")
+            .arg(workspace().join("scripts/slurm-cluster.sh"))
+            .arg("start")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "could not start the test Slurm cluster:\n{}{}",
+            stdout(&out),
+            stderr(&out)
+        );
         Cluster
     }
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let _ = Command::new("bash").arg(workspace().join("scripts/slurm-cluster.sh")).arg("stop").status();
+        let _ = Command::new("bash")
+            .arg(workspace().join("scripts/slurm-cluster.sh"))
+            .arg("stop")
+            .status();
     }
 }
 
@@ -35,14 +49,27 @@ fn a_2x2_sweep_completes_through_slurm() {
 
     // A partition Slurm does not have: its own message comes through.
     let refused = scalefree()
-        .args(["sweep", "--backend", "slurm", "--partition", "no-such-partition", "--cpus-per-task", "1"])
+        .args([
+            "sweep",
+            "--backend",
+            "slurm",
+            "--partition",
+            "no-such-partition",
+            "--cpus-per-task",
+            "1",
+        ])
         .arg(&experiment)
         .arg("--runs")
         .arg(&runs)
         .output()
         .unwrap();
     assert_eq!(refused.status.code(), Some(1));
-    assert!(stderr(&refused).contains("sbatch refused the job") && stderr(&refused).contains("partition"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("sbatch refused the job")
+            && stderr(&refused).contains("partition"),
+        "{}",
+        stderr(&refused)
+    );
 
     let submit = scalefree()
         .args(["sweep", "--backend", "slurm", "--cpus-per-task", "1"])
@@ -51,27 +78,61 @@ fn a_2x2_sweep_completes_through_slurm() {
         .arg(&runs)
         .output()
         .unwrap();
-    assert!(submit.status.success(), "{}{}", stdout(&submit), stderr(&submit));
-    assert!(stdout(&submit).contains("submitted job"), "{}", stdout(&submit));
+    assert!(
+        submit.status.success(),
+        "{}{}",
+        stdout(&submit),
+        stderr(&submit)
+    );
+    assert!(
+        stdout(&submit).contains("submitted job"),
+        "{}",
+        stdout(&submit)
+    );
 
     let plan = read_json(&runs.join("tiny-slurm/plan.json"));
-    let dirs: Vec<std::path::PathBuf> = plan["runs"].as_array().unwrap().iter().map(|r| r["dir"].as_str().unwrap().into()).collect();
+    let dirs: Vec<std::path::PathBuf> = plan["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["dir"].as_str().unwrap().into())
+        .collect();
     assert_eq!(dirs.len(), 4);
     let deadline = Instant::now() + Duration::from_secs(600);
     while !dirs.iter().all(|d| d.join("summary.json").exists()) {
-        assert!(Instant::now() < deadline, "the Slurm runs did not finish in 10 minutes");
+        assert!(
+            Instant::now() < deadline,
+            "the Slurm runs did not finish in 10 minutes"
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
     for d in &dirs {
-        assert_eq!(read_json(&d.join("summary.json"))["status"], "completed", "{}", d.display());
+        assert_eq!(
+            read_json(&d.join("summary.json"))["status"],
+            "completed",
+            "{}",
+            d.display()
+        );
     }
     // Each run went through an array task: Slurm wrote one output file per task.
     let jobs = read_json(&runs.join("tiny-slurm/slurm/jobs.json"));
     let job_id = jobs[0]["job_id"].as_str().unwrap().to_string();
     for task in 0..4 {
-        let out = runs.join("tiny-slurm/slurm").join(format!("{job_id}_{task}.out"));
+        let out = runs
+            .join("tiny-slurm/slurm")
+            .join(format!("{job_id}_{task}.out"));
         assert!(out.exists(), "no Slurm output for array task {task}");
     }
-    let status = scalefree().args(["sweep", "status"]).arg(&experiment).arg("--runs").arg(&runs).output().unwrap();
-    assert!(stdout(&status).contains("tiny-slurm: 4 completed"), "{}", stdout(&status));
+    let status = scalefree()
+        .args(["sweep", "status"])
+        .arg(&experiment)
+        .arg("--runs")
+        .arg(&runs)
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&status).contains("tiny-slurm: 4 completed"),
+        "{}",
+        stdout(&status)
+    );
 }

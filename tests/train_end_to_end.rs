@@ -13,19 +13,52 @@ fn a_tiny_run_writes_every_file_and_learns_above_chance() {
     let output = train(
         &data,
         &out,
-        &["--model", "resnet20", "--no-bn", "--epochs", "2", "--batch-size", "32", "--lr", "2e-3", "--hist-every", "5"],
+        &[
+            "--model",
+            "resnet20",
+            "--no-bn",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "32",
+            "--lr",
+            "2e-3",
+            "--hist-every",
+            "5",
+        ],
     );
     assert!(output.status.success(), "{}", stderr(&output));
 
-    for file in ["config.json", "environment.json", "metrics.jsonl", "scales.jsonl", "summary.json", "checkpoint/model.safetensors", "checkpoint/optimizer.safetensors", "checkpoint/trainer.json"] {
+    for file in [
+        "config.json",
+        "environment.json",
+        "metrics.jsonl",
+        "scales.jsonl",
+        "summary.json",
+        "checkpoint/model.safetensors",
+        "checkpoint/optimizer.safetensors",
+        "checkpoint/trainer.json",
+    ] {
         assert!(out.join(file).is_file(), "{file} missing");
     }
-    let events: Vec<_> = std::fs::read_dir(out.join("tb")).unwrap().filter_map(|e| e.ok()).collect();
-    assert!(events.iter().any(|e| e.file_name().to_string_lossy().starts_with("events.out.tfevents")));
+    let events: Vec<_> = std::fs::read_dir(out.join("tb"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .collect();
+    assert!(events.iter().any(|e| e
+        .file_name()
+        .to_string_lossy()
+        .starts_with("events.out.tfevents")));
     let leftovers: Vec<_> = walk(&out)
         .into_iter()
-        .map(|p| p.strip_prefix(&out.display().to_string()).unwrap().to_string())
-        .filter(|p| p.contains(".tmp") || p.contains("checkpoint.new") || p.contains("checkpoint.old"))
+        .map(|p| {
+            p.strip_prefix(&out.display().to_string())
+                .unwrap()
+                .to_string()
+        })
+        .filter(|p| {
+            p.contains(".tmp") || p.contains("checkpoint.new") || p.contains("checkpoint.old")
+        })
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 
@@ -33,24 +66,50 @@ fn a_tiny_run_writes_every_file_and_learns_above_chance() {
     assert_eq!(summary["status"], "completed");
     assert_eq!(summary["epochs_done"], 2);
     assert_eq!(summary["steps_done"], 40);
-    for key in ["final_test_accuracy", "best_test_accuracy", "final_test_loss", "final_train_loss", "final_train_accuracy", "wall_s", "images_per_s"] {
+    for key in [
+        "final_test_accuracy",
+        "best_test_accuracy",
+        "final_test_loss",
+        "final_train_loss",
+        "final_train_accuracy",
+        "wall_s",
+        "images_per_s",
+    ] {
         assert!(summary[key].is_number(), "summary lacks {key}: {summary}");
     }
     let accuracy = summary["final_test_accuracy"].as_f64().unwrap();
-    assert!(accuracy > 0.3, "test accuracy {accuracy} is not above chance (0.1)");
+    assert!(
+        accuracy > 0.3,
+        "test accuracy {accuracy} is not above chance (0.1)"
+    );
 
     let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
-    let rows: Vec<serde_json::Value> = metrics.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rows: Vec<serde_json::Value> = metrics
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[1]["step"], 40);
-    for key in ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "wall_s", "images_per_s"] {
+    for key in [
+        "epoch",
+        "train_loss",
+        "train_accuracy",
+        "test_loss",
+        "test_accuracy",
+        "lr",
+        "wall_s",
+        "images_per_s",
+    ] {
         assert!(rows[0].get(key).is_some(), "metrics row lacks {key}");
     }
     let config = read_json(&out.join("config.json"));
     assert_eq!(config["model"], "resnet20");
     assert_eq!(config["lr"], 2e-3);
     let environment = read_json(&out.join("environment.json"));
-    assert!(environment["libtorch_version"].as_str().unwrap().starts_with("2.13.0"));
+    assert!(environment["libtorch_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("2.13.0"));
 }
 
 fn walk(dir: &std::path::Path) -> Vec<String> {
@@ -71,13 +130,31 @@ fn a_huge_step_size_stops_the_run_as_diverged_with_exit_code_3() {
     let data = dir.path().join("data");
     write_tiny_cifar10(&data, 160, 20);
     let out = dir.path().join("run");
-    let output = train(&data, &out, &["--epochs", "20", "--batch-size", "16", "--lr", "1e9", "--loss-mult", "1e30", "--hist-every", "0"]);
+    let output = train(
+        &data,
+        &out,
+        &[
+            "--epochs",
+            "20",
+            "--batch-size",
+            "16",
+            "--lr",
+            "1e9",
+            "--loss-mult",
+            "1e30",
+            "--hist-every",
+            "0",
+        ],
+    );
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     let summary = read_json(&out.join("summary.json"));
     assert_eq!(summary["status"], "diverged");
     assert_eq!(summary["test_error_for_heatmap"], 1.1);
     assert!(summary["message"].as_str().unwrap().contains("loss became"));
-    assert!(summary["steps_done"].as_u64().unwrap() < 200, "stopped at the first non-finite loss");
+    assert!(
+        summary["steps_done"].as_u64().unwrap() < 200,
+        "stopped at the first non-finite loss"
+    );
     assert!(out.join("config.json").is_file(), "the logs are kept");
 }
 
@@ -101,24 +178,42 @@ fn refused(extra: &[&str], config: Option<&str>) -> String {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    assert!(!out.exists(), "nothing is written for a refused configuration");
+    assert!(
+        !out.exists(),
+        "nothing is written for a refused configuration"
+    );
     stderr(&output)
 }
 
 #[test]
 fn bad_configurations_are_refused_before_any_work_naming_the_field() {
     let msg = refused(&[], Some(r#"{"model": "resnet20", "learning_rate": 0.1}"#));
-    assert!(msg.contains("unknown field `learning_rate`") && msg.contains("run.json"), "{msg}");
+    assert!(
+        msg.contains("unknown field `learning_rate`") && msg.contains("run.json"),
+        "{msg}"
+    );
     let msg = refused(&[], Some(r#"{"lr": "fast"}"#));
-    assert!(msg.contains("field `lr`") && msg.contains("invalid type"), "{msg}");
+    assert!(
+        msg.contains("field `lr`") && msg.contains("invalid type"),
+        "{msg}"
+    );
     let msg = refused(&[], Some(r#"{"optimizer": "sgd"}"#));
-    assert!(msg.contains("field `optimizer`") && msg.contains("adam-prox"), "{msg}");
+    assert!(
+        msg.contains("field `optimizer`") && msg.contains("adam-prox"),
+        "{msg}"
+    );
     let msg = refused(&["--wd", "-1"], None);
     assert!(msg.contains("invalid `wd` = -1"), "{msg}");
     let msg = refused(&["--beta2", "1"], None);
-    assert!(msg.contains("invalid `beta2` = 1: must be in [0, 1)"), "{msg}");
+    assert!(
+        msg.contains("invalid `beta2` = 1: must be in [0, 1)"),
+        "{msg}"
+    );
     let msg = refused(&["--model", "resnet21"], None);
-    assert!(msg.contains("resnet21") && msg.contains("resnet110"), "{msg}");
+    assert!(
+        msg.contains("resnet21") && msg.contains("resnet110"),
+        "{msg}"
+    );
     let msg = refused(&[], Some(r#"{"device": "tpu"}"#));
     assert!(msg.contains("invalid `device`"), "{msg}");
     let msg = refused(&["--val-fraction", "1.5"], None);

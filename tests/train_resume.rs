@@ -8,11 +8,30 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use train_support::{read_json, scalefree, stderr, train, write_tiny_cifar10};
 
-const FLAGS: [&str; 10] = ["--epochs", "3", "--batch-size", "32", "--hist-every", "5", "--lr", "2e-3", "--seed", "7"];
+const FLAGS: [&str; 10] = [
+    "--epochs",
+    "3",
+    "--batch-size",
+    "32",
+    "--hist-every",
+    "5",
+    "--lr",
+    "2e-3",
+    "--seed",
+    "7",
+];
 
 fn spawn(data: &Path, out: &Path) -> Child {
     scalefree()
-        .args(["train", "--quiet", "--threads", "2", "--device", "cpu", "--data"])
+        .args([
+            "train",
+            "--quiet",
+            "--threads",
+            "2",
+            "--device",
+            "cpu",
+            "--data",
+        ])
         .arg(data)
         .arg("--out")
         .arg(out)
@@ -32,7 +51,10 @@ fn checkpoint_epoch(out: &Path) -> Option<u64> {
 fn wait_into_second_epoch(child: &mut Child, out: &Path, epoch_seconds: f64) {
     let deadline = Instant::now() + Duration::from_secs(300);
     while checkpoint_epoch(out) != Some(1) {
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before its first checkpoint");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before its first checkpoint"
+        );
         assert!(Instant::now() < deadline, "no checkpoint after 300 s");
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -46,24 +68,46 @@ fn metrics_without_timing(out: &Path) -> Vec<serde_json::Value> {
         .lines()
         .map(|l| {
             let mut row: serde_json::Value = serde_json::from_str(l).unwrap();
-            row.as_object_mut().unwrap().retain(|k, _| k != "wall_s" && k != "images_per_s");
+            row.as_object_mut()
+                .unwrap()
+                .retain(|k, _| k != "wall_s" && k != "images_per_s");
             row
         })
         .collect()
 }
 
 fn assert_same_run(resumed: &Path, straight: &Path) {
-    for file in ["checkpoint/model.safetensors", "checkpoint/optimizer.safetensors"] {
-        let (a, b) = (std::fs::read(resumed.join(file)).unwrap(), std::fs::read(straight.join(file)).unwrap());
+    for file in [
+        "checkpoint/model.safetensors",
+        "checkpoint/optimizer.safetensors",
+    ] {
+        let (a, b) = (
+            std::fs::read(resumed.join(file)).unwrap(),
+            std::fs::read(straight.join(file)).unwrap(),
+        );
         assert!(a == b, "{file} differs from the uninterrupted run");
     }
-    assert_eq!(metrics_without_timing(resumed), metrics_without_timing(straight));
+    assert_eq!(
+        metrics_without_timing(resumed),
+        metrics_without_timing(straight)
+    );
     let scales = |dir: &Path| std::fs::read_to_string(dir.join("scales.jsonl")).unwrap();
-    assert!(scales(resumed) == scales(straight), "scales.jsonl differs from the uninterrupted run");
-    assert_eq!(read_json(&resumed.join("summary.json"))["status"], "completed");
+    assert!(
+        scales(resumed) == scales(straight),
+        "scales.jsonl differs from the uninterrupted run"
+    );
+    assert_eq!(
+        read_json(&resumed.join("summary.json"))["status"],
+        "completed"
+    );
 }
 
-fn setup() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf, f64) {
+fn setup() -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    f64,
+) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     write_tiny_cifar10(&data, 512, 50);
@@ -83,7 +127,10 @@ fn a_run_killed_mid_epoch_resumes_to_the_same_bits() {
     wait_into_second_epoch(&mut child, &killed, epoch_seconds);
     child.kill().unwrap(); // SIGKILL: no chance to save anything
     child.wait().unwrap();
-    assert!(!killed.join("summary.json").exists(), "the run was killed before it finished");
+    assert!(
+        !killed.join("summary.json").exists(),
+        "the run was killed before it finished"
+    );
 
     let output = train(&data, &killed, &[&FLAGS[..], &["--resume"]].concat());
     assert!(output.status.success(), "{}", stderr(&output));
@@ -97,14 +144,20 @@ fn sigterm_checkpoints_mid_epoch_and_the_resumed_run_matches() {
     let stopped = dir.path().join("stopped");
     let mut child = spawn(&data, &stopped);
     wait_into_second_epoch(&mut child, &stopped, epoch_seconds);
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert_eq!(exit.code(), Some(130));
     let summary = read_json(&stopped.join("summary.json"));
     assert_eq!(summary["status"], "interrupted");
     let trainer = read_json(&stopped.join("checkpoint/trainer.json"));
-    assert!(trainer["batch"].as_u64().unwrap() > 0, "checkpointed mid-epoch: {trainer}");
+    assert!(
+        trainer["batch"].as_u64().unwrap() > 0,
+        "checkpointed mid-epoch: {trainer}"
+    );
 
     let output = train(&data, &stopped, &[&FLAGS[..], &["--resume"]].concat());
     assert!(output.status.success(), "{}", stderr(&output));
@@ -121,9 +174,20 @@ fn a_finished_run_directory_is_not_overwritten_without_resume() {
     let before = std::fs::read(out.join("checkpoint/model.safetensors")).unwrap();
     let again = train(&data, &out, &["--epochs", "1"]);
     assert_eq!(again.status.code(), Some(1));
-    assert!(stderr(&again).contains("already holds a run; pass --resume"), "{}", stderr(&again));
-    assert_eq!(std::fs::read(out.join("checkpoint/model.safetensors")).unwrap(), before);
+    assert!(
+        stderr(&again).contains("already holds a run; pass --resume"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(
+        std::fs::read(out.join("checkpoint/model.safetensors")).unwrap(),
+        before
+    );
     let changed = train(&data, &out, &["--epochs", "1", "--lr", "0.5", "--resume"]);
     assert_eq!(changed.status.code(), Some(1));
-    assert!(stderr(&changed).contains("cannot resume with `lr`"), "{}", stderr(&changed));
+    assert!(
+        stderr(&changed).contains("cannot resume with `lr`"),
+        "{}",
+        stderr(&changed)
+    );
 }

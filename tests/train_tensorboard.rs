@@ -7,7 +7,11 @@ use train_support::{read_json, stderr, train, workspace, write_tiny_cifar10};
 
 fn python() -> std::path::PathBuf {
     let python = workspace().join(".venv/bin/python");
-    assert!(python.exists(), "{} is missing: run `make setup` (it installs tensorboard there)", python.display());
+    assert!(
+        python.exists(),
+        "{} is missing: run `make setup` (it installs tensorboard there)",
+        python.display()
+    );
     python
 }
 
@@ -18,7 +22,19 @@ fn tensorboard_reads_the_scalars_and_histograms_at_their_steps() {
     write_tiny_cifar10(&data, 96, 20);
     let out = dir.path().join("run");
     // 3 batches per epoch, 2 epochs: histograms at steps 1, 2, 4 and 6.
-    let output = train(&data, &out, &["--epochs", "2", "--batch-size", "32", "--hist-every", "2", "--bn"]);
+    let output = train(
+        &data,
+        &out,
+        &[
+            "--epochs",
+            "2",
+            "--batch-size",
+            "32",
+            "--hist-every",
+            "2",
+            "--bn",
+        ],
+    );
     assert!(output.status.success(), "{}", stderr(&output));
 
     let read = std::process::Command::new(python())
@@ -26,15 +42,31 @@ fn tensorboard_reads_the_scalars_and_histograms_at_their_steps() {
         .arg(out.join("tb"))
         .output()
         .unwrap();
-    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
     let events: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
     let scalars = &events["scalars"];
     let histograms = &events["histograms"];
 
     let steps = |series: &serde_json::Value| -> Vec<u64> {
-        series.as_array().unwrap().iter().map(|e| e[0].as_u64().unwrap()).collect()
+        series
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e[0].as_u64().unwrap())
+            .collect()
     };
-    for tag in ["train/loss", "train/accuracy", "test/loss", "test/accuracy", "opt/lr", "perf/images_per_s"] {
+    for tag in [
+        "train/loss",
+        "train/accuracy",
+        "test/loss",
+        "test/accuracy",
+        "opt/lr",
+        "perf/images_per_s",
+    ] {
         assert_eq!(steps(&scalars[tag]), vec![3, 6], "{tag}");
     }
     // The logged values are those of metrics.jsonl.
@@ -45,7 +77,12 @@ fn tensorboard_reads_the_scalars_and_histograms_at_their_steps() {
     let lr = scalars["opt/lr"][0][1].as_f64().unwrap();
     assert!((lr - 1e-3).abs() < 1e-9);
 
-    for tag in ["scale/grad_log2_spread", "scale/layer_median_range", "scale/update_log2_spread", "scale/update_layer_median_range"] {
+    for tag in [
+        "scale/grad_log2_spread",
+        "scale/layer_median_range",
+        "scale/update_log2_spread",
+        "scale/update_layer_median_range",
+    ] {
         assert_eq!(steps(&scalars[tag]), vec![1, 2, 4, 6], "{tag}");
     }
     for kind in ["grad", "update", "update_over_lr", "param"] {
@@ -57,13 +94,30 @@ fn tensorboard_reads_the_scalars_and_histograms_at_their_steps() {
         assert_eq!(limits[0].as_f64(), Some(-28.0));
         assert_eq!(limits[41].as_f64(), Some(14.0));
         // Every non-BN layer has its own histogram, and no BN layer has one.
-        assert!(histograms.get(format!("hist/{kind}/stage3.block3.conv2")).is_some(), "{kind}");
-        assert!(histograms.get(format!("hist/{kind}/fc")).is_some(), "{kind}");
-        assert!(histograms.as_object().unwrap().keys().all(|k| !k.contains(".bn") && !k.ends_with("/bn1")));
+        assert!(
+            histograms
+                .get(format!("hist/{kind}/stage3.block3.conv2"))
+                .is_some(),
+            "{kind}"
+        );
+        assert!(
+            histograms.get(format!("hist/{kind}/fc")).is_some(),
+            "{kind}"
+        );
+        assert!(histograms
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| !k.contains(".bn") && !k.ends_with("/bn1")));
     }
     // ResNet-20 has 19 conv layers and fc; the merged histogram counts all their weights.
     let conv_and_fc_params = 268_346.0;
-    let counts: f64 = histograms["hist/param/all"][0][2].as_array().unwrap().iter().map(|c| c.as_f64().unwrap()).sum();
+    let counts: f64 = histograms["hist/param/all"][0][2]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_f64().unwrap())
+        .sum();
     assert_eq!(counts, conv_and_fc_params);
     let summary = read_json(&out.join("summary.json"));
     assert_eq!(summary["status"], "completed");

@@ -4,7 +4,10 @@ use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
 pub fn temporary_sibling(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(format!(".tmp{}", std::process::id()));
     path.with_file_name(name)
 }
@@ -12,7 +15,8 @@ pub fn temporary_sibling(path: &Path) -> PathBuf {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = temporary_sibling(path);
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
 }
 
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
@@ -31,7 +35,10 @@ mod tests {
         let path = dir.path().join("a.json");
         write_atomic(&path, b"one").unwrap();
         write_json_atomic(&path, &serde_json::json!({"x": 2})).unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\n  \"x\": 2\n}\n");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\n  \"x\": 2\n}\n"
+        );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

@@ -35,20 +35,30 @@ const OPTIMIZER: &str = "optimizer.safetensors";
 const TRAINER: &str = "trainer.json";
 
 fn dirs(run_dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    (run_dir.join("checkpoint"), run_dir.join("checkpoint.new"), run_dir.join("checkpoint.old"))
+    (
+        run_dir.join("checkpoint"),
+        run_dir.join("checkpoint.new"),
+        run_dir.join("checkpoint.old"),
+    )
 }
 
 pub fn save(run_dir: &Path, vs: &VarStore, opt: &Adam, state: &TrainerState) -> Result<()> {
     let (current, new, old) = dirs(run_dir);
     if new.exists() {
-        std::fs::remove_dir_all(&new).with_context(|| format!("cannot remove {}", new.display()))?;
+        std::fs::remove_dir_all(&new)
+            .with_context(|| format!("cannot remove {}", new.display()))?;
     }
     std::fs::create_dir_all(&new).with_context(|| format!("cannot create {}", new.display()))?;
-    let mut named: Vec<(String, Tensor)> =
-        vs.variables().into_iter().map(|(name, t)| (name, t.detach().to_device(Device::Cpu).copy())).collect();
+    let mut named: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .map(|(name, t)| (name, t.detach().to_device(Device::Cpu).copy()))
+        .collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
-    Tensor::write_safetensors(&named, new.join(MODEL)).context("cannot write the model checkpoint")?;
-    opt.save_state(new.join(OPTIMIZER)).context("cannot write the optimizer state")?;
+    Tensor::write_safetensors(&named, new.join(MODEL))
+        .context("cannot write the model checkpoint")?;
+    opt.save_state(new.join(OPTIMIZER))
+        .context("cannot write the optimizer state")?;
     std::fs::write(new.join(TRAINER), serde_json::to_string_pretty(state)?)?;
     if current.exists() {
         if old.exists() {
@@ -66,7 +76,9 @@ pub fn save(run_dir: &Path, vs: &VarStore, opt: &Adam, state: &TrainerState) -> 
 /// The directory of the newest complete checkpoint, if any.
 pub fn latest(run_dir: &Path) -> Option<PathBuf> {
     let (current, _, old) = dirs(run_dir);
-    [current, old].into_iter().find(|d| d.join(TRAINER).exists())
+    [current, old]
+        .into_iter()
+        .find(|d| d.join(TRAINER).exists())
 }
 
 /// Restores weights, buffers and optimizer state in place; returns the trainer state.
@@ -81,7 +93,10 @@ pub fn load(dir: &Path, vs: &VarStore, opt: &mut Adam) -> Result<TrainerState> {
         bail!("{} does not fit this model: it has no `{missing}` (was the run started with another model?)", model_path.display());
     }
     if let Some(extra) = saved.keys().find(|k| !live.contains_key(*k)) {
-        bail!("{} does not fit this model: it has `{extra}`, which this model lacks", model_path.display());
+        bail!(
+            "{} does not fit this model: it has `{extra}`, which this model lacks",
+            model_path.display()
+        );
     }
     for (name, var) in &live {
         let value = &saved[name];
@@ -99,6 +114,8 @@ pub fn load(dir: &Path, vs: &VarStore, opt: &mut Adam) -> Result<TrainerState> {
     }
     opt.load_state(dir.join(OPTIMIZER))?;
     let trainer_path = dir.join(TRAINER);
-    let text = std::fs::read_to_string(&trainer_path).with_context(|| format!("cannot read {}", trainer_path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not a trainer state", trainer_path.display()))
+    let text = std::fs::read_to_string(&trainer_path)
+        .with_context(|| format!("cannot read {}", trainer_path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a trainer state", trainer_path.display()))
 }

@@ -50,7 +50,13 @@ pub struct SpreadRow {
 
 impl From<ScaleSpread> for SpreadRow {
     fn from(s: ScaleSpread) -> Self {
-        SpreadRow { p01: s.p01, p50: s.p50, p99: s.p99, spread: s.spread, layer_median_range: s.layer_median_range }
+        SpreadRow {
+            p01: s.p01,
+            p50: s.p50,
+            p99: s.p99,
+            spread: s.spread,
+            layer_median_range: s.layer_median_range,
+        }
     }
 }
 
@@ -81,11 +87,22 @@ impl ScaleLogger {
                 let name = layer_of(&slot.name);
                 match layers.iter_mut().find(|l| l.name == name) {
                     Some(layer) => layer.parts.push((g, slot.offset, slot.numel)),
-                    None => layers.push(Layer { name, parts: vec![(g, slot.offset, slot.numel)] }),
+                    None => layers.push(Layer {
+                        name,
+                        parts: vec![(g, slot.offset, slot.numel)],
+                    }),
                 }
             }
         }
-        ScaleLogger { every, lr0: opt.config().lr, layers, before: None, pending: None, rows, path }
+        ScaleLogger {
+            every,
+            lr0: opt.config().lr,
+            layers,
+            before: None,
+            pending: None,
+            rows,
+            path,
+        }
     }
 
     /// Whether step `t` (1-based, about to be taken) is logged: the first and every
@@ -139,12 +156,21 @@ impl ScaleLogger {
         let (Some(before), Some((grad, param))) = (self.before.take(), self.pending.take()) else {
             return Ok(());
         };
-        let deltas: Vec<Tensor> = opt.groups().zip(&before).map(|(g, b)| g.values() - b).collect();
+        let deltas: Vec<Tensor> = opt
+            .groups()
+            .zip(&before)
+            .map(|(g, b)| g.values() - b)
+            .collect();
         let delta_refs: Vec<&Tensor> = deltas.iter().collect();
         let update = self.per_layer(&delta_refs, 1.0);
         let update_over_lr = self.per_layer(&delta_refs, self.lr0);
 
-        for (kind, per_layer) in [("grad", &grad), ("update", &update), ("update_over_lr", &update_over_lr), ("param", &param)] {
+        for (kind, per_layer) in [
+            ("grad", &grad),
+            ("update", &update),
+            ("update_over_lr", &update_over_lr),
+            ("param", &param),
+        ] {
             board.log2_histogram(&format!("hist/{kind}/all"), &merge(per_layer), t);
             for (layer, h) in self.layers.iter().zip(per_layer.iter()) {
                 board.log2_histogram(&format!("hist/{kind}/{}", layer.name), h, t);
@@ -160,7 +186,12 @@ impl ScaleLogger {
             board.scalar("scale/update_log2_spread", s.spread, t);
             board.scalar("scale/update_layer_median_range", s.layer_median_range, t);
         }
-        let (g, u, ul, p) = (merge(&grad), merge(&update), merge(&update_over_lr), merge(&param));
+        let (g, u, ul, p) = (
+            merge(&grad),
+            merge(&update),
+            merge(&update_over_lr),
+            merge(&param),
+        );
         self.rows.push(ScaleRow {
             step: t,
             epoch,
@@ -176,7 +207,11 @@ impl ScaleLogger {
             param_octaves: p.octaves(),
             param_zeros: p.zeros,
         });
-        let text: String = self.rows.iter().map(|r| serde_json::to_string(r).map(|s| s + "\n")).collect::<Result<_, _>>()?;
+        let text: String = self
+            .rows
+            .iter()
+            .map(|r| serde_json::to_string(r).map(|s| s + "\n"))
+            .collect::<Result<_, _>>()?;
         write_atomic(&self.path, text.as_bytes())
     }
 
@@ -189,10 +224,14 @@ pub fn read_scale_rows(path: &std::path::Path) -> Result<Vec<ScaleRow>> {
     if !path.exists() {
         return Ok(Vec::new());
     }
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("{} line {}: not a scales row", path.display(), i + 1)))
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .with_context(|| format!("{} line {}: not a scales row", path.display(), i + 1))
+        })
         .collect()
 }

@@ -32,20 +32,41 @@ impl Board {
     }
 
     pub fn scalar(&mut self, tag: &str, value: f64, step: u64) {
-        self.writer.add_summary(scalar(tag, value as f32), step as usize);
+        self.writer
+            .add_summary(scalar(tag, value as f32), step as usize);
     }
 
     /// A `log2|x|` histogram, one bucket per octave, zeros in the bucket left of the lowest.
     pub fn log2_histogram(&mut self, tag: &str, histogram: &Log2Histogram, step: u64) {
         let (limits, counts) = histogram.tensorboard_buckets();
-        let filled: Vec<usize> = counts.iter().enumerate().filter(|(_, c)| **c > 0.0).map(|(i, _)| i).collect();
-        let (Some(&first), Some(&last)) = (filled.first(), filled.last()) else { return };
+        let filled: Vec<usize> = counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0.0)
+            .map(|(i, _)| i)
+            .collect();
+        let (Some(&first), Some(&last)) = (filled.first(), filled.last()) else {
+            return;
+        };
         // Bucket i covers (limits[i-1], limits[i]]; report centres for the summary statistics.
         let centre = |i: usize| limits[i] - 0.5;
         let num: f64 = counts.iter().sum();
         let sum: f64 = counts.iter().enumerate().map(|(i, c)| c * centre(i)).sum();
-        let sum_squares: f64 = counts.iter().enumerate().map(|(i, c)| c * centre(i) * centre(i)).sum();
-        let summary = histogram_raw(tag, limits[first] - 1.0, limits[last], num, sum, sum_squares, &limits, &counts);
+        let sum_squares: f64 = counts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| c * centre(i) * centre(i))
+            .sum();
+        let summary = histogram_raw(
+            tag,
+            limits[first] - 1.0,
+            limits[last],
+            num,
+            sum,
+            sum_squares,
+            &limits,
+            &counts,
+        );
         self.writer.add_summary(summary, step as usize);
     }
 

@@ -31,8 +31,13 @@ pub struct Outcome {
 const CHANGEABLE_ON_RESUME: [&str; 5] = ["device", "threads", "epochs", "max_steps", "out"];
 
 fn check_resume_compatible(stored: &RunConfig, requested: &RunConfig) -> Result<()> {
-    let (a, b) = (serde_json::to_value(stored)?, serde_json::to_value(requested)?);
-    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else { return Ok(()) };
+    let (a, b) = (
+        serde_json::to_value(stored)?,
+        serde_json::to_value(requested)?,
+    );
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return Ok(());
+    };
     for (field, value) in a {
         if !CHANGEABLE_ON_RESUME.contains(&field.as_str()) && b.get(field) != Some(value) {
             bail!(
@@ -69,7 +74,9 @@ fn set_threads(threads: Option<usize>) {
     if let Some(n) = threads {
         tch::set_num_threads(n as i32);
         // Only the first call in a process can size rayon's global pool.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
     }
 }
 
@@ -91,7 +98,11 @@ impl Tally {
 }
 
 fn correct(logits: &Tensor, labels: &Tensor) -> f64 {
-    logits.argmax(-1, false).eq_tensor(labels).sum(Kind::Float).double_value(&[])
+    logits
+        .argmax(-1, false)
+        .eq_tensor(labels)
+        .sum(Kind::Float)
+        .double_value(&[])
 }
 
 fn evaluate(model: &Model, loader: &Loader) -> Result<Tally> {
@@ -101,7 +112,10 @@ fn evaluate(model: &Model, loader: &Loader) -> Result<Tally> {
         let batch = batch?;
         let logits = model.forward_t(&batch.images, false);
         let n = batch.len() as f64;
-        tally.loss_sum += logits.cross_entropy_for_logits(&batch.labels).double_value(&[]) * n;
+        tally.loss_sum += logits
+            .cross_entropy_for_logits(&batch.labels)
+            .double_value(&[])
+            * n;
         tally.correct += correct(&logits, &batch.labels);
         tally.seen += n;
     }
@@ -112,7 +126,9 @@ fn progress_bar(quiet: bool, epoch: u32, epochs: u32, len: u64, pos: u64) -> Pro
     if quiet {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(len).with_position(pos).with_prefix(format!("epoch {}/{epochs}", epoch + 1));
+    let bar = ProgressBar::new(len)
+        .with_position(pos)
+        .with_prefix(format!("epoch {}/{epochs}", epoch + 1));
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} {per_sec} ETA {eta}")
             .expect("the template is valid")
@@ -139,7 +155,9 @@ fn load_data(config: &RunConfig, device: tch::Device) -> Result<Data> {
             kind.name()
         );
     }
-    let cache_dir = std::env::var_os("SCALEFREE_CACHE_DIR").map(PathBuf::from).unwrap_or_else(data::default_cache_dir);
+    let cache_dir = std::env::var_os("SCALEFREE_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(data::default_cache_dir);
     let dataset = data::load(kind, &source, Some(&cache_dir))
         .with_context(|| format!("loading {} from {}", kind.name(), source.display()))?;
     let (mut train, eval, eval_name) = if config.val_fraction > 0.0 {
@@ -153,8 +171,16 @@ fn load_data(config: &RunConfig, device: tch::Device) -> Result<Data> {
         let order = shuffled_order(train.len(), config.seed, u64::MAX);
         train = train.subset(&order[..n.min(train.len())]);
     }
-    let train_config = LoaderConfig { batch_size: config.batch_size, device, ..LoaderConfig::train(config.seed) };
-    let eval_config = LoaderConfig { batch_size: 500, device, ..LoaderConfig::test() };
+    let train_config = LoaderConfig {
+        batch_size: config.batch_size,
+        device,
+        ..LoaderConfig::train(config.seed)
+    };
+    let eval_config = LoaderConfig {
+        batch_size: 500,
+        device,
+        ..LoaderConfig::test()
+    };
     Ok(Data {
         train: Loader::new(train, kind, train_config)?,
         eval: Loader::new(eval, kind, eval_config)?,
@@ -168,7 +194,10 @@ pub fn run(args: &TrainArgs) -> Result<Outcome> {
     let config = resolve_config(args)?;
     if args.print_config {
         println!("{}", serde_json::to_string_pretty(&config)?);
-        return Ok(Outcome { status: RunStatus::Completed, run_dir: config.run_dir() });
+        return Ok(Outcome {
+            status: RunStatus::Completed,
+            run_dir: config.run_dir(),
+        });
     }
     let run_dir = config.run_dir();
     let quiet = args.quiet || !std::io::stdout().is_terminal();
@@ -177,11 +206,16 @@ pub fn run(args: &TrainArgs) -> Result<Outcome> {
     let data = load_data(&config, device)?;
 
     let vs = VarStore::new(device);
-    let model = Model::new(&vs.root(), &ModelConfig::new(&config.model, config.bn, data.classes, config.seed))?;
+    let model = Model::new(
+        &vs.root(),
+        &ModelConfig::new(&config.model, config.bn, data.classes, config.seed)
+            .with_channels_last(config.layout.channels_last_on(device)),
+    )?;
     // The paper decays every parameter, BN and biases included.
     let mut opt = Adam::from_var_store(config.adam_config(), &vs)?;
 
-    std::fs::create_dir_all(&run_dir).with_context(|| format!("cannot create {}", run_dir.display()))?;
+    std::fs::create_dir_all(&run_dir)
+        .with_context(|| format!("cannot create {}", run_dir.display()))?;
     let metrics_path = run_dir.join("metrics.jsonl");
     let scales_path = run_dir.join("scales.jsonl");
     let mut state = TrainerState::default();
@@ -192,19 +226,34 @@ pub fn run(args: &TrainArgs) -> Result<Outcome> {
         match checkpoint::latest(&run_dir) {
             Some(dir) => {
                 state = checkpoint::load(&dir, &vs, &mut opt)?;
-                rows = read_metrics(&metrics_path)?.into_iter().filter(|r| r.step <= state.step).collect();
-                scale_rows = read_scale_rows(&scales_path)?.into_iter().filter(|r| r.step <= state.step).collect();
+                rows = read_metrics(&metrics_path)?
+                    .into_iter()
+                    .filter(|r| r.step <= state.step)
+                    .collect();
+                scale_rows = read_scale_rows(&scales_path)?
+                    .into_iter()
+                    .filter(|r| r.step <= state.step)
+                    .collect();
                 resumed_after = Some(state.step);
-                eprintln!("resuming {} at epoch {}, step {}", run_dir.display(), state.epoch + 1, state.step);
+                eprintln!(
+                    "resuming {} at epoch {}, step {}",
+                    run_dir.display(),
+                    state.epoch + 1,
+                    state.step
+                );
             }
-            None => eprintln!("no checkpoint in {}; starting from the beginning", run_dir.display()),
+            None => eprintln!(
+                "no checkpoint in {}; starting from the beginning",
+                run_dir.display()
+            ),
         }
     }
     write_json_atomic(&run_dir.join("config.json"), &config)?;
     write_json_atomic(&run_dir.join("environment.json"), &Environment::detect())?;
 
     let steps_per_epoch = data.train.batches_per_epoch() as u64;
-    let total_steps = (config.epochs as u64 * steps_per_epoch).min(config.max_steps.unwrap_or(u64::MAX));
+    let total_steps =
+        (config.epochs as u64 * steps_per_epoch).min(config.max_steps.unwrap_or(u64::MAX));
     let schedule = config.schedule(steps_per_epoch, total_steps);
     let mut board = Board::open(&run_dir.join("tb"), resumed_after)?;
     let mut scales = ScaleLogger::new(
@@ -228,9 +277,18 @@ pub fn run(args: &TrainArgs) -> Result<Outcome> {
     let mut train_seconds = 0.0;
     let mut images_this_process = 0u64;
     while state.epoch < config.epochs && state.step < total_steps {
-        let bar = progress_bar(quiet, state.epoch, config.epochs, steps_per_epoch, state.batch);
+        let bar = progress_bar(
+            quiet,
+            state.epoch,
+            config.epochs,
+            steps_per_epoch,
+            state.batch,
+        );
         let epoch_started = Instant::now();
-        for batch in data.train.epoch_from(state.epoch as u64, state.batch as usize) {
+        for batch in data
+            .train
+            .epoch_from(state.epoch as u64, state.batch as usize)
+        {
             let batch = batch?;
             let t = state.step + 1;
             opt.set_lr(schedule.lr_at(config.lr, state.step))?;
@@ -243,7 +301,11 @@ pub fn run(args: &TrainArgs) -> Result<Outcome> {
                 break;
             }
             opt.zero_grad();
-            if config.loss_mult == 1.0 { loss.backward() } else { (&loss * config.loss_mult).backward() }
+            if config.loss_mult == 1.0 {
+                loss.backward()
+            } else {
+                (&loss * config.loss_mult).backward()
+            }
             let log_scales = scales.due(t);
             if log_scales {
                 scales.before_step(&mut opt)?;
@@ -284,11 +346,16 @@ pub fn run(args: &TrainArgs) -> Result<Outcome> {
             break;
         }
         let epoch_finished = state.batch >= steps_per_epoch;
-        let last = state.step >= total_steps || (epoch_finished && state.epoch + 1 >= config.epochs);
+        let last =
+            state.step >= total_steps || (epoch_finished && state.epoch + 1 >= config.epochs);
         if epoch_finished || last {
             let evaluate_now = last || (state.epoch + 1) % config.eval_every == 0;
             if evaluate_now {
-                let train_tally = Tally { loss_sum: state.epoch_loss_sum, correct: state.epoch_correct, seen: state.epoch_seen };
+                let train_tally = Tally {
+                    loss_sum: state.epoch_loss_sum,
+                    correct: state.epoch_correct,
+                    seen: state.epoch_seen,
+                };
                 let eval = evaluate(&model, &data.eval)?;
                 let row = MetricsRow {
                     epoch: state.epoch + 1,
@@ -310,7 +377,12 @@ pub fn run(args: &TrainArgs) -> Result<Outcome> {
                         row.test_loss, row.test_accuracy, row.lr, row.images_per_s
                     );
                 }
-                state.best_test_accuracy = Some(state.best_test_accuracy.unwrap_or(0.0).max(row.test_accuracy));
+                state.best_test_accuracy = Some(
+                    state
+                        .best_test_accuracy
+                        .unwrap_or(0.0)
+                        .max(row.test_accuracy),
+                );
                 rows.push(row);
                 write_metrics(&metrics_path, &rows)?;
                 board.flush();
@@ -327,15 +399,31 @@ pub fn run(args: &TrainArgs) -> Result<Outcome> {
     }
     if status == RunStatus::Interrupted {
         save_checkpoint(&run_dir, &vs, &opt, &state, &started)?;
-        message = Some(format!("interrupted at step {}; `--resume` continues from here", state.step));
+        message = Some(format!(
+            "interrupted at step {}; `--resume` continues from here",
+            state.step
+        ));
     }
     board.flush();
-    let summary = summarise(status, message, &rows, &state, state.wall_s + started.elapsed().as_secs_f64(), images_this_process as f64 / train_seconds.max(1e-9));
+    let summary = summarise(
+        status,
+        message,
+        &rows,
+        &state,
+        state.wall_s + started.elapsed().as_secs_f64(),
+        images_this_process as f64 / train_seconds.max(1e-9),
+    );
     summary.write(&run_dir.join("summary.json"))?;
     Ok(Outcome { status, run_dir })
 }
 
-fn save_checkpoint(run_dir: &Path, vs: &VarStore, opt: &Adam, state: &TrainerState, started: &Instant) -> Result<()> {
+fn save_checkpoint(
+    run_dir: &Path,
+    vs: &VarStore,
+    opt: &Adam,
+    state: &TrainerState,
+    started: &Instant,
+) -> Result<()> {
     let mut saved = state.clone();
     saved.wall_s += started.elapsed().as_secs_f64();
     checkpoint::save(run_dir, vs, opt, &saved)
@@ -345,7 +433,11 @@ fn log_row(board: &mut Board, row: &MetricsRow) {
     board.scalar("train/loss", row.train_loss, row.step);
     board.scalar("train/accuracy", row.train_accuracy, row.step);
     board.scalar(&format!("{}/loss", row.eval_split), row.test_loss, row.step);
-    board.scalar(&format!("{}/accuracy", row.eval_split), row.test_accuracy, row.step);
+    board.scalar(
+        &format!("{}/accuracy", row.eval_split),
+        row.test_accuracy,
+        row.step,
+    );
     board.scalar("opt/lr", row.lr, row.step);
     board.scalar("perf/images_per_s", row.images_per_s, row.step);
 }

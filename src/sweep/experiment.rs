@@ -71,10 +71,17 @@ pub fn resolve_path(spec: &str) -> PathBuf {
 
 impl Experiment {
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read experiment file {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read experiment file {}", path.display()))?;
         let mut de = serde_json::Deserializer::from_str(&text);
-        serde_path_to_error::deserialize(&mut de)
-            .map_err(|e| anyhow::anyhow!("experiment file {}: key `{}`: {}", path.display(), e.path(), e.inner()))
+        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            anyhow::anyhow!(
+                "experiment file {}: key `{}`: {}",
+                path.display(),
+                e.path(),
+                e.inner()
+            )
+        })
     }
 
     /// Every run of every grid, validated as `scalefree train` would, under `runs_dir`.
@@ -89,7 +96,10 @@ impl Experiment {
         for (g, grid) in self.grids.iter().enumerate() {
             let list = |name: &str, len: Option<usize>| -> Result<()> {
                 if len == Some(0) {
-                    bail!("{}: an empty list makes an empty grid", at(&format!("grids[{g}].{name}")));
+                    bail!(
+                        "{}: an empty list makes an empty grid",
+                        at(&format!("grids[{g}].{name}"))
+                    );
                 }
                 Ok(())
             };
@@ -100,14 +110,17 @@ impl Experiment {
             list("wd", grid.wd.as_ref().map(Vec::len))?;
             list("seed", grid.seed.as_ref().map(Vec::len))?;
             list("loss_mult", grid.loss_mult.as_ref().map(Vec::len))?;
-            let or = |v: &Option<Vec<String>>, d: &String| v.clone().unwrap_or_else(|| vec![d.clone()]);
+            let or =
+                |v: &Option<Vec<String>>, d: &String| v.clone().unwrap_or_else(|| vec![d.clone()]);
             for model in or(&grid.model, &base.model) {
                 for &bn in grid.bn.as_deref().unwrap_or(&[base.bn]) {
                     for &optimizer in grid.optimizer.as_deref().unwrap_or(&[base.optimizer]) {
                         for &lr in grid.lr.as_deref().unwrap_or(&[base.lr]) {
                             for &wd in grid.wd.as_deref().unwrap_or(&[base.wd]) {
                                 for &seed in grid.seed.as_deref().unwrap_or(&[base.seed]) {
-                                    for &loss_mult in grid.loss_mult.as_deref().unwrap_or(&[base.loss_mult]) {
+                                    for &loss_mult in
+                                        grid.loss_mult.as_deref().unwrap_or(&[base.loss_mult])
+                                    {
                                         let mut config = RunConfig {
                                             model: model.clone(),
                                             bn,
@@ -122,7 +135,9 @@ impl Experiment {
                                         let name = config.derived_name();
                                         let dir = runs_dir.join(&self.name).join(&name);
                                         config.out = Some(dir.clone());
-                                        config.validate().with_context(|| at(&format!("grids[{g}]")))?;
+                                        config
+                                            .validate()
+                                            .with_context(|| at(&format!("grids[{g}]")))?;
                                         if !runs.iter().any(|r| r.name == name) {
                                             runs.push(PlannedRun { name, dir, config });
                                         }
@@ -134,7 +149,12 @@ impl Experiment {
                 }
             }
         }
-        Ok(Plan { experiment: self.name.clone(), description: self.description.clone(), source: source.to_path_buf(), runs })
+        Ok(Plan {
+            experiment: self.name.clone(),
+            description: self.description.clone(),
+            source: source.to_path_buf(),
+            runs,
+        })
     }
 }
 
@@ -144,7 +164,9 @@ impl Plan {
     }
 
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("{} is not a sweep plan", path.display()))
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a sweep plan", path.display()))
     }
 }

@@ -28,10 +28,22 @@ impl LocalOptions {
             None if gpus > 0 => (0..gpus).map(|i| format!("cuda:{i}")).collect(),
             None => vec!["cpu".to_string()],
         };
-        let jobs = jobs.unwrap_or(if gpus > 0 && device.is_none() { gpus } else { 1 }).max(1);
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let jobs = jobs
+            .unwrap_or(if gpus > 0 && device.is_none() {
+                gpus
+            } else {
+                1
+            })
+            .max(1);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
         let threads_per_run = threads.unwrap_or((cores / jobs).max(1));
-        LocalOptions { jobs, devices, threads_per_run }
+        LocalOptions {
+            jobs,
+            devices,
+            threads_per_run,
+        }
     }
 }
 
@@ -57,10 +69,18 @@ fn say(bar: &ProgressBar, line: String) {
     }
 }
 
-pub fn train_command(config_file: &Path, resume: bool, device: &str, threads: usize) -> Result<Command> {
+pub fn train_command(
+    config_file: &Path,
+    resume: bool,
+    device: &str,
+    threads: usize,
+) -> Result<Command> {
     let exe = std::env::current_exe().context("cannot locate the scalefree binary")?;
     let mut cmd = Command::new(exe);
-    cmd.arg("train").arg("--quiet").arg("--config").arg(config_file);
+    cmd.arg("train")
+        .arg("--quiet")
+        .arg("--config")
+        .arg(config_file);
     cmd.args(["--device", device, "--threads", &threads.to_string()]);
     if resume {
         cmd.arg("--resume");
@@ -68,7 +88,12 @@ pub fn train_command(config_file: &Path, resume: bool, device: &str, threads: us
     Ok(cmd)
 }
 
-pub fn run(plan: &Plan, todo: Vec<(PlannedRun, bool)>, configs: &Path, options: &LocalOptions) -> Result<LocalOutcome> {
+pub fn run(
+    plan: &Plan,
+    todo: Vec<(PlannedRun, bool)>,
+    configs: &Path,
+    options: &LocalOptions,
+) -> Result<LocalOutcome> {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -77,9 +102,11 @@ pub fn run(plan: &Plan, todo: Vec<(PlannedRun, bool)>, configs: &Path, options: 
     let total = todo.len();
     let bar = ProgressBar::new(total as u64);
     bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} elapsed {elapsed} ETA {eta}")
-            .expect("the template is valid")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} {msg} elapsed {elapsed} ETA {eta}",
+        )
+        .expect("the template is valid")
+        .progress_chars("=> "),
     );
     bar.set_prefix(plan.experiment.clone());
     let mut queue = todo.into_iter();
@@ -101,14 +128,32 @@ pub fn run(plan: &Plan, todo: Vec<(PlannedRun, bool)>, configs: &Path, options: 
             forwarded = true;
         }
         while !stop.load(Ordering::SeqCst) && running.len() < options.jobs {
-            let Some((run, resume)) = queue.next() else { break };
-            let slot = slots_busy.iter().position(|b| !b).expect("a free slot exists");
+            let Some((run, resume)) = queue.next() else {
+                break;
+            };
+            let slot = slots_busy
+                .iter()
+                .position(|b| !b)
+                .expect("a free slot exists");
             let device = &options.devices[slot % options.devices.len()];
-            std::fs::create_dir_all(&run.dir).with_context(|| format!("cannot create {}", run.dir.display()))?;
-            let log = OpenOptions::new().create(true).append(true).open(run.dir.join("train.log"))?;
-            let mut cmd = train_command(&configs.join(format!("{}.json", run.name)), resume, device, options.threads_per_run)?;
-            cmd.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
-            let child = cmd.spawn().with_context(|| format!("cannot start the run {}", run.name))?;
+            std::fs::create_dir_all(&run.dir)
+                .with_context(|| format!("cannot create {}", run.dir.display()))?;
+            let log = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(run.dir.join("train.log"))?;
+            let mut cmd = train_command(
+                &configs.join(format!("{}.json", run.name)),
+                resume,
+                device,
+                options.threads_per_run,
+            )?;
+            cmd.stdin(Stdio::null())
+                .stdout(log.try_clone()?)
+                .stderr(log);
+            let child = cmd
+                .spawn()
+                .with_context(|| format!("cannot start the run {}", run.name))?;
             slots_busy[slot] = true;
             say(&bar, format!("started  {} on {device}", run.name));
             running.push(Running { child, run, slot });
@@ -126,16 +171,33 @@ pub fn run(plan: &Plan, todo: Vec<(PlannedRun, bool)>, configs: &Path, options: 
                     match status.code() {
                         Some(0) | Some(3) => {
                             done += 1;
-                            let word = if status.code() == Some(3) { "diverged" } else { "finished" };
+                            let word = if status.code() == Some(3) {
+                                "diverged"
+                            } else {
+                                "finished"
+                            };
                             say(&bar, format!("{word} {}", r.run.name));
                         }
-                        Some(130) => say(&bar, format!("stopped  {} (checkpointed; a re-run resumes it)", r.run.name)),
+                        Some(130) => say(
+                            &bar,
+                            format!(
+                                "stopped  {} (checkpointed; a re-run resumes it)",
+                                r.run.name
+                            ),
+                        ),
                         code => {
                             let why = match code {
                                 Some(c) => format!("exit code {c}"),
                                 None => "killed by a signal".to_string(),
                             };
-                            say(&bar, format!("FAILED   {} ({why}); log: {}", r.run.name, r.run.dir.join("train.log").display()));
+                            say(
+                                &bar,
+                                format!(
+                                    "FAILED   {} ({why}); log: {}",
+                                    r.run.name,
+                                    r.run.dir.join("train.log").display()
+                                ),
+                            );
                             failed.push((r.run.name.clone(), why));
                         }
                     }
@@ -144,8 +206,16 @@ pub fn run(plan: &Plan, todo: Vec<(PlannedRun, bool)>, configs: &Path, options: 
             }
         }
         running = still;
-        bar.set_message(format!("done {done}, running {}, failed {}", running.len(), failed.len()));
+        bar.set_message(format!(
+            "done {done}, running {}, failed {}",
+            running.len(),
+            failed.len()
+        ));
     }
     bar.finish_and_clear();
-    Ok(LocalOutcome { done, failed, interrupted: stop.load(Ordering::SeqCst) })
+    Ok(LocalOutcome {
+        done,
+        failed,
+        interrupted: stop.load(Ordering::SeqCst),
+    })
 }

@@ -77,10 +77,17 @@ pub enum SweepAction {
 pub fn prepare(spec: &str, runs_dir: &Path) -> Result<(Plan, PathBuf)> {
     let path = resolve_path(spec);
     if !path.exists() {
-        bail!("no experiment file {} (give a path, or a name from experiments/)", path.display());
+        bail!(
+            "no experiment file {} (give a path, or a name from experiments/)",
+            path.display()
+        );
     }
     let experiment = Experiment::read(&path)?;
-    let valid = !experiment.name.is_empty() && experiment.name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    let valid = !experiment.name.is_empty()
+        && experiment
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
     if !valid {
         bail!("experiment file {}: key `name` = {:?} must be letters, digits, . _ - (it names a directory)", path.display(), experiment.name);
     }
@@ -116,7 +123,9 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
         plan.runs.len(),
         plan.runs.len() - todo.len(),
         todo.len(),
-        Plan::dir(&args.runs, &plan.experiment).join("plan.json").display()
+        Plan::dir(&args.runs, &plan.experiment)
+            .join("plan.json")
+            .display()
     );
     if args.dry_run || todo.is_empty() {
         for (run, resume) in &todo {
@@ -126,14 +135,34 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
     }
     match args.backend {
         Backend::Local => {
-            let options = local::LocalOptions::detect(args.jobs, args.device.as_deref(), args.threads);
-            println!("{} at once, {} CPU threads each, on {}", options.jobs, options.threads_per_run, options.devices.join(", "));
+            let options =
+                local::LocalOptions::detect(args.jobs, args.device.as_deref(), args.threads);
+            println!(
+                "{} at once, {} CPU threads each, on {}",
+                options.jobs,
+                options.threads_per_run,
+                options.devices.join(", ")
+            );
             let outcome = local::run(&plan, todo, &configs, &options)?;
-            println!("{}: {} done, {} failed{}", plan.experiment, outcome.done, outcome.failed.len(), if outcome.interrupted { ", interrupted (re-run to continue)" } else { "" });
+            println!(
+                "{}: {} done, {} failed{}",
+                plan.experiment,
+                outcome.done,
+                outcome.failed.len(),
+                if outcome.interrupted {
+                    ", interrupted (re-run to continue)"
+                } else {
+                    ""
+                }
+            );
             for (name, why) in &outcome.failed {
                 println!("  failed: {name} ({why})");
             }
-            Ok(if outcome.failed.is_empty() && !outcome.interrupted { 0 } else { 1 })
+            Ok(if outcome.failed.is_empty() && !outcome.interrupted {
+                0
+            } else {
+                1
+            })
         }
         Backend::Slurm => {
             let options = slurm::SlurmOptions {
@@ -145,7 +174,8 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
                 extra: args.sbatch_args.clone(),
             };
             let slurm_dir = Plan::dir(&args.runs, &plan.experiment).join("slurm");
-            let submission = slurm::submit(&plan.experiment, &todo, &configs, &slurm_dir, &options)?;
+            let submission =
+                slurm::submit(&plan.experiment, &todo, &configs, &slurm_dir, &options)?;
             println!(
                 "submitted job {} ({} array tasks, script {}); follow with `scalefree sweep status {spec}`",
                 submission.job_id,
@@ -160,20 +190,35 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
 fn status(spec: &str, runs_dir: &Path) -> Result<i32> {
     let (plan, _) = prepare(spec, runs_dir)?;
     let slurm_states = slurm::states(&Plan::dir(runs_dir, &plan.experiment).join("slurm"));
-    println!("{:<48} {:<12} {:<22} {:>9} {:>7}", "run", "state", "slurm", "test acc", "epochs");
+    println!(
+        "{:<48} {:<12} {:<22} {:>9} {:>7}",
+        "run", "state", "slurm", "test acc", "epochs"
+    );
     let mut counts = std::collections::BTreeMap::new();
     for run in &plan.runs {
         let state = RunState::of(&run.dir);
         *counts.entry(state.label()).or_insert(0) += 1;
         let (acc, epochs) = match &state {
             RunState::Finished(s) => (
-                s.final_test_accuracy.map(|a| format!("{a:.4}")).unwrap_or_else(|| "-".into()),
+                s.final_test_accuracy
+                    .map(|a| format!("{a:.4}"))
+                    .unwrap_or_else(|| "-".into()),
                 s.epochs_done.to_string(),
             ),
             _ => ("-".into(), "-".into()),
         };
-        let slurm = slurm_states.get(&run.name).cloned().unwrap_or_else(|| "-".into());
-        println!("{:<48} {:<12} {:<22} {:>9} {:>7}", run.name, state.label(), slurm, acc, epochs);
+        let slurm = slurm_states
+            .get(&run.name)
+            .cloned()
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:<48} {:<12} {:<22} {:>9} {:>7}",
+            run.name,
+            state.label(),
+            slurm,
+            acc,
+            epochs
+        );
     }
     let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
     println!("{}: {}", plan.experiment, summary.join(", "));

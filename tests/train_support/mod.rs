@@ -39,15 +39,24 @@ pub fn write_tiny_cifar10(dir: &Path, train: usize, test: usize) {
     let per_file = train.div_ceil(5);
     for file in 0..5 {
         let range = (file * per_file)..((file + 1) * per_file).min(train);
-        write_records(&dir.join(format!("data_batch_{}.bin", file + 1)), range.map(|i| (i % 10, i)));
+        write_records(
+            &dir.join(format!("data_batch_{}.bin", file + 1)),
+            range.map(|i| (i % 10, i)),
+        );
     }
-    write_records(&dir.join("test_batch.bin"), (0..test).map(|i| (i % 10, 1_000_000 + i)));
+    write_records(
+        &dir.join("test_batch.bin"),
+        (0..test).map(|i| (i % 10, 1_000_000 + i)),
+    );
 }
 
 pub fn scalefree() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_scalefree"));
     // Keep test runs off the user's cache and data.
-    cmd.env("SCALEFREE_CACHE_DIR", std::env::temp_dir().join("scalefree-test-cache"));
+    cmd.env(
+        "SCALEFREE_CACHE_DIR",
+        std::env::temp_dir().join("scalefree-test-cache"),
+    );
     cmd
 }
 

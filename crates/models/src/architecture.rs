@@ -46,9 +46,6 @@ impl Architecture {
 
 /// Parses `resnet<depth>` (depth `6n+2`, n ≥ 1) or `densenet<depth>` (depth `6n+4`, n ≥ 1).
 pub fn parse_name(name: &str) -> Result<Architecture, ModelError> {
-    let unknown = || ModelError::UnknownModel {
-        name: name.to_string(),
-    };
     let depth_of = |digits: &str| -> Option<i64> {
         // Only plain decimal digits: "resnet+20" or "resnet020" are not names of anything.
         if digits.is_empty()
@@ -68,7 +65,9 @@ pub fn parse_name(name: &str) -> Result<Architecture, ModelError> {
             return Ok(Architecture::DenseNetBc { depth });
         }
     }
-    Err(unknown())
+    Err(ModelError::UnknownModel {
+        name: name.to_string(),
+    })
 }
 
 impl fmt::Display for Architecture {

@@ -36,9 +36,8 @@ impl Conv2d {
     }
 
     pub(crate) fn forward(&self, xs: &Tensor) -> Tensor {
-        let w = if HACK_CL.load(std::sync::atomic::Ordering::Relaxed) { self.weight.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2]) } else { self.weight.shallow_clone() };
         xs.conv2d(
-            &w,
+            &self.weight,
             None::<Tensor>,
             [self.stride],
             [self.padding],
@@ -101,5 +100,3 @@ impl OptionalBatchNorm {
         }
     }
 }
-
-pub static HACK_CL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

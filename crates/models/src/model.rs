@@ -14,6 +14,7 @@ pub struct Model {
     architecture: Architecture,
     bn: bool,
     classes: i64,
+    channels_last: bool,
     net: Net,
 }
 
@@ -48,6 +49,7 @@ impl Model {
             architecture,
             bn: cfg.bn,
             classes: cfg.classes,
+            channels_last: cfg.channels_last,
             net,
         })
     }
@@ -63,11 +65,27 @@ impl Model {
     pub fn classes(&self) -> i64 {
         self.classes
     }
+
+    pub fn channels_last(&self) -> bool {
+        self.channels_last
+    }
+}
+
+/// The same NCHW tensor stored as NHWC. tch has no memory-format argument, but libtorch
+/// reads these strides as channels-last and its convolutions keep that layout for their
+/// outputs, so converting the input once is enough.
+fn to_channels_last(xs: &Tensor) -> Tensor {
+    xs.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
 }
 
 impl nn::ModuleT for Model {
     /// `train`: batch norm uses (and updates) batch statistics; otherwise its running ones.
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        let xs = if self.channels_last {
+            &to_channels_last(xs)
+        } else {
+            xs
+        };
         match &self.net {
             Net::ResNet(net) => net.forward_t(xs, train),
             Net::DenseNetBc(net) => net.forward_t(xs, train),

@@ -67,3 +67,40 @@ fn models_run_on_cuda_when_it_is_available() {
         }
     }
 }
+
+/// Channels-last changes the memory layout only: logits and gradients agree with NCHW.
+#[test]
+fn channels_last_gives_the_same_logits_and_gradients_as_nchw() {
+    for (name, bn) in [("resnet20", true), ("densenet100", false)] {
+        let images = Tensor::randn([2, 3, 32, 32], (Kind::Float, Device::Cpu));
+        let labels = Tensor::from_slice(&[3i64, 7]);
+        let run = |channels_last: bool| {
+            let vs = VarStore::new(Device::Cpu);
+            let cfg = ModelConfig::new(name, bn, 10, 4).with_channels_last(channels_last);
+            let model = Model::new(&vs.root(), &cfg).unwrap();
+            assert_eq!(model.channels_last(), channels_last);
+            let logits = model.forward_t(&images, true);
+            logits.cross_entropy_for_logits(&labels).backward();
+            let eval = tch::no_grad(|| model.forward_t(&images, false));
+            (logits.detach(), eval, vs.variables())
+        };
+        let (nchw_logits, nchw_eval, nchw_vars) = run(false);
+        let (nhwc_logits, nhwc_eval, nhwc_vars) = run(true);
+        assert!(
+            nhwc_logits.allclose(&nchw_logits, 1e-4, 1e-5, false),
+            "{name}"
+        );
+        assert!(nhwc_eval.allclose(&nchw_eval, 1e-4, 1e-5, false), "{name}");
+        for (var_name, var) in &nchw_vars {
+            if var.requires_grad() {
+                let (a, b) = (var.grad(), nhwc_vars[var_name].grad());
+                let scale = a.abs().max().double_value(&[]).max(1e-12);
+                let diff = (&a - &b).abs().max().double_value(&[]);
+                assert!(
+                    diff <= 1e-3 * scale,
+                    "{name} {var_name}: max diff {diff} vs scale {scale}"
+                );
+            }
+        }
+    }
+}

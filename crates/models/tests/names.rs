@@ -76,14 +76,19 @@ fn unknown_names_and_impossible_depths_are_errors_that_list_the_valid_choices() 
 }
 
 #[test]
-fn model_config_round_trips_through_json() {
-    let cfg = ModelConfig::new("densenet100", false, 100, 7);
+fn model_config_round_trips_through_json_and_channels_last_defaults_to_off() {
+    let cfg = ModelConfig::new("densenet100", false, 100, 7).with_channels_last(true);
     let json = serde_json::to_string(&cfg).unwrap();
     assert_eq!(
         json,
-        r#"{"name":"densenet100","bn":false,"classes":100,"seed":7}"#
+        r#"{"name":"densenet100","bn":false,"classes":100,"seed":7,"channels_last":true}"#
     );
     assert_eq!(serde_json::from_str::<ModelConfig>(&json).unwrap(), cfg);
+    let without: ModelConfig =
+        serde_json::from_str(r#"{"name":"resnet20","bn":true,"classes":10,"seed":0}"#).unwrap();
+    assert_eq!(without, ModelConfig::new("resnet20", true, 10, 0));
+    assert!(!without.channels_last);
+
     let arch: Architecture = serde_json::from_str(r#""resnet56""#).unwrap();
     assert_eq!(arch, Architecture::ResNet { depth: 56 });
     assert!(serde_json::from_str::<Architecture>(r#""resnet57""#).is_err());

@@ -35,7 +35,9 @@ fn make_params(shapes: &[Vec<i64>]) -> Vec<Tensor> {
         .map(|s| {
             let p = Tensor::randn(s.as_slice(), (Kind::Float, Device::Cpu)).set_requires_grad(true);
             // Leave a gradient in place: the benchmark times the step alone.
-            (&p * Tensor::randn(s.as_slice(), (Kind::Float, Device::Cpu))).sum(Kind::Float).backward();
+            (&p * Tensor::randn(s.as_slice(), (Kind::Float, Device::Cpu)))
+                .sum(Kind::Float)
+                .backward();
             p
         })
         .collect()
@@ -55,27 +57,44 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 fn arg(args: &[String], flag: &str) -> Option<String> {
-    args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned()
+    args.iter()
+        .position(|a| a == flag)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
 }
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let reps: usize = arg(&args, "--reps").map(|s| s.parse()).transpose()?.unwrap_or(7);
-    let steps: usize = arg(&args, "--steps").map(|s| s.parse()).transpose()?.unwrap_or(10);
+    let reps: usize = arg(&args, "--reps")
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(7);
+    let steps: usize = arg(&args, "--steps")
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(10);
     let out_dir = arg(&args, "--out");
     let threads = tch::get_num_threads();
     // One thread count for both sides: libtorch's intra-op pool and our rayon pool.
-    rayon::ThreadPoolBuilder::new().num_threads(threads as usize).build_global()?;
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads as usize)
+        .build_global()?;
 
     let mut results = Vec::new();
     for depth in [110, 1202] {
         let shapes = resnet_shapes(depth);
         let numel: i64 = shapes.iter().map(|s| s.iter().product::<i64>()).sum();
-        eprintln!("ResNet-{depth}: {numel} parameters in {} tensors", shapes.len());
+        eprintln!(
+            "ResNet-{depth}: {numel} parameters in {} tensors",
+            shapes.len()
+        );
 
         let mut ours: Vec<(String, Adam)> = Vec::new();
         for mode in DecayMode::ALL {
-            for (kernel, label) in [(Kernel::Auto, "cpu-kernel"), (Kernel::TensorOps, "tensor-ops")] {
+            for (kernel, label) in [
+                (Kernel::Auto, "cpu-kernel"),
+                (Kernel::TensorOps, "tensor-ops"),
+            ] {
                 let params = make_params(&shapes);
                 let config = AdamConfig::new(mode, 1e-3, 5e-5).kernel(kernel);
                 let opt = Adam::new(config, vec![ParamGroup::from_tensors("all", params)])?;
@@ -86,9 +105,15 @@ fn main() -> anyhow::Result<()> {
         for (i, s) in shapes.iter().enumerate() {
             let _ = vs.root().randn(&format!("p{i}"), s, 0.0, 1.0);
         }
-        let mut libtorch = tch::nn::AdamW { wd: 5e-5 / 1e-3, ..Default::default() }.build(&vs, 1e-3)?;
+        let mut libtorch = tch::nn::AdamW {
+            wd: 5e-5 / 1e-3,
+            ..Default::default()
+        }
+        .build(&vs, 1e-3)?;
         for v in vs.trainable_variables() {
-            (&v * Tensor::randn(v.size(), (Kind::Float, Device::Cpu))).sum(Kind::Float).backward();
+            (&v * Tensor::randn(v.size(), (Kind::Float, Device::Cpu)))
+                .sum(Kind::Float)
+                .backward();
         }
         let src = Tensor::randn([numel * 7 / 2], (Kind::Float, Device::Cpu));
         let mut dst = Tensor::zeros([numel * 7 / 2], (Kind::Float, Device::Cpu));
@@ -124,7 +149,12 @@ fn main() -> anyhow::Result<()> {
                 "ratio_to_floor": t / floor,
                 "ratio_to_libtorch_adamw": t / builtin,
             }));
-            eprintln!("  {name:<42} {:>8.3} ms  {:>5.2}x floor  {:>5.2}x libtorch", t * 1e3, t / floor, t / builtin);
+            eprintln!(
+                "  {name:<42} {:>8.3} ms  {:>5.2}x floor  {:>5.2}x libtorch",
+                t * 1e3,
+                t / floor,
+                t / builtin
+            );
         }
     }
     let report: Value = json!({
@@ -137,7 +167,9 @@ fn main() -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(&report)?;
     println!("{text}");
     if let Some(dir) = out_dir {
-        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs();
         let path = std::path::Path::new(&dir).join(format!("optim-{stamp}.json"));
         let tmp = path.with_extension("json.tmp");
         std::fs::create_dir_all(&dir)?;

@@ -8,10 +8,21 @@ use tch::{Device, Kind, Reduction, Tensor};
 
 /// Two interleaved spirals, 2-D points with labels 0 and 1.
 fn spirals(n: i64) -> (Tensor, Tensor) {
-    let t = Tensor::linspace(0.25, 3.0 * std::f64::consts::PI, n, (Kind::Float, Device::Cpu));
+    let t = Tensor::linspace(
+        0.25,
+        3.0 * std::f64::consts::PI,
+        n,
+        (Kind::Float, Device::Cpu),
+    );
     let arm = |sign: f64| Tensor::stack(&[t.cos() * &t * sign, t.sin() * &t * sign], 1) / 10.0;
     let x = Tensor::cat(&[arm(1.0), arm(-1.0)], 0);
-    let y = Tensor::cat(&[Tensor::zeros([n], (Kind::Int64, Device::Cpu)), Tensor::ones([n], (Kind::Int64, Device::Cpu))], 0);
+    let y = Tensor::cat(
+        &[
+            Tensor::zeros([n], (Kind::Int64, Device::Cpu)),
+            Tensor::ones([n], (Kind::Int64, Device::Cpu)),
+        ],
+        0,
+    );
     (x, y)
 }
 
@@ -35,13 +46,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for step in 0..steps {
             opt.set_lr(schedule.lr_at(lr0, step))?;
             opt.zero_grad();
-            net.forward(&x).cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, 0.0).backward();
+            net.forward(&x)
+                .cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, 0.0)
+                .backward();
             opt.step()?;
         }
         let logits = net.forward(&x);
-        let loss = logits.cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, 0.0).double_value(&[]);
-        let accuracy = logits.argmax(1, false).eq_tensor(&y).to_kind(Kind::Float).mean(Kind::Float).double_value(&[]);
-        println!("{mode:<10} final loss {loss:.4}  accuracy {:.1}%", accuracy * 100.0);
+        let loss = logits
+            .cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, 0.0)
+            .double_value(&[]);
+        let accuracy = logits
+            .argmax(1, false)
+            .eq_tensor(&y)
+            .to_kind(Kind::Float)
+            .mean(Kind::Float)
+            .double_value(&[]);
+        println!(
+            "{mode:<10} final loss {loss:.4}  accuracy {:.1}%",
+            accuracy * 100.0
+        );
     }
     Ok(())
 }
