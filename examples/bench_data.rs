@@ -6,18 +6,13 @@
 //!
 //! Usage: bench_data [--source ARCHIVE_OR_DIR] [--epochs N] [--out DIR]
 //! The source defaults to $CIFAR10_JPEG, else ../shared/data/cifar10-jpeg.tar.gz.
+#[path = "../bench/support.rs"]
+mod support;
 use scalefree::data::{load, DatasetKind, Loader, LoaderConfig};
 use serde_json::json;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-fn arg(args: &[String], flag: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == flag)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-}
+use support::arg;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -77,18 +72,6 @@ fn main() -> anyhow::Result<()> {
         "cached_load_s": cached_s,
         "augmented_images_per_s": rate,
     });
-    let text = serde_json::to_string_pretty(&report)?;
-    println!("{text}");
-    if let Some(dir) = arg(&args, "--out") {
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs();
-        std::fs::create_dir_all(&dir)?;
-        let path = Path::new(&dir).join(format!("data-{stamp}.json"));
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
-        tmp.write_all(text.as_bytes())?;
-        tmp.persist(&path)?;
-        eprintln!("wrote {}", path.display());
-    }
+    support::emit_report(arg(&args, "--out").as_deref(), "data", &report)?;
     Ok(())
 }

@@ -9,22 +9,13 @@
 //! the time per step without logging.
 //!
 //! Usage: bench_train [--data PATH] [--steps N] [--reps N] [--threads N] [--out DIR]
+#[path = "../bench/support.rs"]
+mod support;
 use scalefree::cli::TrainArgs;
 use scalefree::run::metrics::Summary;
 use serde_json::json;
 use std::path::PathBuf;
-
-fn arg(args: &[String], flag: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == flag)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
+use support::{arg, median};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -92,16 +83,6 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let report = json!({ "benchmark": "training step", "threads": threads, "steps_per_run": steps, "reps": reps, "results": results });
-    let text = serde_json::to_string_pretty(&report)?;
-    println!("{text}");
-    if let Some(dir) = arg(&args, "--out") {
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs();
-        std::fs::create_dir_all(&dir)?;
-        let path = PathBuf::from(&dir).join(format!("train-{stamp}.json"));
-        scalefree::run::atomic::write_atomic(&path, text.as_bytes())?;
-        eprintln!("wrote {}", path.display());
-    }
+    support::emit_report(arg(&args, "--out").as_deref(), "train", &report)?;
     Ok(())
 }

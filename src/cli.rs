@@ -20,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Print versions, the libtorch in use, CPU threads, CUDA/cuDNN availability and GPUs.
     Info(InfoArgs),
+    /// List the paper's models with their parameter counts, with and without BN.
+    Models(crate::models_list::ModelsArgs),
     /// Train one run: writes runs/<name>/ (config, metrics, summary, checkpoints, TensorBoard).
     #[command(allow_negative_numbers = true)]
     Train(Box<TrainArgs>),

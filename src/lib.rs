@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod data;
 pub mod info;
+pub mod models_list;
 pub mod plot;
 pub mod report;
 pub mod run;

@@ -2,7 +2,7 @@
 use clap::Parser;
 use scalefree::cli::{Cli, Command};
 use scalefree::run::metrics::RunStatus;
-use scalefree::{check, info, report, run, sweep};
+use scalefree::{check, info, models_list, report, run, sweep};
 
 /// Exit codes: 0 completed, 1 error, 2 usage, 3 diverged, 130 interrupted.
 fn main() {
@@ -14,6 +14,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info(args) => info::run(&args).map(|_| 0),
+        Command::Models(args) => models_list::run(&args).map(|_| 0),
         Command::Check(args) => check::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Sweep(args) => sweep::run(&args),

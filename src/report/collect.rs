@@ -3,9 +3,10 @@
 //! optimizer, each with its best cell.
 use crate::config::RunConfig;
 use crate::run::metrics::{read_metrics, MetricsRow, RunStatus, Summary};
+use crate::run::scale_log::read_scale_rows;
 use crate::run::scale_log::ScaleRow;
 use crate::sweep::experiment::Plan;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use optim::DecayMode;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -72,23 +73,6 @@ impl RunResult {
     pub fn scale_rows(&self) -> Result<Vec<ScaleRow>> {
         read_scale_rows(&self.dir.join("scales.jsonl"))
     }
-}
-
-/// Like `run::scale_log::read_scale_rows`, but an unreadable file is named in the error.
-pub fn read_scale_rows(path: &Path) -> Result<Vec<ScaleRow>> {
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l)
-                .with_context(|| format!("{} line {}: not a scales row", path.display(), i + 1))
-        })
-        .collect()
 }
 
 /// What a figure or table row is about: runs that differ only in optimizer, η_0, λ, seed.

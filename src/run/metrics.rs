@@ -1,5 +1,5 @@
 //! What a run reports: one `metrics.jsonl` row per evaluation and a final `summary.json`.
-use super::atomic::{write_atomic, write_json_atomic};
+use super::atomic::write_json_atomic;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -58,29 +58,10 @@ impl Summary {
     }
 }
 
-/// The rows so far, rewritten whole (atomically) at each evaluation: a few hundred
-/// short lines, and a reader never sees a torn row.
 pub fn write_metrics(path: &Path, rows: &[MetricsRow]) -> Result<()> {
-    let mut text = String::new();
-    for row in rows {
-        text.push_str(&serde_json::to_string(row)?);
-        text.push('\n');
-    }
-    write_atomic(path, text.as_bytes())
+    super::jsonl::write_jsonl(path, rows)
 }
 
 pub fn read_metrics(path: &Path) -> Result<Vec<MetricsRow>> {
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l)
-                .with_context(|| format!("{} line {}: not a metrics row", path.display(), i + 1))
-        })
-        .collect()
+    super::jsonl::read_jsonl(path, "metrics row")
 }

@@ -4,10 +4,9 @@
 //!
 //! Everything is counted on the device from the optimizer's flat buffers (a few ops per
 //! layer); only the bin counts travel to the host.
-use super::atomic::write_atomic;
 use super::tensorboard::Board;
 use crate::scales::{log2_histograms, merge, spread, Log2Histogram, ScaleSpread, LOW_OCTAVE};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use optim::Adam;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -207,12 +206,7 @@ impl ScaleLogger {
             param_octaves: p.octaves(),
             param_zeros: p.zeros,
         });
-        let text: String = self
-            .rows
-            .iter()
-            .map(|r| serde_json::to_string(r).map(|s| s + "\n"))
-            .collect::<Result<_, _>>()?;
-        write_atomic(&self.path, text.as_bytes())
+        super::jsonl::write_jsonl(&self.path, &self.rows)
     }
 
     pub fn last(&self) -> Option<&ScaleRow> {
@@ -221,17 +215,5 @@ impl ScaleLogger {
 }
 
 pub fn read_scale_rows(path: &std::path::Path) -> Result<Vec<ScaleRow>> {
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l)
-                .with_context(|| format!("{} line {}: not a scales row", path.display(), i + 1))
-        })
-        .collect()
+    super::jsonl::read_jsonl(path, "scales row")
 }

@@ -9,45 +9,17 @@
 //!
 //! Usage: bench_models [--models resnet20,densenet100] [--layout nchw|channels-last|both]
 //!                     [--iters N] [--warmup N] [--batch N] [--threads N] [--out DIR]
+#[path = "../../../bench/support.rs"]
+mod support;
 use anyhow::{bail, Context};
 use models::{trainable_parameter_count, Model, ModelConfig};
 use serde_json::{json, Value};
 use std::time::Instant;
+use support::{arg, load_average, median, number};
 use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Kind, Tensor};
 
 const DEFAULT_MODELS: &str = "resnet20,resnet56,resnet110,densenet100";
-
-fn arg(args: &[String], flag: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == flag)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-}
-
-fn number<T: std::str::FromStr>(args: &[String], flag: &str, default: T) -> anyhow::Result<T> {
-    match arg(args, flag) {
-        Some(s) => s
-            .parse()
-            .ok()
-            .with_context(|| format!("{flag} needs a number, got `{s}`")),
-        None => Ok(default),
-    }
-}
-
-fn load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
 
 /// Seconds of each timed training step (forward + backward) of one model.
 fn time_steps(model: &Model, vs: &VarStore, batch: i64, warmup: usize, iters: usize) -> Vec<f64> {
@@ -157,18 +129,6 @@ fn main() -> anyhow::Result<()> {
         "iters": iters,
         "results": results,
     });
-    let text = serde_json::to_string_pretty(&report)?;
-    println!("{text}");
-    if let Some(dir) = out_dir {
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs();
-        let path = std::path::Path::new(&dir).join(format!("models-{stamp}.json"));
-        let tmp = path.with_extension("json.tmp");
-        std::fs::create_dir_all(&dir)?;
-        std::fs::write(&tmp, &text)?;
-        std::fs::rename(&tmp, &path)?;
-        eprintln!("wrote {}", path.display());
-    }
+    support::emit_report(out_dir.as_deref(), "models", &report)?;
     Ok(())
 }

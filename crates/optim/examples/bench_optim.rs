@@ -7,9 +7,12 @@
 //! one write), so that it works on the same amount of memory as the optimizer.
 //!
 //! Usage: bench_optim [--reps N] [--steps N] [--out DIR]
+#[path = "../../../bench/support.rs"]
+mod support;
 use optim::{Adam, AdamConfig, DecayMode, Kernel, ParamGroup};
 use serde_json::{json, Value};
 use std::time::Instant;
+use support::{arg, load_average, median, number};
 use tch::nn::OptimizerConfig;
 use tch::{Device, Kind, Tensor};
 
@@ -51,28 +54,10 @@ fn seconds_per_call(steps: usize, mut f: impl FnMut()) -> f64 {
     start.elapsed().as_secs_f64() / steps as f64
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
-
-fn arg(args: &[String], flag: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == flag)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-}
-
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let reps: usize = arg(&args, "--reps")
-        .map(|s| s.parse())
-        .transpose()?
-        .unwrap_or(7);
-    let steps: usize = arg(&args, "--steps")
-        .map(|s| s.parse())
-        .transpose()?
-        .unwrap_or(10);
+    let reps: usize = number(&args, "--reps", 7)?;
+    let steps: usize = number(&args, "--steps", 10)?;
     let out_dir = arg(&args, "--out");
     let threads = tch::get_num_threads();
     // One thread count for both sides: libtorch's intra-op pool and our rayon pool.
@@ -160,22 +145,11 @@ fn main() -> anyhow::Result<()> {
     let report: Value = json!({
         "benchmark": "optimizer step",
         "threads": threads,
+        "load_average_1min_at_end": load_average(),
         "reps": reps,
         "steps_per_rep": steps,
         "results": results,
     });
-    let text = serde_json::to_string_pretty(&report)?;
-    println!("{text}");
-    if let Some(dir) = out_dir {
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs();
-        let path = std::path::Path::new(&dir).join(format!("optim-{stamp}.json"));
-        let tmp = path.with_extension("json.tmp");
-        std::fs::create_dir_all(&dir)?;
-        std::fs::write(&tmp, &text)?;
-        std::fs::rename(&tmp, &path)?;
-        eprintln!("wrote {}", path.display());
-    }
+    support::emit_report(out_dir.as_deref(), "optim", &report)?;
     Ok(())
 }
