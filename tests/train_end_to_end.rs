@@ -216,6 +216,11 @@ fn bad_configurations_are_refused_before_any_work_naming_the_field() {
     );
     let msg = refused(&[], Some(r#"{"device": "tpu"}"#));
     assert!(msg.contains("invalid `device`"), "{msg}");
+    let msg = refused(&[], Some(r#"{"layout": "nhwc"}"#));
+    assert!(
+        msg.contains("field `layout`") && msg.contains("channels-last"),
+        "{msg}"
+    );
     let msg = refused(&["--val-fraction", "1.5"], None);
     assert!(msg.contains("invalid `val_fraction`"), "{msg}");
 }
@@ -224,9 +229,14 @@ fn bad_configurations_are_refused_before_any_work_naming_the_field() {
 fn flags_override_the_run_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.json");
-    std::fs::write(&path, r#"{"lr": 0.5, "wd": 0.01, "model": "resnet32"}"#).unwrap();
+    std::fs::write(
+        &path,
+        r#"{"lr": 0.5, "wd": 0.01, "model": "resnet32", "layout": "nchw"}"#,
+    )
+    .unwrap();
     let output = train_support::scalefree()
-        .args(["train", "--print-config", "--lr", "0.001", "--config"])
+        .args(["train", "--print-config", "--lr", "0.001"])
+        .args(["--layout", "channels-last", "--config"])
         .arg(&path)
         .output()
         .unwrap();
@@ -235,4 +245,5 @@ fn flags_override_the_run_file() {
     assert_eq!(config["lr"], 0.001);
     assert_eq!(config["wd"], 0.01);
     assert_eq!(config["model"], "resnet32");
+    assert_eq!(config["layout"], "channels-last");
 }
