@@ -135,7 +135,14 @@ impl OutputArgs {
             .transpose()
     }
 
-    pub fn write_json<T: Serialize>(&self, value: &T) -> Result<()> {
+    /// The last lines of every check: the verdict, the wall time, and the JSON report.
+    pub fn finish<T: Serialize>(&self, verdict: &Verdict, wall_s: f64, report: &T) -> Result<()> {
+        println!("{}", verdict.line);
+        println!("wall time {wall_s:.1} s");
+        self.write_json(report)
+    }
+
+    fn write_json<T: Serialize>(&self, value: &T) -> Result<()> {
         if let Some(path) = &self.json {
             create_parent(path)?;
             write_json_atomic(path, value)?;

@@ -376,9 +376,8 @@ pub fn run(args: &ProxArgs) -> Result<Report> {
     if let Some(message) = &report.diverged {
         println!("{message}");
     }
-    println!("{}", report.verdict.line);
-    println!("wall time {:.1} s", report.wall_s);
-    args.output.write_json(&report)?;
+    args.output
+        .finish(&report.verdict, report.wall_s, &report)?;
     Ok(report)
 }
 

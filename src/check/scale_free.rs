@@ -367,9 +367,8 @@ pub fn run(args: &ScaleFreeArgs) -> Result<Report> {
         runs,
         wall_s: started.elapsed().as_secs_f64(),
     };
-    println!("{}", report.verdict.line);
-    println!("wall time {:.1} s", report.wall_s);
-    args.output.write_json(&report)?;
+    args.output
+        .finish(&report.verdict, report.wall_s, &report)?;
     Ok(report)
 }
 
