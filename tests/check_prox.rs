@@ -137,6 +137,17 @@ fn bad_flags_are_refused_naming_the_flag() {
     refused(&["--model", "resnet21"], "--model");
     refused(&["--batch-size", "0"], "--batch-size");
     refused(&["--device", "tpu"], "--device");
+    // An output that cannot be written is refused before the check runs, not after.
+    refused(
+        &[
+            "--random-input",
+            "--device",
+            "cpu",
+            "--json",
+            "/proc/no-such-dir/prox.json",
+        ],
+        "--json",
+    );
     refused(
         &["--data", "/nonexistent/cifar", "--device", "cpu"],
         "--data",

@@ -128,7 +128,12 @@ pub struct OutputArgs {
 }
 
 impl OutputArgs {
-    pub fn board(&self) -> Result<Option<Board>> {
+    /// Makes the places the outputs go (the JSON's folder, the TensorBoard folder) before
+    /// any work, so that a bad path fails at once rather than after the check has run.
+    pub fn prepare(&self) -> Result<Option<Board>> {
+        if let Some(path) = &self.json {
+            create_parent(path).with_context(|| format!("--json {}", path.display()))?;
+        }
         self.tb
             .as_deref()
             .map(|dir| Board::open(dir, None))
@@ -144,7 +149,6 @@ impl OutputArgs {
 
     fn write_json<T: Serialize>(&self, value: &T) -> Result<()> {
         if let Some(path) = &self.json {
-            create_parent(path)?;
             write_json_atomic(path, value)?;
             println!("wrote {}", path.display());
         }

@@ -15,7 +15,7 @@ use crate::scales::{
     log2_histograms, merge, spread, Log2Histogram, ScaleSpread, HIGH_OCTAVE, LOW_OCTAVE, MAX_ABS,
     MIN_ABS,
 };
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use models::LayerKind;
 use optim::DecayMode;
@@ -128,7 +128,8 @@ pub fn run(args: &GradScalesArgs) -> Result<Report> {
     if models.is_empty() {
         bail!("--models: give at least one model");
     }
-    let mut board = args.output.board()?;
+    create_parent(&png).with_context(|| format!("--png {}", png.display()))?;
+    let mut board = args.output.prepare()?;
     println!(
         "check grad-scales: {} batch(es) of {batch_size} from {} ({}), after {} AdamW step(s); log2|g| over non-BN weights",
         args.batches,
@@ -180,7 +181,6 @@ pub fn run(args: &GradScalesArgs) -> Result<Report> {
         board.flush();
     }
     let verdict = verdict(&models, &measurements);
-    create_parent(&png)?;
     draw(
         &png,
         &models,

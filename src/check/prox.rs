@@ -201,7 +201,7 @@ pub fn run(args: &ProxArgs) -> Result<Report> {
             super::common::zero_eps(Kind::Float)
         );
     }
-    let mut board = args.output.board()?;
+    let mut board = args.output.prepare()?;
 
     println!(
         "check prox: {} {} BN, {} parameters, {} steps of batch {batch_size} on {} ({}), η_0 = {:e}, λ = {:e}, ε = {:e}",

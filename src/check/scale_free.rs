@@ -269,7 +269,7 @@ pub fn run(args: &ScaleFreeArgs) -> Result<Report> {
     let numel = live[0].lane.values().numel() as i64;
     let factors = coordinate_factors(numel, args.coord_decades, args.input.seed, device);
     let factors_f64 = factors.to_kind(Kind::Double);
-    let mut board = args.output.board()?;
+    let mut board = args.output.prepare()?;
 
     println!(
         "check scale-free: {} {} BN, {numel} parameters, {} steps of batch {batch_size} on {} ({}), η_0 = {:e}, λ = {:e}; \
