@@ -116,9 +116,18 @@ fn main() -> anyhow::Result<()> {
     let mut results = Vec::new();
     for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         for bn in [true, false] {
-            for &channels_last in layouts {
-                results.push(bench_one(name, bn, channels_last, batch, warmup, iters)?);
+            let mut pair: Vec<Value> = layouts
+                .iter()
+                .map(|&channels_last| bench_one(name, bn, channels_last, batch, warmup, iters))
+                .collect::<anyhow::Result<_>>()?;
+            // With both layouts timed back to back, the ratio is the number to read.
+            if let [nchw, channels_last] = pair.as_mut_slice() {
+                let ratio = channels_last["images_per_s"].as_f64().unwrap_or(f64::NAN)
+                    / nchw["images_per_s"].as_f64().unwrap_or(f64::NAN);
+                channels_last["ratio_to_nchw"] = json!(ratio);
+                eprintln!("{name:<12} bn={bn:<5} channels-last / nchw = {ratio:.2}");
             }
+            results.extend(pair);
         }
     }
     let report: Value = json!({
