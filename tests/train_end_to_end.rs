@@ -77,6 +77,13 @@ fn a_tiny_run_writes_every_file_and_learns_above_chance() {
     ] {
         assert!(summary[key].is_number(), "summary lacks {key}: {summary}");
     }
+    // Steady-state timing leaves out the first 3 steps; logging at steps 1, 5, 10, …, 40.
+    let timing = &summary["timing"];
+    assert_eq!(timing["steady_steps"], 37, "{timing}");
+    assert!(timing["steady_images_per_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(timing["scale_log_events"], 9, "{timing}");
+    let logging = timing["scale_log_seconds"].as_f64().unwrap();
+    assert!(logging > 0.0 && logging < summary["wall_s"].as_f64().unwrap());
     let accuracy = summary["final_test_accuracy"].as_f64().unwrap();
     assert!(
         accuracy > 0.3,

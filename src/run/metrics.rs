@@ -43,6 +43,9 @@ pub struct Summary {
     /// The paper's heatmap value: 1 − final test accuracy, or 1.1 for a diverged run.
     pub test_error_for_heatmap: Option<f64>,
     pub message: Option<String>,
+    /// Steady-state rate and logging time of the last process (absent in older summaries).
+    #[serde(default)]
+    pub timing: Option<super::step_timing::StepTiming>,
 }
 
 impl Summary {

@@ -4,5 +4,6 @@ pub mod checkpoint;
 pub mod jsonl;
 pub mod metrics;
 pub mod scale_log;
+pub mod step_timing;
 pub mod tensorboard;
 pub mod train;

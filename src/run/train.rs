@@ -4,6 +4,7 @@ use super::atomic::write_json_atomic;
 use super::checkpoint::{self, TrainerState};
 use super::metrics::{read_metrics, write_metrics, MetricsRow, RunStatus, Summary};
 use super::scale_log::{read_scale_rows, ScaleLogger};
+use super::step_timing::{StepTimer, StepTiming};
 use super::tensorboard::Board;
 use crate::cli::TrainArgs;
 use crate::config::{parse_device, RunConfig};
@@ -17,7 +18,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tch::nn::{ModuleT, VarStore};
 use tch::{Kind, Tensor};
 
@@ -276,6 +277,7 @@ pub fn run(args: &TrainArgs) -> Result<Outcome> {
     let mut message = None;
     let mut train_seconds = 0.0;
     let mut images_this_process = 0u64;
+    let mut timer = StepTimer::default();
     while state.epoch < config.epochs && state.step < total_steps {
         let bar = progress_bar(
             quiet,
@@ -285,6 +287,7 @@ pub fn run(args: &TrainArgs) -> Result<Outcome> {
             state.batch,
         );
         let epoch_started = Instant::now();
+        timer.resume();
         for batch in data
             .train
             .epoch_from(state.epoch as u64, state.batch as usize)
@@ -307,12 +310,17 @@ pub fn run(args: &TrainArgs) -> Result<Outcome> {
                 (&loss * config.loss_mult).backward()
             }
             let log_scales = scales.due(t);
+            let mut logging = Duration::ZERO;
             if log_scales {
+                let started = Instant::now();
                 scales.before_step(&mut opt)?;
+                logging += started.elapsed();
             }
             opt.step()?;
             if log_scales {
+                let started = Instant::now();
                 scales.after_step(&opt, &mut board, t, state.epoch)?;
+                timer.scale_log_took(logging + started.elapsed());
             }
             let n = batch.len() as f64;
             state.step = t;
@@ -322,6 +330,7 @@ pub fn run(args: &TrainArgs) -> Result<Outcome> {
             state.epoch_seen += n;
             state.images_seen += batch.len() as u64;
             images_this_process += batch.len() as u64;
+            timer.step_done(batch.len());
             if t % 20 == 0 || t == 1 {
                 board.scalar("train/batch_loss", loss_value, t);
             }
@@ -412,6 +421,7 @@ pub fn run(args: &TrainArgs) -> Result<Outcome> {
         &state,
         state.wall_s + started.elapsed().as_secs_f64(),
         images_this_process as f64 / train_seconds.max(1e-9),
+        timer.timing(),
     );
     summary.write(&run_dir.join("summary.json"))?;
     Ok(Outcome { status, run_dir })
@@ -449,6 +459,7 @@ fn summarise(
     state: &TrainerState,
     wall_s: f64,
     images_per_s: f64,
+    timing: StepTiming,
 ) -> Summary {
     let last = rows.last();
     let final_test_accuracy = last.map(|r| r.test_accuracy);
@@ -468,5 +479,6 @@ fn summarise(
             _ => final_test_accuracy.map(|a| 1.0 - a),
         },
         message,
+        timing: Some(timing),
     }
 }

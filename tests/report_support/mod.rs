@@ -136,6 +136,7 @@ fn summary(status: RunStatus, final_accuracy: Option<f64>, error: Option<f64>) -
         images_per_s: 1000.0,
         test_error_for_heatmap: error,
         message: None,
+        timing: None,
     }
 }
 
