@@ -19,7 +19,7 @@ TORCH_DEPS := $(VENV_STAMP)
 endif
 CARGO := $(TORCH_ENV) cargo
 
-.PHONY: setup build test bench bench-optim lint clean-venv info
+.PHONY: setup build test bench bench-optim bench-rust lint clean-venv info
 
 setup: system-deps build
 
@@ -56,7 +56,20 @@ bench-optim: setup
 	@mkdir -p bench/results
 	$(CARGO) run --release -p optim --example bench_optim -- --out bench/results
 
-bench: bench-optim bench-models bench-data bench-train
+# `make bench`: every scalefree benchmark beside its PyTorch counterpart (bench/pytorch/),
+# alternating, on the real CIFAR-10; bench/results/<date>.json and .md. torchvision is
+# installed into .venv for this only. BENCH_ARGS passes options to bench/compare.py.
+TORCHVISION_STAMP := $(VENV)/.installed-torchvision
+$(TORCHVISION_STAMP): $(VENV_STAMP)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check torchvision==0.28.0
+	touch $@
+
+bench: setup data $(TORCHVISION_STAMP)
+	@mkdir -p bench/results
+	$(VENV)/bin/python bench/compare.py $(BENCH_ARGS)
+
+# The Rust-only benchmarks: kernels, layouts, cold/cached loads and logging variants.
+bench-rust: bench-optim bench-models bench-data bench-train
 
 lint: $(TORCH_DEPS)
 	cargo fmt --all --check

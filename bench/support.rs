@@ -9,6 +9,15 @@
 use anyhow::Context;
 use std::path::Path;
 
+/// Runs a benchmark's body; an error is one line on stderr and exit status 2, never a
+/// backtrace (anyhow prints one from `main` when RUST_BACKTRACE is set).
+pub fn exit_on_error(body: impl FnOnce() -> anyhow::Result<()>) {
+    if let Err(e) = body() {
+        eprintln!("error: {e:#}");
+        std::process::exit(2);
+    }
+}
+
 /// The value after `flag`, if given.
 pub fn arg(args: &[String], flag: &str) -> Option<String> {
     args.iter()

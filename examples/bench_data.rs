@@ -4,7 +4,11 @@
 //! the augmented training images per second delivered by the prefetching iterator to a
 //! consumer that does nothing else.
 //!
-//! Usage: bench_data [--source ARCHIVE_OR_DIR] [--epochs N] [--out DIR]
+//! Usage: bench_data [--source ARCHIVE_OR_DIR] [--epochs N] [--threads N] [--out DIR]
+//!
+//! With `--trial`, it loads through the project's cache (data/cache) and prints one JSON
+//! line: the images/s of one epoch timed from its first batch on, as `bench/compare.py`
+//! times torchvision's `DataLoader` beside it.
 //! The source defaults to $CIFAR10_JPEG, else ../shared/data/cifar10-jpeg.tar.gz.
 #[path = "../bench/support.rs"]
 mod support;
@@ -14,7 +18,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use support::arg;
 
-fn main() -> anyhow::Result<()> {
+fn main() {
+    support::exit_on_error(run);
+}
+
+fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let source = arg(&args, "--source")
         .or_else(|| std::env::var("CIFAR10_JPEG").ok())
@@ -27,7 +35,18 @@ fn main() -> anyhow::Result<()> {
         .transpose()?
         .unwrap_or(2);
     let kind = DatasetKind::Cifar10;
+    if let Some(threads) = arg(&args, "--threads") {
+        let threads: usize = threads
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--threads needs a number, got `{threads}`"))?;
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()?;
+    }
     let threads = rayon::current_num_threads();
+    if args.iter().any(|a| a == "--trial") {
+        return trial(kind, &source, threads);
+    }
 
     // A private cache folder, so that the first load is cold.
     let cache = tempfile::Builder::new().prefix("bench-data-").tempdir()?;
@@ -73,5 +92,24 @@ fn main() -> anyhow::Result<()> {
         "augmented_images_per_s": rate,
     });
     support::emit_report(arg(&args, "--out").as_deref(), "data", &report)?;
+    Ok(())
+}
+
+/// One epoch of augmented batches after the first, from the cached dataset.
+fn trial(kind: DatasetKind, source: &Path, threads: usize) -> anyhow::Result<()> {
+    let dataset = load(kind, source, Some(&scalefree::data::default_cache_dir()))?;
+    let loader = Loader::new(dataset.train, kind, LoaderConfig::train(0))?;
+    let mut batches = loader.epoch(0);
+    batches.next().transpose()?;
+    let start = Instant::now();
+    let mut images = 0;
+    for batch in batches {
+        images += std::hint::black_box(batch?).len();
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        json!({ "images_per_s": images as f64 / seconds, "images": images, "threads": threads })
+    );
     Ok(())
 }

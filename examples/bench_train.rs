@@ -17,7 +17,11 @@ use serde_json::json;
 use std::path::PathBuf;
 use support::{arg, median};
 
-fn main() -> anyhow::Result<()> {
+fn main() {
+    support::exit_on_error(run);
+}
+
+fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let data = arg(&args, "--data").map(PathBuf::from);
     let steps: u64 = arg(&args, "--steps")

@@ -109,7 +109,7 @@ pub struct TrainArgs {
     /// Hold out this fraction of the training set and evaluate on it instead of the test set.
     #[arg(long)]
     pub val_fraction: Option<f64>,
-    /// Evaluate every N epochs.
+    /// Evaluate every N epochs and after the last step (0 = never, for benchmarks).
     #[arg(long)]
     pub eval_every: Option<u32>,
     /// Log gradient-scale histograms every N steps (0 = off).

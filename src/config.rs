@@ -186,7 +186,6 @@ impl RunConfig {
         }
         for (field, v) in [
             ("epochs", self.epochs),
-            ("eval_every", self.eval_every),
             ("step_every", self.step_every),
         ] {
             if v == 0 {

@@ -88,7 +88,11 @@ fn bench_one(
     }))
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
+    support::exit_on_error(run);
+}
+
+fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let names = arg(&args, "--models").unwrap_or_else(|| DEFAULT_MODELS.into());
     let iters: usize = number(&args, "--iters", 3)?;

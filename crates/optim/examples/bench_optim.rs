@@ -7,6 +7,11 @@
 //! one write), so that it works on the same amount of memory as the optimizer.
 //!
 //! Usage: bench_optim [--reps N] [--steps N] [--out DIR]
+//!
+//! With `--trial scalefree|scalefree-tensor-ops|floor --depth D [--mode M] [--steps N]
+//! [--device cpu|cuda]`,
+//! it times one candidate alone and prints one JSON line (the median seconds of N steps
+//! after 3 warm-up steps): `bench/compare.py` alternates such trials with PyTorch's.
 #[path = "../../../bench/support.rs"]
 mod support;
 use optim::{Adam, AdamConfig, DecayMode, Kernel, ParamGroup};
@@ -32,13 +37,13 @@ fn resnet_shapes(depth: i64) -> Vec<Vec<i64>> {
     shapes
 }
 
-fn make_params(shapes: &[Vec<i64>]) -> Vec<Tensor> {
+fn make_params(shapes: &[Vec<i64>], device: Device) -> Vec<Tensor> {
     shapes
         .iter()
         .map(|s| {
-            let p = Tensor::randn(s.as_slice(), (Kind::Float, Device::Cpu)).set_requires_grad(true);
+            let p = Tensor::randn(s.as_slice(), (Kind::Float, device)).set_requires_grad(true);
             // Leave a gradient in place: the benchmark times the step alone.
-            (&p * Tensor::randn(s.as_slice(), (Kind::Float, Device::Cpu)))
+            (&p * Tensor::randn(s.as_slice(), (Kind::Float, device)))
                 .sum(Kind::Float)
                 .backward();
             p
@@ -54,8 +59,90 @@ fn seconds_per_call(steps: usize, mut f: impl FnMut()) -> f64 {
     start.elapsed().as_secs_f64() / steps as f64
 }
 
-fn main() -> anyhow::Result<()> {
+/// Median seconds of `steps` calls after 3 warm-up calls (waiting for the GPU's queue).
+fn median_seconds(steps: usize, device: Device, mut f: impl FnMut()) -> f64 {
+    let sync = || {
+        if let Device::Cuda(index) = device {
+            tch::Cuda::synchronize(index as i64);
+        }
+    };
+    for _ in 0..3 {
+        f();
+    }
+    sync();
+    let times = (0..steps)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            sync();
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    median(times)
+}
+
+/// One candidate alone, for a side-by-side run with another process.
+fn trial(args: &[String], candidate: &str) -> anyhow::Result<()> {
+    let depth: i64 = number(args, "--depth", 110)?;
+    let steps: usize = number(args, "--steps", 20)?;
+    let device = match arg(args, "--device").as_deref() {
+        None | Some("cpu") => Device::Cpu,
+        Some("cuda") if tch::Cuda::is_available() => Device::Cuda(0),
+        Some(other) => anyhow::bail!("--device must be cpu or cuda (with a GPU), not `{other}`"),
+    };
+    let shapes = resnet_shapes(depth);
+    let numel: i64 = shapes.iter().map(|s| s.iter().product::<i64>()).sum();
+    let seconds = match candidate {
+        "floor" => {
+            let src = Tensor::randn([numel * 7 / 2], (Kind::Float, device));
+            let mut dst = Tensor::zeros([numel * 7 / 2], (Kind::Float, device));
+            median_seconds(steps, device, || {
+                dst.copy_(&src);
+            })
+        }
+        "scalefree" | "scalefree-tensor-ops" => {
+            let mode: DecayMode = arg(args, "--mode")
+                .unwrap_or_else(|| "adamw".into())
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--mode: {e}"))?;
+            let kernel = if candidate == "scalefree" {
+                Kernel::Auto
+            } else {
+                Kernel::TensorOps
+            };
+            let config = AdamConfig::new(mode, 1e-3, 5e-5).kernel(kernel);
+            let params = ParamGroup::from_tensors("all", make_params(&shapes, device));
+            let mut opt = Adam::new(config, vec![params])?;
+            median_seconds(steps, device, || opt.step().unwrap())
+        }
+        other => anyhow::bail!(
+            "--trial must be scalefree, scalefree-tensor-ops or floor, not `{other}`"
+        ),
+    };
+    println!(
+        "{}",
+        json!({
+            "seconds_per_step": seconds,
+            "steps": steps,
+            "parameters": numel,
+            "threads": tch::get_num_threads(),
+        })
+    );
+    Ok(())
+}
+
+fn main() {
+    support::exit_on_error(run);
+}
+
+fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(threads) = arg(&args, "--threads") {
+        let threads: i32 = threads
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--threads needs a number, got `{threads}`"))?;
+        tch::set_num_threads(threads);
+    }
     let reps: usize = number(&args, "--reps", 7)?;
     let steps: usize = number(&args, "--steps", 10)?;
     let out_dir = arg(&args, "--out");
@@ -64,6 +151,9 @@ fn main() -> anyhow::Result<()> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads as usize)
         .build_global()?;
+    if let Some(candidate) = arg(&args, "--trial") {
+        return trial(&args, &candidate);
+    }
 
     let mut results = Vec::new();
     for depth in [110, 1202] {
@@ -80,7 +170,7 @@ fn main() -> anyhow::Result<()> {
                 (Kernel::Auto, "cpu-kernel"),
                 (Kernel::TensorOps, "tensor-ops"),
             ] {
-                let params = make_params(&shapes);
+                let params = make_params(&shapes, Device::Cpu);
                 let config = AdamConfig::new(mode, 1e-3, 5e-5).kernel(kernel);
                 let opt = Adam::new(config, vec![ParamGroup::from_tensors("all", params)])?;
                 ours.push((format!("scalefree {mode} ({label})"), opt));

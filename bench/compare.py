@@ -1,0 +1,497 @@
+"""`make bench`: scalefree and its PyTorch counterpart, side by side, in one run.
+
+Every measurement is a trial in a fresh process (so that each has its own peak resident
+memory and none inherits another's caches). Within a group the candidates take turns,
+A B A B …: one round of warm-up, then --reps rounds that count, so that the machine's
+drift hits every candidate alike. Each group reports medians and ratios; the result is
+bench/results/<date>.json and a Markdown table beside it.
+
+  python bench/compare.py [--only optim,data,train,logging] [--reps 5] [--threads 2]
+                          [--device auto|cpu|cuda] [--data data/cifar10] [--out bench/results]
+
+--device auto runs the CPU groups, and the CUDA ones as well when torch sees a GPU.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON_TRIAL = ROOT / "bench" / "pytorch" / "trial.py"
+MODES = ("adam-l2", "adamw", "adam-prox")
+TRAIN_MODELS = (("resnet20", False), ("resnet56", False), ("resnet110", False), ("resnet110", True))
+LOGGING_MODELS = (("resnet20", False), ("resnet56", False))
+
+
+@dataclass
+class Candidate:
+    label: str
+    side: str  # scalefree | pytorch | reference
+    argv: list
+    # How to read the trial's result: "stdout" (one JSON line) or "summary" (the run's
+    # summary.json, whose `timing` holds the numbers).
+    reads: str = "stdout"
+    samples: list = field(default_factory=list)
+    peak_rss_mb: list = field(default_factory=list)
+
+
+@dataclass
+class Group:
+    name: str
+    metric: str  # the key of the trial's result that is compared
+    unit: str
+    higher_is_better: bool
+    candidates: list
+    device: str = "cpu"
+
+
+class TrialFailed(RuntimeError):
+    pass
+
+
+def run_trial(candidate, scratch):
+    """Runs one trial; returns its result dict and the peak RSS (MB) of its process tree's
+    largest process (ru_maxrss of the trial, which covers its waited-for children)."""
+    argv = list(candidate.argv)
+    run_dir = None
+    if candidate.reads == "summary":
+        run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=scratch))
+        argv += ["--out", str(run_dir)]
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=err)
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            tail = err.read().decode(errors="replace")[-2000:]
+            raise TrialFailed(f"{candidate.label}: `{' '.join(argv)}` exited with {proc.returncode}:\n{tail}")
+    if run_dir is not None:
+        summary = json.loads((run_dir / "summary.json").read_text())
+        result = summary["timing"]
+    else:
+        lines = out.decode().strip().splitlines()
+        if not lines:
+            raise TrialFailed(f"{candidate.label}: `{' '.join(argv)}` printed no result")
+        result = json.loads(lines[-1])
+    return result, usage.ru_maxrss / 1024
+
+
+def value_of(group, result):
+    if group.metric == "seconds_per_scale_log":
+        if not result["scale_log_events"]:
+            raise TrialFailed("a logging trial logged nothing")
+        return result["scale_log_seconds"] / result["scale_log_events"]
+    return result[group.metric]
+
+
+def run_groups(groups, reps, warmup, scratch):
+    total = sum(len(g.candidates) for g in groups) * (reps + warmup)
+    done, started = 0, time.monotonic()
+    for group in groups:
+        for round_ in range(warmup + reps):
+            for c in group.candidates:
+                result, rss = run_trial(c, scratch)
+                value = value_of(group, result)
+                counted = round_ >= warmup
+                if counted:
+                    c.samples.append(value)
+                    c.peak_rss_mb.append(rss)
+                done += 1
+                elapsed = time.monotonic() - started
+                eta = elapsed / done * (total - done)
+                print(f"[{done:>3}/{total}] {elapsed / 60:5.1f} min, ETA {eta / 60:5.1f} min | "
+                      f"{group.name} | {c.label}: {value:.6g} {group.unit}"
+                      f"{'' if counted else ' (warm-up)'}", file=sys.stderr, flush=True)
+
+
+def median(c):
+    return statistics.median(c.samples)
+
+
+# ---- the groups ---------------------------------------------------------------------
+
+def optim_groups(a, device):
+    groups = []
+    for depth in a.depths:
+        common = ["--depth", str(depth), "--steps", str(a.optim_steps), "--threads", str(a.threads),
+                  "--device", device]
+        cands = []
+        for mode in MODES:
+            cands.append(Candidate(f"scalefree {mode}", "scalefree",
+                                   [str(a.bin_dir / "examples" / "bench_optim"), "--trial", "scalefree",
+                                    "--mode", mode] + common))
+            cands.append(Candidate(f"PyTorch paper optimizer {mode}", "pytorch",
+                                   [sys.executable, str(PYTHON_TRIAL), "optim", "--impl", "paper",
+                                    "--mode", mode] + common))
+        for impl in ("torch-adamw-fused", "torch-adamw-foreach"):
+            cands.append(Candidate(f"torch.optim.AdamW ({impl.rsplit('-', 1)[1]})", "pytorch",
+                                   [sys.executable, str(PYTHON_TRIAL), "optim", "--impl", impl] + common))
+        cands.append(Candidate("memory floor", "reference",
+                               [str(a.bin_dir / "examples" / "bench_optim"), "--trial", "floor"] + common))
+        groups.append(Group(f"optimizer step, ResNet-{depth} shapes ({device})", "seconds_per_step", "s",
+                            False, cands, device))
+    return groups
+
+
+def data_groups(a):
+    return [Group("input pipeline, augmented CIFAR-10 (cpu)", "images_per_s", "images/s", True, [
+        Candidate("scalefree loader", "scalefree",
+                  [str(a.bin_dir / "examples" / "bench_data"), "--trial", "--threads", str(a.threads),
+                   "--source", str(a.data)]),
+        Candidate("torchvision DataLoader", "pytorch",
+                  [sys.executable, str(PYTHON_TRIAL), "data", "--threads", str(a.threads), "--data", str(a.data)]),
+    ])]
+
+
+def scalefree_train(a, model, bn, device, steps, extra=()):
+    return [str(a.bin_dir / "scalefree"), "train", "--data", str(a.data), "--model", model,
+            "--bn" if bn else "--no-bn", "--optimizer", "adamw", "--lr", "1e-3", "--wd", "5e-5",
+            "--max-steps", str(steps), "--eval-every", "0", "--threads", str(a.threads),
+            "--device", device, "--quiet", *extra]
+
+
+def pytorch_train(a, model, bn, device, steps, extra=()):
+    return [sys.executable, str(PYTHON_TRIAL), "train", "--data", str(a.data), "--model", model,
+            *(["--bn"] if bn else []), "--steps", str(steps), "--threads", str(a.threads),
+            "--device", device, *extra]
+
+
+def train_steps(a, model):
+    # 3 warm-up steps, then enough to time: fewer for the slow deep models.
+    return a.train_steps or {"resnet20": 15, "resnet56": 10}.get(model, 7)
+
+
+def train_groups(a, device):
+    groups = []
+    for model, bn in a.train_models:
+        steps = train_steps(a, model)
+        cands = [
+            Candidate("scalefree (AdamW)", "scalefree",
+                      scalefree_train(a, model, bn, device, steps, ["--hist-every", "0"]), reads="summary"),
+            Candidate("PyTorch loop (paper optimizer, AdamW)", "pytorch",
+                      pytorch_train(a, model, bn, device, steps)),
+        ]
+        if model == "resnet20" and not bn:
+            # Where the speed comes from: the same layout as PyTorch's, and PyTorch's own AdamW.
+            cands.append(Candidate("scalefree, NCHW layout (AdamW)", "scalefree",
+                                   scalefree_train(a, model, bn, device, steps,
+                                                   ["--hist-every", "0", "--layout", "nchw"]), reads="summary"))
+            cands.append(Candidate("PyTorch loop (torch.optim.AdamW fused)", "pytorch",
+                                   pytorch_train(a, model, bn, device, steps,
+                                                 ["--optimizer", "torch-adamw-fused"])))
+            cands.append(Candidate("PyTorch loop, channels-last (paper optimizer)", "pytorch",
+                                   pytorch_train(a, model, bn, device, steps, ["--channels-last"])))
+        name = f"training step, {model} {'BN' if bn else 'no BN'}, batch 128 ({device})"
+        groups.append(Group(name, "steady_images_per_s", "images/s", True, cands, device))
+    return groups
+
+
+def logging_groups(a, device):
+    groups = []
+    for model, bn in a.logging_models:
+        steps = a.logging_steps
+        cands = [
+            Candidate("scalefree scale logging", "scalefree",
+                      scalefree_train(a, model, bn, device, steps, ["--hist-every", "2"]), reads="summary"),
+            Candidate("PyTorch .cpu().numpy() statistics", "pytorch",
+                      pytorch_train(a, model, bn, device, steps, ["--stats-every", "2"])),
+        ]
+        name = f"histogram logging, {model} {'BN' if bn else 'no BN'} ({device})"
+        groups.append(Group(name, "seconds_per_scale_log", "s/event", False, cands, device))
+    return groups
+
+
+# ---- the comparisons ----------------------------------------------------------------
+
+def find(groups, name_start, device, label):
+    for g in groups:
+        if g.name.startswith(name_start) and g.device == device:
+            for c in g.candidates:
+                if c.label == label and c.samples:
+                    return g, c
+    return None, None
+
+
+def comparisons(groups):
+    """One row per claim: scalefree's median, the other side's, the ratio (>1: scalefree
+    is better), and the issue's target where it sets one."""
+    rows = []
+
+    def add(what, g, ours, theirs, target=None, ratio_kind="speedup"):
+        if ours is None or theirs is None:
+            return
+        a, b = median(ours), median(theirs)
+        if ratio_kind == "of floor":
+            ratio = a / b  # time relative to the floor: lower is better
+            met = None if target is None else ratio <= target
+        else:
+            ratio = a / b if g.higher_is_better else b / a
+            met = None if target is None else ratio >= target
+        rows.append({"benchmark": what, "group": g.name, "unit": g.unit, "scalefree": ours.label,
+                     "scalefree_median": a, "other": theirs.label, "other_median": b,
+                     "ratio": ratio, "ratio_kind": ratio_kind, "target": target, "met": met,
+                     "samples": [len(ours.samples), len(theirs.samples)]})
+
+    devices = sorted({g.device for g in groups})
+    for device in devices:
+        for g in groups:
+            if g.device != device or not g.name.startswith("optimizer step"):
+                continue
+            shapes = g.name.split(", ")[1].split(" (")[0]
+            labels = {c.label: c for c in g.candidates}
+            for mode in MODES:
+                ours = labels[f"scalefree {mode}"]
+                add(f"optimizer {mode}, {shapes}: vs paper optimizer in Python", g, ours,
+                    labels[f"PyTorch paper optimizer {mode}"])
+                add(f"optimizer {mode}, {shapes}: vs torch AdamW fused", g, ours,
+                    labels["torch.optim.AdamW (fused)"], target=1.0 if device == "cpu" else None)
+                add(f"optimizer {mode}, {shapes}: vs torch AdamW foreach", g, ours,
+                    labels["torch.optim.AdamW (foreach)"])
+                add(f"optimizer {mode}, {shapes}: time / memory floor", g, ours, labels["memory floor"],
+                    target=1.3 if device == "cpu" else None, ratio_kind="of floor")
+        for g in groups:
+            if g.device != device or not g.name.startswith("input pipeline"):
+                continue
+            add("input pipeline: vs torchvision DataLoader (same workers)", g, g.candidates[0],
+                g.candidates[1], target=3.0)
+        for g in groups:
+            if g.device != device or not g.name.startswith("training step"):
+                continue
+            what = g.name.split(", ")[1]
+            labels = {c.label: c for c in g.candidates}
+            ours = labels["scalefree (AdamW)"]
+            target = (1.1 if what == "resnet20 no BN" else 1.0) if device == "cpu" else None
+            add(f"training {what}: vs PyTorch loop", g, ours,
+                labels["PyTorch loop (paper optimizer, AdamW)"], target=target)
+            if "scalefree, NCHW layout (AdamW)" in labels:
+                add(f"training {what}: NCHW layout vs PyTorch loop", g,
+                    labels["scalefree, NCHW layout (AdamW)"], labels["PyTorch loop (paper optimizer, AdamW)"])
+                add(f"training {what}: vs PyTorch loop, torch AdamW fused", g, ours,
+                    labels["PyTorch loop (torch.optim.AdamW fused)"])
+                add(f"training {what}: vs PyTorch loop, channels-last", g, ours,
+                    labels["PyTorch loop, channels-last (paper optimizer)"])
+        for g in groups:
+            if g.device != device or not g.name.startswith("histogram logging"):
+                continue
+            add(f"logging {g.name.split(', ')[1]}: seconds per event", g, g.candidates[0], g.candidates[1])
+    return rows
+
+
+def logging_overheads(groups):
+    """Cost of histogram logging at the default interval (every 1000 steps), relative to a
+    training step of the same model from the training groups of this run."""
+    out = []
+    for g in groups:
+        if not g.name.startswith("histogram logging"):
+            continue
+        what = g.name.split(", ")[1].split(" (")[0]
+        _, ours_train = find(groups, f"training step, {what},", g.device, "scalefree (AdamW)")
+        _, theirs_train = find(groups, f"training step, {what},", g.device, "PyTorch loop (paper optimizer, AdamW)")
+        for c, train in ((g.candidates[0], ours_train), (g.candidates[1], theirs_train)):
+            if train is None:
+                continue
+            step_s = 128 / median(train)
+            out.append({"model": what, "device": g.device, "side": c.side, "label": c.label,
+                        "seconds_per_event": median(c), "seconds_per_step": step_s,
+                        "overhead_at_1000": median(c) / (1000 * step_s),
+                        "target": 0.02 if c.side == "scalefree" else None})
+    return out
+
+
+def peak_memory(groups):
+    return [{"group": g.name, "label": c.label, "side": c.side, "peak_rss_mb": statistics.median(c.peak_rss_mb)}
+            for g in groups if g.name.startswith("training step") for c in g.candidates if c.peak_rss_mb]
+
+
+# ---- the report ---------------------------------------------------------------------
+
+def fmt(value, unit):
+    if unit == "s":
+        return f"{value * 1e3:.3f} ms"
+    if unit == "s/event":
+        return f"{value * 1e3:.1f} ms"
+    return f"{value:,.1f} {unit}"
+
+
+def markdown(report):
+    lines = [f"### `make bench`, {report['date']}",
+             "",
+             f"{report['machine']['cpu']}, {report['machine']['cores']} cores; {report['threads']} threads "
+             f"on both sides (libtorch intra-op threads; Rust data threads = DataLoader workers); "
+             f"torch {report['versions']['torch']}, torchvision {report['versions']['torchvision']}; "
+             f"{report['reps']} alternating rounds after {report['warmup']} of warm-up; medians; commit "
+             f"{report['commit']}; load average {report['load_average_start']:.2f} at the start, "
+             f"{report['load_average_end']:.2f} at the end.",
+             "",
+             "| benchmark | scalefree | other side | ratio | target | met |",
+             "|---|---:|---:|---:|---:|:---:|"]
+    for r in report["comparisons"]:
+        kind = "× floor" if r["ratio_kind"] == "of floor" else "×"
+        target = "" if r["target"] is None else (f"≤ {r['target']}" if r["ratio_kind"] == "of floor"
+                                                 else f"≥ {r['target']}")
+        met = "" if r["met"] is None else ("yes" if r["met"] else "**no**")
+        lines.append(f"| {r['benchmark']} | {fmt(r['scalefree_median'], r['unit'])} | "
+                     f"{fmt(r['other_median'], r['unit'])} | {r['ratio']:.2f} {kind} | {target} | {met} |")
+    if report["logging_overhead"]:
+        lines += ["", "| histogram logging at the default interval (1000 steps) | per event | step | overhead | target |",
+                  "|---|---:|---:|---:|---:|"]
+        for r in report["logging_overhead"]:
+            target = "" if r["target"] is None else f"< {r['target'] * 100:.0f} %"
+            lines.append(f"| {r['model']} ({r['device']}), {r['label']} | {r['seconds_per_event'] * 1e3:.1f} ms | "
+                         f"{r['seconds_per_step'] * 1e3:.0f} ms | {r['overhead_at_1000'] * 100:.3f} % | {target} |")
+    if report["peak_memory"]:
+        lines += ["", "| training process | peak RSS |", "|---|---:|"]
+        for r in report["peak_memory"]:
+            lines.append(f"| {r['group']}: {r['label']} | {r['peak_rss_mb']:,.0f} MB |")
+    lines += ["", "Ratios: > 1 means scalefree is faster (for the floor row: optimizer time / floor time).", ""]
+    return "\n".join(lines)
+
+
+def write_atomic(path, text):
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def machine():
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform()}
+
+
+def versions():
+    import torch
+    try:
+        import torchvision
+        tv = torchvision.__version__
+    except ImportError:
+        tv = None
+    return {"torch": torch.__version__, "torchvision": tv, "python": platform.python_version(),
+            "cuda_available": torch.cuda.is_available()}
+
+
+def git_commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--only", default="optim,data,train,logging",
+                   help="comma-separated groups: optim, data, train, logging")
+    p.add_argument("--reps", type=int, default=5, help="counted rounds per group (default 5)")
+    p.add_argument("--warmup", type=int, default=1, help="rounds not counted (default 1)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--data", type=Path, default=ROOT / "data" / "cifar10")
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    p.add_argument("--bin-dir", type=Path, default=ROOT / "target" / "release")
+    p.add_argument("--depths", default="110,1202", help="optimizer parameter shapes (ResNet depths)")
+    p.add_argument("--optim-steps", type=int, default=20)
+    p.add_argument("--models", default=",".join(f"{m}{'-bn' if bn else ''}" for m, bn in TRAIN_MODELS),
+                   help="training groups, e.g. resnet20,resnet110-bn")
+    p.add_argument("--logging-models", default=",".join(f"{m}{'-bn' if bn else ''}" for m, bn in LOGGING_MODELS))
+    p.add_argument("--train-steps", type=int, default=0, help="steps per training trial (default: per model)")
+    p.add_argument("--logging-steps", type=int, default=8)
+    p.add_argument("--name", default=None, help="result file name (default: the date)")
+    a = p.parse_args()
+    a.only = [s for s in a.only.split(",") if s]
+    unknown = [s for s in a.only if s not in ("optim", "data", "train", "logging")]
+    if unknown:
+        p.error(f"--only: unknown group(s) {', '.join(unknown)}; valid: optim, data, train, logging")
+    if a.reps < 1 or a.warmup < 0 or a.threads < 1:
+        p.error("--reps and --threads must be at least 1, --warmup at least 0")
+    try:
+        a.depths = [int(d) for d in a.depths.split(",")]
+    except ValueError:
+        p.error(f"--depths must be comma-separated numbers, not {a.depths!r}")
+
+    def models(flag, text):
+        out = []
+        for s in text.split(","):
+            name, bn = (s[:-3], True) if s.endswith("-bn") else (s, False)
+            if not (name.startswith("resnet") and name[6:].isdigit()):
+                p.error(f"{flag}: {s!r} is not resnetN or resnetN-bn")
+            out.append((name, bn))
+        return out
+
+    a.train_models = models("--models", a.models)
+    a.logging_models = models("--logging-models", a.logging_models)
+    for binary in ("scalefree", "examples/bench_optim", "examples/bench_data"):
+        if not (a.bin_dir / binary).exists():
+            p.error(f"--bin-dir: {a.bin_dir / binary} is missing (run `make build`)")
+    if any(g in a.only for g in ("data", "train", "logging")) and not a.data.exists():
+        p.error(f"--data: {a.data} does not exist (run `make data`)")
+    return a
+
+
+def main():
+    a = parse_args()
+    import torch
+
+    devices = ["cpu"] if a.device == "cpu" else ["cuda"] if a.device == "cuda" else \
+        ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    if "cuda" in devices and not torch.cuda.is_available():
+        sys.exit("error: --device cuda, but torch sees no GPU")
+    groups = []
+    for device in devices:
+        if "optim" in a.only:
+            groups += optim_groups(a, device)
+        if "data" in a.only and device == "cpu":
+            groups += data_groups(a)
+        if "train" in a.only:
+            groups += train_groups(a, device)
+        if "logging" in a.only:
+            groups += logging_groups(a, device)
+    print(f"== {len(groups)} groups, {a.threads} threads per side, devices: {', '.join(devices)}", file=sys.stderr)
+    load_start = os.getloadavg()[0]
+    started = datetime.datetime.now()
+    with tempfile.TemporaryDirectory(prefix="scalefree-bench-") as scratch:
+        try:
+            run_groups(groups, a.reps, a.warmup, scratch)
+        except TrialFailed as e:
+            sys.exit(f"error: {e}")
+    report = {
+        "benchmark": "scalefree vs PyTorch, side by side",
+        "date": started.strftime("%Y-%m-%d %H:%M"),
+        "wall_minutes": (datetime.datetime.now() - started).total_seconds() / 60,
+        "machine": machine(), "versions": versions(), "commit": git_commit(),
+        "threads": a.threads, "reps": a.reps, "warmup": a.warmup, "devices": devices,
+        "load_average_start": load_start, "load_average_end": os.getloadavg()[0],
+        "comparisons": comparisons(groups),
+        "logging_overhead": logging_overheads(groups),
+        "peak_memory": peak_memory(groups),
+        "groups": [{"name": g.name, "device": g.device, "metric": g.metric, "unit": g.unit,
+                    "candidates": [{"label": c.label, "side": c.side, "command": c.argv, "samples": c.samples,
+                                    "median": median(c), "peak_rss_mb": c.peak_rss_mb}
+                                   for c in g.candidates]} for g in groups],
+    }
+    a.out.mkdir(parents=True, exist_ok=True)
+    name = a.name or started.strftime("%Y-%m-%d")
+    write_atomic(a.out / f"{name}.json", json.dumps(report, indent=2) + "\n")
+    table = markdown(report)
+    write_atomic(a.out / f"{name}.md", table)
+    print(table)
+    print(f"wrote {a.out / (name + '.json')} and {a.out / (name + '.md')}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
