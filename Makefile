@@ -3,6 +3,7 @@
 
 SHELL := /bin/bash
 TORCH_VERSION := 2.13.0
+TORCHVISION_VERSION := 0.28.0
 PYTHON ?= python3
 VENV := $(CURDIR)/.venv
 VENV_STAMP := $(VENV)/.installed-torch-$(TORCH_VERSION)
@@ -59,9 +60,9 @@ bench-optim: setup
 # `make bench`: every scalefree benchmark beside its PyTorch counterpart (bench/pytorch/),
 # alternating, on the real CIFAR-10; bench/results/<date>.json and .md. torchvision is
 # installed into .venv for this only. BENCH_ARGS passes options to bench/compare.py.
-TORCHVISION_STAMP := $(VENV)/.installed-torchvision
+TORCHVISION_STAMP := $(VENV)/.installed-torchvision-$(TORCHVISION_VERSION)
 $(TORCHVISION_STAMP): $(VENV_STAMP)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check torchvision==0.28.0
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check torchvision==$(TORCHVISION_VERSION)
 	touch $@
 
 bench: setup data $(TORCHVISION_STAMP)
