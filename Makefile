@@ -44,9 +44,10 @@ test: setup test-deps
 	$(CARGO) test --release --workspace
 
 # What the tests need beyond the build: headless Chromium (the report renders in a real
-# browser) and Slurm with munge (a sweep runs through a real single-node cluster).
+# browser), Slurm with munge (a sweep runs through a real single-node cluster) and
+# torchvision (the PyTorch side of the benchmarks is tested too).
 .PHONY: test-deps setup-slurm
-test-deps: setup-slurm
+test-deps: setup-slurm $(TORCHVISION_STAMP)
 	@command -v chromium >/dev/null || { echo "== installing chromium for the report test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
@@ -64,6 +65,9 @@ TORCHVISION_STAMP := $(VENV)/.installed-torchvision-$(TORCHVISION_VERSION)
 $(TORCHVISION_STAMP): $(VENV_STAMP)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check torchvision==$(TORCHVISION_VERSION)
 	touch $@
+
+.PHONY: torchvision
+torchvision: $(TORCHVISION_STAMP)
 
 bench: setup data $(TORCHVISION_STAMP)
 	@mkdir -p bench/results

@@ -39,6 +39,8 @@ class Candidate:
     # How to read the trial's result: "stdout" (one JSON line) or "summary" (the run's
     # summary.json, whose `timing` holds the numbers).
     reads: str = "stdout"
+    # A guess of the trial's seconds, for the ETA (scaled by how the guesses have fared).
+    guess_s: float = 5.0
     samples: list = field(default_factory=list)
     peak_rss_mb: list = field(default_factory=list)
 
@@ -94,10 +96,12 @@ def value_of(group, result):
 
 
 def run_groups(groups, reps, warmup, scratch):
-    total = sum(len(g.candidates) for g in groups) * (reps + warmup)
-    done, started = 0, time.monotonic()
+    rounds = reps + warmup
+    total = sum(len(g.candidates) for g in groups) * rounds
+    guessed_left = sum(c.guess_s for g in groups for c in g.candidates) * rounds
+    done, guessed_done, started = 0, 0.0, time.monotonic()
     for group in groups:
-        for round_ in range(warmup + reps):
+        for round_ in range(rounds):
             for c in group.candidates:
                 result, rss = run_trial(c, scratch)
                 value = value_of(group, result)
@@ -106,8 +110,10 @@ def run_groups(groups, reps, warmup, scratch):
                     c.samples.append(value)
                     c.peak_rss_mb.append(rss)
                 done += 1
+                guessed_done += c.guess_s
+                guessed_left -= c.guess_s
                 elapsed = time.monotonic() - started
-                eta = elapsed / done * (total - done)
+                eta = elapsed / guessed_done * guessed_left
                 print(f"[{done:>3}/{total}] {elapsed / 60:5.1f} min, ETA {eta / 60:5.1f} min | "
                       f"{group.name} | {c.label}: {value:.6g} {group.unit}"
                       f"{'' if counted else ' (warm-up)'}", file=sys.stderr, flush=True)
@@ -137,6 +143,8 @@ def optim_groups(a, device):
                                    [sys.executable, str(PYTHON_TRIAL), "optim", "--impl", impl] + common))
         cands.append(Candidate("memory floor", "reference",
                                [str(a.bin_dir / "examples" / "bench_optim"), "--trial", "floor"] + common))
+        for c in cands:
+            c.guess_s = (4.5 if c.side == "pytorch" else 1.0) * (1 if depth <= 110 else 2.5)
         groups.append(Group(f"optimizer step, ResNet-{depth} shapes ({device})", "seconds_per_step", "s",
                             False, cands, device))
     return groups
@@ -146,10 +154,17 @@ def data_groups(a):
     return [Group("input pipeline, augmented CIFAR-10 (cpu)", "images_per_s", "images/s", True, [
         Candidate("scalefree loader", "scalefree",
                   [str(a.bin_dir / "examples" / "bench_data"), "--trial", "--threads", str(a.threads),
-                   "--source", str(a.data)]),
+                   "--source", str(a.data)], guess_s=2),
         Candidate("torchvision DataLoader", "pytorch",
-                  [sys.executable, str(PYTHON_TRIAL), "data", "--threads", str(a.threads), "--data", str(a.data)]),
+                  [sys.executable, str(PYTHON_TRIAL), "data", "--threads", str(a.threads), "--data", str(a.data)],
+                  guess_s=16),
     ])]
+
+
+def step_guess_s(model, bn, device):
+    """Seconds per training step at batch 128 on 2 CPU threads, roughly (for the ETA)."""
+    depth = int(model[6:])
+    return (0.02 if device == "cuda" else 0.025) * depth * (1.4 if bn else 1.0)
 
 
 def scalefree_train(a, model, bn, device, steps, extra=()):
@@ -174,6 +189,7 @@ def train_groups(a, device):
     groups = []
     for model, bn in a.train_models:
         steps = train_steps(a, model)
+        guess = 4 + steps * step_guess_s(model, bn, device)
         cands = [
             Candidate("scalefree (AdamW)", "scalefree",
                       scalefree_train(a, model, bn, device, steps, ["--hist-every", "0"]), reads="summary"),
@@ -190,6 +206,8 @@ def train_groups(a, device):
                                                  ["--optimizer", "torch-adamw-fused"])))
             cands.append(Candidate("PyTorch loop, channels-last (paper optimizer)", "pytorch",
                                    pytorch_train(a, model, bn, device, steps, ["--channels-last"])))
+        for c in cands:
+            c.guess_s = guess
         name = f"training step, {model} {'BN' if bn else 'no BN'}, batch 128 ({device})"
         groups.append(Group(name, "steady_images_per_s", "images/s", True, cands, device))
     return groups
@@ -199,12 +217,15 @@ def logging_groups(a, device):
     groups = []
     for model, bn in a.logging_models:
         steps = a.logging_steps
+        guess = 6 + steps * step_guess_s(model, bn, device)
         cands = [
             Candidate("scalefree scale logging", "scalefree",
                       scalefree_train(a, model, bn, device, steps, ["--hist-every", "2"]), reads="summary"),
             Candidate("PyTorch .cpu().numpy() statistics", "pytorch",
                       pytorch_train(a, model, bn, device, steps, ["--stats-every", "2"])),
         ]
+        for c in cands:
+            c.guess_s = guess
         name = f"histogram logging, {model} {'BN' if bn else 'no BN'} ({device})"
         groups.append(Group(name, "seconds_per_scale_log", "s/event", False, cands, device))
     return groups

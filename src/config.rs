@@ -184,10 +184,7 @@ impl RunConfig {
         if !(self.step_gamma.is_finite() && self.step_gamma > 0.0) {
             return Err(refuse("step_gamma", self.step_gamma, "a finite number > 0"));
         }
-        for (field, v) in [
-            ("epochs", self.epochs),
-            ("step_every", self.step_every),
-        ] {
+        for (field, v) in [("epochs", self.epochs), ("step_every", self.step_every)] {
             if v == 0 {
                 return Err(refuse(field, v, "at least 1"));
             }

@@ -3,17 +3,7 @@
 //! the run reported elsewhere.
 mod train_support;
 
-use train_support::{read_json, stderr, train, workspace, write_tiny_cifar10};
-
-fn python() -> std::path::PathBuf {
-    let python = workspace().join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run `make setup` (it installs tensorboard there)",
-        python.display()
-    );
-    python
-}
+use train_support::{read_json, stderr, train, venv_python, workspace, write_tiny_cifar10};
 
 #[test]
 fn tensorboard_reads_the_scalars_and_histograms_at_their_steps() {
@@ -37,7 +27,7 @@ fn tensorboard_reads_the_scalars_and_histograms_at_their_steps() {
     );
     assert!(output.status.success(), "{}", stderr(&output));
 
-    let read = std::process::Command::new(python())
+    let read = venv_python()
         .arg(workspace().join("tests/read_tensorboard.py"))
         .arg(out.join("tb"))
         .output()

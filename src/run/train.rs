@@ -359,8 +359,8 @@ pub fn run(args: &TrainArgs) -> Result<Outcome> {
             state.step >= total_steps || (epoch_finished && state.epoch + 1 >= config.epochs);
         if epoch_finished || last {
             // eval_every 0: never (benchmarks time training alone).
-            let evaluate_now = config.eval_every > 0
-                && (last || (state.epoch + 1) % config.eval_every == 0);
+            let evaluate_now =
+                config.eval_every > 0 && (last || (state.epoch + 1) % config.eval_every == 0);
             if evaluate_now {
                 let train_tally = Tally {
                     loss_sum: state.epoch_loss_sum,

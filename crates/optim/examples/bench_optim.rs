@@ -115,9 +115,9 @@ fn trial(args: &[String], candidate: &str) -> anyhow::Result<()> {
             let mut opt = Adam::new(config, vec![params])?;
             median_seconds(steps, device, || opt.step().unwrap())
         }
-        other => anyhow::bail!(
-            "--trial must be scalefree, scalefree-tensor-ops or floor, not `{other}`"
-        ),
+        other => {
+            anyhow::bail!("--trial must be scalefree, scalefree-tensor-ops or floor, not `{other}`")
+        }
     };
     println!(
         "{}",

@@ -1,0 +1,322 @@
+//! The PyTorch side of `make bench` (bench/pytorch/) against the Rust crates: the same
+//! models (parameter counts) and the same update rules (iterates), so that the
+//! side-by-side benchmark compares equal work; and bench/compare.py's alternation and
+//! report. Needs the .venv that `make setup` creates (torch; torchvision for the data
+//! and training trials, which `make bench` installs and `make test` checks for).
+mod train_support;
+
+use optim::{Adam, AdamConfig, DecayMode, ParamGroup};
+use serde_json::Value;
+use std::process::Command;
+use tch::{Device, Kind, Tensor};
+use train_support::{venv_python as python, workspace, write_tiny_cifar10};
+
+fn json_output(cmd: &mut Command) -> Value {
+    let output = cmd.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{cmd:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn the_pytorch_models_have_the_rust_models_parameter_counts() {
+    let names = [
+        "resnet20",
+        "resnet32",
+        "resnet56",
+        "resnet110",
+        "resnet218",
+        "resnet1202",
+    ];
+    let python_counts = json_output(
+        python()
+            .arg(workspace().join("bench/pytorch/models.py"))
+            .args(names),
+    );
+    let rust = json_output(Command::new(env!("CARGO_BIN_EXE_scalefree")).args([
+        "models",
+        "--json",
+        "--classes",
+        "10",
+    ]));
+    for name in names {
+        let row = rust
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("{name} missing from `scalefree models`"));
+        assert_eq!(python_counts[name]["bn"], row["params_bn"], "{name} BN");
+        assert_eq!(
+            python_counts[name]["no_bn"], row["params_no_bn"],
+            "{name} no BN"
+        );
+    }
+}
+
+/// The problem of bench/pytorch/reference_iterates.py, built with the same libtorch ops
+/// on the CPU, solved on `device`.
+fn rust_iterates(
+    (n, steps, lr, wd): (i64, u64, f64, f64),
+    mode: DecayMode,
+    amsgrad: bool,
+    device: Device,
+) -> Vec<f64> {
+    let i = Tensor::arange(n, (Kind::Double, Device::Cpu));
+    let x = (&i * 0.37 + 0.1).sin().to(device).set_requires_grad(true);
+    let config = AdamConfig {
+        amsgrad,
+        ..AdamConfig::new(mode, lr, wd)
+    };
+    let mut opt = Adam::new(
+        config,
+        vec![ParamGroup::from_tensors("x", vec![x.shallow_clone()])],
+    )
+    .unwrap();
+    for t in 1..=steps {
+        let lr_t = lr * 0.5 * (1.0 + (std::f64::consts::PI * (t - 1) as f64 / steps as f64).cos());
+        opt.set_lr(lr_t).unwrap();
+        opt.zero_grad();
+        let scale = ((i.remainder(7) - 3.0) * std::f64::consts::LN_10).exp();
+        let g = ((&i * 1.3 + t as f64 * 0.7).cos() * scale).to(device);
+        (&x * g).sum(Kind::Double).backward();
+        opt.step().unwrap();
+    }
+    opt.sync_buffers().unwrap();
+    Vec::<f64>::try_from(x.detach().to(Device::Cpu)).unwrap()
+}
+
+fn max_abs_difference(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+/// On the CPU (the fused kernel), and on CUDA (the tensor-ops kernel) where there is a GPU.
+#[test]
+fn the_python_paper_optimizer_and_the_rust_optimizer_take_the_same_steps() {
+    let problem = (64, 25, 1e-2, 0.1);
+    let (n, steps, lr, wd) = problem;
+    let python = json_output(
+        python()
+            .arg(workspace().join("bench/pytorch/reference_iterates.py"))
+            .args([
+                n.to_string(),
+                steps.to_string(),
+                lr.to_string(),
+                wd.to_string(),
+            ]),
+    );
+    let mut devices = vec![Device::Cpu];
+    if tch::Cuda::is_available() {
+        devices.push(Device::Cuda(0));
+    }
+    let as_vec = |v: &Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let mut results = Vec::new();
+    for device in devices {
+        for (key, mode, amsgrad) in [
+            ("adam-l2", DecayMode::L2, false),
+            ("adamw", DecayMode::Decoupled, false),
+            ("adam-prox", DecayMode::Proximal, false),
+            ("adamw-amsgrad", DecayMode::Decoupled, true),
+        ] {
+            let ours = rust_iterates(problem, mode, amsgrad, device);
+            let theirs = as_vec(&python[key]);
+            // float64, 25 steps: rounding differences of the two op orders only.
+            let diff = max_abs_difference(&ours, &theirs);
+            assert!(
+                diff < 1e-13,
+                "{key} on {device:?}: max |Rust − Python| = {diff:e}"
+            );
+            if device == Device::Cpu {
+                results.push((key, ours));
+            }
+        }
+    }
+    // The modes differ from one another by far more than that, so the check has teeth.
+    for a in 0..results.len() {
+        for b in a + 1..results.len() {
+            let diff = max_abs_difference(&results[a].1, &results[b].1);
+            assert!(
+                diff > 1e-6,
+                "{} and {} give the same iterates",
+                results[a].0,
+                results[b].0
+            );
+        }
+    }
+}
+
+fn compare(args: &[&str], out: &std::path::Path) -> (Value, String, String) {
+    let output = python()
+        .arg(workspace().join("bench/compare.py"))
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .args(["--name", "t"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(output.status.success(), "compare.py failed:\n{stderr}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("t.json")).unwrap()).unwrap();
+    let table = std::fs::read_to_string(out.join("t.md")).unwrap();
+    (report, table, stderr)
+}
+
+#[test]
+fn compare_alternates_the_optimizer_trials_and_reports_medians_and_ratios() {
+    let dir = tempfile::tempdir().unwrap();
+    let (report, table, stderr) = compare(
+        &[
+            "--only",
+            "optim",
+            "--depths",
+            "20",
+            "--optim-steps",
+            "3",
+            "--reps",
+            "2",
+            "--warmup",
+            "1",
+            "--device",
+            "cpu",
+        ],
+        dir.path(),
+    );
+    let group = &report["groups"][0];
+    let labels: Vec<&str> = group["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels.len(), 9, "{labels:?}");
+    // Trials ran round by round, every candidate once per round: A B … A B … A B ….
+    let order: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.split(" | ").nth(2))
+        .map(|l| l.split(':').next().unwrap())
+        .collect();
+    let expected: Vec<&str> = labels
+        .iter()
+        .cycle()
+        .take(3 * labels.len())
+        .copied()
+        .collect();
+    assert_eq!(order, expected);
+    for c in group["candidates"].as_array().unwrap() {
+        let samples = c["samples"].as_array().unwrap();
+        assert_eq!(samples.len(), 2, "the warm-up round is not counted");
+        let mut s: Vec<f64> = samples.iter().map(|v| v.as_f64().unwrap()).collect();
+        s.sort_by(f64::total_cmp);
+        assert_eq!(c["median"].as_f64().unwrap(), (s[0] + s[1]) / 2.0);
+        assert!(s[0] > 0.0);
+    }
+    let rows = report["comparisons"].as_array().unwrap();
+    // Per mode: vs Python, vs fused, vs foreach, vs the floor.
+    assert_eq!(rows.len(), 12);
+    let fused = rows
+        .iter()
+        .find(|r| r["benchmark"] == "optimizer adamw, ResNet-20 shapes: vs torch AdamW fused")
+        .unwrap();
+    let ratio =
+        fused["other_median"].as_f64().unwrap() / fused["scalefree_median"].as_f64().unwrap();
+    assert!((fused["ratio"].as_f64().unwrap() - ratio).abs() < 1e-12);
+    assert_eq!(fused["target"], 1.0);
+    assert_eq!(fused["met"], ratio >= 1.0);
+    assert_eq!(report["threads"], 2);
+    assert!(table.contains("| optimizer adamw, ResNet-20 shapes: vs torch AdamW fused |"));
+    assert!(table.contains("2 threads on both sides"));
+}
+
+#[test]
+fn compare_times_training_and_logging_on_both_sides_with_peak_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_tiny_cifar10(&data, 640, 20);
+    let out = dir.path().join("out");
+    let (report, table, _) = compare(
+        &[
+            "--only",
+            "train,logging",
+            "--models",
+            "resnet8",
+            "--logging-models",
+            "resnet8",
+            "--train-steps",
+            "5",
+            "--logging-steps",
+            "4",
+            "--reps",
+            "1",
+            "--warmup",
+            "0",
+            "--device",
+            "cpu",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &out,
+    );
+    let rows = report["comparisons"].as_array().unwrap();
+    let training = rows
+        .iter()
+        .find(|r| r["benchmark"] == "training resnet8 no BN: vs PyTorch loop")
+        .unwrap();
+    assert!(training["scalefree_median"].as_f64().unwrap() > 0.0);
+    assert!(training["other_median"].as_f64().unwrap() > 0.0);
+    assert_eq!(training["target"], 1.0);
+    let overheads = report["logging_overhead"].as_array().unwrap();
+    assert_eq!(overheads.len(), 2, "{overheads:?}");
+    for o in overheads {
+        let per_event = o["seconds_per_event"].as_f64().unwrap();
+        assert!(per_event > 0.0 && per_event < 60.0);
+    }
+    let memory = report["peak_memory"].as_array().unwrap();
+    assert_eq!(memory.len(), 2);
+    for m in memory {
+        // A libtorch process is at least tens of MB; a sum over processes is not wanted.
+        let mb = m["peak_rss_mb"].as_f64().unwrap();
+        assert!(mb > 50.0 && mb < 20_000.0, "{m}");
+    }
+    assert!(table.contains("| training process | peak RSS |"));
+}
+
+#[test]
+fn compare_refuses_bad_options_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, flag) in [
+        (vec!["--only", "optimizer"], "--only"),
+        (vec!["--models", "vgg16"], "--models"),
+        (vec!["--data", "/no/such/data"], "--data"),
+        (vec!["--depths", "110,x"], "--depths"),
+    ] {
+        let output = python()
+            .arg(workspace().join("bench/compare.py"))
+            .args(&args)
+            .arg("--out")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(flag), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Traceback"), "{stderr}");
+    }
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing written"
+    );
+}
