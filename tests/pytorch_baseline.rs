@@ -237,7 +237,10 @@ fn compare_alternates_the_optimizer_trials_and_reports_medians_and_ratios() {
     assert_eq!(fused["target"], 1.0);
     assert_eq!(fused["met"], ratio >= 1.0);
     assert_eq!(report["threads"], 2);
-    assert!(table.contains("| optimizer adamw, ResNet-20 shapes: vs torch AdamW fused |"));
+    assert!(
+        table.contains("| ResNet-20 shapes (cpu) | adamw |"),
+        "{table}"
+    );
     assert!(table.contains("2 threads on both sides"));
 }
 
@@ -291,7 +294,11 @@ fn compare_times_training_and_logging_on_both_sides_with_peak_memory() {
         let mb = m["peak_rss_mb"].as_f64().unwrap();
         assert!(mb > 50.0 && mb < 20_000.0, "{m}");
     }
-    assert!(table.contains("| training process | peak RSS |"));
+    assert!(
+        table.contains("| resnet8 no BN (cpu) |") && table.contains("peak RSS PyTorch"),
+        "{table}"
+    );
+    assert!(table.contains("**Histogram logging**"), "{table}");
 }
 
 #[test]
