@@ -434,6 +434,15 @@ def markdown(report):
     return "\n".join(lines)
 
 
+def free_name(folder, base):
+    """`base`, or `base-2`, `base-3` … when an earlier run of the day holds it."""
+    name, n = base, 1
+    while (folder / f"{name}.json").exists():
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
 def write_atomic(path, text):
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
@@ -489,7 +498,8 @@ def parse_args():
     p.add_argument("--logging-models", default=",".join(f"{m}{'-bn' if bn else ''}" for m, bn in LOGGING_MODELS))
     p.add_argument("--train-steps", type=int, default=0, help="steps per training trial (default: per model)")
     p.add_argument("--logging-steps", type=int, default=8)
-    p.add_argument("--name", default=None, help="result file name (default: the date)")
+    p.add_argument("--name", default=None,
+                   help="result file name (default: the date, with -2, -3 … for later runs that day)")
     a = p.parse_args()
     a.only = [s for s in a.only.split(",") if s]
     unknown = [s for s in a.only if s not in ("optim", "data", "train", "logging")]
@@ -563,7 +573,7 @@ def main():
                                    for c in g.candidates]} for g in groups],
     }
     a.out.mkdir(parents=True, exist_ok=True)
-    name = a.name or started.strftime("%Y-%m-%d")
+    name = a.name or free_name(a.out, started.strftime("%Y-%m-%d"))
     write_atomic(a.out / f"{name}.json", json.dumps(report, indent=2) + "\n")
     table = markdown(report)
     write_atomic(a.out / f"{name}.md", table)
