@@ -120,7 +120,7 @@ def run_groups(groups, reps, warmup, scratch):
 
 
 def median(c):
-    return statistics.median(c.samples)
+    return statistics.median(c.samples) if c.samples else None
 
 
 # ---- the groups ---------------------------------------------------------------------
@@ -347,10 +347,10 @@ def _target(row):
     return (f"≤ {row['target']}" if row["ratio_kind"] == "of floor" else f"≥ {row['target']}")
 
 
-def markdown(report):
-    """The tables a reader wants: one per kind of benchmark, medians and ratios."""
+def markdown(report, groups):
+    """The tables a reader wants, one per kind of benchmark (medians and ratios), from the
+    report's finished `groups`."""
     rows = {r["benchmark"]: r for r in report["comparisons"]}
-    groups = report["groups"]
     lines = [f"### `make bench`, {report['date']} ({report['wall_minutes']:.0f} min)",
              "",
              f"{report['machine']['cpu']}, {report['machine']['cores']} cores; {report['threads']} threads "
@@ -552,21 +552,28 @@ def main():
     print(f"== {len(groups)} groups, {a.threads} threads per side, devices: {', '.join(devices)}", file=sys.stderr)
     load_start = os.getloadavg()[0]
     started = datetime.datetime.now()
+    failure = None
     with tempfile.TemporaryDirectory(prefix="scalefree-bench-") as scratch:
         try:
             run_groups(groups, a.reps, a.warmup, scratch)
         except TrialFailed as e:
-            sys.exit(f"error: {e}")
+            failure = str(e)
+        except KeyboardInterrupt:
+            failure = "interrupted"
+    # Tables from the groups that finished; every sample so far goes into the JSON, so that
+    # a failure late in a long run loses nothing.
+    finished = [g for g in groups if all(len(c.samples) == a.reps for c in g.candidates)]
     report = {
         "benchmark": "scalefree vs PyTorch, side by side",
         "date": started.strftime("%Y-%m-%d %H:%M"),
         "wall_minutes": (datetime.datetime.now() - started).total_seconds() / 60,
+        "incomplete": failure,
         "machine": machine(), "versions": versions(), "commit": git_commit(),
         "threads": a.threads, "reps": a.reps, "warmup": a.warmup, "devices": devices,
         "load_average_start": load_start, "load_average_end": os.getloadavg()[0],
-        "comparisons": comparisons(groups),
-        "logging_overhead": logging_overheads(groups),
-        "peak_memory": peak_memory(groups),
+        "comparisons": comparisons(finished),
+        "logging_overhead": logging_overheads(finished),
+        "peak_memory": peak_memory(finished),
         "groups": [{"name": g.name, "device": g.device, "metric": g.metric, "unit": g.unit,
                     "candidates": [{"label": c.label, "side": c.side, "command": c.argv, "samples": c.samples,
                                     "median": median(c), "peak_rss_mb": c.peak_rss_mb}
@@ -575,10 +582,14 @@ def main():
     a.out.mkdir(parents=True, exist_ok=True)
     name = a.name or free_name(a.out, started.strftime("%Y-%m-%d"))
     write_atomic(a.out / f"{name}.json", json.dumps(report, indent=2) + "\n")
-    table = markdown(report)
+    table = markdown(report, [g for g in report["groups"] if g["name"] in {f.name for f in finished}])
+    if failure:
+        table = f"**Incomplete run** ({failure.splitlines()[0]}): the tables hold the finished benchmarks.\n\n" + table
     write_atomic(a.out / f"{name}.md", table)
     print(table)
     print(f"wrote {a.out / (name + '.json')} and {a.out / (name + '.md')}", file=sys.stderr)
+    if failure:
+        sys.exit(f"error: {failure}\n(the results so far are in {a.out / (name + '.json')})")
 
 
 if __name__ == "__main__":

@@ -327,3 +327,83 @@ fn compare_refuses_bad_options_naming_the_flag() {
         "nothing written"
     );
 }
+
+#[test]
+fn a_failing_trial_keeps_the_finished_benchmarks_and_names_the_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_tiny_cifar10(&data, 256, 20);
+    // The real benchmark programs, and a `scalefree` that fails as a broken build would.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(bin.join("examples")).unwrap();
+    let real = std::path::Path::new(env!("CARGO_BIN_EXE_scalefree"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    for example in ["bench_optim", "bench_data"] {
+        std::os::unix::fs::symlink(
+            real.join("examples").join(example),
+            bin.join("examples").join(example),
+        )
+        .unwrap();
+    }
+    let broken = bin.join("scalefree");
+    std::fs::write(
+        &broken,
+        "#!/bin/sh\necho 'error: broken on purpose' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&broken, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = dir.path().join("out");
+    let output = python()
+        .arg(workspace().join("bench/compare.py"))
+        .args([
+            "--only",
+            "optim,train",
+            "--depths",
+            "20",
+            "--optim-steps",
+            "2",
+            "--reps",
+            "1",
+            "--warmup",
+            "0",
+            "--models",
+            "resnet8",
+            "--device",
+            "cpu",
+            "--name",
+            "t",
+        ])
+        .arg("--bin-dir")
+        .arg(&bin)
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("broken on purpose"), "{stderr}");
+    assert!(!stderr.contains("Traceback"), "{stderr}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("t.json")).unwrap()).unwrap();
+    assert!(report["incomplete"]
+        .as_str()
+        .unwrap()
+        .contains("broken on purpose"));
+    let optimizer = &report["groups"][0];
+    assert!(optimizer["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["samples"].as_array().unwrap().len() == 1));
+    let table = std::fs::read_to_string(out.join("t.md")).unwrap();
+    assert!(table.starts_with("**Incomplete run**"), "{table}");
+    assert!(
+        table.contains("| ResNet-20 shapes (cpu) | adamw |"),
+        "{table}"
+    );
+    assert!(!table.contains("**Training step**"), "{table}");
+}
