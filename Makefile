@@ -7,6 +7,8 @@ TORCHVISION_VERSION := 0.28.0
 PYTHON ?= python3
 VENV := $(CURDIR)/.venv
 VENV_STAMP := $(VENV)/.installed-torch-$(TORCH_VERSION)
+# torchvision: for the PyTorch side of `make bench` (and its tests) only.
+TORCHVISION_STAMP := $(VENV)/.installed-torchvision-$(TORCHVISION_VERSION)
 BIN := target/release/scalefree
 
 # Build against the user's libtorch when LIBTORCH is set, else against the pinned
@@ -61,7 +63,6 @@ bench-optim: setup
 # `make bench`: every scalefree benchmark beside its PyTorch counterpart (bench/pytorch/),
 # alternating, on the real CIFAR-10; bench/results/<date>.json and .md. torchvision is
 # installed into .venv for this only. BENCH_ARGS passes options to bench/compare.py.
-TORCHVISION_STAMP := $(VENV)/.installed-torchvision-$(TORCHVISION_VERSION)
 $(TORCHVISION_STAMP): $(VENV_STAMP)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check torchvision==$(TORCHVISION_VERSION)
 	touch $@

@@ -85,7 +85,10 @@ class Cifar10Train(torch.utils.data.Dataset):
     """torchvision.datasets.CIFAR10's __getitem__: a PIL image through the transform."""
 
     def __init__(self, images, labels):
-        from torchvision import transforms
+        try:
+            from torchvision import transforms
+        except ImportError as e:
+            raise ValueError("torchvision is not installed in this Python: run `make torchvision`") from e
 
         self.images, self.labels = images, labels
         self.transform = transforms.Compose([
