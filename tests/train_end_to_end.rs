@@ -131,6 +131,40 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     out
 }
 
+/// `--eval-every 0` (what the benchmarks use): training only, no evaluation at all, and
+/// the summary says so with no accuracy rather than a made-up one.
+#[test]
+fn eval_every_zero_trains_without_ever_evaluating() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_tiny_cifar10(&data, 96, 20);
+    let out = dir.path().join("run");
+    let output = train(
+        &data,
+        &out,
+        &[
+            "--epochs",
+            "2",
+            "--batch-size",
+            "32",
+            "--eval-every",
+            "0",
+            "--hist-every",
+            "0",
+            "--model",
+            "resnet8",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary = read_json(&out.join("summary.json"));
+    assert_eq!(summary["status"], "completed");
+    assert_eq!(summary["steps_done"], 6);
+    assert!(summary["final_test_accuracy"].is_null(), "{summary}");
+    assert_eq!(summary["timing"]["steady_steps"], 3);
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap_or_default();
+    assert!(metrics.trim().is_empty(), "evaluated anyway: {metrics}");
+}
+
 #[test]
 fn a_huge_step_size_stops_the_run_as_diverged_with_exit_code_3() {
     let dir = tempfile::tempdir().unwrap();

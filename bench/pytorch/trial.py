@@ -164,6 +164,7 @@ def train_trial(args, device):
                 stats.after_step(steps + 1)
                 stats_events += 1
                 stats_seconds += logging + time.perf_counter() - started
+            # The per-step loss and accuracy bookkeeping that both loops do (each a sync).
             loss_value = loss.item()
             _correct = out.argmax(1).eq(y).sum().item()
             steps += 1
