@@ -11,8 +11,9 @@
 //! Usage: bench_train [--data PATH] [--steps N] [--reps N] [--threads N] [--out DIR]
 #[path = "../bench/support.rs"]
 mod support;
-use scalefree::cli::TrainArgs;
-use scalefree::run::metrics::Summary;
+use scalefree::commands::train::{train, RunOptions};
+use scalefree::config::RunConfig;
+use scalefree::rundir::RunDir;
 use serde_json::json;
 use std::path::PathBuf;
 use support::{arg, median};
@@ -49,21 +50,21 @@ fn run() -> anyhow::Result<()> {
                     let out = scratch
                         .path()
                         .join(format!("{model}-{bn}-{hist_every}-{rep}"));
-                    let run_args = TrainArgs {
-                        data: data.clone(),
-                        model: Some(model.into()),
-                        bn,
-                        no_bn: !bn,
-                        max_steps: Some(steps),
-                        hist_every: Some(hist_every),
-                        threads: Some(threads),
-                        device: Some("cpu".into()),
-                        out: Some(out.clone()),
+                    let mut settings = json!({
+                        "model": model, "bn": bn, "max_steps": steps, "hist_every": hist_every,
+                        "threads": threads, "device": "cpu", "out": out,
+                    });
+                    if let Some(data) = &data {
+                        settings["data"] = json!(data);
+                    }
+                    let config = RunConfig::from_value(&settings)?;
+                    let options = RunOptions {
+                        resume: false,
                         quiet: true,
-                        ..Default::default()
                     };
-                    scalefree::run::train::run(&run_args)?;
-                    let summary = Summary::read(&out.join("summary.json"))?;
+                    train(&config, &options)?;
+                    let (_, summary) = RunDir::new(&out).state()?;
+                    let summary = summary.expect("a finished run has a summary");
                     images_per_s[v].push(summary.images_per_s);
                     per_step[v].push(128.0 / summary.images_per_s);
                     eprintln!(

@@ -1,13 +1,17 @@
 //! The `scalefree` driver as a library: the binary in `main.rs` is a thin shell around
 //! it, and the integration tests under `tests/` use it directly.
-pub mod check;
+//!
+//! The modules from the bottom up (nothing imports from a module above it):
+//! `config` (the run configuration) and `data` (CIFAR and the input pipeline);
+//! `scales` (log2 histograms); `train` (the training core); `rundir` (the run
+//! directory's files and state) and `sinks` (atomic writes, JSON lines, TensorBoard);
+//! `plot`; then `commands` (train, check, sweep, report, info, models) and `cli`.
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod data;
-pub mod info;
-pub mod models_list;
 pub mod plot;
-pub mod report;
-pub mod run;
+pub mod rundir;
 pub mod scales;
-pub mod sweep;
+pub mod sinks;
+pub mod train;

@@ -1,8 +1,8 @@
 //! `scalefree`: the driver binary.
 use clap::Parser;
 use scalefree::cli::{Cli, Command};
-use scalefree::run::metrics::RunStatus;
-use scalefree::{check, info, models_list, report, run, sweep};
+use scalefree::commands::{check, info, models, report, sweep, train};
+use scalefree::rundir::{RunDir, RunStatus};
 
 /// Exit codes: 0 completed, 1 error, 2 usage, 3 diverged, 130 interrupted.
 fn main() {
@@ -14,11 +14,11 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info(args) => info::run(&args).map(|_| 0),
-        Command::Models(args) => models_list::run(&args).map(|_| 0),
+        Command::Models(args) => models::run(&args).map(|_| 0),
         Command::Check(args) => check::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Sweep(args) => sweep::run(&args),
-        Command::Train(args) => run::train::run(&args).map(|outcome| {
+        Command::Train(args) => train::run(&args).map(|outcome| {
             let code = match outcome.status {
                 RunStatus::Completed => 0,
                 RunStatus::Diverged => 3,
@@ -28,7 +28,7 @@ fn main() {
                 eprintln!(
                     "run {:?}: see {}",
                     outcome.status,
-                    outcome.run_dir.join("summary.json").display()
+                    RunDir::new(&outcome.run_dir).summary_path().display()
                 );
             }
             code

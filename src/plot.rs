@@ -1,9 +1,16 @@
-//! Shared set-up for the PNG figures (plotters, bitmap backend).
+//! What every PNG figure shares (plotters, bitmap backend): the font, drawing a PNG
+//! atomically, the optimizers' colours, text styles, and the magnitude-histogram panel
+//! that the report and `check grad-scales` both draw.
 //!
 //! Text needs a TrueType font; plotters' `ab_glyph` backend takes one as bytes, so no
 //! system font library is linked. The font is read once from the usual DejaVu location
 //! (Debian's `fonts-dejavu-core`, which `make setup` installs when it is missing).
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+use optim::DecayMode;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::ops::Range;
+use std::path::Path;
 use std::sync::OnceLock;
 
 const FONT_CANDIDATES: [&str; 3] = [
@@ -36,4 +43,129 @@ pub fn ensure_font() -> Result<()> {
         Ok(()) => Ok(()),
         Err(message) => bail!("{message}"),
     }
+}
+
+pub type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+
+/// Draws into a temporary PNG beside `path` and renames it over `path`. The temporary
+/// name still ends in `.png` because the bitmap backend picks its encoder from it.
+pub fn draw_png(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&Area) -> Result<()>,
+) -> Result<()> {
+    ensure_font()?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp{}.png", std::process::id()));
+    let outcome = (|| -> Result<()> {
+        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        draw(&root)?;
+        root.present().map_err(plot_error)?;
+        Ok(())
+    })();
+    match outcome {
+        Ok(()) => std::fs::rename(&tmp, path)
+            .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display())),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e.context(format!("cannot draw {}", path.display())))
+        }
+    }
+}
+
+/// Plotters' errors borrow the backend's error type; this keeps only the message.
+pub fn plot_error<E: std::fmt::Display>(e: E) -> anyhow::Error {
+    anyhow::anyhow!("plotting: {e}")
+}
+
+pub fn optimizer_color(optimizer: DecayMode) -> RGBColor {
+    match optimizer {
+        DecayMode::L2 => RGBColor(31, 119, 180),
+        DecayMode::Decoupled => RGBColor(214, 39, 40),
+        DecayMode::Proximal => RGBColor(44, 160, 44),
+    }
+}
+
+pub fn font(size: u32) -> TextStyle<'static> {
+    ("sans-serif", size).into_font().color(&BLACK)
+}
+
+pub fn centered(size: u32) -> TextStyle<'static> {
+    font(size).pos(plotters::style::text_anchor::Pos::new(
+        plotters::style::text_anchor::HPos::Center,
+        plotters::style::text_anchor::VPos::Center,
+    ))
+}
+
+/// One line of a magnitude-histogram panel: proportions per octave, and octaves to mark
+/// with vertical lines (percentiles, say).
+pub struct OctaveSeries {
+    pub label: String,
+    pub color: RGBColor,
+    /// (octave, proportion)
+    pub points: Vec<(f64, f64)>,
+    pub marks: Vec<f64>,
+}
+
+/// A panel of `log2|x|` histograms as proportions per octave, one line per series, with a
+/// legend in the upper left.
+pub fn octave_panel(
+    area: &Area,
+    title: &str,
+    series: &[OctaveSeries],
+    x_range: Range<f64>,
+    y_range: Range<f64>,
+) -> Result<()> {
+    let y_top = y_range.end;
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, font(14))
+        .margin(10)
+        .x_label_area_size(36)
+        .y_label_area_size(52)
+        .build_cartesian_2d(x_range, y_range)
+        .map_err(plot_error)?;
+    chart
+        .configure_mesh()
+        .x_desc("octave (log2 of magnitude)")
+        .y_desc("proportion")
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| format!("{v:.2}"))
+        .light_line_style(WHITE.mix(0.0))
+        .label_style(font(11))
+        .axis_desc_style(font(12))
+        .draw()
+        .map_err(plot_error)?;
+    for s in series {
+        let color = s.color;
+        chart
+            .draw_series(LineSeries::new(s.points.clone(), color.stroke_width(2)))
+            .map_err(plot_error)?
+            .label(s.label.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+        chart
+            .draw_series(s.points.iter().map(|&p| Circle::new(p, 2, color.filled())))
+            .map_err(plot_error)?;
+        for &mark in &s.marks {
+            chart
+                .draw_series(LineSeries::new(
+                    [(mark, 0.0), (mark, y_top)],
+                    color.mix(0.6).stroke_width(1),
+                ))
+                .map_err(plot_error)?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .label_font(font(11))
+        .draw()
+        .map_err(plot_error)
 }

@@ -2,7 +2,7 @@
 mod report_support;
 
 use report_support::{expected_pngs, write_experiment, EXPERIMENT};
-use scalefree::report::{generate, ReportArgs};
+use scalefree::commands::report::{generate, ReportArgs};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

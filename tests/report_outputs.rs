@@ -4,7 +4,7 @@ mod report_support;
 
 use optim::DecayMode::{Decoupled as AdamW, L2};
 use report_support::{expected_pngs, run_name, write_experiment, EXPERIMENT};
-use scalefree::report::{generate, ReportArgs};
+use scalefree::commands::report::{generate, ReportArgs};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;

@@ -21,6 +21,7 @@ mod dataset;
 mod error;
 mod image_folder;
 mod loader;
+mod open;
 mod source;
 mod split;
 
@@ -30,6 +31,7 @@ pub use dataset::{
 };
 pub use error::DataError;
 pub use loader::{Batch, Batches, Loader, LoaderConfig};
+pub use open::{cache_dir, open, splits, training_subset, Splits};
 
 use cache::{digest, Cache};
 use source::{join, Source};

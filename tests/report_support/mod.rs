@@ -3,10 +3,10 @@
 //! a diverged, a missing, a started and an interrupted run.
 #![allow(dead_code)]
 use optim::DecayMode;
+use scalefree::commands::sweep::experiment::{Plan, PlannedRun};
 use scalefree::config::RunConfig;
-use scalefree::run::metrics::{write_metrics, MetricsRow, RunStatus, Summary};
-use scalefree::run::scale_log::{ScaleRow, SpreadRow};
-use scalefree::sweep::experiment::{Plan, PlannedRun};
+use scalefree::rundir::{MetricsRow, RunDir, RunStatus, ScaleRow, SpreadRow, Summary};
+use serde_json::json;
 use std::path::Path;
 
 pub const EXPERIMENT: &str = "synth";
@@ -62,8 +62,8 @@ fn metrics(final_error: f64, diverged: bool) -> Vec<MetricsRow> {
                 },
                 train_accuracy: 0.1 + (0.99 - 0.1) * progress,
                 eval_split: "test".into(),
-                test_loss: 2.3 - 1.5 * progress,
-                test_accuracy: 0.1 + (1.0 - final_error - 0.1) * progress.sqrt(),
+                eval_loss: 2.3 - 1.5 * progress,
+                eval_accuracy: 0.1 + (1.0 - final_error - 0.1) * progress.sqrt(),
                 lr: 1e-3,
                 wall_s: epoch as f64,
                 images_per_s: 1000.0,
@@ -144,49 +144,48 @@ fn summary(status: RunStatus, final_accuracy: Option<f64>, error: Option<f64>) -
 pub fn write_experiment(runs: &Path) -> Plan {
     let mut planned = Vec::new();
     for (bn, optimizer, lr, wd, fake) in grid() {
-        let mut config = RunConfig {
-            model: "resnet20".into(),
-            bn,
-            optimizer,
-            lr,
-            wd,
-            epochs: EPOCHS,
-            ..RunConfig::default()
-        };
-        let name = config.derived_name();
+        let name = run_name(bn, optimizer, lr, wd);
         let dir = runs.join(EXPERIMENT).join(&name);
-        config.out = Some(dir.clone());
+        // Written flat, as run directories were before the configuration had sections.
+        let flat = json!({"model": "resnet20", "bn": bn, "optimizer": optimizer, "lr": lr,
+                          "wd": wd, "epochs": EPOCHS, "out": dir});
+        let config = RunConfig::from_value(&flat).unwrap();
+        let run_dir = RunDir::new(&dir);
         if !matches!(fake, Fake::Missing) {
             std::fs::create_dir_all(&dir).unwrap();
             std::fs::write(
                 dir.join("config.json"),
-                serde_json::to_string_pretty(&config).unwrap(),
+                serde_json::to_string_pretty(&flat).unwrap(),
             )
             .unwrap();
         }
         match fake {
             Fake::Completed(error) => {
-                write_metrics(&dir.join("metrics.jsonl"), &metrics(error, false)).unwrap();
+                run_dir.write_metrics(&metrics(error, false)).unwrap();
                 jsonl(&dir.join("scales.jsonl"), &scales(bn));
-                summary(RunStatus::Completed, Some(1.0 - error), Some(error))
-                    .write(&dir.join("summary.json"))
+                run_dir
+                    .write_summary(&summary(
+                        RunStatus::Completed,
+                        Some(1.0 - error),
+                        Some(error),
+                    ))
                     .unwrap();
             }
             Fake::Diverged => {
                 // Its last evaluation looked good; a diverged run still counts as 1.1.
-                write_metrics(&dir.join("metrics.jsonl"), &metrics(0.05, true)).unwrap();
-                summary(RunStatus::Diverged, Some(0.95), Some(1.1))
-                    .write(&dir.join("summary.json"))
+                run_dir.write_metrics(&metrics(0.05, true)).unwrap();
+                run_dir
+                    .write_summary(&summary(RunStatus::Diverged, Some(0.95), Some(1.1)))
                     .unwrap();
             }
             Fake::Interrupted => {
-                write_metrics(&dir.join("metrics.jsonl"), &metrics(0.05, false)[..2]).unwrap();
-                summary(RunStatus::Interrupted, Some(0.95), Some(0.05))
-                    .write(&dir.join("summary.json"))
+                run_dir.write_metrics(&metrics(0.05, false)[..2]).unwrap();
+                run_dir
+                    .write_summary(&summary(RunStatus::Interrupted, Some(0.95), Some(0.05)))
                     .unwrap();
             }
             Fake::Started => {
-                write_metrics(&dir.join("metrics.jsonl"), &metrics(0.05, false)[..1]).unwrap();
+                run_dir.write_metrics(&metrics(0.05, false)[..1]).unwrap();
             }
             Fake::Missing => {}
         }
@@ -209,22 +208,16 @@ pub fn write_experiment(runs: &Path) -> Plan {
 }
 
 pub fn run_name(bn: bool, optimizer: DecayMode, lr: f64, wd: f64) -> String {
-    RunConfig {
-        model: "resnet20".into(),
-        bn,
-        optimizer,
-        lr,
-        wd,
-        ..RunConfig::default()
-    }
-    .derived_name()
+    let settings =
+        json!({"model": "resnet20", "bn": bn, "optimizer": optimizer, "lr": lr, "wd": wd});
+    RunConfig::from_value(&settings).unwrap().derived_name()
 }
 
 /// The report's files for the synthetic experiment, with their pixel sizes.
 pub fn expected_pngs() -> Vec<(&'static str, (u32, u32))> {
-    let heatmap = scalefree::report::heatmap::figure_size(2, 2, 2);
-    let curves = scalefree::report::curves::SIZE;
-    let hist = scalefree::report::histograms::figure_size(2, 2);
+    let heatmap = scalefree::commands::report::heatmap::figure_size(2, 2, 2);
+    let curves = scalefree::commands::report::curves::SIZE;
+    let hist = scalefree::commands::report::histograms::figure_size(2, 2);
     vec![
         ("heatmap-resnet20-nobn.png", heatmap),
         ("heatmap-resnet20-bn.png", heatmap),

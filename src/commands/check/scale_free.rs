@@ -1,0 +1,538 @@
+//! `scalefree check scale-free` (claim 2): AdamW and AdamProx are scale-free, Adam-ℓ2 is not.
+//!
+//! Every run starts from the same initial weights and sees the same batches (same model
+//! seed, same loader seed), so the only difference between a run and its reference
+//! (loss × 1, same optimizer and ε) is the rescaling: the loss multiplied by a constant,
+//! or each gradient coordinate multiplied by a fixed random factor `10^U(−D, D)`. With
+//! ε = 0, `u_t` does not see the scale, so AdamW's and AdamProx's iterates differ from the
+//! reference only by float rounding; Adam-ℓ2 adds `λ·x` to the rescaled gradient, so its
+//! trajectory changes. All runs advance in lockstep, one batch at a time.
+use super::input::Input;
+use super::options::{
+    effective_eps, model_config, non_negative, positive, steps_at_least_one, zero_eps, InputArgs,
+    ModelArgs, OptimizerArgs,
+};
+use super::present::{device_label, fixed, sci, CommonSettings, OutputArgs, Verdict};
+use super::{distance, norm};
+use crate::train::{GradientHooks, Step, Tally, Trainer, TrainerSpec};
+use anyhow::{bail, Result};
+use clap::{Args, ValueEnum};
+use optim::DecayMode;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::time::Instant;
+use tch::{Device, Kind, Tensor};
+
+/// λ: the paper's best Adam-ℓ2 setting for ResNet-20 without BN.
+pub const DEFAULT_WD: f64 = 5e-4;
+pub const CLAIM: &str = "claim 2 (AdamW and AdamProx are scale-free, Adam-ℓ2 is not)";
+/// With ε = 0, AdamW/AdamProx deviations above this are more than float rounding.
+pub const ROUNDING_TOLERANCE: f64 = 1e-4;
+/// How many times more Adam-ℓ2 must deviate than AdamW/AdamProx: with ε = 0, and with ε > 0.
+pub const RATIO_EXACT: f64 = 100.0;
+pub const RATIO_EPS: f64 = 10.0;
+
+#[derive(Args, Debug)]
+pub struct ScaleFreeArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Optimizer steps of each run.
+    #[arg(long, default_value_t = 20, value_parser = steps_at_least_one)]
+    pub steps: u64,
+    /// Measure the deviations every N steps [default: steps / 5].
+    #[arg(long, value_parser = steps_at_least_one)]
+    pub every: Option<u64>,
+    /// η_0 and λ, shared by the three optimizers (λ must be > 0).
+    #[command(flatten)]
+    pub optimizer: OptimizerArgs,
+    /// Adam's ε; a comma-separated list runs every setting once per value (0 runs as 1e-30,
+    /// which keeps never-updated coordinates at 0/ε instead of 0/0).
+    #[arg(long, value_delimiter = ',', default_value = "0,1e-8", value_parser = non_negative)]
+    pub eps: Vec<f64>,
+    /// Loss multipliers compared with loss × 1.
+    #[arg(long, value_delimiter = ',', default_value = "10,100", value_parser = positive)]
+    pub mults: Vec<f64>,
+    /// Float precision of the runs: auto is float64 for ε = 0 (whose invariance is exact
+    /// only up to rounding, and which float32's range cannot hold) and float32 otherwise.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub precision: Precision,
+    /// Per-coordinate gradient factors 10^U(−D, D) with this D (0 skips those runs).
+    #[arg(long, default_value_t = 3.0, value_parser = non_negative)]
+    pub coord_decades: f64,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Precision {
+    Auto,
+    F32,
+    F64,
+}
+
+impl Precision {
+    pub fn kind_for(self, eps: f64) -> Kind {
+        match self {
+            Precision::Auto if eps == 0.0 => Kind::Double,
+            Precision::Auto | Precision::F32 => Kind::Float,
+            Precision::F64 => Kind::Double,
+        }
+    }
+}
+
+fn precision_name(kind: Kind) -> &'static str {
+    if kind == Kind::Double {
+        "f64"
+    } else {
+        "f32"
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Scaling {
+    /// The loss multiplied by `factor` (1 is the reference run).
+    Loss { factor: f64 },
+    /// Each gradient coordinate multiplied by a fixed factor `10^U(−decades, decades)`.
+    Coordinates { decades: f64 },
+}
+
+impl Scaling {
+    fn label(self) -> String {
+        match self {
+            Scaling::Loss { factor: 1.0 } => "loss ×1 (reference)".into(),
+            Scaling::Loss { factor } => format!("loss ×{factor}"),
+            Scaling::Coordinates { decades } => format!("coord 10^U(−{decades},{decades})"),
+        }
+    }
+    fn is_reference(self) -> bool {
+        self == Scaling::Loss { factor: 1.0 }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Settings {
+    pub model: String,
+    pub bn: bool,
+    pub steps: u64,
+    pub eps: Vec<f64>,
+    pub loss_multipliers: Vec<f64>,
+    pub coord_decades: f64,
+    /// `auto`, `f32` or `f64`; each run records the one it used.
+    pub precision: String,
+    #[serde(flatten)]
+    pub common: CommonSettings,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Deviation {
+    pub step: u64,
+    /// `‖x_c − x_1‖ / ‖x_1‖`; `null` when a run diverged.
+    pub deviation: f64,
+}
+
+/// One run: an optimizer, an ε and a rescaling.
+#[derive(Debug, Serialize)]
+pub struct Run {
+    pub optimizer: DecayMode,
+    pub eps: f64,
+    /// The ε the optimizer was given (a tiny stand-in for ε = 0, see `options::zero_eps`).
+    pub eps_used: f64,
+    /// `f32` or `f64`: weights, activations, gradients and optimizer state.
+    pub precision: &'static str,
+    pub scaling: Scaling,
+    pub label: String,
+    pub reference: bool,
+    pub deviations: Vec<Deviation>,
+    pub final_deviation: Option<f64>,
+    pub max_deviation: Option<f64>,
+    /// Mean training loss (un-multiplied) and accuracy over the last measuring interval.
+    pub train_loss: Option<f64>,
+    pub train_accuracy: Option<f64>,
+    pub diverged_at: Option<u64>,
+}
+
+/// The deciding numbers at one ε.
+#[derive(Debug, Serialize)]
+pub struct EpsSummary {
+    pub eps: f64,
+    /// Largest deviation of AdamW and AdamProx over all rescalings and measuring steps.
+    pub scale_free_max: f64,
+    /// Smallest final deviation of Adam-ℓ2 over all rescalings.
+    pub adam_l2_min: f64,
+    pub ratio: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub check: &'static str,
+    pub verdict: Verdict,
+    pub settings: Settings,
+    pub summary: Vec<EpsSummary>,
+    pub runs: Vec<Run>,
+    pub wall_s: f64,
+}
+
+struct Live {
+    run: Run,
+    trainer: Trainer,
+    reference: usize,
+    tally: Tally,
+}
+
+/// The fixed per-coordinate factors `10^U(−decades, decades)`, from the seed.
+fn coordinate_factors(numel: i64, decades: f64, seed: u64, device: Device) -> Tensor {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5CA1_EF5E_ED00_0000);
+    let factors: Vec<f32> = (0..numel)
+        .map(|_| 10f64.powf(decades * (2.0 * rng.random::<f64>() - 1.0)) as f32)
+        .collect();
+    Tensor::from_slice(&factors).to_device(device)
+}
+
+pub fn run(args: &ScaleFreeArgs) -> Result<Report> {
+    let started = Instant::now();
+    let wd = args.optimizer.wd.unwrap_or(DEFAULT_WD);
+    if wd == 0.0 {
+        bail!("--wd must be > 0: with λ = 0 the three optimizers are all plain Adam, with nothing to tell apart");
+    }
+    let device = args.input.prepare()?;
+    let batch_size = args.input.batch_size.unwrap_or(32);
+    let input = Input::open(&args.input, batch_size, device)?;
+    let bn = args.model.bn;
+    let every = args.every.unwrap_or((args.steps / 5).max(1));
+    let model = model_config(
+        &args.model.model,
+        bn,
+        input.classes,
+        args.input.seed,
+        device,
+    );
+
+    let mut eps_values: Vec<f64> = Vec::new();
+    for &e in &args.eps {
+        if !eps_values.contains(&e) {
+            eps_values.push(e);
+        }
+    }
+    let mut scalings = vec![Scaling::Loss { factor: 1.0 }];
+    for &factor in &args.mults {
+        if !scalings.contains(&Scaling::Loss { factor }) {
+            scalings.push(Scaling::Loss { factor });
+        }
+    }
+    if args.coord_decades > 0.0 {
+        scalings.push(Scaling::Coordinates {
+            decades: args.coord_decades,
+        });
+    }
+
+    // The factors are drawn once, for the model's number of parameters, from the seed.
+    let numel = Trainer::new(
+        &TrainerSpec {
+            model: model.clone(),
+            optimizer: args
+                .optimizer
+                .adam(DecayMode::Decoupled, wd, 1e-8, Kind::Float),
+            kind: Kind::Float,
+        },
+        device,
+    )?
+    .flat_values()
+    .numel() as i64;
+    let factors = coordinate_factors(numel, args.coord_decades, args.input.seed, device);
+    let mut live: Vec<Live> = Vec::new();
+    for &eps in &eps_values {
+        let kind = args.precision.kind_for(eps);
+        for mode in DecayMode::ALL {
+            let reference = live.len();
+            for &scaling in &scalings {
+                let spec = TrainerSpec {
+                    model: model.clone(),
+                    optimizer: args.optimizer.adam(mode, wd, eps, kind),
+                    kind,
+                };
+                let hooks = match scaling {
+                    Scaling::Loss { factor } => GradientHooks {
+                        loss_mult: factor,
+                        coordinate_factors: None,
+                    },
+                    Scaling::Coordinates { .. } => GradientHooks {
+                        loss_mult: 1.0,
+                        coordinate_factors: Some(factors.to_kind(kind)),
+                    },
+                };
+                let trainer = Trainer::new(&spec, device)?.with_hooks(hooks);
+                let run = Run {
+                    optimizer: mode,
+                    eps,
+                    eps_used: effective_eps(eps, kind),
+                    precision: precision_name(kind),
+                    scaling,
+                    label: scaling.label(),
+                    reference: scaling.is_reference(),
+                    deviations: Vec::new(),
+                    final_deviation: None,
+                    max_deviation: None,
+                    train_loss: None,
+                    train_accuracy: None,
+                    diverged_at: None,
+                };
+                live.push(Live {
+                    run,
+                    trainer,
+                    reference,
+                    tally: Tally::default(),
+                });
+            }
+        }
+    }
+    let mut board = args.output.prepare()?;
+
+    println!(
+        "check scale-free: {} {} BN, {numel} parameters, {} steps of batch {batch_size} on {} ({}), η_0 = {:e}, λ = {:e}; \
+         {} runs in lockstep (3 optimizers × ε in [{}] × {})",
+        args.model.model,
+        if bn { "with" } else { "without" },
+        args.steps,
+        input.description,
+        device_label(device),
+        args.optimizer.lr,
+        wd,
+        live.len(),
+        eps_values
+            .iter()
+            .map(|&e| format!("{e:e} {}", precision_name(args.precision.kind_for(e))))
+            .collect::<Vec<_>>()
+            .join(", "),
+        scalings.iter().map(|s| s.label()).collect::<Vec<_>>().join(", ")
+    );
+
+    if eps_values.contains(&0.0) {
+        let kind = args.precision.kind_for(0.0);
+        eprintln!(
+            "note: ε = 0 runs as ε = {:e} in {}: a literal 0 makes coordinates whose gradient has always been 0 \
+             (dead ReLU channels) 0/0 = NaN",
+            zero_eps(kind),
+            precision_name(kind)
+        );
+    }
+    let mut stream = input.stream();
+    for t in 1..=args.steps {
+        let batch = stream.next_batch()?;
+        for l in live.iter_mut() {
+            if l.run.diverged_at.is_some() {
+                continue;
+            }
+            match l.trainer.step(&batch)? {
+                Step::Ready(stats) => l.tally.add(&stats),
+                Step::Diverged { .. } => l.run.diverged_at = Some(t),
+            }
+        }
+        if t % every == 0 || t == args.steps {
+            measure(&mut live, t, board.as_mut());
+            let mut line = format!("step {t:>5}:");
+            for &eps in &eps_values {
+                line.push_str(&format!("  ε={eps:e}"));
+                for mode in DecayMode::ALL {
+                    let worst = live
+                        .iter()
+                        .filter(|l| l.run.eps == eps && l.run.optimizer == mode && !l.run.reference)
+                        .filter_map(|l| l.run.deviations.last().map(|d| d.deviation))
+                        .fold(0.0, nan_max);
+                    line.push_str(&format!(" {mode} {}", sci(Some(worst))));
+                }
+            }
+            println!("{line}");
+        }
+    }
+
+    let runs: Vec<Run> = live.into_iter().map(|l| l.run).collect();
+    print_table(&runs, args.steps);
+    let summary: Vec<EpsSummary> = eps_values
+        .iter()
+        .map(|&eps| summarise(&runs, eps))
+        .collect();
+    let report = Report {
+        check: "scale-free",
+        verdict: verdict(&summary, args.steps),
+        settings: Settings {
+            model: args.model.model.clone(),
+            bn,
+            steps: args.steps,
+            eps: eps_values,
+            loss_multipliers: args.mults.clone(),
+            coord_decades: args.coord_decades,
+            precision: format!("{:?}", args.precision).to_lowercase(),
+            common: CommonSettings::new(
+                &input.description,
+                batch_size,
+                &args.optimizer,
+                wd,
+                args.input.seed,
+                device,
+            ),
+        },
+        summary,
+        runs,
+        wall_s: started.elapsed().as_secs_f64(),
+    };
+    args.output
+        .finish(&report.verdict, report.wall_s, &report)?;
+    Ok(report)
+}
+
+/// A NaN (a diverged run) counts as the largest deviation.
+fn nan_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+fn measure(live: &mut [Live], t: u64, mut board: Option<&mut crate::sinks::tensorboard::Board>) {
+    let values: Vec<Tensor> = live.iter().map(|l| l.trainer.flat_values()).collect();
+    for (i, l) in live.iter_mut().enumerate() {
+        l.run.train_loss = l.tally.mean_loss();
+        l.run.train_accuracy = l.tally.accuracy();
+        l.tally = Tally::default();
+        let tag = format!(
+            "scale_free/eps{:e}/{}/{}",
+            l.run.eps,
+            l.run.optimizer,
+            l.run.label.replace(' ', "_")
+        );
+        if let (Some(board), Some(loss)) = (board.as_deref_mut(), l.run.train_loss) {
+            board.scalar(&format!("{tag}/loss"), loss, t);
+        }
+        if l.run.reference {
+            continue;
+        }
+        let reference = &values[l.reference];
+        let diverged = l.run.diverged_at.is_some() || live_diverged(&values[i]);
+        let deviation = if diverged {
+            f64::NAN
+        } else {
+            distance(&values[i], reference) / norm(reference)
+        };
+        l.run.deviations.push(Deviation { step: t, deviation });
+        l.run.final_deviation = Some(deviation);
+        l.run.max_deviation = Some(nan_max(l.run.max_deviation.unwrap_or(0.0), deviation));
+        if let Some(board) = board.as_deref_mut() {
+            board.scalar(&format!("{tag}/deviation"), deviation, t);
+        }
+    }
+    if let Some(board) = board {
+        board.flush();
+    }
+}
+
+fn live_diverged(values: &Tensor) -> bool {
+    values.isfinite().logical_not().any().int64_value(&[]) != 0
+}
+
+fn print_table(runs: &[Run], steps: u64) {
+    println!(
+        "\n{:<10} {:>11}  {:<26} {:>12} {:>10}  {:>10} {:>9}",
+        "optimizer",
+        "ε",
+        "rescaling",
+        format!("dev @{steps}"),
+        "max dev",
+        "train loss",
+        "accuracy"
+    );
+    for run in runs {
+        let (last, max) = if run.reference {
+            ("—".into(), "—".into())
+        } else {
+            (sci(run.final_deviation), sci(run.max_deviation))
+        };
+        let mut line = format!(
+            "{:<10} {:>11}  {:<26} {:>12} {:>10}  {:>10} {:>9}",
+            run.optimizer.name(),
+            format!("{:e} {}", run.eps, run.precision),
+            run.label,
+            last,
+            max,
+            fixed(run.train_loss, 4),
+            fixed(run.train_accuracy, 3)
+        );
+        if let Some(t) = run.diverged_at {
+            line.push_str(&format!("  diverged at step {t}"));
+        }
+        println!("{line}");
+    }
+}
+
+fn summarise(runs: &[Run], eps: f64) -> EpsSummary {
+    let compared = || runs.iter().filter(move |r| r.eps == eps && !r.reference);
+    let scale_free_max = compared()
+        .filter(|r| r.optimizer != DecayMode::L2)
+        .map(|r| r.max_deviation.unwrap_or(f64::NAN))
+        .fold(0.0, nan_max);
+    let adam_l2_min = compared()
+        .filter(|r| r.optimizer == DecayMode::L2)
+        .map(|r| {
+            r.final_deviation.map_or(
+                f64::INFINITY,
+                |d| if d.is_nan() { f64::INFINITY } else { d },
+            )
+        })
+        .fold(f64::INFINITY, f64::min);
+    let scale_free_max = if scale_free_max.is_nan() {
+        f64::INFINITY
+    } else {
+        scale_free_max
+    };
+    EpsSummary {
+        eps,
+        scale_free_max,
+        adam_l2_min,
+        ratio: adam_l2_min / scale_free_max,
+    }
+}
+
+fn verdict(summary: &[EpsSummary], steps: u64) -> Verdict {
+    let describe = |s: &EpsSummary| {
+        format!(
+            "at ε = {:e} after {steps} steps AdamW/AdamProx deviate at most {}, Adam-ℓ2 at least {} ({}× more)",
+            s.eps,
+            sci(Some(s.scale_free_max)),
+            sci(Some(s.adam_l2_min)),
+            sci(Some(s.ratio))
+        )
+    };
+    // Judged where the claim is exact (ε = 0) when that was run, else at the smallest ε.
+    let Some(judged) = summary.iter().min_by(|a, b| a.eps.total_cmp(&b.eps)) else {
+        return Verdict::new(CLAIM, false, "nothing was run");
+    };
+    let supported = if judged.eps == 0.0 {
+        judged.scale_free_max <= ROUNDING_TOLERANCE
+            && judged.adam_l2_min >= RATIO_EXACT * judged.scale_free_max
+    } else {
+        judged.adam_l2_min >= RATIO_EPS * judged.scale_free_max
+    };
+    let detail: Vec<String> = summary.iter().map(describe).collect();
+    Verdict::new(CLAIM, supported, &detail.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coordinate_factors_span_the_requested_decades_and_repeat_by_seed() {
+        let f = coordinate_factors(100_000, 3.0, 7, Device::Cpu);
+        let log10 = f.log10();
+        assert!(log10.min().double_value(&[]) >= -3.0 - 1e-6);
+        assert!(log10.max().double_value(&[]) <= 3.0 + 1e-6);
+        assert!(log10.min().double_value(&[]) < -2.9 && log10.max().double_value(&[]) > 2.9);
+        assert!(f.equal(&coordinate_factors(100_000, 3.0, 7, Device::Cpu)));
+        assert!(!f.equal(&coordinate_factors(100_000, 3.0, 8, Device::Cpu)));
+        assert_eq!(f.kind(), Kind::Float);
+    }
+}

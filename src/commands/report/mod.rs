@@ -1,0 +1,106 @@
+//! `scalefree report EXPERIMENT`: figures and tables of an experiment from its run
+//! directories (read only), written to `report/<experiment>/`: heatmaps, curves,
+//! histograms, `summary.md`, `summary.json` and an `index.html` showing them all.
+pub mod collect;
+pub mod curves;
+pub mod figure;
+pub mod heatmap;
+pub mod histograms;
+pub mod html;
+pub mod table;
+
+use crate::commands::sweep::experiment::{Experiment, Plan};
+use crate::sinks::atomic::{write_atomic, write_json_atomic};
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use std::path::{Path, PathBuf};
+
+#[derive(Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// Experiment name (cifar10-quick) or its file (experiments/cifar10-quick.json).
+    pub experiment: String,
+    /// Where the run directories are: <runs>/<experiment>/<run>.
+    #[arg(long, default_value = "runs")]
+    pub runs: PathBuf,
+    /// Where the report goes: <out>/<experiment>/index.html.
+    #[arg(long, default_value = "report")]
+    pub out: PathBuf,
+}
+
+/// The experiment's name: given as is, or read from the experiment file given.
+pub fn experiment_name(spec: &str) -> Result<String> {
+    let path = Path::new(spec);
+    let looks_like_file = spec.ends_with(".json") || spec.contains('/') || path.is_file();
+    if !looks_like_file {
+        return Ok(spec.to_string());
+    }
+    if path.is_file() {
+        return Ok(Experiment::read(path)?.name);
+    }
+    match path.file_stem() {
+        Some(stem) => Ok(stem.to_string_lossy().into_owned()),
+        None => bail!(
+            "cannot tell the experiment's name from {spec:?}; give its name, e.g. cifar10-quick"
+        ),
+    }
+}
+
+/// What `report` wrote.
+pub struct Written {
+    pub dir: PathBuf,
+    pub report: table::Report,
+}
+
+/// Reads the plan and the runs, writes every figure, the tables and the page.
+pub fn generate(args: &ReportArgs) -> Result<Written> {
+    let name = experiment_name(&args.experiment)?;
+    let plan_path = Plan::dir(&args.runs, &name).join("plan.json");
+    if !plan_path.exists() {
+        bail!(
+            "no plan at {}: run `scalefree sweep {}` first (or pass --runs where the runs are)",
+            plan_path.display(),
+            args.experiment
+        );
+    }
+    let plan = Plan::read(&plan_path)?;
+    let collection = collect::collect(plan)?;
+    let dir = args.out.join(&name);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+
+    let mut figures = Vec::new();
+    for group in &collection.groups {
+        figures.push(heatmap::draw(&collection, group, &dir)?);
+    }
+    for group in &collection.groups {
+        if let Some(f) = curves::draw(&collection, group, &dir)? {
+            figures.push(f);
+        }
+    }
+    figures.extend(histograms::draw_all(&collection, &dir)?);
+
+    let report = table::build(&collection, figures)?;
+    write_json_atomic(&dir.join("summary.json"), &report)?;
+    write_atomic(&dir.join("summary.md"), table::markdown(&report).as_bytes())?;
+    write_atomic(&dir.join("index.html"), html::render(&report).as_bytes())?;
+    Ok(Written { dir, report })
+}
+
+pub fn run(args: &ReportArgs) -> Result<i32> {
+    let Written { dir, report } = generate(args)?;
+    let c = &report.counts;
+    println!(
+        "{}: {} figures and the summary table from {} planned runs ({}).",
+        report.experiment,
+        report.figures.len(),
+        c.planned,
+        table::counts_text(c)
+    );
+    if c.unfinished() > 0 {
+        println!("  {} runs have no final result yet; they are grey in the heatmaps and listed in the report.", c.unfinished());
+    }
+    let index = dir.join("index.html");
+    println!("Report: {}", index.display());
+    println!("  open it in a browser: xdg-open {}  (or: python3 -m http.server -d {} and visit http://localhost:8000)", index.display(), dir.display());
+    println!("  table as text: {}", dir.join("summary.md").display());
+    Ok(0)
+}

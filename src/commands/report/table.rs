@@ -1,0 +1,385 @@
+//! The summary table: per (model, BN), each optimizer's best setting and accuracy, the
+//! AdamW − Adam-ℓ2 gap and the gradient scale spread at initialisation (the paper's
+//! claim 4 in one table), as `summary.json` and `summary.md`.
+use super::collect::{display_name, fmt_sci, Collection, Counts, Group, RunResult, RunState};
+use super::figure::Figure;
+use anyhow::Result;
+use optim::DecayMode;
+use serde::Serialize;
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub experiment: String,
+    pub description: String,
+    /// The experiment file the plan came from.
+    pub source: PathBuf,
+    pub counts: Counts,
+    pub groups: Vec<GroupRow>,
+    /// Planned runs without a final value: missing, started, interrupted.
+    pub unfinished: Vec<RunListing>,
+    pub diverged: Vec<RunListing>,
+    pub figures: Vec<Figure>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct GroupRow {
+    pub label: String,
+    pub model: String,
+    pub bn: bool,
+    pub loss_mult: f64,
+    pub optimizers: Vec<OptimizerRow>,
+    /// Final test accuracy of AdamW's best setting minus Adam-ℓ2's (a fraction).
+    pub adamw_minus_adam_l2: Option<f64>,
+    pub adam_prox_minus_adamw: Option<f64>,
+    pub grad_spread_at_init: Option<SpreadAtInit>,
+    pub counts: Counts,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct OptimizerRow {
+    /// `adam-l2`, `adamw`, `adam-prox`.
+    pub optimizer: String,
+    pub best: Option<Best>,
+    /// (η_0, λ) settings with a final value, and planned.
+    pub settings_finished: usize,
+    pub settings_planned: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Best {
+    pub lr: f64,
+    pub wd: f64,
+    /// Mean over the setting's finished seeds of the final test accuracy.
+    pub final_test_accuracy: f64,
+    pub final_test_error: f64,
+    /// The highest test accuracy over the epochs of the setting's first completed run.
+    pub best_epoch_test_accuracy: Option<f64>,
+    pub runs: Vec<String>,
+}
+
+/// `grad_spread` of a run's first `scales.jsonl` row: p99 − p1 of log2|g| over all non-BN
+/// layers at step 1, i.e. at initialisation.
+#[derive(Clone, Debug, Serialize)]
+pub struct SpreadAtInit {
+    pub spread: f64,
+    pub p01: f64,
+    pub p50: f64,
+    pub p99: f64,
+    pub layer_median_range: f64,
+    pub step: u64,
+    pub run: String,
+    /// Which run it is: `AdamW best`, or `first run with scales` when no best run has them.
+    pub from: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunListing {
+    pub name: String,
+    pub state: RunState,
+    pub dir: PathBuf,
+}
+
+fn listing(run: &RunResult) -> RunListing {
+    RunListing {
+        name: run.name.clone(),
+        state: run.outcome,
+        dir: run.dir.clone(),
+    }
+}
+
+pub fn build(collection: &Collection, figures: Vec<Figure>) -> Result<Report> {
+    let groups = collection
+        .groups
+        .iter()
+        .map(|g| group_row(collection, g))
+        .collect::<Result<_>>()?;
+    Ok(Report {
+        experiment: collection.plan.experiment.clone(),
+        description: collection.plan.description.clone(),
+        source: collection.plan.source.clone(),
+        counts: collection.counts,
+        groups,
+        unfinished: collection
+            .runs
+            .iter()
+            .filter(|r| !r.outcome.is_final())
+            .map(listing)
+            .collect(),
+        diverged: collection
+            .runs
+            .iter()
+            .filter(|r| r.outcome == RunState::Diverged)
+            .map(listing)
+            .collect(),
+        figures,
+    })
+}
+
+fn group_row(collection: &Collection, group: &Group) -> Result<GroupRow> {
+    let mut optimizers = Vec::new();
+    for grid in &group.optimizers {
+        let best = match grid.best_cell() {
+            Some(cell) => {
+                let error = cell.error.unwrap_or(f64::NAN);
+                let best_epoch = collection
+                    .representative(cell)
+                    .and_then(|r| r.summary.as_ref())
+                    .and_then(|s| s.best_test_accuracy);
+                Some(Best {
+                    lr: cell.lr,
+                    wd: cell.wd,
+                    final_test_accuracy: 1.0 - error,
+                    final_test_error: error,
+                    best_epoch_test_accuracy: best_epoch,
+                    runs: cell
+                        .runs
+                        .iter()
+                        .map(|&i| collection.runs[i].name.clone())
+                        .collect(),
+                })
+            }
+            None => None,
+        };
+        optimizers.push(OptimizerRow {
+            optimizer: grid.optimizer.to_string(),
+            best,
+            settings_finished: grid.cells.iter().filter(|c| c.error.is_some()).count(),
+            settings_planned: grid.cells.iter().filter(|c| c.planned()).count(),
+        });
+    }
+    let accuracy = |opt: DecayMode| {
+        group
+            .grid(opt)
+            .and_then(|g| g.best_cell())
+            .and_then(|c| c.error)
+            .map(|e| 1.0 - e)
+    };
+    let gap = |a: DecayMode, b: DecayMode| Some(accuracy(a)? - accuracy(b)?);
+    Ok(GroupRow {
+        label: group.key.label(),
+        model: group.key.model.clone(),
+        bn: group.key.bn,
+        loss_mult: group.key.loss_mult,
+        optimizers,
+        adamw_minus_adam_l2: gap(DecayMode::Decoupled, DecayMode::L2),
+        adam_prox_minus_adamw: gap(DecayMode::Proximal, DecayMode::Decoupled),
+        grad_spread_at_init: spread_at_init(collection, group)?,
+        counts: group.counts,
+    })
+}
+
+/// From AdamW's best run when it logged scales (then Adam-ℓ2's, AdamProx's); otherwise
+/// the group's first run in plan order that did. At step 1 the gradient does not depend
+/// on the optimizer, so any run with the same seed would do.
+fn spread_at_init(collection: &Collection, group: &Group) -> Result<Option<SpreadAtInit>> {
+    let mut candidates: Vec<(&RunResult, String)> = Vec::new();
+    for opt in [DecayMode::Decoupled, DecayMode::L2, DecayMode::Proximal] {
+        if let Some(run) = group
+            .grid(opt)
+            .and_then(|g| g.best_cell())
+            .and_then(|c| collection.representative(c))
+        {
+            candidates.push((run, format!("{} best", display_name(opt))));
+        }
+    }
+    for grid in &group.optimizers {
+        for cell in &grid.cells {
+            for &i in &cell.runs {
+                candidates.push((&collection.runs[i], "first run with scales".into()));
+            }
+        }
+    }
+    for (run, from) in candidates {
+        if run.outcome == RunState::Missing {
+            continue;
+        }
+        let rows = run.scale_rows()?;
+        let Some(first) = rows.iter().min_by_key(|r| r.step) else {
+            continue;
+        };
+        let Some(s) = &first.grad_spread else {
+            continue;
+        };
+        return Ok(Some(SpreadAtInit {
+            spread: s.spread,
+            p01: s.p01,
+            p50: s.p50,
+            p99: s.p99,
+            layer_median_range: s.layer_median_range,
+            step: first.step,
+            run: run.name.clone(),
+            from,
+        }));
+    }
+    Ok(None)
+}
+
+/// The optimizers that appear in any group, in the paper's order.
+pub fn optimizer_columns(report: &Report) -> Vec<DecayMode> {
+    DecayMode::ALL
+        .into_iter()
+        .filter(|o| {
+            report
+                .groups
+                .iter()
+                .any(|g| g.optimizers.iter().any(|r| r.optimizer == o.to_string()))
+        })
+        .collect()
+}
+
+pub fn best_text(row: Option<&OptimizerRow>) -> String {
+    match row {
+        None => "—".into(),
+        Some(OptimizerRow {
+            best: None,
+            settings_finished,
+            settings_planned,
+            ..
+        }) => {
+            format!("no result ({settings_finished}/{settings_planned} settings done)")
+        }
+        Some(OptimizerRow { best: Some(b), .. }) => {
+            format!(
+                "{:.2}% (η₀ {}, λ {})",
+                b.final_test_accuracy * 100.0,
+                fmt_sci(b.lr),
+                fmt_sci(b.wd)
+            )
+        }
+    }
+}
+
+pub fn gap_text(gap: Option<f64>) -> String {
+    gap.map_or("—".into(), |g| format!("{:+.2} pp", g * 100.0))
+}
+
+pub fn spread_text(spread: &Option<SpreadAtInit>) -> String {
+    spread
+        .as_ref()
+        .map_or("—".into(), |s| format!("{:.1} ({})", s.spread, s.from))
+}
+
+pub fn counts_text(c: &Counts) -> String {
+    let mut text = format!("{}/{} completed", c.completed, c.planned);
+    for (n, what) in [
+        (c.diverged, "diverged"),
+        (c.interrupted, "interrupted"),
+        (c.started, "unfinished"),
+        (c.missing, "missing"),
+    ] {
+        if n > 0 {
+            text.push_str(&format!(", {n} {what}"));
+        }
+    }
+    text
+}
+
+pub fn row_for(group: &GroupRow, optimizer: DecayMode) -> Option<&OptimizerRow> {
+    group
+        .optimizers
+        .iter()
+        .find(|r| r.optimizer == optimizer.to_string())
+}
+
+/// The header and cells of the summary table, shared by Markdown and HTML.
+pub fn table_cells(report: &Report) -> (Vec<String>, Vec<Vec<String>>) {
+    let columns = optimizer_columns(report);
+    let show_loss_mult = report.groups.iter().any(|g| g.loss_mult != 1.0);
+    let mut header = vec!["model".to_string(), "BN".to_string()];
+    if show_loss_mult {
+        header.push("loss ×".into());
+    }
+    header.extend(
+        columns
+            .iter()
+            .map(|&o| format!("{}: best final test accuracy", display_name(o))),
+    );
+    header.push("AdamW − Adam-ℓ2".into());
+    if columns.contains(&DecayMode::Proximal) {
+        header.push("AdamProx − AdamW".into());
+    }
+    header.push("gradient spread at init (octaves)".into());
+    header.push("runs".into());
+    let rows = report
+        .groups
+        .iter()
+        .map(|g| {
+            let mut cells = vec![g.model.clone(), if g.bn { "yes" } else { "no" }.to_string()];
+            if show_loss_mult {
+                cells.push(format!("{}", g.loss_mult));
+            }
+            cells.extend(columns.iter().map(|&o| best_text(row_for(g, o))));
+            cells.push(gap_text(g.adamw_minus_adam_l2));
+            if columns.contains(&DecayMode::Proximal) {
+                cells.push(gap_text(g.adam_prox_minus_adamw));
+            }
+            cells.push(spread_text(&g.grad_spread_at_init));
+            cells.push(counts_text(&g.counts));
+            cells
+        })
+        .collect();
+    (header, rows)
+}
+
+pub const TABLE_NOTE: &str = "Best = the (η₀, λ) with the lowest final test error (mean over seeds; diverged runs \
+    count as 1.1 and are never best). The gap is in percentage points of final test accuracy. The spread is \
+    p99 − p1 of log2|g| over all non-BN weights at step 1 (initialisation), from the run named in summary.json.";
+
+pub fn markdown(report: &Report) -> String {
+    let mut md = format!("# {}\n\n", report.experiment);
+    if !report.description.is_empty() {
+        md.push_str(&format!("{}\n\n", report.description));
+    }
+    md.push_str(&format!(
+        "Experiment file: `{}`. Runs: {}.\n\n",
+        report.source.display(),
+        counts_text(&report.counts)
+    ));
+    md.push_str("## Best settings\n\n");
+    let (header, rows) = table_cells(report);
+    let line = |cells: &[String]| {
+        format!(
+            "| {} |\n",
+            cells
+                .iter()
+                .map(|c| c.replace('|', "\\|"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        )
+    };
+    md.push_str(&line(&header));
+    md.push_str(&format!("|{}\n", "---|".repeat(header.len())));
+    for row in &rows {
+        md.push_str(&line(row));
+    }
+    md.push_str(&format!("\n{TABLE_NOTE}\n"));
+    for group in &report.groups {
+        if let Some(s) = &group.grad_spread_at_init {
+            md.push_str(&format!(
+                "\n- {}: spread from run `{}` ({}, step {})",
+                group.label, s.run, s.from, s.step
+            ));
+        }
+    }
+    md.push('\n');
+    if !report.unfinished.is_empty() {
+        md.push_str("\n## Runs without a final result\n\n");
+        for run in &report.unfinished {
+            md.push_str(&format!("- `{}`: {}\n", run.name, run.state.label()));
+        }
+    }
+    if !report.diverged.is_empty() {
+        md.push_str("\n## Diverged runs (test error 1.1)\n\n");
+        for run in &report.diverged {
+            md.push_str(&format!("- `{}`\n", run.name));
+        }
+    }
+    if !report.figures.is_empty() {
+        md.push_str("\n## Figures\n\n");
+        for f in &report.figures {
+            md.push_str(&format!("- [{}]({}): {}\n", f.file, f.file, f.caption));
+        }
+    }
+    md
+}

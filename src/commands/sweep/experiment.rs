@@ -1,0 +1,179 @@
+//! Experiment files (`experiments/*.json`): grids of runs over any run settings (models,
+//! BN, optimizers, η_0, λ, seeds, ε, batch size …), on top of shared run settings.
+//!
+//! ```json
+//! {
+//!   "name": "cifar10-quick",
+//!   "description": "…",
+//!   "base": { "epochs": 10, "train_subset": 10000 },
+//!   "grids": [ { "model": ["resnet20"], "bn": [false], "optimizer": ["adam-l2", "adamw"],
+//!                "lr": [5e-4, 1e-3], "wd": [0, 5e-5], "seed": [0], "loss_mult": [1] } ]
+//! }
+//! ```
+//! `base` holds any setting of a run file; every key of a grid is any setting (as its
+//! flag is named) with a list of values, and a grid's runs are all combinations of its
+//! lists. Several grids are unioned (the best settings of several models, say). Runs are
+//! named from their settings, so names are stable.
+use crate::config::{keys, RunConfig};
+use anyhow::{anyhow, bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub base: Map<String, Value>,
+    pub grids: Vec<Grid>,
+}
+
+/// A grid: any run setting (a flat key, as the flag is named: `lr`, `wd`, `eps`,
+/// `batch_size` …) to the list of its values; its runs are all combinations.
+pub type Grid = Map<String, Value>;
+
+/// The settings that name a run of the paper's grids; any other swept setting is added to
+/// the name (`_eps1e-10`), so that runs differing in it never share a directory.
+const NAMING_KEYS: [&str; 7] = ["model", "bn", "optimizer", "lr", "wd", "seed", "loss_mult"];
+
+/// One run of the plan.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PlannedRun {
+    pub name: String,
+    pub dir: PathBuf,
+    pub config: RunConfig,
+}
+
+/// The expanded experiment, written as `runs/<experiment>/plan.json`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Plan {
+    pub experiment: String,
+    pub description: String,
+    pub source: PathBuf,
+    pub runs: Vec<PlannedRun>,
+}
+
+/// An experiment given by path, or by name under `experiments/`.
+pub fn resolve_path(spec: &str) -> PathBuf {
+    let path = PathBuf::from(spec);
+    if path.exists() || spec.ends_with(".json") || spec.contains('/') {
+        return path;
+    }
+    Path::new("experiments").join(format!("{spec}.json"))
+}
+
+impl Experiment {
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read experiment file {}", path.display()))?;
+        let mut de = serde_json::Deserializer::from_str(&text);
+        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            anyhow::anyhow!(
+                "experiment file {}: key `{}`: {}",
+                path.display(),
+                e.path(),
+                e.inner()
+            )
+        })
+    }
+
+    /// Every run of every grid, validated as `scalefree train` would, under `runs_dir`.
+    pub fn expand(&self, source: &Path, runs_dir: &Path) -> Result<Plan> {
+        let at = |key: &str| format!("experiment file {}: key `{key}`", source.display());
+        if self.grids.is_empty() {
+            bail!("{}: the experiment has no grids, so no runs", at("grids"));
+        }
+        let base = keys::flatten(&self.base).map_err(|e| anyhow!("{}: {e}", at("base")))?;
+        RunConfig::from_settings(&base).map_err(|e| anyhow!("{}: {e:#}", at("base")))?;
+        let mut runs: Vec<PlannedRun> = Vec::new();
+        for (g, grid) in self.grids.iter().enumerate() {
+            let mut axes: Vec<(&'static str, &Vec<Value>)> = Vec::new();
+            for (key, values) in grid {
+                let here = at(&format!("grids[{g}].{key}"));
+                let canonical = keys::canonical(key).map_err(|e| anyhow!("{here}: {e}"))?;
+                let Some(values) = values.as_array() else {
+                    bail!("{here}: must be a list of values");
+                };
+                if values.is_empty() {
+                    bail!("{here}: an empty list makes an empty grid");
+                }
+                axes.push((canonical, values));
+            }
+            for combination in cartesian(&axes) {
+                let mut settings = base.clone();
+                settings.extend(
+                    combination
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), (*v).clone())),
+                );
+                settings.remove("name");
+                let config = RunConfig::from_settings(&settings)
+                    .with_context(|| at(&format!("grids[{g}]")))?;
+                let mut name = config.derived_name();
+                for (key, value) in &combination {
+                    if !NAMING_KEYS.contains(key) {
+                        name.push_str(&format!("_{key}{}", compact(value)));
+                    }
+                }
+                let dir = runs_dir.join(&self.name).join(&name);
+                settings.insert("out".into(), Value::String(dir.display().to_string()));
+                let config = config.with_settings(&settings)?;
+                if !runs.iter().any(|r| r.name == name) {
+                    runs.push(PlannedRun { name, dir, config });
+                }
+            }
+        }
+        Ok(Plan {
+            experiment: self.name.clone(),
+            description: self.description.clone(),
+            source: source.to_path_buf(),
+            runs,
+        })
+    }
+}
+
+/// Every combination of one value per axis, the last axis varying fastest.
+fn cartesian<'a>(axes: &[(&'static str, &'a Vec<Value>)]) -> Vec<Vec<(&'static str, &'a Value)>> {
+    let mut combinations = vec![Vec::new()];
+    for (key, values) in axes {
+        combinations = combinations
+            .into_iter()
+            .flat_map(|prefix| {
+                values.iter().map(move |v| {
+                    let mut c = prefix.clone();
+                    c.push((*key, v));
+                    c
+                })
+            })
+            .collect();
+    }
+    combinations
+}
+
+/// A value as it appears in a run name: `1e-10`, `64`, `cosine`.
+fn compact(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|_| n.is_f64())
+            .map_or_else(|| n.to_string(), |f| f.to_string()),
+        other => other.to_string(),
+    }
+}
+
+impl Plan {
+    pub fn dir(runs_dir: &Path, experiment: &str) -> PathBuf {
+        runs_dir.join(experiment)
+    }
+
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a sweep plan", path.display()))
+    }
+}

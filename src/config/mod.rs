@@ -1,0 +1,435 @@
+//! The run configuration: every setting of a training run, grouped by concern (data,
+//! model, optimizer, schedule, training, runtime), validated once, before any work.
+//!
+//! It is built the same way from every source: defaults, then a run file (sectioned, or
+//! flat as before the sections existed), then experiment-grid values or flags, each a
+//! flat key of [`keys::KEYS`]. The optimizer section is the optim crate's own
+//! [`AdamConfig`].
+pub mod keys;
+
+use anyhow::{anyhow, bail, Context, Result};
+use optim::{AdamConfig, OptimError, Schedule};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatasetName {
+    Cifar10,
+    Cifar100,
+}
+
+impl DatasetName {
+    pub fn kind(self) -> crate::data::DatasetKind {
+        match self {
+            DatasetName::Cifar10 => crate::data::DatasetKind::Cifar10,
+            DatasetName::Cifar100 => crate::data::DatasetKind::Cifar100,
+        }
+    }
+}
+
+/// Memory layout of the activations. `auto` is channels-last on the CPU, where libtorch's
+/// convolutions train 1.0–2.4× as fast that way (`make bench-models`), and NCHW on CUDA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    Auto,
+    Nchw,
+    ChannelsLast,
+}
+
+impl Layout {
+    pub fn channels_last_on(self, device: tch::Device) -> bool {
+        match self {
+            Layout::Auto => device == tch::Device::Cpu,
+            Layout::Nchw => false,
+            Layout::ChannelsLast => true,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScheduleName {
+    Constant,
+    Cosine,
+    Step,
+    WarmupCosine,
+}
+
+/// What is trained on and how it is batched.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    pub dataset: DatasetName,
+    /// Official directory or archive, or image-folder directory or archive
+    /// (default: where `make data` puts the dataset, `data/<dataset>`).
+    pub path: Option<PathBuf>,
+    /// Train on the first N training images after a seeded shuffle.
+    pub train_subset: Option<usize>,
+    /// Hold out this fraction of the training set and evaluate on it instead of the test set.
+    pub val_fraction: f64,
+    pub batch_size: usize,
+}
+
+/// Which network: any `resnet<6n+2>` or `densenet<6n+4>`, with or without batch norm.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelChoice {
+    pub name: String,
+    pub bn: bool,
+}
+
+/// The step-size schedule, in epochs; [`RunConfig::schedule`] turns it into the optim
+/// crate's [`Schedule`] in steps. `step_*` apply to `step`, `warmup_epochs` to `warmup-cosine`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    pub kind: ScheduleName,
+    /// Multiply η by `step_gamma` every `step_every` epochs.
+    pub step_every: u32,
+    pub step_gamma: f64,
+    pub warmup_epochs: u32,
+}
+
+/// How long and how the loop runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingConfig {
+    pub epochs: u32,
+    /// Stop after N optimizer steps (smoke tests, benchmarks).
+    pub max_steps: Option<u64>,
+    /// The gradients see the loss × this; reported losses are divided back.
+    pub loss_mult: f64,
+    /// Seeds the initial weights, the data order and the augmentation.
+    pub seed: u64,
+    /// Evaluate every N epochs and after the last step (0 = never, for benchmarks).
+    pub eval_every: u32,
+    /// Log gradient-scale histograms every N steps (0 = off).
+    pub hist_every: u64,
+}
+
+/// Where and how fast it runs, and where it writes: nothing here changes the numbers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// `cpu`, `cuda`, `cuda:N` or `auto`.
+    pub device: String,
+    pub threads: Option<usize>,
+    pub layout: Layout,
+    /// Run directory (default `runs/<name>`).
+    pub out: Option<PathBuf>,
+    /// Run name (default derived from the settings).
+    pub name: Option<String>,
+}
+
+/// Everything that defines a training run; written as the run's `config.json`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunConfig {
+    pub data: DataConfig,
+    pub model: ModelChoice,
+    /// The paper's η_0 (`lr`) and λ (`weight_decay`, flag `--wd`), β1, β2, ε, AMSGrad.
+    pub optimizer: AdamConfig,
+    pub schedule: ScheduleConfig,
+    pub training: TrainingConfig,
+    pub runtime: RuntimeConfig,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            data: DataConfig {
+                dataset: DatasetName::Cifar10,
+                path: None,
+                train_subset: None,
+                val_fraction: 0.0,
+                batch_size: 128,
+            },
+            model: ModelChoice {
+                name: "resnet20".into(),
+                bn: false,
+            },
+            optimizer: AdamConfig::adamw(1e-3, 5e-5),
+            schedule: ScheduleConfig {
+                kind: ScheduleName::Constant,
+                step_every: 100,
+                step_gamma: 0.1,
+                warmup_epochs: 5,
+            },
+            training: TrainingConfig {
+                epochs: 300,
+                max_steps: None,
+                loss_mult: 1.0,
+                seed: 0,
+                eval_every: 1,
+                hist_every: 1000,
+            },
+            runtime: RuntimeConfig {
+                device: "auto".into(),
+                threads: None,
+                layout: Layout::Auto,
+                out: None,
+                name: None,
+            },
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RunConfig {
+    /// Accepts every form a run file has had (see [`RunConfig::from_value`]).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        RunConfig::from_value(&value).map_err(|e| serde::de::Error::custom(format!("{e:#}")))
+    }
+}
+
+fn refuse(field: &str, value: impl std::fmt::Display, expected: &str) -> anyhow::Error {
+    anyhow!("invalid `{field}` = {value}: must be {expected}")
+}
+
+/// One section of the nested settings, with errors naming the flat key (`field `lr``).
+fn section<T: DeserializeOwned>(nested: &Map<String, Value>, name: &str) -> Result<T> {
+    let value = nested.get(name).cloned().unwrap_or(Value::Null);
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let nested_name = format!("{name}.{}", e.path());
+        let field = keys::canonical(&nested_name).unwrap_or(&nested_name);
+        anyhow!("field `{field}`: {}", e.into_inner())
+    })
+}
+
+impl RunConfig {
+    /// The defaults with `settings` (flat keys, any accepted spelling) laid over them,
+    /// validated.
+    pub fn from_settings(settings: &Map<String, Value>) -> Result<Self> {
+        RunConfig::default().with_settings(settings)
+    }
+
+    /// This configuration with `settings` laid over it, validated.
+    pub fn with_settings(&self, settings: &Map<String, Value>) -> Result<Self> {
+        let mut flat = self.settings();
+        for (key, value) in keys::flatten(settings)? {
+            flat.insert(key, value);
+        }
+        let nested = keys::nest(&flat);
+        let config = RunConfig {
+            data: section(&nested, "data")?,
+            model: section(&nested, "model")?,
+            optimizer: section(&nested, "optimizer")?,
+            schedule: section(&nested, "schedule")?,
+            training: section(&nested, "training")?,
+            runtime: section(&nested, "runtime")?,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Every setting under its flat key.
+    pub fn settings(&self) -> Map<String, Value> {
+        let value = serde_json::to_value(self).expect("a run configuration serialises");
+        keys::flatten(value.as_object().expect("an object")).expect("its own keys are known")
+    }
+
+    /// A run file's contents: sectioned (`config.json`) or flat (older run files, and
+    /// users' own); missing settings keep their defaults.
+    pub fn from_value(value: &Value) -> Result<Self> {
+        let Some(map) = value.as_object() else {
+            bail!("a run file is a JSON object of settings");
+        };
+        RunConfig::from_settings(map)
+    }
+
+    /// Reads a JSON run file; unknown fields and wrong types are refused naming the field.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read run file {}", path.display()))?;
+        Self::from_json(&text).with_context(|| format!("run file {}", path.display()))
+    }
+
+    pub fn from_json(text: &str) -> Result<Self> {
+        let value: Value = serde_json::from_str(text)?;
+        Self::from_value(&value)
+    }
+
+    pub fn data_source(&self) -> PathBuf {
+        self.data
+            .path
+            .clone()
+            .unwrap_or_else(|| crate::data::default_source(self.data.dataset.kind()))
+    }
+
+    /// Refuses values outside their valid ranges, naming the field by its flag's name.
+    pub fn validate(&self) -> Result<()> {
+        self.optimizer.validate().map_err(|e| match e {
+            OptimError::InvalidSetting {
+                field,
+                value,
+                expected,
+            } => refuse(
+                keys::canonical(&format!("optimizer.{field}")).unwrap_or(field),
+                value,
+                expected,
+            ),
+            other => anyhow!("{other}"),
+        })?;
+        let (data, training, schedule) = (&self.data, &self.training, &self.schedule);
+        if !(training.loss_mult.is_finite() && training.loss_mult > 0.0) {
+            return Err(refuse(
+                "loss_mult",
+                training.loss_mult,
+                "a finite number > 0",
+            ));
+        }
+        if !(schedule.step_gamma.is_finite() && schedule.step_gamma > 0.0) {
+            return Err(refuse(
+                "step_gamma",
+                schedule.step_gamma,
+                "a finite number > 0",
+            ));
+        }
+        for (field, v) in [
+            ("epochs", training.epochs),
+            ("step_every", schedule.step_every),
+        ] {
+            if v == 0 {
+                return Err(refuse(field, v, "at least 1"));
+            }
+        }
+        if data.batch_size == 0 {
+            return Err(refuse("batch_size", 0, "at least 1"));
+        }
+        if training.max_steps == Some(0) {
+            return Err(refuse(
+                "max_steps",
+                0,
+                "at least 1 (or absent for no limit)",
+            ));
+        }
+        if data.train_subset == Some(0) {
+            return Err(refuse(
+                "train_subset",
+                0,
+                "at least 1 (or absent for the whole training set)",
+            ));
+        }
+        if self.runtime.threads == Some(0) {
+            return Err(refuse("threads", 0, "at least 1"));
+        }
+        if !(0.0..1.0).contains(&data.val_fraction) {
+            return Err(refuse("val_fraction", data.val_fraction, "in [0, 1)"));
+        }
+        parse_device(&self.runtime.device)?;
+        if let Some(name) = &self.runtime.name {
+            let ok = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-+=".contains(c))
+                && !name.starts_with('.');
+            if !ok {
+                return Err(refuse(
+                    "name",
+                    format!("{name:?}"),
+                    "letters, digits and . _ - + = (it names a directory)",
+                ));
+            }
+        }
+        models::parse_name(&self.model.name).map_err(|e| anyhow!("invalid `model`: {e}"))?;
+        Ok(())
+    }
+
+    /// The schedule over the run's total number of optimizer steps.
+    pub fn schedule(&self, steps_per_epoch: u64, total_steps: u64) -> Schedule {
+        let total_steps = total_steps.max(1);
+        let s = &self.schedule;
+        match s.kind {
+            ScheduleName::Constant => Schedule::Constant,
+            ScheduleName::Cosine => Schedule::Cosine { total_steps },
+            ScheduleName::Step => Schedule::Step {
+                every: (s.step_every as u64 * steps_per_epoch).max(1),
+                gamma: s.step_gamma,
+            },
+            ScheduleName::WarmupCosine => Schedule::warmup_cosine(
+                (s.warmup_epochs as u64 * steps_per_epoch).clamp(1, total_steps),
+                total_steps,
+            ),
+        }
+    }
+
+    /// A stable name from the settings that distinguish the runs of the paper's grids.
+    pub fn derived_name(&self) -> String {
+        let mut name = format!(
+            "{}-{}_{}_lr{}_wd{}_s{}",
+            self.model.name,
+            if self.model.bn { "bn" } else { "nobn" },
+            self.optimizer.decay,
+            self.optimizer.lr,
+            self.optimizer.weight_decay,
+            self.training.seed
+        );
+        if self.training.loss_mult != 1.0 {
+            name.push_str(&format!("_lm{}", self.training.loss_mult));
+        }
+        name
+    }
+
+    pub fn run_dir(&self) -> PathBuf {
+        self.runtime.out.clone().unwrap_or_else(|| {
+            PathBuf::from("runs").join(
+                self.runtime
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| self.derived_name()),
+            )
+        })
+    }
+}
+
+/// `cpu`, `cuda`, `cuda:N` or `auto` (CUDA when available).
+pub fn parse_device(spec: &str) -> Result<tch::Device> {
+    let device = match spec {
+        "cpu" => tch::Device::Cpu,
+        "auto" => tch::Device::cuda_if_available(),
+        "cuda" => tch::Device::Cuda(0),
+        other => match other.strip_prefix("cuda:").map(str::parse::<usize>) {
+            Some(Ok(n)) => tch::Device::Cuda(n),
+            _ => bail!("invalid `device` = {other:?}: must be cpu, cuda, cuda:N or auto"),
+        },
+    };
+    if let tch::Device::Cuda(n) = device {
+        let available = tch::Cuda::device_count() as usize;
+        if n >= available {
+            bail!("invalid `device` = {spec:?}: {available} CUDA device(s) available (use cpu or auto)");
+        }
+    }
+    Ok(device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_flat_run_file_and_its_sectioned_config_json_give_the_same_configuration() {
+        let flat = json!({"model": "resnet32", "bn": true, "lr": 5e-4, "wd": 1e-4, "epochs": 7,
+                          "schedule": "cosine", "device": "cpu", "batch_size": 64});
+        let config = RunConfig::from_value(&flat).unwrap();
+        assert_eq!(config.model.name, "resnet32");
+        assert_eq!(config.optimizer.weight_decay, 1e-4);
+        assert_eq!(config.schedule.kind, ScheduleName::Cosine);
+        let written = serde_json::to_value(&config).unwrap();
+        assert!(keys::is_sectioned(written.as_object().unwrap()));
+        assert_eq!(RunConfig::from_value(&written).unwrap(), config);
+    }
+
+    #[test]
+    fn errors_name_the_flat_field() {
+        let err = RunConfig::from_value(&json!({"lr": "fast"})).unwrap_err();
+        assert!(format!("{err:#}").contains("field `lr`"), "{err:#}");
+        let err = RunConfig::from_value(&json!({"wd": -1.0})).unwrap_err();
+        assert!(format!("{err:#}").contains("invalid `wd` = -1"), "{err:#}");
+        let err =
+            RunConfig::from_value(&json!({"optimizer": {"lr": 1e-3, "nope": 1}})).unwrap_err();
+        assert!(format!("{err:#}").contains("`optimizer.nope`"), "{err:#}");
+    }
+}

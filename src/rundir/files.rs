@@ -1,0 +1,130 @@
+//! The schemas of a run's reports: `metrics.jsonl` rows, `scales.jsonl` rows and
+//! `summary.json`.
+use crate::scales::{merge, ScaleSpread, LOW_OCTAVE};
+use crate::train::scale_probe::ScaleSnapshot;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricsRow {
+    pub epoch: u32,
+    pub step: u64,
+    /// Mean loss (divided back by the loss multiplier) and accuracy over the epoch's batches.
+    pub train_loss: f64,
+    pub train_accuracy: f64,
+    /// `test` or `validation`: the split that `eval_loss` and `eval_accuracy` are of.
+    pub eval_split: String,
+    /// Stored as `test_loss`/`test_accuracy` (the file's columns since its first version,
+    /// read by users' scripts) whichever split was evaluated.
+    #[serde(rename = "test_loss")]
+    pub eval_loss: f64,
+    #[serde(rename = "test_accuracy")]
+    pub eval_accuracy: f64,
+    pub lr: f64,
+    pub wall_s: f64,
+    pub images_per_s: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Completed,
+    Diverged,
+    Interrupted,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub status: RunStatus,
+    pub final_test_accuracy: Option<f64>,
+    pub best_test_accuracy: Option<f64>,
+    pub final_test_loss: Option<f64>,
+    pub final_train_loss: Option<f64>,
+    pub final_train_accuracy: Option<f64>,
+    pub epochs_done: u32,
+    pub steps_done: u64,
+    pub wall_s: f64,
+    pub images_per_s: f64,
+    /// The paper's heatmap value: 1 − final test accuracy, or [`DIVERGED_ERROR`] for a
+    /// diverged run.
+    pub test_error_for_heatmap: Option<f64>,
+    pub message: Option<String>,
+    /// Steady-state rate and logging time of the last process (absent in older summaries).
+    #[serde(default)]
+    pub timing: Option<crate::train::step_timing::StepTiming>,
+}
+
+impl Summary {
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a valid run summary", path.display()))
+    }
+}
+
+/// The paper's heatmap value of a diverged run: worse than any accuracy.
+pub const DIVERGED_ERROR: f64 = 1.1;
+
+/// What `scales.jsonl` holds per logged step: spreads and merged octave counts.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ScaleRow {
+    pub step: u64,
+    pub epoch: u32,
+    pub lowest_octave: i64,
+    pub grad_spread: Option<SpreadRow>,
+    pub update_spread: Option<SpreadRow>,
+    /// Counts per octave from `lowest_octave` up, and the number of exact zeros.
+    pub grad_octaves: Vec<f64>,
+    pub grad_zeros: f64,
+    pub update_octaves: Vec<f64>,
+    pub update_zeros: f64,
+    pub update_over_lr_octaves: Vec<f64>,
+    pub update_over_lr_zeros: f64,
+    pub param_octaves: Vec<f64>,
+    pub param_zeros: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SpreadRow {
+    pub p01: f64,
+    pub p50: f64,
+    pub p99: f64,
+    pub spread: f64,
+    pub layer_median_range: f64,
+}
+
+impl ScaleRow {
+    /// The merged counts and spreads of a probe's snapshot.
+    pub fn of(snapshot: &ScaleSnapshot) -> ScaleRow {
+        let [g, u, ul, p] = snapshot.per_layer.each_ref().map(|(_, h)| merge(h));
+        ScaleRow {
+            step: snapshot.step,
+            epoch: snapshot.epoch,
+            lowest_octave: LOW_OCTAVE,
+            grad_spread: snapshot.grad_spread.clone().map(Into::into),
+            update_spread: snapshot.update_spread.clone().map(Into::into),
+            grad_octaves: g.octaves(),
+            grad_zeros: g.zeros,
+            update_octaves: u.octaves(),
+            update_zeros: u.zeros,
+            update_over_lr_octaves: ul.octaves(),
+            update_over_lr_zeros: ul.zeros,
+            param_octaves: p.octaves(),
+            param_zeros: p.zeros,
+        }
+    }
+}
+
+impl From<ScaleSpread> for SpreadRow {
+    fn from(s: ScaleSpread) -> Self {
+        SpreadRow {
+            p01: s.p01,
+            p50: s.p50,
+            p99: s.p99,
+            spread: s.spread,
+            layer_median_range: s.layer_median_range,
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! [`Trainer`]: one model with its optimizer, trained as the paper trains: forward in
+//! training mode, cross-entropy, backward of `loss × multiplier`, the gradient hooks,
+//! then one optimizer step.
+use super::tally::{StepStats, Tally};
+use crate::config::RunConfig;
+use crate::data::{Batch, Batches};
+use anyhow::Result;
+use models::{Model, ModelConfig};
+use optim::{Adam, AdamConfig};
+use serde::{Deserialize, Serialize};
+use tch::nn::{ModuleT, VarStore};
+use tch::{Device, Kind, Tensor};
+
+/// What a trainer is made of.
+#[derive(Clone, Debug)]
+pub struct TrainerSpec {
+    pub model: ModelConfig,
+    pub optimizer: AdamConfig,
+    /// `Float` (as `scalefree train`) or `Double`: weights, activations, gradients, moments.
+    pub kind: Kind,
+}
+
+impl TrainerSpec {
+    /// The trainer of a run: its model (in the layout its device trains fastest with),
+    /// its optimizer, in float32.
+    pub fn from_run(config: &RunConfig, classes: i64, device: Device) -> TrainerSpec {
+        TrainerSpec {
+            model: ModelConfig::new(
+                &config.model.name,
+                config.model.bn,
+                classes,
+                config.training.seed,
+            )
+            .with_channels_last(config.runtime.layout.channels_last_on(device)),
+            optimizer: config.optimizer.clone(),
+            kind: Kind::Float,
+        }
+    }
+}
+
+/// What happens to the gradient between backward and the step: the one place where the
+/// checks (and users) rescale it.
+#[derive(Debug)]
+pub struct GradientHooks {
+    /// The gradients see the loss × this; reported losses are not multiplied.
+    pub loss_mult: f64,
+    /// Each coordinate of the flat gradient (the optimizer's single group) × its factor.
+    pub coordinate_factors: Option<Tensor>,
+}
+
+impl Default for GradientHooks {
+    fn default() -> Self {
+        GradientHooks {
+            loss_mult: 1.0,
+            coordinate_factors: None,
+        }
+    }
+}
+
+/// Where a run's loop stands, with the partial epoch's running statistics, so that a run
+/// resumed mid-epoch reports exactly what an uninterrupted one would. Saved in every
+/// checkpoint as `trainer.json`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Position {
+    /// The epoch in progress (0-based) and the next batch within it.
+    pub epoch: u32,
+    pub batch: u64,
+    /// Optimizer steps taken.
+    pub step: u64,
+    pub epoch_loss_sum: f64,
+    pub epoch_correct: f64,
+    pub epoch_seen: f64,
+    pub best_test_accuracy: Option<f64>,
+    /// Training time spent before this checkpoint, for wall time across resumes.
+    pub wall_s: f64,
+    pub images_seen: u64,
+}
+
+impl Position {
+    /// The partial epoch's sums as a tally.
+    pub fn epoch_tally(&self) -> Tally {
+        Tally {
+            loss_sum: self.epoch_loss_sum,
+            correct: self.epoch_correct,
+            seen: self.epoch_seen,
+        }
+    }
+
+    /// A step has been taken within the epoch.
+    pub fn advance(&mut self, stats: &StepStats) {
+        self.step += 1;
+        self.batch += 1;
+        self.epoch_loss_sum += stats.loss * stats.seen;
+        self.epoch_correct += stats.correct;
+        self.epoch_seen += stats.seen;
+        self.images_seen += stats.seen as u64;
+    }
+
+    pub fn next_epoch(&mut self) {
+        self.epoch += 1;
+        self.batch = 0;
+        self.epoch_loss_sum = 0.0;
+        self.epoch_correct = 0.0;
+        self.epoch_seen = 0.0;
+    }
+}
+
+/// The outcome of a forward/backward.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Step {
+    Ready(StepStats),
+    /// The loss was not finite; nothing was changed and the trainer takes no more steps.
+    Diverged {
+        loss: f64,
+    },
+}
+
+pub struct Trainer {
+    vs: VarStore,
+    model: Model,
+    opt: Adam,
+    kind: Kind,
+    hooks: GradientHooks,
+    diverged: bool,
+}
+
+impl Trainer {
+    /// Builds the model on `device` and its optimizer over every parameter (the paper
+    /// decays all of them, BN and biases included: one group with the config's λ).
+    pub fn new(spec: &TrainerSpec, device: Device) -> Result<Trainer> {
+        let mut vs = VarStore::new(device);
+        let model = Model::new(&vs.root(), &spec.model)?;
+        if spec.kind == Kind::Double {
+            vs.double();
+        }
+        let opt = Adam::from_var_store(spec.optimizer.clone(), &vs)?;
+        Ok(Trainer {
+            vs,
+            model,
+            opt,
+            kind: spec.kind,
+            hooks: GradientHooks::default(),
+            diverged: false,
+        })
+    }
+
+    pub fn with_hooks(mut self, hooks: GradientHooks) -> Trainer {
+        self.hooks = hooks;
+        self
+    }
+
+    /// Forward and backward of `loss × multiplier` on `batch`, then the gradient hooks;
+    /// the gradient is then in the optimizer's flat buffer, to read or change before
+    /// [`Trainer::apply`].
+    pub fn backward(&mut self, batch: &Batch) -> Result<Step> {
+        if self.diverged {
+            return Ok(Step::Diverged { loss: f64::NAN });
+        }
+        let logits = if batch.images.kind() == self.kind {
+            self.model.forward_t(&batch.images, true)
+        } else {
+            self.model.forward_t(&batch.images.to_kind(self.kind), true)
+        };
+        let loss = logits.cross_entropy_for_logits(&batch.labels);
+        let value = loss.double_value(&[]);
+        if !value.is_finite() {
+            self.diverged = true;
+            return Ok(Step::Diverged { loss: value });
+        }
+        self.opt.zero_grad();
+        if self.hooks.loss_mult == 1.0 {
+            loss.backward()
+        } else {
+            (&loss * self.hooks.loss_mult).backward()
+        }
+        // Moves freshly created gradients into the flat buffer, where the hooks (and the
+        // checks) find them.
+        self.opt.sync_buffers()?;
+        if let Some(factors) = &self.hooks.coordinate_factors {
+            tch::no_grad(|| {
+                let _ = self.flat_grads().g_mul_(factors);
+            });
+        }
+        Ok(Step::Ready(StepStats {
+            loss: value,
+            correct: correct(&logits, &batch.labels),
+            seen: batch.len() as f64,
+        }))
+    }
+
+    /// The optimizer step on the gradient of the last [`Trainer::backward`].
+    pub fn apply(&mut self) -> Result<()> {
+        if !self.diverged {
+            self.opt.step()?;
+        }
+        Ok(())
+    }
+
+    /// Backward, then the step when the loss was finite.
+    pub fn step(&mut self, batch: &Batch) -> Result<Step> {
+        let step = self.backward(batch)?;
+        if let Step::Ready(_) = step {
+            self.apply()?;
+        }
+        Ok(step)
+    }
+
+    /// Loss and accuracy over `batches` in evaluation mode.
+    pub fn evaluate(&self, batches: Batches) -> Result<Tally> {
+        let _no_grad = tch::no_grad_guard();
+        let mut tally = Tally::default();
+        for batch in batches {
+            let batch = batch?;
+            let logits = self.model.forward_t(&batch.images, false);
+            tally.add(&StepStats {
+                loss: logits
+                    .cross_entropy_for_logits(&batch.labels)
+                    .double_value(&[]),
+                correct: correct(&logits, &batch.labels),
+                seen: batch.len() as f64,
+            });
+        }
+        Ok(tally)
+    }
+
+    pub fn set_lr(&mut self, lr: f64) -> Result<()> {
+        Ok(self.opt.set_lr(lr)?)
+    }
+
+    pub fn has_diverged(&self) -> bool {
+        self.diverged
+    }
+
+    pub fn var_store(&self) -> &VarStore {
+        &self.vs
+    }
+
+    pub fn optimizer(&self) -> &Adam {
+        &self.opt
+    }
+
+    pub fn optimizer_mut(&mut self) -> &mut Adam {
+        &mut self.opt
+    }
+
+    /// The parameters as the optimizer's single flat buffer (a view: writing to it
+    /// writes the weights).
+    pub fn flat_values(&self) -> Tensor {
+        self.single_group().values().shallow_clone()
+    }
+
+    /// The gradient as the optimizer's single flat buffer (a view).
+    pub fn flat_grads(&self) -> Tensor {
+        self.single_group().grads().shallow_clone()
+    }
+
+    fn single_group(&self) -> optim::GroupView<'_> {
+        let mut groups = self.opt.groups();
+        let group = groups.next().expect("the trainer's optimizer has a group");
+        debug_assert!(groups.next().is_none(), "a trainer has one parameter group");
+        group
+    }
+}
+
+fn correct(logits: &Tensor, labels: &Tensor) -> f64 {
+    tch::no_grad(|| {
+        logits
+            .argmax(-1, false)
+            .eq_tensor(labels)
+            .sum(Kind::Float)
+            .double_value(&[])
+    })
+}
