@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod data;
+pub mod fault;
 pub mod plot;
 pub mod rundir;
 pub mod scales;

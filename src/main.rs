@@ -2,9 +2,11 @@
 use clap::Parser;
 use scalefree::cli::{Cli, Command};
 use scalefree::commands::{check, info, models, report, sweep, train};
+use scalefree::rundir::lock::Busy;
 use scalefree::rundir::{RunDir, RunStatus};
 
-/// Exit codes: 0 completed, 1 error, 2 usage, 3 diverged, 130 interrupted.
+/// Exit codes: 0 completed, 1 error, 2 usage, 3 diverged, 75 the run directory (or the
+/// experiment) is being written by another process, 130 interrupted.
 fn main() {
     // Die quietly on a closed pipe (`scalefree sweep x --dry-run | head`), as CLI tools do.
     // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
@@ -38,7 +40,10 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(err) => {
             eprintln!("error: {err:#}");
-            std::process::exit(1);
+            let busy = err
+                .chain()
+                .any(|cause| cause.downcast_ref::<Busy>().is_some());
+            std::process::exit(if busy { Busy::EXIT_CODE } else { 1 });
         }
     }
 }

@@ -49,16 +49,16 @@ pub struct TrainArgs {
     #[arg(long, value_parser = parse_optimizer)]
     pub optimizer: Option<DecayMode>,
     /// Initial step size η_0.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub lr: Option<f64>,
     /// Weight decay λ as in the paper (AdamW decays by λ·η_t/η_0 per step).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub wd: Option<f64>,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub beta1: Option<f64>,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub beta2: Option<f64>,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub eps: Option<f64>,
     /// AMSGrad: the running maximum of v (then bias-corrected, as PyTorch does).
     #[arg(long, conflicts_with = "no_amsgrad")]
@@ -74,7 +74,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub step_every: Option<u32>,
     /// Step schedule: factor per decay.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub step_gamma: Option<f64>,
     /// warmup-cosine: warm-up epochs.
     #[arg(long)]
@@ -90,12 +90,12 @@ pub struct TrainArgs {
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// Multiply the loss the gradients see by this (reported losses are divided back).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub loss_mult: Option<f64>,
     #[arg(long)]
     pub seed: Option<u64>,
     /// Hold out this fraction of the training set and evaluate on it instead of the test set.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub val_fraction: Option<f64>,
     /// Evaluate every N epochs and after the last step (0 = never, for benchmarks).
     #[arg(long)]
@@ -182,7 +182,7 @@ pub struct RunOptions {
 }
 
 /// Settings a resumed run may change: where and how fast it runs, and how far it goes.
-const CHANGEABLE_ON_RESUME: [&str; 6] =
+pub const CHANGEABLE_ON_RESUME: [&str; 6] =
     ["device", "threads", "layout", "epochs", "max_steps", "out"];
 
 fn check_resume_compatible(stored: &RunConfig, requested: &RunConfig) -> Result<()> {
@@ -197,6 +197,20 @@ fn check_resume_compatible(stored: &RunConfig, requested: &RunConfig) -> Result<
                 CHANGEABLE_ON_RESUME.join(", ")
             );
         }
+    }
+    Ok(())
+}
+
+/// What a valid configuration may still not train: ε = 0 (the checks' ε = 0 mode runs in
+/// float64 with a stand-in; a training run would divide 0 by 0).
+pub fn check_trainable(config: &RunConfig) -> Result<()> {
+    let eps = config.optimizer.eps;
+    if eps <= 0.0 {
+        bail!(
+            "invalid `eps` = {eps}: must be > 0 to train (with ε = 0 a coordinate whose gradient \
+             stays 0, such as a dead ReLU channel, gets 0/0 = NaN and the run diverges at once; \
+             `scalefree check scale-free` is where ε = 0 is studied); the default is 1e-8"
+        );
     }
     Ok(())
 }
@@ -217,6 +231,7 @@ fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
             dir.path().display()
         );
     }
+    check_trainable(&config)?;
     Ok(config)
 }
 
@@ -298,6 +313,9 @@ fn open_data(config: &RunConfig, device: tch::Device) -> Result<RunData> {
 }
 
 /// Trains (or resumes) the run `config` describes, into its run directory.
+///
+/// A run is complete only once its final evaluation and its summary are written: a run
+/// stopped after its last step but before them does them when resumed.
 pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
     let dir = RunDir::new(config.run_dir());
     set_threads(config.runtime.threads);
@@ -309,26 +327,31 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
             coordinate_factors: None,
         });
 
-    std::fs::create_dir_all(dir.path())
-        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.path().display()))?;
+    // One writer per run directory, from here until this process ends.
+    let _lock = dir.claim("scalefree train")?;
+    let epochs = config.training.epochs;
+    let steps_per_epoch = data.train.batches_per_epoch() as u64;
+    let total_steps =
+        (epochs as u64 * steps_per_epoch).min(config.training.max_steps.unwrap_or(u64::MAX));
     let mut position = Position::default();
     let mut rows = Vec::new();
     let mut scale_rows = Vec::new();
     let mut resumed_after = None;
     if options.resume {
-        match checkpoint::latest(dir.path()) {
+        match checkpoint::latest(dir.path())? {
             Some(checkpoint_dir) => {
                 position = checkpoint::load(&checkpoint_dir, &mut trainer)?;
+                refuse_resume_past_the_end(config, &dir, &position, total_steps)?;
                 rows = dir.read_metrics()?;
                 rows.retain(|r| r.step <= position.step);
                 scale_rows = dir.read_scales()?;
                 scale_rows.retain(|r| r.step <= position.step);
                 resumed_after = Some(position.step);
                 eprintln!(
-                    "resuming {} at epoch {}, step {}",
+                    "resuming {} at step {} ({})",
                     dir.path().display(),
-                    position.epoch + 1,
-                    position.step
+                    position.step,
+                    checkpoint::describe(&position)
                 );
             }
             None => eprintln!(
@@ -337,13 +360,14 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
             ),
         }
     }
+    // From here on the directory holds this process's run: no summary until it ends, and
+    // no rows past the point it starts from.
+    dir.remove_summary()?;
     dir.write_config(config)?;
     dir.write_environment(&Environment::detect())?;
+    dir.write_metrics(&rows)?;
+    dir.write_scales(&scale_rows)?;
 
-    let epochs = config.training.epochs;
-    let steps_per_epoch = data.train.batches_per_epoch() as u64;
-    let total_steps =
-        (epochs as u64 * steps_per_epoch).min(config.training.max_steps.unwrap_or(u64::MAX));
     let schedule = config.schedule(steps_per_epoch, total_steps);
     let mut board = Board::open(&dir.tensorboard_dir(), resumed_after)?;
     let mut probe = ScaleProbe::new(trainer.optimizer(), config.training.hist_every);
@@ -360,6 +384,12 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
     let mut train_seconds = 0.0;
     let mut images_this_process = 0u64;
     let mut timer = StepTimer::default();
+    let evaluation = Evaluation {
+        data: &data,
+        epochs,
+        quiet: options.quiet,
+        started,
+    };
     while position.epoch < epochs && position.step < total_steps {
         let bar = progress_bar(
             options.quiet,
@@ -415,6 +445,7 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
                 epoch_tally.mean_loss().unwrap_or(0.0),
                 epoch_tally.accuracy().unwrap_or(0.0)
             ));
+            crate::fault::point_then("step", || stop.load(Ordering::SeqCst));
             if stop.load(Ordering::SeqCst) {
                 status = RunStatus::Interrupted;
                 break;
@@ -434,74 +465,149 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
             // eval_every 0: never (benchmarks time training alone).
             let eval_every = config.training.eval_every;
             if eval_every > 0 && (last || (position.epoch + 1) % eval_every == 0) {
-                let train_tally = position.epoch_tally();
-                let eval = trainer.evaluate(data.eval.epoch(0))?;
-                let row = MetricsRow {
-                    epoch: position.epoch + 1,
-                    step: position.step,
-                    train_loss: train_tally.mean_loss().unwrap_or(0.0),
-                    train_accuracy: train_tally.accuracy().unwrap_or(0.0),
-                    eval_split: data.eval_name.to_string(),
-                    eval_loss: eval.mean_loss().unwrap_or(0.0),
-                    eval_accuracy: eval.accuracy().unwrap_or(0.0),
-                    lr: trainer.optimizer().lr(),
-                    wall_s: position.wall_s + started.elapsed().as_secs_f64(),
-                    images_per_s: images_this_process as f64 / train_seconds.max(1e-9),
-                };
-                log_row(&mut board, &row);
-                if options.quiet {
-                    println!(
-                        "epoch {:>3}/{} step {:>6}  train loss {:.4} acc {:.4}  {} loss {:.4} acc {:.4}  lr {:.2e}  {:.0} img/s",
-                        row.epoch, epochs, row.step, row.train_loss, row.train_accuracy, row.eval_split,
-                        row.eval_loss, row.eval_accuracy, row.lr, row.images_per_s
-                    );
-                }
-                position.best_test_accuracy = Some(
-                    position
-                        .best_test_accuracy
-                        .unwrap_or(0.0)
-                        .max(row.eval_accuracy),
-                );
-                rows.push(row);
-                dir.write_metrics(&rows)?;
-                board.flush();
+                let rate = images_this_process as f64 / train_seconds.max(1e-9);
+                evaluation.run(&trainer, &mut position, &mut rows, &dir, &mut board, rate)?;
             }
             if epoch_finished {
                 position.next_epoch();
             }
-            save_checkpoint(&dir, &trainer, &position, &started)?;
+            save_checkpoint(&dir, &trainer, &position, &started, &mut board)?;
         }
     }
+    // Images per second of this process, or (if it trained none) of the last one's.
+    let rate = |rows: &[MetricsRow]| match images_this_process {
+        0 => rows.last().map_or(0.0, |r| r.images_per_s),
+        n => n as f64 / train_seconds.max(1e-9),
+    };
+    if status == RunStatus::Completed
+        && config.training.eval_every > 0
+        && rows.last().map(|r| r.step) != Some(position.step)
+    {
+        // The last step was taken, but the process that took it stopped before evaluating.
+        let rate = rate(&rows);
+        evaluation.run(&trainer, &mut position, &mut rows, &dir, &mut board, rate)?;
+        if position.batch >= steps_per_epoch {
+            position.next_epoch();
+        }
+        save_checkpoint(&dir, &trainer, &position, &started, &mut board)?;
+    }
     if status == RunStatus::Interrupted {
-        save_checkpoint(&dir, &trainer, &position, &started)?;
+        save_checkpoint(&dir, &trainer, &position, &started, &mut board)?;
         message = Some(format!(
             "interrupted at step {}; `--resume` continues from here",
             position.step
         ));
     }
-    board.flush();
+    board.sync()?;
     let summary = summarise(
         status,
         message,
         &rows,
         &position,
         position.wall_s + started.elapsed().as_secs_f64(),
-        images_this_process as f64 / train_seconds.max(1e-9),
+        rate(&rows),
         timer.timing(),
     );
     dir.write_summary(&summary)?;
+    if status != RunStatus::Interrupted {
+        checkpoint::discard_previous(dir.path())?;
+    }
     Ok(Outcome {
         status,
         run_dir: dir.path().to_path_buf(),
     })
 }
 
+/// A resumed run cannot go back: `--epochs`/`--max-steps` that end before the checkpoint
+/// are refused, naming the setting and what would be valid.
+fn refuse_resume_past_the_end(
+    config: &RunConfig,
+    dir: &RunDir,
+    position: &Position,
+    total_steps: u64,
+) -> Result<()> {
+    if position.step <= total_steps {
+        return Ok(());
+    }
+    let (field, value) = match config.training.max_steps {
+        Some(max) if max == total_steps => ("max_steps", max.to_string()),
+        _ => ("epochs", config.training.epochs.to_string()),
+    };
+    bail!(
+        "cannot resume {} with `{field}` = {value}: that ends at step {total_steps}, but the \
+         run's checkpoint is already at step {} ({}); resume with a `{field}` that reaches at \
+         least that far (or without --max-steps), or start a new run with --out",
+        dir.path().display(),
+        position.step,
+        checkpoint::describe(position)
+    )
+}
+
+/// Evaluates on the run's evaluation split and records the row (metrics file,
+/// TensorBoard, the quiet line, the best accuracy).
+struct Evaluation<'a> {
+    data: &'a RunData,
+    epochs: u32,
+    quiet: bool,
+    started: Instant,
+}
+
+impl Evaluation<'_> {
+    fn run(
+        &self,
+        trainer: &Trainer,
+        position: &mut Position,
+        rows: &mut Vec<MetricsRow>,
+        dir: &RunDir,
+        board: &mut Board,
+        images_per_s: f64,
+    ) -> Result<()> {
+        let train_tally = position.epoch_tally();
+        let eval = trainer.evaluate(self.data.eval.epoch(0))?;
+        crate::fault::point("eval");
+        let row = MetricsRow {
+            epoch: position.epoch + 1,
+            step: position.step,
+            train_loss: train_tally.mean_loss().unwrap_or(0.0),
+            train_accuracy: train_tally.accuracy().unwrap_or(0.0),
+            eval_split: self.data.eval_name.to_string(),
+            eval_loss: eval.mean_loss().unwrap_or(0.0),
+            eval_accuracy: eval.accuracy().unwrap_or(0.0),
+            lr: trainer.optimizer().lr(),
+            wall_s: position.wall_s + self.started.elapsed().as_secs_f64(),
+            images_per_s,
+        };
+        log_row(board, &row);
+        if self.quiet {
+            println!(
+                "epoch {:>3}/{} step {:>6}  train loss {:.4} acc {:.4}  {} loss {:.4} acc {:.4}  lr {:.2e}  {:.0} img/s",
+                row.epoch, self.epochs, row.step, row.train_loss, row.train_accuracy, row.eval_split,
+                row.eval_loss, row.eval_accuracy, row.lr, row.images_per_s
+            );
+        }
+        position.best_test_accuracy = Some(
+            position
+                .best_test_accuracy
+                .unwrap_or(0.0)
+                .max(row.eval_accuracy),
+        );
+        rows.push(row);
+        dir.write_metrics(rows)?;
+        board.flush();
+        Ok(())
+    }
+}
+
+/// Saves a checkpoint once everything logged before it is on the disk, so that a run
+/// resumed from it misses nothing.
 fn save_checkpoint(
     dir: &RunDir,
     trainer: &Trainer,
     position: &Position,
     started: &Instant,
+    board: &mut Board,
 ) -> Result<()> {
+    board.sync()?;
     let mut saved = position.clone();
     saved.wall_s += started.elapsed().as_secs_f64();
     checkpoint::save(dir.path(), trainer, &saved)

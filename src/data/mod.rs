@@ -33,7 +33,7 @@ pub use error::DataError;
 pub use loader::{Batch, Batches, Loader, LoaderConfig};
 pub use open::{cache_dir, open, splits, training_subset, Splits};
 
-use cache::{digest, Cache};
+use cache::{digest, Cache, Cached};
 use source::{join, Source};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -94,8 +94,13 @@ fn load_cached(
         return read();
     };
     let cache = Cache::new(dir, kind, canonical, digest(fingerprint));
-    if let Some(dataset) = cache.read().filter(|d| d.kind == kind) {
-        return Ok(dataset);
+    match cache.read() {
+        Cached::Hit(dataset) if dataset.kind == kind => return Ok(dataset),
+        Cached::Damaged(why) => eprintln!(
+            "warning: the data cache is damaged ({why}); rebuilding it from {}",
+            canonical.display()
+        ),
+        _ => {}
     }
     let dataset = read()?;
     if let Err(e) = cache.write(&dataset) {

@@ -14,6 +14,22 @@ pub fn cache_dir() -> PathBuf {
 
 /// Loads `kind` from `source` through the cache; a missing source says how to get one.
 pub fn open(kind: DatasetKind, source: &Path) -> Result<Dataset> {
+    if let Err(e) = std::fs::metadata(source) {
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            bail!(
+                "--data {}: a loop of symbolic links (following them comes back to where it \
+                 started); point --data at the dataset itself",
+                source.display()
+            );
+        }
+        if let Ok(target) = std::fs::read_link(source) {
+            bail!(
+                "--data {}: a symbolic link to {}, which does not exist",
+                source.display(),
+                target.display()
+            );
+        }
+    }
     if !source.exists() {
         bail!(
             "dataset not found at {} (field `data`); run `make data` (or `make data DATASET={}`), \
@@ -42,6 +58,33 @@ pub struct Splits {
     pub classes: i64,
 }
 
+/// Refuses a validation fraction that leaves either split empty (it is rounded per
+/// class), saying which fractions would do.
+fn refuse_empty_split(dataset: &Dataset, fraction: f64, train: usize, val: usize) -> Result<()> {
+    if train > 0 && val > 0 {
+        return Ok(());
+    }
+    let mut per_class = vec![0usize; dataset.classes.len()];
+    for &label in &dataset.train.labels {
+        per_class[label as usize] += 1;
+    }
+    let largest = per_class.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let why = if val == 0 {
+        format!(
+            "it holds out no image (the fraction is rounded per class, and the largest class \
+             has {largest} training images)"
+        )
+    } else {
+        "it leaves no training image (the fraction is rounded per class)".to_string()
+    };
+    bail!(
+        "invalid `val_fraction` = {fraction} (--val-fraction): {why}; give a fraction from \
+         {:.3e} to below {:.6}, or 0 to evaluate on the test set",
+        0.5 / largest,
+        1.0 - 0.5 / largest
+    )
+}
+
 /// The training split (held-out validation part removed, subset taken) and the split it
 /// is evaluated on.
 pub fn splits(
@@ -52,12 +95,33 @@ pub fn splits(
 ) -> Result<Splits> {
     let (mut train, eval, eval_name) = if val_fraction > 0.0 {
         let (train, val) = dataset.split_validation(val_fraction, seed)?;
+        refuse_empty_split(dataset, val_fraction, train.len(), val.len())?;
         (train, val, "validation")
     } else {
         (dataset.train.clone(), dataset.test.clone(), "test")
     };
     if let Some(n) = train_subset {
+        if n > train.len() {
+            let held_out = if val_fraction > 0.0 {
+                format!(
+                    " (after --val-fraction {val_fraction} holds {} of its {} out)",
+                    dataset.train.len() - train.len(),
+                    dataset.train.len()
+                )
+            } else {
+                String::new()
+            };
+            bail!(
+                "invalid `train_subset` = {n} (--train-subset): the training split has only {} \
+                 images{held_out}; give at most {}, or leave it out to train on all of them",
+                train.len(),
+                train.len()
+            );
+        }
         train = training_subset(&train, n, seed);
+    }
+    if train.len() == 0 {
+        bail!("the training split of the dataset is empty: there is nothing to train on");
     }
     Ok(Splits {
         train,

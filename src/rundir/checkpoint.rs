@@ -1,18 +1,40 @@
 //! Checkpoints: model weights and buffers, optimizer state and the trainer's position,
-//! saved as one directory that replaces the previous one only once complete.
+//! saved as one directory that replaces the previous one only once complete, with a
+//! manifest of each file's size and SHA-256 that resume verifies.
 //!
-//! `checkpoint.new/` is written first; then `checkpoint/` becomes `checkpoint.old/`,
-//! `checkpoint.new/` becomes `checkpoint/`, and the old one is deleted. A crash at any
-//! point leaves a complete checkpoint under one of the two names.
+//! `checkpoint.new/` is written first, its files and `manifest.json` (last) flushed to
+//! the disk; then the previous `checkpoint.old/` is deleted, `checkpoint/` becomes
+//! `checkpoint.old/` and `checkpoint.new/` becomes `checkpoint/`. A crash at any point leaves
+//! a complete checkpoint under one of the two names, and while a run trains the one before
+//! the last is kept as `checkpoint.old/`: if `checkpoint/` is damaged, resume says so, names
+//! the file, and says how to resume from `checkpoint.old/` instead. [`discard_previous`]
+//! drops it once the run has finished.
 use crate::train::{Position, Trainer};
-use anyhow::{bail, Context, Result};
-use std::collections::HashMap;
+use anyhow::{anyhow, bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use tch::{Device, Tensor};
 
 const MODEL: &str = "model.safetensors";
 const OPTIMIZER: &str = "optimizer.safetensors";
 const TRAINER: &str = "trainer.json";
+const MANIFEST: &str = "manifest.json";
+const FILES: [&str; 3] = [MODEL, OPTIMIZER, TRAINER];
+
+/// `manifest.json`: what each file of the checkpoint held when it was written.
+#[derive(Debug, Serialize, Deserialize)]
+struct Manifest {
+    files: BTreeMap<String, FileDigest>,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct FileDigest {
+    bytes: u64,
+    sha256: String,
+}
 
 fn dirs(run_dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     (
@@ -20,6 +42,33 @@ fn dirs(run_dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         run_dir.join("checkpoint.new"),
         run_dir.join("checkpoint.old"),
     )
+}
+
+fn digest_of(path: &Path) -> std::io::Result<FileDigest> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut bytes = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        bytes += n as u64;
+    }
+    let sha256 = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(FileDigest { bytes, sha256 })
+}
+
+fn sync(path: &Path) -> Result<()> {
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("cannot flush {} to the disk", path.display()))
 }
 
 /// Saves the trainer's weights, buffers and optimizer state with the loop's position.
@@ -39,30 +88,167 @@ pub fn save(run_dir: &Path, trainer: &Trainer, position: &Position) -> Result<()
     named.sort_by(|a, b| a.0.cmp(&b.0));
     Tensor::write_safetensors(&named, new.join(MODEL))
         .context("cannot write the model checkpoint")?;
+    crate::fault::point("checkpoint:model");
     trainer
         .optimizer()
         .save_state(new.join(OPTIMIZER))
         .context("cannot write the optimizer state")?;
-    std::fs::write(new.join(TRAINER), serde_json::to_string_pretty(position)?)?;
+    crate::fault::point("checkpoint:optimizer");
+    let trainer_path = new.join(TRAINER);
+    std::fs::write(&trainer_path, serde_json::to_string_pretty(position)?)
+        .with_context(|| format!("cannot write {}", trainer_path.display()))?;
+    crate::fault::point("checkpoint:trainer");
+    let mut files = BTreeMap::new();
+    for name in FILES {
+        let path = new.join(name);
+        sync(&path)?;
+        let digest = digest_of(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        files.insert(name.to_string(), digest);
+    }
+    let manifest_path = new.join(MANIFEST);
+    std::fs::write(
+        &manifest_path,
+        serde_json::to_string_pretty(&Manifest { files })? + "\n",
+    )
+    .with_context(|| format!("cannot write {}", manifest_path.display()))?;
+    sync(&manifest_path)?;
+    sync(&new)?;
+    crate::fault::point("checkpoint:manifest");
     if current.exists() {
         if old.exists() {
-            std::fs::remove_dir_all(&old)?;
+            std::fs::remove_dir_all(&old)
+                .with_context(|| format!("cannot remove {}", old.display()))?;
         }
-        std::fs::rename(&current, &old)?;
+        std::fs::rename(&current, &old)
+            .with_context(|| format!("cannot move {} aside", current.display()))?;
+        crate::fault::point("checkpoint:swap");
     }
-    std::fs::rename(&new, &current)?;
+    std::fs::rename(&new, &current)
+        .with_context(|| format!("cannot move {} into place", new.display()))?;
+    sync(run_dir)?;
+    crate::fault::point("checkpoint:done");
+    Ok(())
+}
+
+/// Deletes the checkpoint before the last (kept while the run trains, as a fallback).
+pub fn discard_previous(run_dir: &Path) -> Result<()> {
+    let (_, _, old) = dirs(run_dir);
     if old.exists() {
-        std::fs::remove_dir_all(&old)?;
+        std::fs::remove_dir_all(&old)
+            .with_context(|| format!("cannot remove {}", old.display()))?;
     }
     Ok(())
 }
 
-/// The directory of the newest complete checkpoint, if any.
-pub fn latest(run_dir: &Path) -> Option<PathBuf> {
+/// Checks every file of the checkpoint `dir` against its manifest. A checkpoint written
+/// before checkpoints had manifests is accepted with a warning when its files are there.
+pub fn verify(dir: &Path) -> Result<()> {
+    let manifest_path = dir.join(MANIFEST);
+    if !manifest_path.exists() {
+        if let Some(missing) = FILES.iter().find(|f| !dir.join(f).is_file()) {
+            bail!(
+                "{} is incomplete: {missing} is missing (and there is no {MANIFEST})",
+                dir.display()
+            );
+        }
+        eprintln!(
+            "warning: {} has no {MANIFEST} (written by a scalefree without checkpoint checksums); \
+             its files cannot be verified",
+            dir.display()
+        );
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(&manifest_path)
+        .with_context(|| format!("cannot read {}", manifest_path.display()))?;
+    let manifest: Manifest = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is damaged (not a checkpoint manifest)",
+            manifest_path.display()
+        )
+    })?;
+    for name in FILES {
+        let path = dir.join(name);
+        let Some(expected) = manifest.files.get(name) else {
+            bail!("{} does not list {name}", manifest_path.display());
+        };
+        if !path.is_file() {
+            bail!("{} is missing from the checkpoint", path.display());
+        }
+        let found = digest_of(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        if found.bytes != expected.bytes {
+            bail!(
+                "{} is damaged: {} bytes, but {} when the checkpoint was written",
+                path.display(),
+                found.bytes,
+                expected.bytes
+            );
+        }
+        if found.sha256 != expected.sha256 {
+            bail!(
+                "{} is damaged: its SHA-256 differs from the one in {MANIFEST} (its bytes changed after the checkpoint was written)",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Where a checkpoint stands, in words: `2 epochs done`, `epoch 3, batch 17`.
+pub fn describe(position: &Position) -> String {
+    if position.batch == 0 {
+        format!("{} epochs done", position.epoch)
+    } else {
+        format!("epoch {}, batch {}", position.epoch + 1, position.batch)
+    }
+}
+
+fn position_of(dir: &Path) -> Option<Position> {
+    let text = std::fs::read_to_string(dir.join(TRAINER)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// The directory of the newest complete checkpoint, verified; `None` if there is none.
+/// A damaged checkpoint is an error naming the bad file, and saying how to resume from
+/// `checkpoint.old/` when that one is intact.
+pub fn latest(run_dir: &Path) -> Result<Option<PathBuf>> {
     let (current, _, old) = dirs(run_dir);
-    [current, old]
-        .into_iter()
-        .find(|d| d.join(TRAINER).exists())
+    if current.exists() {
+        let Err(damage) = verify(&current) else {
+            return Ok(Some(current));
+        };
+        let advice = match old.exists().then(|| verify(&old)) {
+            Some(Ok(())) => {
+                let at = position_of(&old)
+                    .map(|p| format!(" (step {}, {})", p.step, describe(&p)))
+                    .unwrap_or_default();
+                format!(
+                    "the previous checkpoint, {old}{at}, is intact: to resume from it, move the \
+                     damaged one aside (`mv {cur} {cur}.damaged && mv {old} {cur}`) and run \
+                     with --resume again; the steps after it are trained again",
+                    old = old.display(),
+                    cur = current.display()
+                )
+            }
+            Some(Err(e)) => format!(
+                "the previous checkpoint, {}, is damaged too ({e:#}); start the run again \
+                 (a new --out, or delete {})",
+                old.display(),
+                run_dir.display()
+            ),
+            None => format!(
+                "there is no earlier checkpoint to fall back on; start the run again (a new \
+                 --out, or delete {})",
+                run_dir.display()
+            ),
+        };
+        return Err(anyhow!("cannot resume: {damage:#}; {advice}"));
+    }
+    if old.exists() {
+        // Stopped between moving `checkpoint/` aside and putting the new one in place.
+        verify(&old).map_err(|e| anyhow!("cannot resume: {e:#}"))?;
+        return Ok(Some(old));
+    }
+    Ok(None)
 }
 
 /// Restores weights, buffers and optimizer state in place; returns the loop's position.
@@ -96,7 +282,11 @@ pub fn load(dir: &Path, trainer: &mut Trainer) -> Result<Position> {
         }
         tch::no_grad(|| var.shallow_clone().copy_(value));
     }
-    trainer.optimizer_mut().load_state(dir.join(OPTIMIZER))?;
+    let optimizer_path = dir.join(OPTIMIZER);
+    trainer
+        .optimizer_mut()
+        .load_state(&optimizer_path)
+        .with_context(|| format!("cannot restore {}", optimizer_path.display()))?;
     let trainer_path = dir.join(TRAINER);
     let text = std::fs::read_to_string(&trainer_path)
         .with_context(|| format!("cannot read {}", trainer_path.display()))?;

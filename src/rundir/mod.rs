@@ -9,16 +9,23 @@
 //! | `metrics.jsonl` | a [`MetricsRow`] per evaluation |
 //! | `scales.jsonl` | a [`ScaleRow`] per histogram step |
 //! | `summary.json` | at the end: the [`Summary`] |
-//! | `checkpoint/` | weights, optimizer state, the loop's position ([`checkpoint`]) |
+//! | `checkpoint/` | weights, optimizer state, the loop's position, their checksums ([`checkpoint`]) |
+//! | `checkpoint.old/` | while training: the checkpoint before the last |
 //! | `tb/` | TensorBoard events ([`crate::sinks::tensorboard`]) |
+//! | `run.lock` | held by the one process writing the run ([`lock`]) |
+//! | `train.log` | a sweep's run: the output of its `scalefree train` |
+//!
+//! [`RunDir::claim`] is how a writer starts: it refuses a folder that holds anything but
+//! a run, and takes the lock.
 pub mod checkpoint;
 mod files;
+pub mod lock;
 
 pub use files::{MetricsRow, RunStatus, ScaleRow, SpreadRow, Summary, DIVERGED_ERROR};
 
 use crate::config::RunConfig;
 use crate::sinks::{atomic::write_json_atomic, jsonl};
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -97,9 +104,73 @@ impl RunDir {
         self.path.join("tb")
     }
 
+    pub fn lock_path(&self) -> PathBuf {
+        self.path.join("run.lock")
+    }
+
     /// Whether a run was started here (its configuration is written first).
     pub fn has_run(&self) -> bool {
         self.config_path().exists()
+    }
+
+    /// What the folder holds that scalefree did not write, if it is not a run: a folder
+    /// with a run's `config.json` is a run; one without may hold only what a sweep or a
+    /// stopped start leaves (`train.log`, `run.lock`, files of an unfinished first write).
+    pub fn foreign_entries(&self) -> Result<Vec<String>> {
+        if self.has_run() || !self.path.exists() {
+            return Ok(Vec::new());
+        }
+        let entries = std::fs::read_dir(&self.path)
+            .with_context(|| format!("cannot list {}", self.path.display()))?;
+        let mut foreign = Vec::new();
+        for entry in entries {
+            let entry = entry.with_context(|| format!("cannot list {}", self.path.display()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let ours = ["train.log", "run.lock"].contains(&name.as_str())
+                || (name.starts_with("config.json.tmp")
+                    || name.starts_with("environment.json.tmp"));
+            if !ours {
+                let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+                foreign.push(if is_dir { format!("{name}/") } else { name });
+            }
+        }
+        foreign.sort();
+        Ok(foreign)
+    }
+
+    /// Takes the run directory for writing by `what` (`scalefree train`): creates it,
+    /// refuses a folder that holds files but no run (naming them; nothing is written), and
+    /// locks it, refusing it while another process writes it (naming that process).
+    pub fn claim(&self, what: &str) -> Result<lock::Lock> {
+        if self.path.exists() && !self.path.is_dir() {
+            bail!(
+                "{} is a file, not a run directory (--out)",
+                self.path.display()
+            );
+        }
+        let foreign = self.foreign_entries()?;
+        if !foreign.is_empty() {
+            let shown: Vec<&str> = foreign.iter().take(8).map(String::as_str).collect();
+            bail!(
+                "{} is not empty and is not a scalefree run (it has no config.json): it holds {}{}; \
+                 nothing was written there. Give --out a new or empty folder",
+                self.path.display(),
+                shown.join(", "),
+                if foreign.len() > shown.len() {
+                    format!(" and {} more", foreign.len() - shown.len())
+                } else {
+                    String::new()
+                }
+            );
+        }
+        std::fs::create_dir_all(&self.path)
+            .with_context(|| format!("cannot create {}", self.path.display()))?;
+        lock::Lock::acquire(&self.path, &self.lock_path(), what)
+    }
+
+    /// Who is writing the run now, if anyone.
+    pub fn writer(&self) -> Result<Option<lock::Holder>> {
+        lock::Lock::holder(&self.lock_path())
     }
 
     /// The state, and the summary when there is one. A summary that exists but cannot be
@@ -153,5 +224,16 @@ impl RunDir {
 
     pub fn write_summary(&self, summary: &Summary) -> Result<()> {
         write_json_atomic(&self.summary_path(), summary)
+    }
+
+    /// Removes the summary of an earlier process: while a run trains it has none, so that
+    /// one stopped before its end never reads as finished.
+    pub fn remove_summary(&self) -> Result<()> {
+        match std::fs::remove_file(self.summary_path()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("cannot remove {}", self.summary_path().display()))
+            }
+            _ => Ok(()),
+        }
     }
 }

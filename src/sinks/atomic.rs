@@ -1,6 +1,8 @@
-//! Atomic file writes: write a temporary file beside the target, then rename it over
-//! the target, so that a reader (or a crash) never sees half a file.
+//! Atomic file writes: write a temporary file beside the target, flush it to the disk,
+//! then rename it over the target, so that a reader (or a crash, or a power cut) never
+//! sees half a file.
 use anyhow::{Context, Result};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub fn temporary_sibling(path: &Path) -> PathBuf {
@@ -14,7 +16,17 @@ pub fn temporary_sibling(path: &Path) -> PathBuf {
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = temporary_sibling(path);
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    let written = std::fs::File::create(&tmp).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_data()
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write {}", tmp.display()));
+    }
+    if let Some(name) = path.file_name() {
+        crate::fault::point(&format!("write:{}", name.to_string_lossy()));
+    }
     std::fs::rename(&tmp, path)
         .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
 }

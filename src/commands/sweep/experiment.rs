@@ -47,7 +47,10 @@ pub struct PlannedRun {
     pub config: RunConfig,
 }
 
-/// The expanded experiment, written as `runs/<experiment>/plan.json`.
+/// The expanded experiment, written as `runs/<experiment>/plan.json`. In the file, run
+/// directories are relative to the plan's folder (so a copied or moved runs folder still
+/// reads); [`Plan::read`] makes them paths again, and reads older plans, whose paths were
+/// as given to the sweep.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Plan {
     pub experiment: String,
@@ -111,6 +114,7 @@ impl Experiment {
                 );
                 settings.remove("name");
                 let config = RunConfig::from_settings(&settings)
+                    .and_then(|c| crate::commands::train::check_trainable(&c).map(|_| c))
                     .with_context(|| at(&format!("grids[{g}]")))?;
                 let mut name = config.derived_name();
                 for (key, value) in &combination {
@@ -173,7 +177,42 @@ impl Plan {
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a sweep plan", path.display()))
+        let value: Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a sweep plan", path.display()))?;
+        let relative = value.get(RELATIVE_KEY) == Some(&Value::Bool(true));
+        let mut plan: Plan = serde_json::from_value(value)
+            .with_context(|| format!("{} is not a sweep plan", path.display()))?;
+        let here = path.parent().unwrap_or(Path::new("."));
+        for run in &mut plan.runs {
+            if relative {
+                run.dir = here.join(&run.dir);
+            } else if !run.dir.exists() && here.join(&run.name).exists() {
+                // An older plan (paths as given to the sweep) in a folder copied or moved since.
+                run.dir = here.join(&run.name);
+            }
+            run.config.runtime.out = Some(run.dir.clone());
+        }
+        Ok(plan)
+    }
+
+    /// Writes the plan to `path` (in the experiment's folder), run directories relative to it.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let here = path.parent().unwrap_or(Path::new("."));
+        let mut plan = self.clone();
+        for run in &mut plan.runs {
+            if let Ok(relative) = run.dir.strip_prefix(here) {
+                run.dir = relative.to_path_buf();
+                run.config.runtime.out = Some(run.dir.clone());
+            }
+        }
+        let mut value = serde_json::to_value(&plan)?;
+        value
+            .as_object_mut()
+            .expect("a plan is an object")
+            .insert(RELATIVE_KEY.into(), Value::Bool(true));
+        crate::sinks::atomic::write_json_atomic(path, &value)
     }
 }
+
+/// Marks a plan whose run directories are relative to its folder.
+const RELATIVE_KEY: &str = "run_dirs_relative_to_plan";

@@ -1,11 +1,17 @@
 //! The local backend: up to `jobs` runs at once, each a `scalefree train` child process
 //! pinned to one GPU or to a share of the CPU threads. A failing run does not stop the
 //! others; Ctrl-C reaches the children too, which checkpoint and stop, and no new run
-//! starts.
+//! starts. The children die with the sweep however it ends: each asks the kernel for a
+//! SIGTERM when the sweep exits (`PR_SET_PDEATHSIG`), so a killed sweep leaves no orphan
+//! writing a run; they checkpoint and stop, and the next sweep resumes them. A run that
+//! another process is writing (its `run.lock` is held) is left to it and reported as busy.
 use super::experiment::{Plan, PlannedRun};
+use crate::rundir::lock::Busy;
+use crate::rundir::RunDir;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fs::OpenOptions;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,11 +59,40 @@ struct Running {
     slot: usize,
 }
 
-/// The outcome per run: exit codes 0 (completed), 3 (diverged) count as done.
+/// The outcome per run: exit codes 0 (completed), 3 (diverged) count as done; a run
+/// another process was writing is busy, not failed.
 pub struct LocalOutcome {
     pub done: usize,
     pub failed: Vec<(String, String)>,
+    /// Runs left alone because another process writes them: (name, who).
+    pub busy: Vec<(String, String)>,
     pub interrupted: bool,
+}
+
+/// Makes `cmd`'s process receive SIGTERM when this thread (the sweep's main thread) ends,
+/// however it ends, SIGKILL included (Linux; elsewhere nothing is asked).
+fn die_with_parent(cmd: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: getpid is async-signal-safe and runs before the fork.
+        let parent = unsafe { libc::getpid() };
+        // SAFETY: between fork and exec the closure makes only async-signal-safe system
+        // calls (prctl, getppid) and allocates nothing on success.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The sweep may have died before the request was made.
+                if libc::getppid() != parent {
+                    return Err(std::io::Error::other("the sweep has exited"));
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cmd;
 }
 
 /// A line above the progress bar, or plain output when there is no terminal to draw on.
@@ -114,6 +149,7 @@ pub fn run(
     let mut slots_busy = vec![false; options.jobs];
     let mut done = 0;
     let mut failed = Vec::new();
+    let mut busy = Vec::new();
     let mut forwarded = false;
     loop {
         if stop.load(Ordering::SeqCst) && !forwarded {
@@ -136,6 +172,15 @@ pub fn run(
                 .position(|b| !b)
                 .expect("a free slot exists");
             let device = &options.devices[slot % options.devices.len()];
+            if let Some(holder) = RunDir::new(&run.dir).writer()? {
+                say(
+                    &bar,
+                    format!("busy     {}: {holder} is writing it; left to it", run.name),
+                );
+                busy.push((run.name.clone(), holder.to_string()));
+                bar.inc(1);
+                continue;
+            }
             std::fs::create_dir_all(&run.dir)
                 .with_context(|| format!("cannot create {}", run.dir.display()))?;
             let log = OpenOptions::new()
@@ -151,6 +196,7 @@ pub fn run(
             cmd.stdin(Stdio::null())
                 .stdout(log.try_clone()?)
                 .stderr(log);
+            die_with_parent(&mut cmd);
             let child = cmd
                 .spawn()
                 .with_context(|| format!("cannot start the run {}", run.name))?;
@@ -177,6 +223,21 @@ pub fn run(
                                 "finished"
                             };
                             say(&bar, format!("{word} {}", r.run.name));
+                        }
+                        Some(Busy::EXIT_CODE) => {
+                            let holder = RunDir::new(&r.run.dir)
+                                .writer()
+                                .ok()
+                                .flatten()
+                                .map_or("another process".to_string(), |h| h.to_string());
+                            say(
+                                &bar,
+                                format!(
+                                    "busy     {}: {holder} is writing it; left to it",
+                                    r.run.name
+                                ),
+                            );
+                            busy.push((r.run.name.clone(), holder));
                         }
                         Some(130) => say(
                             &bar,
@@ -216,6 +277,7 @@ pub fn run(
     Ok(LocalOutcome {
         done,
         failed,
+        busy,
         interrupted: stop.load(Ordering::SeqCst),
     })
 }

@@ -1,13 +1,18 @@
 //! `scalefree sweep`: expand an experiment into runs with stable names, write the plan,
 //! and run what is not done yet, locally or through Slurm. Completed and diverged runs
-//! are skipped; started or interrupted ones resume from their checkpoints.
+//! are skipped; started or interrupted ones resume from their checkpoints. A run made
+//! with other settings than the plan's (the experiment was edited) is stale: never counted
+//! as done, reported, and redone or kept only when asked (`--redo-stale`, `--keep-stale`).
+//! One sweep of an experiment at a time (`sweep.lock` in its folder).
 pub mod experiment;
 pub mod local;
 pub mod slurm;
+pub mod stale;
 
-use crate::rundir::RunDir;
+use crate::rundir::lock::Lock;
+use crate::rundir::{RunDir, RunState};
 use crate::sinks::atomic::write_json_atomic;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use experiment::{resolve_path, Experiment, Plan};
 use std::path::{Path, PathBuf};
@@ -60,6 +65,14 @@ pub struct SweepArgs {
     /// Slurm: an extra sbatch option, repeatable (--sbatch-arg=--account=abc).
     #[arg(long = "sbatch-arg", allow_hyphen_values = true)]
     pub sbatch_args: Vec<String>,
+    /// Runs made with other settings than the plan's: move them to <runs>/<experiment>/stale/
+    /// and run them again from the start.
+    #[arg(long, conflicts_with = "keep_stale")]
+    pub redo_stale: bool,
+    /// Runs made with other settings than the plan's: keep them as they are (finished ones
+    /// count as done; unfinished ones continue with their own settings).
+    #[arg(long)]
+    pub keep_stale: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -72,8 +85,8 @@ pub enum SweepAction {
     },
 }
 
-/// Reads and expands the experiment, and writes its plan and one run file per run.
-pub fn prepare(spec: &str, runs_dir: &Path) -> Result<(Plan, PathBuf)> {
+/// Reads and expands the experiment.
+pub fn plan_of(spec: &str, runs_dir: &Path) -> Result<Plan> {
     let path = resolve_path(spec);
     if !path.exists() {
         bail!(
@@ -90,15 +103,121 @@ pub fn prepare(spec: &str, runs_dir: &Path) -> Result<(Plan, PathBuf)> {
     if !valid {
         bail!("experiment file {}: key `name` = {:?} must be letters, digits, . _ - (it names a directory)", path.display(), experiment.name);
     }
-    let plan = experiment.expand(&path, runs_dir)?;
+    experiment.expand(&path, runs_dir)
+}
+
+/// Writes the plan and one run file per run; returns the run files' folder.
+pub fn write_plan(plan: &Plan, runs_dir: &Path) -> Result<PathBuf> {
     let dir = Plan::dir(runs_dir, &plan.experiment);
     let configs = dir.join("configs");
-    std::fs::create_dir_all(&configs)?;
-    write_json_atomic(&dir.join("plan.json"), &plan)?;
+    std::fs::create_dir_all(&configs)
+        .with_context(|| format!("cannot create {}", configs.display()))?;
+    plan.write(&dir.join("plan.json"))?;
     for run in &plan.runs {
         write_json_atomic(&configs.join(format!("{}.json", run.name)), &run.config)?;
     }
+    Ok(configs)
+}
+
+/// Reads and expands the experiment, and writes its plan and one run file per run.
+pub fn prepare(spec: &str, runs_dir: &Path) -> Result<(Plan, PathBuf)> {
+    let plan = plan_of(spec, runs_dir)?;
+    let configs = write_plan(&plan, runs_dir)?;
     Ok((plan, configs))
+}
+
+/// What a sweep finds in the planned runs' directories.
+#[derive(Default)]
+struct Triage {
+    /// Runs to start (`false`) or resume (`true`).
+    todo: Vec<(experiment::PlannedRun, bool)>,
+    done: usize,
+    /// (name, state, what differs) of stale runs left alone.
+    stale: Vec<(String, RunState, String)>,
+    /// Lines saying what happens to runs that differ from the plan.
+    notes: Vec<String>,
+    /// (name, who writes it) of runs another process is writing.
+    busy: Vec<(String, String)>,
+}
+
+/// Where a stale run goes with `--redo-stale`: `<experiment>/stale/<name>`, numbered if taken.
+fn stale_destination(experiment_dir: &Path, name: &str) -> PathBuf {
+    let dir = experiment_dir.join("stale");
+    let mut dest = dir.join(name);
+    let mut n = 2;
+    while dest.exists() {
+        dest = dir.join(format!("{name}.{n}"));
+        n += 1;
+    }
+    dest
+}
+
+fn triage(plan: &Plan, args: &SweepArgs, configs: &Path) -> Result<Triage> {
+    let experiment_dir = Plan::dir(&args.runs, &plan.experiment);
+    let mut t = Triage::default();
+    for run in &plan.runs {
+        let dir = RunDir::new(&run.dir);
+        if let Some(holder) = dir.writer()? {
+            t.busy.push((run.name.clone(), holder.to_string()));
+            continue;
+        }
+        let (state, _) = dir.state()?;
+        if state == RunState::Missing {
+            t.todo.push((run.clone(), false));
+            continue;
+        }
+        match stale::check(&dir, &run.config, state) {
+            stale::Match::Same if state.is_final() => t.done += 1,
+            stale::Match::Same => t.todo.push((run.clone(), true)),
+            stale::Match::Extend(_) if state == RunState::Diverged => t.done += 1,
+            stale::Match::Extend(what) => {
+                t.notes.push(format!(
+                    "  continues: {} ({}; {what})",
+                    run.name,
+                    state.label()
+                ));
+                t.todo.push((run.clone(), true));
+            }
+            stale::Match::Stale(what) if args.redo_stale => {
+                let dest = stale_destination(&experiment_dir, &run.name);
+                if args.dry_run {
+                    t.notes.push(format!(
+                        "  stale, would be moved to {} and redone: {} ({what})",
+                        dest.display(),
+                        run.name
+                    ));
+                } else {
+                    std::fs::create_dir_all(dest.parent().expect("under the experiment"))?;
+                    std::fs::rename(&run.dir, &dest).with_context(|| {
+                        format!("cannot move {} to {}", run.dir.display(), dest.display())
+                    })?;
+                    t.notes.push(format!(
+                        "  stale, moved to {} and redone: {} ({what})",
+                        dest.display(),
+                        run.name
+                    ));
+                }
+                t.todo.push((run.clone(), false));
+            }
+            stale::Match::Stale(what) if args.keep_stale => {
+                t.notes.push(format!(
+                    "  stale, kept as it is: {} ({}; {what})",
+                    run.name,
+                    state.label()
+                ));
+                if state.is_final() {
+                    t.done += 1;
+                } else {
+                    // It continues with its own settings, not the plan's.
+                    let stored = dir.read_config()?;
+                    write_json_atomic(&configs.join(format!("{}.json", run.name)), &stored)?;
+                    t.todo.push((run.clone(), true));
+                }
+            }
+            stale::Match::Stale(what) => t.stale.push((run.name.clone(), state, what)),
+        }
+    }
+    Ok(t)
 }
 
 pub fn run(args: &SweepArgs) -> Result<i32> {
@@ -108,29 +227,59 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
     let Some(spec) = &args.experiment else {
         bail!("name an experiment: `scalefree sweep cifar10-quick` or `scalefree sweep experiments/x.json`");
     };
-    let (plan, configs) = prepare(spec, &args.runs)?;
-    let mut todo = Vec::new();
-    for run in &plan.runs {
-        let (state, _) = RunDir::new(&run.dir).state()?;
-        if !state.is_final() {
-            todo.push((run.clone(), state.needs_resume()));
-        }
+    let plan = plan_of(spec, &args.runs)?;
+    let experiment_dir = Plan::dir(&args.runs, &plan.experiment);
+    std::fs::create_dir_all(&experiment_dir)
+        .with_context(|| format!("cannot create {}", experiment_dir.display()))?;
+    // One sweep of an experiment at a time; released when this process ends.
+    let _lock = Lock::acquire(
+        &experiment_dir,
+        &experiment_dir.join("sweep.lock"),
+        "scalefree sweep",
+    )?;
+    let configs = write_plan(&plan, &args.runs)?;
+    let triage = triage(&plan, args, &configs)?;
+    let todo = triage.todo;
+    let mut counts = format!(
+        "{} runs, {} already done, {} to run",
+        plan.runs.len(),
+        triage.done,
+        todo.len()
+    );
+    if !triage.stale.is_empty() {
+        counts.push_str(&format!(", {} stale", triage.stale.len()));
+    }
+    if !triage.busy.is_empty() {
+        counts.push_str(&format!(", {} busy", triage.busy.len()));
     }
     println!(
-        "{}: {} runs, {} already done, {} to run; plan at {}",
+        "{}: {counts}; plan at {}",
         plan.experiment,
-        plan.runs.len(),
-        plan.runs.len() - todo.len(),
-        todo.len(),
-        Plan::dir(&args.runs, &plan.experiment)
-            .join("plan.json")
-            .display()
+        experiment_dir.join("plan.json").display()
     );
+    for note in &triage.notes {
+        println!("{note}");
+    }
+    for (name, holder) in &triage.busy {
+        println!("  busy: {name} ({holder} is writing it; left to it)");
+    }
+    for (name, state, what) in &triage.stale {
+        println!("  stale: {name} ({}; {what})", state.label());
+    }
+    if !triage.stale.is_empty() {
+        println!(
+            "  {} made with other settings than the plan's, so not counted as done: \
+             --redo-stale moves them to {} and runs them again; --keep-stale keeps them as they are",
+            if triage.stale.len() == 1 { "1 run was" } else { "these runs were" },
+            experiment_dir.join("stale").display()
+        );
+    }
+    let unresolved = !triage.stale.is_empty() || !triage.busy.is_empty();
     if args.dry_run || todo.is_empty() {
         for (run, resume) in &todo {
             println!("  {}{}", run.name, if *resume { " (resume)" } else { "" });
         }
-        return Ok(0);
+        return Ok(if unresolved && !args.dry_run { 1 } else { 0 });
     }
     match args.backend {
         Backend::Local => {
@@ -143,8 +292,16 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
                 options.devices.join(", ")
             );
             let outcome = local::run(&plan, todo, &configs, &options)?;
+            let busy = if outcome.busy.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", {} busy (another process is writing them)",
+                    outcome.busy.len()
+                )
+            };
             println!(
-                "{}: {} done, {} failed{}",
+                "{}: {} done, {} failed{busy}{}",
                 plan.experiment,
                 outcome.done,
                 outcome.failed.len(),
@@ -157,11 +314,11 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
             for (name, why) in &outcome.failed {
                 println!("  failed: {name} ({why})");
             }
-            Ok(if outcome.failed.is_empty() && !outcome.interrupted {
-                0
-            } else {
-                1
-            })
+            let clean = outcome.failed.is_empty()
+                && outcome.busy.is_empty()
+                && !outcome.interrupted
+                && !unresolved;
+            Ok(if clean { 0 } else { 1 })
         }
         Backend::Slurm => {
             let options = slurm::SlurmOptions {
@@ -172,7 +329,7 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
                 max_parallel: args.max_parallel,
                 extra: args.sbatch_args.clone(),
             };
-            let slurm_dir = Plan::dir(&args.runs, &plan.experiment).join("slurm");
+            let slurm_dir = experiment_dir.join("slurm");
             let submission =
                 slurm::submit(&plan.experiment, &todo, &configs, &slurm_dir, &options)?;
             println!(
@@ -181,13 +338,13 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
                 submission.runs.len(),
                 submission.script.display()
             );
-            Ok(0)
+            Ok(if unresolved { 1 } else { 0 })
         }
     }
 }
 
 fn status(spec: &str, runs_dir: &Path) -> Result<i32> {
-    let (plan, _) = prepare(spec, runs_dir)?;
+    let plan = plan_of(spec, runs_dir)?;
     let slurm_states = slurm::states(&Plan::dir(runs_dir, &plan.experiment).join("slurm"));
     println!(
         "{:<48} {:<20} {:<22} {:>9} {:>7}",
@@ -195,8 +352,13 @@ fn status(spec: &str, runs_dir: &Path) -> Result<i32> {
     );
     let mut counts = std::collections::BTreeMap::new();
     for run in &plan.runs {
-        let (state, summary) = RunDir::new(&run.dir).state()?;
-        *counts.entry(state.label()).or_insert(0) += 1;
+        let dir = RunDir::new(&run.dir);
+        let (state, summary) = dir.state()?;
+        let label = match stale::check(&dir, &run.config, state) {
+            stale::Match::Stale(_) => format!("{}, stale", state.label()),
+            _ => state.label().to_string(),
+        };
+        *counts.entry(label.clone()).or_insert(0) += 1;
         let (acc, epochs) = match &summary {
             Some(s) => (
                 s.final_test_accuracy
@@ -212,11 +374,7 @@ fn status(spec: &str, runs_dir: &Path) -> Result<i32> {
             .unwrap_or_else(|| "-".into());
         println!(
             "{:<48} {:<20} {:<22} {:>9} {:>7}",
-            run.name,
-            state.label(),
-            slurm,
-            acc,
-            epochs
+            run.name, label, slurm, acc, epochs
         );
     }
     let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
