@@ -4,9 +4,10 @@
 //! `SCALEFREE_FAULT` or `SCALEFREE_FAULT_TRACE` is set, a point costs one atomic load.
 //!
 //! - `SCALEFREE_FAULT=<point>:<n>[:<signal>]`: the `n`-th time (from 1) the process passes
-//!   `<point>`, it sends itself `<signal>` (`KILL`, the default, `TERM` or `INT`). After a
-//!   `TERM` or `INT` at a point that waits for it (the training step), the process carries on
-//!   once its handler has seen the signal, as it would after a signal from outside.
+//!   `<point>`, it sends itself `<signal>` (`KILL`, the default, `TERM`, `INT`, or `STOP`
+//!   to freeze it there, holding whatever it holds). After a `TERM` or `INT` at a point that
+//!   waits for it (the training step), the process carries on once its handler has seen the
+//!   signal, as it would after a signal from outside.
 //! - `SCALEFREE_FAULT_TRACE=<file>`: appends `<point> <n>` for every point passed, so a test
 //!   can pick points from a real run.
 //!
@@ -55,6 +56,7 @@ fn signal_named(name: &str) -> Option<i32> {
         "KILL" => Some(libc::SIGKILL),
         "TERM" => Some(libc::SIGTERM),
         "INT" => Some(libc::SIGINT),
+        "STOP" => Some(libc::SIGSTOP),
         _ => None,
     }
 }
@@ -64,7 +66,9 @@ fn hook() -> Option<&'static Hook> {
     HOOK.get_or_init(|| {
         let fault = std::env::var("SCALEFREE_FAULT").ok().map(|spec| {
             parse(&spec).unwrap_or_else(|| {
-                eprintln!("error: SCALEFREE_FAULT={spec:?} is not <point>:<n>[:KILL|TERM|INT]");
+                eprintln!(
+                    "error: SCALEFREE_FAULT={spec:?} is not <point>:<n>[:KILL|TERM|INT|STOP]"
+                );
                 std::process::exit(2);
             })
         });
@@ -113,6 +117,9 @@ pub fn point_then(name: &str, handled: impl Fn() -> bool) {
     // SAFETY: raise() sends a signal to this process; no memory is touched.
     unsafe {
         libc::raise(fault.signal);
+    }
+    if fault.signal != libc::SIGTERM && fault.signal != libc::SIGINT {
+        return;
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     while !handled() && Instant::now() < deadline {

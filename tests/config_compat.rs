@@ -64,8 +64,14 @@ fn run_directories_with_flat_configs_are_swept_reported_and_resumed() {
     // Make the plan and every run directory look as an older scalefree left them.
     let plan_path = runs.join("old/plan.json");
     let mut plan = read_json(&plan_path);
+    // Older plans held the run directories as given to the sweep (here, absolute paths).
+    plan.as_object_mut()
+        .unwrap()
+        .remove("run_dirs_relative_to_plan");
     for run in plan["runs"].as_array_mut().unwrap() {
-        let config_path = Path::new(run["dir"].as_str().unwrap()).join("config.json");
+        let dir = runs.join("old").join(run["dir"].as_str().unwrap());
+        run["dir"] = dir.display().to_string().into();
+        let config_path = dir.join("config.json");
         let sectioned = read_json(&config_path);
         assert!(sectioned["optimizer"].is_object(), "{sectioned}");
         write_json(&config_path, &legacy_flat(&sectioned));

@@ -6,7 +6,8 @@ mod train_support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use train_support::{
-    read_json, scalefree, stderr, stdout, tiny_experiment, workspace, write_tiny_cifar10,
+    plan_run_dirs, read_json, scalefree, stderr, stdout, tiny_experiment, workspace,
+    write_tiny_cifar10,
 };
 
 struct Cluster;
@@ -90,13 +91,7 @@ fn a_2x2_sweep_completes_through_slurm() {
         stdout(&submit)
     );
 
-    let plan = read_json(&runs.join("tiny-slurm/plan.json"));
-    let dirs: Vec<std::path::PathBuf> = plan["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["dir"].as_str().unwrap().into())
-        .collect();
+    let dirs = plan_run_dirs(&runs, "tiny-slurm");
     assert_eq!(dirs.len(), 4);
     let deadline = Instant::now() + Duration::from_secs(600);
     while !dirs.iter().all(|d| d.join("summary.json").exists()) {

@@ -6,7 +6,7 @@ mod train_support;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use train_support::{read_json, scalefree, stderr, train, write_tiny_cifar10};
+use train_support::{assert_same_run, read_json, scalefree, stderr, train, write_tiny_cifar10};
 
 const FLAGS: [&str; 10] = [
     "--epochs",
@@ -59,47 +59,6 @@ fn wait_into_second_epoch(child: &mut Child, out: &Path, epoch_seconds: f64) {
         std::thread::sleep(Duration::from_millis(10));
     }
     std::thread::sleep(Duration::from_secs_f64(epoch_seconds * 0.4));
-}
-
-/// Metrics without the timing fields, which legitimately differ between processes.
-fn metrics_without_timing(out: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(out.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut row: serde_json::Value = serde_json::from_str(l).unwrap();
-            row.as_object_mut()
-                .unwrap()
-                .retain(|k, _| k != "wall_s" && k != "images_per_s");
-            row
-        })
-        .collect()
-}
-
-fn assert_same_run(resumed: &Path, straight: &Path) {
-    for file in [
-        "checkpoint/model.safetensors",
-        "checkpoint/optimizer.safetensors",
-    ] {
-        let (a, b) = (
-            std::fs::read(resumed.join(file)).unwrap(),
-            std::fs::read(straight.join(file)).unwrap(),
-        );
-        assert!(a == b, "{file} differs from the uninterrupted run");
-    }
-    assert_eq!(
-        metrics_without_timing(resumed),
-        metrics_without_timing(straight)
-    );
-    let scales = |dir: &Path| std::fs::read_to_string(dir.join("scales.jsonl")).unwrap();
-    assert!(
-        scales(resumed) == scales(straight),
-        "scales.jsonl differs from the uninterrupted run"
-    );
-    assert_eq!(
-        read_json(&resumed.join("summary.json"))["status"],
-        "completed"
-    );
 }
 
 fn setup() -> (

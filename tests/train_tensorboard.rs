@@ -112,3 +112,110 @@ fn tensorboard_reads_the_scalars_and_histograms_at_their_steps() {
     let summary = read_json(&out.join("summary.json"));
     assert_eq!(summary["status"], "completed");
 }
+
+/// TensorBoard (the loader of its web page, and the classic one) shows each step once
+/// after a run restarts from an earlier point than the one its last process reached: from
+/// the beginning after a kill inside its first checkpoint, and again after `checkpoint/`
+/// was deleted from a finished run; and it shows what the run that never stopped shows.
+#[test]
+fn a_run_restarted_from_an_earlier_point_shows_each_step_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_tiny_cifar10(&data, 96, 20);
+    // 3 batches per epoch, 3 epochs: evaluations at steps 3, 6 and 9.
+    let flags = [
+        "--model",
+        "resnet8",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "32",
+        "--hist-every",
+        "2",
+    ];
+    let straight = dir.path().join("straight");
+    assert!(train(&data, &straight, &flags).status.success());
+
+    let restarted = dir.path().join("restarted");
+    // SIGKILL inside the first checkpoint write (test hook, src/fault.rs), after the
+    // evaluation at step 3 went to TensorBoard: no checkpoint is complete.
+    let killed = train_support::scalefree()
+        .env("SCALEFREE_FAULT", "checkpoint:optimizer:1")
+        .args([
+            "train",
+            "--quiet",
+            "--threads",
+            "2",
+            "--device",
+            "cpu",
+            "--data",
+        ])
+        .arg(&data)
+        .arg("--out")
+        .arg(&restarted)
+        .args(flags)
+        .output()
+        .unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&killed.status),
+        Some(9)
+    );
+    assert!(!restarted.join("checkpoint").exists());
+    let resume = [&flags[..], &["--resume"]].concat();
+    let output = train(&data, &restarted, &resume);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("starting from the beginning"));
+
+    let deleted = dir.path().join("deleted");
+    assert!(train(&data, &deleted, &flags).status.success());
+    std::fs::remove_dir_all(deleted.join("checkpoint")).unwrap();
+    let output = train(&data, &deleted, &resume);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let shown = train_support::tensorboard_ui(&[&straight, &restarted, &deleted]);
+    let expected = &shown[straight.display().to_string()];
+    assert_eq!(
+        train_support::tensorboard_steps(expected)
+            .into_iter()
+            .find(|(tag, _)| tag == "scalars:test/accuracy")
+            .unwrap()
+            .1,
+        vec![3, 6, 9]
+    );
+    for run in [&restarted, &deleted] {
+        let events = &shown[run.display().to_string()];
+        assert_eq!(
+            train_support::tensorboard_steps(events),
+            train_support::tensorboard_steps(expected),
+            "steps TensorBoard shows for {}",
+            run.display()
+        );
+        assert_eq!(
+            train_support::tensorboard_without_timing(events),
+            train_support::tensorboard_without_timing(expected),
+            "values TensorBoard shows for {}",
+            run.display()
+        );
+        // The classic reader agrees.
+        let classic = venv_python()
+            .arg(workspace().join("tests/read_tensorboard.py"))
+            .arg(run.join("tb"))
+            .output()
+            .unwrap();
+        let classic: serde_json::Value = serde_json::from_slice(&classic.stdout).unwrap();
+        let steps = |e: &serde_json::Value| -> Vec<u64> {
+            e.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x[0].as_u64().unwrap())
+                .collect()
+        };
+        assert_eq!(steps(&classic["scalars"]["test/accuracy"]), vec![3, 6, 9]);
+        assert_eq!(
+            steps(&classic["histograms"]["hist/grad/all"]),
+            vec![1, 2, 4, 6, 8],
+            "{}",
+            run.display()
+        );
+    }
+}

@@ -196,7 +196,8 @@ pub fn verify(dir: &Path) -> Result<()> {
 /// Where a checkpoint stands, in words: `2 epochs done`, `epoch 3, batch 17`.
 pub fn describe(position: &Position) -> String {
     if position.batch == 0 {
-        format!("{} epochs done", position.epoch)
+        let plural = if position.epoch == 1 { "" } else { "s" };
+        format!("{} epoch{plural} done", position.epoch)
     } else {
         format!("epoch {}, batch {}", position.epoch + 1, position.batch)
     }

@@ -50,8 +50,12 @@ pub fn write_tiny_cifar10(dir: &Path, train: usize, test: usize) {
     );
 }
 
+/// The `scalefree` binary of this build, or `$SCALEFREE_TEST_BIN` (to see a test fail on
+/// an older build).
 pub fn scalefree() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_scalefree"));
+    let bin = std::env::var_os("SCALEFREE_TEST_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_scalefree").into());
+    let mut cmd = Command::new(bin);
     // Keep test runs off the user's cache and data.
     cmd.env(
         "SCALEFREE_CACHE_DIR",
@@ -109,4 +113,130 @@ pub fn tiny_experiment(path: &Path, name: &str, data: &Path) {
 
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+/// The run directories of a sweep's plan, as the plan names them (relative to the plan's
+/// folder since plans carry relative paths; absolute in older plans).
+pub fn plan_run_dirs(runs: &Path, experiment: &str) -> Vec<PathBuf> {
+    let folder = runs.join(experiment);
+    read_json(&folder.join("plan.json"))["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| folder.join(r["dir"].as_str().unwrap()))
+        .collect()
+}
+
+/// Metrics without the timing fields, which legitimately differ between processes.
+pub fn metrics_without_timing(out: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(out.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut row: serde_json::Value = serde_json::from_str(l).unwrap();
+            row.as_object_mut()
+                .unwrap()
+                .retain(|k, _| k != "wall_s" && k != "images_per_s");
+            row
+        })
+        .collect()
+}
+
+/// `resumed` ended as `straight` did: final weights and optimizer state bit for bit, the
+/// same metrics (timing aside), scale logs and summary.
+pub fn assert_same_run(resumed: &Path, straight: &Path) {
+    for file in [
+        "checkpoint/model.safetensors",
+        "checkpoint/optimizer.safetensors",
+    ] {
+        let (a, b) = (
+            std::fs::read(resumed.join(file)).unwrap(),
+            std::fs::read(straight.join(file)).unwrap(),
+        );
+        assert!(
+            a == b,
+            "{file} of {} differs from the uninterrupted run",
+            resumed.display()
+        );
+    }
+    assert_eq!(
+        metrics_without_timing(resumed),
+        metrics_without_timing(straight),
+        "metrics of {}",
+        resumed.display()
+    );
+    let scales = |dir: &Path| std::fs::read_to_string(dir.join("scales.jsonl")).unwrap();
+    assert!(
+        scales(resumed) == scales(straight),
+        "scales.jsonl of {} differs from the uninterrupted run",
+        resumed.display()
+    );
+    let (a, b) = (
+        read_json(&resumed.join("summary.json")),
+        read_json(&straight.join("summary.json")),
+    );
+    for key in [
+        "status",
+        "final_test_accuracy",
+        "best_test_accuracy",
+        "final_test_loss",
+        "final_train_loss",
+        "epochs_done",
+        "steps_done",
+    ] {
+        assert_eq!(a[key], b[key], "summary `{key}` of {}", resumed.display());
+    }
+}
+
+/// What TensorBoard's web page shows of each run's `tb/` (tests/read_tensorboard.py --ui):
+/// `{dir: {"scalars": {tag: [[step, value]]}, "histograms": {tag: [[step, buckets]]}}}`.
+pub fn tensorboard_ui(runs: &[&Path]) -> serde_json::Value {
+    let mut cmd = venv_python();
+    cmd.arg(workspace().join("tests/read_tensorboard.py"))
+        .arg("--ui");
+    for run in runs {
+        cmd.arg(run.join("tb"));
+    }
+    let read = cmd.output().unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let by_dir: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
+    let mut out = serde_json::Map::new();
+    for run in runs {
+        let key = run.join("tb").display().to_string();
+        out.insert(run.display().to_string(), by_dir[&key].clone());
+    }
+    serde_json::Value::Object(out)
+}
+
+/// The steps of every tag TensorBoard shows, each tag's list as TensorBoard gives it.
+pub fn tensorboard_steps(events: &serde_json::Value) -> Vec<(String, Vec<u64>)> {
+    let mut out = Vec::new();
+    for kind in ["scalars", "histograms"] {
+        for (tag, series) in events[kind].as_object().unwrap() {
+            let steps = series
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e[0].as_u64().unwrap())
+                .collect();
+            out.push((format!("{kind}:{tag}"), steps));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// What TensorBoard shows of a run, timing (`perf/`) left out: equal for a resumed run and
+/// the run that never stopped.
+pub fn tensorboard_without_timing(events: &serde_json::Value) -> serde_json::Value {
+    let mut events = events.clone();
+    events["scalars"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|tag, _| !tag.starts_with("perf/"));
+    events
 }
