@@ -82,6 +82,11 @@ fn hook() -> Option<&'static Hook> {
     .as_ref()
 }
 
+/// Whether the hook is on (to skip building a point's name when it is not).
+pub fn enabled() -> bool {
+    hook().is_some()
+}
+
 /// Passes the point `name` (see the module docs).
 pub fn point(name: &str) {
     point_then(name, || true);

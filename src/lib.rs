@@ -6,6 +6,7 @@
 //! `scales` (log2 histograms); `train` (the training core); `rundir` (the run
 //! directory's files and state) and `sinks` (atomic writes, JSON lines, TensorBoard);
 //! `plot`; then `commands` (train, check, sweep, report, info, models) and `cli`.
+//! `fault` is a test hook (fault injection at named points), off unless its variables are set.
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -96,13 +96,22 @@ fn a_damaged_checkpoint_is_refused_naming_the_file_and_the_intact_one_before_it(
     assert_same_run(&stopped, &straight);
 }
 
+/// A finished run's checkpoint that lost its trainer state, or whose optimizer state
+/// changed by one byte, is refused when the run is resumed to go further: never loaded, and
+/// never replaced by a start from zero.
 #[test]
-fn a_checkpoint_without_its_trainer_state_does_not_restart_from_zero() {
+fn a_checkpoint_that_lost_a_file_or_changed_a_byte_is_refused_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let (data, _, stopped) = stopped_run(dir.path());
-    std::fs::remove_dir_all(stopped.join("checkpoint.old")).unwrap();
-    std::fs::remove_file(stopped.join("checkpoint/trainer.json")).unwrap();
-    let output = resume(&data, &stopped);
+    let data = dir.path().join("data");
+    write_tiny_cifar10(&data, 96, 20);
+    let finished = dir.path().join("finished");
+    assert!(train(&data, &finished, &FLAGS).status.success());
+    let longer = [&FLAGS[..], &["--resume", "--epochs", "4"]].concat();
+
+    let lost = dir.path().join("lost");
+    copy_dir(&finished, &lost);
+    std::fs::remove_file(lost.join("checkpoint/trainer.json")).unwrap();
+    let output = train(&data, &lost, &longer);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let msg = stderr(&output);
     assert!(
@@ -110,8 +119,31 @@ fn a_checkpoint_without_its_trainer_state_does_not_restart_from_zero() {
         "{msg}"
     );
     assert!(!msg.contains("starting from the beginning"), "{msg}");
-    assert_eq!(
-        read_json(&stopped.join("summary.json"))["status"],
-        "interrupted"
+    assert_eq!(read_json(&lost.join("summary.json"))["status"], "completed");
+
+    let changed = dir.path().join("changed");
+    copy_dir(&finished, &changed);
+    let optimizer = changed.join("checkpoint/optimizer.safetensors");
+    let mut bytes = std::fs::read(&optimizer).unwrap();
+    let at = bytes.len() - 10;
+    bytes[at] ^= 0x40;
+    std::fs::write(&optimizer, &bytes).unwrap();
+    let output = train(&data, &changed, &longer);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("optimizer.safetensors is damaged"),
+        "{}",
+        stderr(&output)
     );
+    assert_eq!(read_json(&changed.join("summary.json"))["epochs_done"], 3);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
 }

@@ -136,6 +136,15 @@ fn a_run_restarted_from_an_earlier_point_shows_each_step_once() {
     let straight = dir.path().join("straight");
     assert!(train(&data, &straight, &flags).status.success());
 
+    let resume = [&flags[..], &["--resume"]].concat();
+    let deleted = dir.path().join("deleted");
+    assert!(train(&data, &deleted, &flags).status.success());
+    std::fs::remove_dir_all(deleted.join("checkpoint")).unwrap();
+    let output = train(&data, &deleted, &resume);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    check_shown_once(&straight, &deleted);
+
     let restarted = dir.path().join("restarted");
     // SIGKILL inside the first checkpoint write (test hook, src/fault.rs), after the
     // evaluation at step 3 went to TensorBoard: no checkpoint is complete.
@@ -161,18 +170,16 @@ fn a_run_restarted_from_an_earlier_point_shows_each_step_once() {
         Some(9)
     );
     assert!(!restarted.join("checkpoint").exists());
-    let resume = [&flags[..], &["--resume"]].concat();
     let output = train(&data, &restarted, &resume);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stderr(&output).contains("starting from the beginning"));
 
-    let deleted = dir.path().join("deleted");
-    assert!(train(&data, &deleted, &flags).status.success());
-    std::fs::remove_dir_all(deleted.join("checkpoint")).unwrap();
-    let output = train(&data, &deleted, &resume);
-    assert!(output.status.success(), "{}", stderr(&output));
+    check_shown_once(&straight, &restarted);
+}
 
-    let shown = train_support::tensorboard_ui(&[&straight, &restarted, &deleted]);
+/// What TensorBoard shows of `run` is what it shows of `straight`, every step once.
+fn check_shown_once(straight: &std::path::Path, run: &std::path::Path) {
+    let shown = train_support::tensorboard_ui(&[straight, run]);
     let expected = &shown[straight.display().to_string()];
     assert_eq!(
         train_support::tensorboard_steps(expected)
@@ -182,40 +189,38 @@ fn a_run_restarted_from_an_earlier_point_shows_each_step_once() {
             .1,
         vec![3, 6, 9]
     );
-    for run in [&restarted, &deleted] {
-        let events = &shown[run.display().to_string()];
-        assert_eq!(
-            train_support::tensorboard_steps(events),
-            train_support::tensorboard_steps(expected),
-            "steps TensorBoard shows for {}",
-            run.display()
-        );
-        assert_eq!(
-            train_support::tensorboard_without_timing(events),
-            train_support::tensorboard_without_timing(expected),
-            "values TensorBoard shows for {}",
-            run.display()
-        );
-        // The classic reader agrees.
-        let classic = venv_python()
-            .arg(workspace().join("tests/read_tensorboard.py"))
-            .arg(run.join("tb"))
-            .output()
-            .unwrap();
-        let classic: serde_json::Value = serde_json::from_slice(&classic.stdout).unwrap();
-        let steps = |e: &serde_json::Value| -> Vec<u64> {
-            e.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x[0].as_u64().unwrap())
-                .collect()
-        };
-        assert_eq!(steps(&classic["scalars"]["test/accuracy"]), vec![3, 6, 9]);
-        assert_eq!(
-            steps(&classic["histograms"]["hist/grad/all"]),
-            vec![1, 2, 4, 6, 8],
-            "{}",
-            run.display()
-        );
-    }
+    let events = &shown[run.display().to_string()];
+    assert_eq!(
+        train_support::tensorboard_steps(events),
+        train_support::tensorboard_steps(expected),
+        "steps TensorBoard shows for {}",
+        run.display()
+    );
+    assert_eq!(
+        train_support::tensorboard_without_timing(events),
+        train_support::tensorboard_without_timing(expected),
+        "values TensorBoard shows for {}",
+        run.display()
+    );
+    // The classic reader agrees.
+    let classic = venv_python()
+        .arg(workspace().join("tests/read_tensorboard.py"))
+        .arg(run.join("tb"))
+        .output()
+        .unwrap();
+    let classic: serde_json::Value = serde_json::from_slice(&classic.stdout).unwrap();
+    let steps = |e: &serde_json::Value| -> Vec<u64> {
+        e.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x[0].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(steps(&classic["scalars"]["test/accuracy"]), vec![3, 6, 9]);
+    assert_eq!(
+        steps(&classic["histograms"]["hist/grad/all"]),
+        vec![1, 2, 4, 6, 8],
+        "{}",
+        run.display()
+    );
 }

@@ -120,7 +120,7 @@ pub fn splits(
         }
         train = training_subset(&train, n, seed);
     }
-    if train.len() == 0 {
+    if train.is_empty() {
         bail!("the training split of the dataset is empty: there is nothing to train on");
     }
     Ok(Splits {

@@ -24,7 +24,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         return Err(e).with_context(|| format!("cannot write {}", tmp.display()));
     }
-    if let Some(name) = path.file_name() {
+    if let (true, Some(name)) = (crate::fault::enabled(), path.file_name()) {
         crate::fault::point(&format!("write:{}", name.to_string_lossy()));
     }
     std::fs::rename(&tmp, path)

@@ -354,9 +354,12 @@ fn status(spec: &str, runs_dir: &Path) -> Result<i32> {
     for run in &plan.runs {
         let dir = RunDir::new(&run.dir);
         let (state, summary) = dir.state()?;
-        let label = match stale::check(&dir, &run.config, state) {
-            stale::Match::Stale(_) => format!("{}, stale", state.label()),
-            _ => state.label().to_string(),
+        let label = match (dir.writer()?, stale::check(&dir, &run.config, state)) {
+            (Some(holder), _) => holder
+                .pid
+                .map_or("running".into(), |pid| format!("running (PID {pid})")),
+            (None, stale::Match::Stale(_)) => format!("{}, stale", state.label()),
+            (None, _) => state.label().to_string(),
         };
         *counts.entry(label.clone()).or_insert(0) += 1;
         let (acc, epochs) = match &summary {
