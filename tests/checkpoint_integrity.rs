@@ -106,7 +106,9 @@ fn a_checkpoint_that_lost_a_file_or_changed_a_byte_is_refused_naming_the_file() 
     write_tiny_cifar10(&data, 96, 20);
     let finished = dir.path().join("finished");
     assert!(train(&data, &finished, &FLAGS).status.success());
-    let longer = [&FLAGS[..], &["--resume", "--epochs", "4"]].concat();
+    let mut longer = FLAGS.to_vec();
+    longer[3] = "4"; // --epochs
+    longer.push("--resume");
 
     let lost = dir.path().join("lost");
     copy_dir(&finished, &lost);

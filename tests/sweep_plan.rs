@@ -6,7 +6,9 @@ mod train_support;
 
 use serde_json::json;
 use std::path::Path;
-use train_support::{plan_run_dirs, read_json, scalefree, stderr, stdout, write_tiny_cifar10};
+use train_support::{
+    plan_run_dirs, read_json, scalefree, setting, stderr, stdout, write_tiny_cifar10,
+};
 
 /// Two runs (AdamW, Adam-ℓ2) of `epochs` tiny epochs with batch size `batch`.
 fn write_experiment(path: &Path, data: &Path, epochs: u32, batch: u32) {
@@ -86,11 +88,14 @@ fn runs_made_before_an_edit_are_stale_until_redone_or_kept_and_longer_runs_conti
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("0 already done, 2 to run"), "{out}");
     for d in &dirs {
-        assert_eq!(read_json(&d.join("config.json"))["data"]["batch_size"], 16);
+        assert_eq!(
+            setting(&read_json(&d.join("config.json")), "batch_size"),
+            16
+        );
         assert_eq!(summary(d)["steps_done"], 4);
         let moved = runs.join("edit/stale").join(d.file_name().unwrap());
         assert_eq!(
-            read_json(&moved.join("config.json"))["data"]["batch_size"],
+            setting(&read_json(&moved.join("config.json")), "batch_size"),
             32,
             "the stale run is kept aside"
         );

@@ -336,7 +336,6 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
     let mut position = Position::default();
     let mut rows = Vec::new();
     let mut scale_rows = Vec::new();
-    let mut resumed_after = None;
     if options.resume {
         match checkpoint::latest(dir.path())? {
             Some(checkpoint_dir) => {
@@ -346,7 +345,6 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
                 rows.retain(|r| r.step <= position.step);
                 scale_rows = dir.read_scales()?;
                 scale_rows.retain(|r| r.step <= position.step);
-                resumed_after = Some(position.step);
                 eprintln!(
                     "resuming {} at step {} ({})",
                     dir.path().display(),
@@ -369,7 +367,7 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
     dir.write_scales(&scale_rows)?;
 
     let schedule = config.schedule(steps_per_epoch, total_steps);
-    let mut board = Board::open(&dir.tensorboard_dir(), resumed_after)?;
+    let mut board = Board::open(&dir.tensorboard_dir(), Some(position.step))?;
     let mut probe = ScaleProbe::new(trainer.optimizer(), config.training.hist_every);
     let stop = Arc::new(AtomicBool::new(false));
     {

@@ -5,12 +5,13 @@
 //! Event files are append-only streams by TensorBoard's design (its reader ignores a torn
 //! last record), so they are the one output not written by rename. Each process writes its
 //! own file, named to sort after every file already in the folder (TensorBoard reads them
-//! in name order), and begins it with `SessionLog.START` at the first step it will log:
-//! TensorBoard then drops whatever earlier processes logged from that step on (a run
-//! resumed from an earlier checkpoint, or restarted from the beginning), so no step is
-//! shown twice. The event is written twice because TensorBoard's own loader takes the first
-//! START it sees as the start of the run, not a restart. [`Board::sync`] puts everything
-//! logged so far on the disk; a checkpoint is taken only after it.
+//! in name order). A training run's process begins its file with `SessionLog.START` at the
+//! first step it will log: TensorBoard then drops whatever earlier processes logged from
+//! that step on (a run resumed from an earlier checkpoint, or restarted from the
+//! beginning), so no step is shown twice. The event is written twice because the loader of
+//! TensorBoard's web page takes the first START it sees as the start of the run, not a
+//! restart. [`Board::sync`] puts everything logged so far on the disk; a checkpoint is
+//! taken only after it.
 use crate::scales::{merge, Log2Histogram};
 use crate::train::scale_probe::ScaleSnapshot;
 use anyhow::{Context, Result};
@@ -76,9 +77,9 @@ fn new_file_name(dir: &Path) -> Result<String> {
 }
 
 impl Board {
-    /// Opens a new event file in `dir`. `resumed_after` is the step of the checkpoint a
-    /// resumed run continues from (`None`: from the beginning); everything any earlier
-    /// process logged after it is dropped.
+    /// Opens a new event file in `dir`. `resumed_after`: for a training run, the step it
+    /// continues from (0 from the beginning): everything an earlier process logged after it
+    /// is dropped. `None` (the checks) leaves what is in the folder as it is.
     pub fn open(dir: &Path, resumed_after: Option<u64>) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let path = dir.join(new_file_name(dir)?);
@@ -95,8 +96,9 @@ impl Board {
         let mut version = Event::new();
         version.set_file_version("brain.Event:2".into());
         board.write(version, 0);
+        let restarts = if resumed_after.is_some() { 2 } else { 0 };
         let first_step = resumed_after.unwrap_or(0) + 1;
-        for _ in 0..2 {
+        for _ in 0..restarts {
             let mut log = SessionLog::new();
             log.set_status(SessionLog_SessionStatus::START);
             let mut event = Event::new();

@@ -240,3 +240,17 @@ pub fn tensorboard_without_timing(events: &serde_json::Value) -> serde_json::Val
         .retain(|tag, _| !tag.starts_with("perf/"));
     events
 }
+
+/// A setting of a written run configuration by its flat name, whether the file is flat
+/// (`{"batch_size": 32}`) or in sections (`{"data": {"batch_size": 32}}`).
+pub fn setting(config: &serde_json::Value, key: &str) -> serde_json::Value {
+    if let Some(value) = config.get(key) {
+        return value.clone();
+    }
+    config
+        .as_object()
+        .into_iter()
+        .flat_map(|sections| sections.values())
+        .find_map(|section| section.get(key).cloned())
+        .unwrap_or(serde_json::Value::Null)
+}

@@ -209,7 +209,9 @@ fn triage(plan: &Plan, args: &SweepArgs, configs: &Path) -> Result<Triage> {
                     t.done += 1;
                 } else {
                     // It continues with its own settings, not the plan's.
-                    let stored = dir.read_config()?;
+                    let mut out = serde_json::Map::new();
+                    out.insert("out".into(), run.dir.display().to_string().into());
+                    let stored = stale::stored_config(&dir)?.with_settings(&out)?;
                     write_json_atomic(&configs.join(format!("{}.json", run.name)), &stored)?;
                     t.todo.push((run.clone(), true));
                 }

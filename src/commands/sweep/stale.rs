@@ -3,8 +3,9 @@
 //! done; it says so, and `--redo-stale` (move it aside, run it again) or `--keep-stale`
 //! (keep its result as it is) decide.
 use crate::commands::train::CHANGEABLE_ON_RESUME;
-use crate::config::{RunConfig, ScheduleName};
+use crate::config::{keys, RunConfig, ScheduleName};
 use crate::rundir::{RunDir, RunState};
+use anyhow::{Context, Result};
 use serde_json::Value;
 
 /// Where and how fast a run goes: never part of what a run is.
@@ -70,13 +71,30 @@ pub fn compare(stored: &RunConfig, planned: &RunConfig, state: RunState) -> Matc
     Match::Stale(what)
 }
 
+/// The settings a run was made with, its runtime settings left at their defaults: they
+/// never make a run stale, and the device it ran on may not exist where the sweep runs (a
+/// login node without the GPUs).
+pub fn stored_config(dir: &RunDir) -> Result<RunConfig> {
+    let path = dir.config_path();
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let value: Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let Some(map) = value.as_object() else {
+        anyhow::bail!("{} is not a run configuration", path.display());
+    };
+    let mut flat = keys::flatten(map).with_context(|| format!("{}", path.display()))?;
+    flat.retain(|key, _| !RUNTIME_KEYS.contains(&key.as_str()));
+    RunConfig::from_settings(&flat).with_context(|| format!("{}", path.display()))
+}
+
 /// The match of the run in `dir` (which holds a run) with `planned`; a configuration
 /// that cannot be read makes the run stale.
 pub fn check(dir: &RunDir, planned: &RunConfig, state: RunState) -> Match {
     if !dir.has_run() {
         return Match::Same;
     }
-    match dir.read_config() {
+    match stored_config(dir) {
         Ok(stored) => compare(&stored, planned, state),
         Err(e) => Match::Stale(format!("its config.json cannot be read ({e:#})")),
     }
@@ -94,13 +112,23 @@ mod tests {
     #[test]
     fn runtime_settings_never_make_a_run_stale_and_other_settings_do() {
         let base = config(json!({"lr": 1e-3, "device": "cpu", "threads": 2}));
-        let moved = config(json!({"lr": 1e-3, "device": "cuda:0", "out": "/elsewhere"}));
+        let moved = config(json!({"lr": 1e-3, "device": "auto", "layout": "nchw", "out": "/x"}));
         assert_eq!(compare(&base, &moved, RunState::Completed), Match::Same);
         let other = config(json!({"lr": 2e-3}));
         match compare(&base, &other, RunState::Completed) {
             Match::Stale(what) => assert!(what.contains("`lr` 0.001 → 0.002"), "{what}"),
             m => panic!("{m:?}"),
         }
+    }
+
+    #[test]
+    fn a_run_made_on_a_gpu_is_compared_on_a_machine_without_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        let written = json!({"lr": 1e-3, "device": "cuda:3", "threads": 8});
+        std::fs::write(run.config_path(), written.to_string()).unwrap();
+        let planned = config(json!({"lr": 1e-3}));
+        assert_eq!(check(&run, &planned, RunState::Completed), Match::Same);
     }
 
     #[test]
