@@ -317,6 +317,13 @@ fn open_data(config: &RunConfig, device: tch::Device) -> Result<RunData> {
 /// A run is complete only once its final evaluation and its summary are written: a run
 /// stopped after its last step but before them does them when resumed.
 pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
+    // From the start, so that a stop request at any point ends in a checkpoint and a summary.
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // Fails only if a handler is already installed (a second run in this process).
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    }
     let dir = RunDir::new(config.run_dir());
     set_threads(config.runtime.threads);
     let device = parse_device(&config.runtime.device)?;
@@ -369,13 +376,6 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
     let schedule = config.schedule(steps_per_epoch, total_steps);
     let mut board = Board::open(&dir.tensorboard_dir(), Some(position.step))?;
     let mut probe = ScaleProbe::new(trainer.optimizer(), config.training.hist_every);
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        // Fails only if a handler is already installed (a second run in this process).
-        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
-    }
-
     let started = Instant::now();
     let mut status = RunStatus::Completed;
     let mut message = None;
@@ -388,7 +388,10 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
         quiet: options.quiet,
         started,
     };
-    while position.epoch < epochs && position.step < total_steps {
+    if stop.load(Ordering::SeqCst) {
+        status = RunStatus::Interrupted; // asked to stop before the first step
+    }
+    while status == RunStatus::Completed && position.epoch < epochs && position.step < total_steps {
         let bar = progress_bar(
             options.quiet,
             position.epoch,
