@@ -1,34 +1,20 @@
-//! The run configuration across its forms: run directories written while `config.json`
-//! was flat are still resumed, swept and reported; any setting can be swept; boolean
-//! flags can be set either way.
+//! The run configuration across its forms: run directories written before the newest
+//! settings existed are still resumed, swept and reported; run files may be flat or in
+//! sections; any setting can be swept; boolean flags can be set either way.
 mod train_support;
 
 use serde_json::{json, Value};
 use std::path::Path;
 use train_support::{read_json, scalefree, stderr, stdout, tiny_experiment, write_tiny_cifar10};
 
-/// The flat `config.json` that the driver wrote before the configuration had sections,
-/// rebuilt field by field from a sectioned one.
-fn legacy_flat(config: &Value) -> Value {
-    let (d, m, o, s, t, r) = (
-        &config["data"],
-        &config["model"],
-        &config["optimizer"],
-        &config["schedule"],
-        &config["training"],
-        &config["runtime"],
-    );
-    json!({
-        "dataset": d["dataset"], "data": d["path"], "model": m["name"], "bn": m["bn"],
-        "optimizer": o["decay"], "lr": o["lr"], "wd": o["weight_decay"], "beta1": o["beta1"],
-        "beta2": o["beta2"], "eps": o["eps"], "amsgrad": o["amsgrad"], "schedule": s["kind"],
-        "step_every": s["step_every"], "step_gamma": s["step_gamma"],
-        "warmup_epochs": s["warmup_epochs"], "epochs": t["epochs"], "max_steps": t["max_steps"],
-        "train_subset": d["train_subset"], "batch_size": d["batch_size"],
-        "loss_mult": t["loss_mult"], "seed": t["seed"], "val_fraction": d["val_fraction"],
-        "eval_every": t["eval_every"], "hist_every": t["hist_every"], "device": r["device"],
-        "layout": r["layout"], "threads": r["threads"], "out": r["out"], "name": r["name"]
-    })
+/// A `config.json` as the driver wrote it before the settings `kernel`, `grad_factors`
+/// and `factor_seed` existed.
+fn legacy(config: &Value) -> Value {
+    let mut old = config.clone();
+    for key in ["kernel", "grad_factors", "factor_seed"] {
+        assert!(old.as_object_mut().unwrap().remove(key).is_some(), "{key}");
+    }
+    old
 }
 
 fn write_json(path: &Path, value: &Value) {
@@ -36,7 +22,7 @@ fn write_json(path: &Path, value: &Value) {
 }
 
 #[test]
-fn run_directories_with_flat_configs_are_swept_reported_and_resumed() {
+fn run_directories_written_before_the_newest_settings_are_swept_reported_and_resumed() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     write_tiny_cifar10(&data, 64, 20);
@@ -72,10 +58,8 @@ fn run_directories_with_flat_configs_are_swept_reported_and_resumed() {
         let dir = runs.join("old").join(run["dir"].as_str().unwrap());
         run["dir"] = dir.display().to_string().into();
         let config_path = dir.join("config.json");
-        let sectioned = read_json(&config_path);
-        assert!(sectioned["optimizer"].is_object(), "{sectioned}");
-        write_json(&config_path, &legacy_flat(&sectioned));
-        run["config"] = legacy_flat(&run["config"]);
+        write_json(&config_path, &legacy(&read_json(&config_path)));
+        run["config"] = legacy(&run["config"]);
     }
     write_json(&plan_path, &plan);
 
@@ -153,8 +137,8 @@ fn any_setting_can_be_swept_and_gives_distinct_run_names() {
     assert_eq!(names.len(), 4, "{names:?}");
     for run in runs {
         let name = run["name"].as_str().unwrap();
-        let eps = run["config"]["optimizer"]["eps"].as_f64().unwrap();
-        let batch = run["config"]["data"]["batch_size"].as_u64().unwrap();
+        let eps = run["config"]["eps"].as_f64().unwrap();
+        let batch = run["config"]["batch_size"].as_u64().unwrap();
         assert!(name.contains(&format!("_batch_size{batch}")), "{name}");
         assert!(eps == 1e-8 || eps == 1e-10);
         assert!(name.contains("_eps"), "{name}");
@@ -177,9 +161,18 @@ fn boolean_settings_can_be_turned_off_by_flag_over_a_run_file() {
         serde_json::from_str::<Value>(&stdout(&output)).unwrap()
     };
     let from_file = config(&[]);
-    assert_eq!(from_file["optimizer"]["amsgrad"], true);
-    assert_eq!(from_file["model"]["bn"], true);
+    assert_eq!(from_file["amsgrad"], true);
+    assert_eq!(from_file["bn"], true);
     let overridden = config(&["--no-amsgrad", "--no-bn"]);
-    assert_eq!(overridden["optimizer"]["amsgrad"], false);
-    assert_eq!(overridden["model"]["bn"], false);
+    assert_eq!(overridden["amsgrad"], false);
+    assert_eq!(overridden["bn"], false);
+    // The same run file in sections.
+    write_json(
+        &file,
+        &json!({"optimizer": {"amsgrad": true}, "model": {"bn": true}}),
+    );
+    let sectioned = config(&["--lr", "0.002"]);
+    assert_eq!(sectioned["amsgrad"], true);
+    assert_eq!(sectioned["bn"], true);
+    assert_eq!(sectioned["lr"], 0.002);
 }

@@ -103,6 +103,13 @@ pub struct TrainArgs {
     /// Log gradient-scale histograms every N steps (0 = off).
     #[arg(long)]
     pub hist_every: Option<u64>,
+    /// Per-layer gradient factors: none, spread:D (c = 10^(D·U(−1,1)) per layer), equalize
+    /// (1/rms of each layer's first gradient) or a JSON file {"layer": factor}.
+    #[arg(long)]
+    pub grad_factors: Option<String>,
+    /// Seed of spread:D's draw (independent of --seed).
+    #[arg(long)]
+    pub factor_seed: Option<u64>,
     /// cpu, cuda, cuda:N or auto.
     #[arg(long)]
     pub device: Option<String>,
@@ -331,11 +338,18 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
     let mut trainer = Trainer::new(&TrainerSpec::from_run(config, data.classes, device), device)?
         .with_hooks(crate::train::GradientHooks {
             loss_mult: config.training.loss_mult,
-            coordinate_factors: None,
+            ..Default::default()
         });
 
     // One writer per run directory, from here until this process ends.
     let _lock = dir.claim("scalefree train")?;
+    // An intervention's factors: those this run already fixed (an `equalize` measured on
+    // its first batch), else the ones the setting names.
+    match dir.read_factors()? {
+        Some(factors) if options.resume => trainer.set_layer_factors(&factors)?,
+        _ => trainer.use_factors(&config.training.grad_factors, config.training.factor_seed)?,
+    }
+    let mut factors_logged = false;
     let epochs = config.training.epochs;
     let steps_per_epoch = data.train.batches_per_epoch() as u64;
     let total_steps =
@@ -416,6 +430,15 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
                     break;
                 }
             };
+            if !factors_logged {
+                if let Some(factors) = trainer.layer_factors() {
+                    dir.write_factors(factors)?;
+                    for (layer, factor) in factors {
+                        board.scalar(&format!("factors/log10/{layer}"), factor.log10(), t);
+                    }
+                }
+                factors_logged = true;
+            }
             let log_scales = probe.due(t);
             let mut logging = Duration::ZERO;
             if log_scales {

@@ -1,13 +1,13 @@
-//! The run configuration's key space. On the command line, in experiment grids and in old
-//! (flat) run files every setting has one flat name (`lr`, `batch_size`); in `config.json`
-//! it lives in a section (`optimizer.lr`, `data.batch_size`). This table is the one place
-//! that maps the two, so any setting can be given as a flag, swept in a grid, or read back
-//! from a run directory written before the sections existed.
+//! The run configuration's key space. On the command line, in experiment grids, in run
+//! files and in `config.json` every setting has one flat name (`lr`, `batch_size`); in the
+//! code (and in run files written in sections) it lives in a section (`optimizer.lr`,
+//! `data.batch_size`). This table is the one place that maps the two, so any setting can
+//! be given as a flag, swept in a grid, or written either way.
 use anyhow::{bail, Result};
 use serde_json::{Map, Value};
 
 /// (flat name, section, field in the section). The flat name is the flag without `--`.
-pub const KEYS: [(&str, &str, &str); 28] = [
+pub const KEYS: [(&str, &str, &str); 30] = [
     ("dataset", "data", "dataset"),
     ("data", "data", "path"),
     ("train_subset", "data", "train_subset"),
@@ -33,6 +33,8 @@ pub const KEYS: [(&str, &str, &str); 28] = [
     ("seed", "training", "seed"),
     ("eval_every", "training", "eval_every"),
     ("hist_every", "training", "hist_every"),
+    ("grad_factors", "training", "grad_factors"),
+    ("factor_seed", "training", "factor_seed"),
     ("device", "runtime", "device"),
     ("threads", "runtime", "threads"),
     ("layout", "runtime", "layout"),

@@ -7,6 +7,7 @@
 //! [`AdamConfig`].
 pub mod keys;
 
+use crate::train::factors::FactorSpec;
 use anyhow::{anyhow, bail, Context, Result};
 use optim::{AdamConfig, OptimError, Schedule};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -108,6 +109,11 @@ pub struct TrainingConfig {
     pub eval_every: u32,
     /// Log gradient-scale histograms every N steps (0 = off).
     pub hist_every: u64,
+    /// Fixed per-layer factors on the gradients: `none`, `spread:D`, `equalize` or a
+    /// JSON file ([`crate::train::factors`]).
+    pub grad_factors: FactorSpec,
+    /// Seeds `spread:D`'s draw, apart from the initialisation's seed.
+    pub factor_seed: u64,
 }
 
 /// Where and how fast it runs, and where it writes: nothing here changes the numbers.
@@ -124,8 +130,10 @@ pub struct RuntimeConfig {
     pub name: Option<String>,
 }
 
-/// Everything that defines a training run; written as the run's `config.json`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// Everything that defines a training run. Written (as the run's `config.json`, and by
+/// `--print-config`) in the flat form, one key per setting as its flag is named, which
+/// every run file and experiment grid uses; read from the flat or the sectioned form.
+#[derive(Clone, Debug, PartialEq)]
 pub struct RunConfig {
     pub data: DataConfig,
     pub model: ModelChoice,
@@ -164,6 +172,8 @@ impl Default for RunConfig {
                 seed: 0,
                 eval_every: 1,
                 hist_every: 1000,
+                grad_factors: FactorSpec::None,
+                factor_seed: 0,
             },
             runtime: RuntimeConfig {
                 device: "auto".into(),
@@ -173,6 +183,12 @@ impl Default for RunConfig {
                 name: None,
             },
         }
+    }
+}
+
+impl Serialize for RunConfig {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.settings().serialize(serializer)
     }
 }
 
@@ -226,8 +242,19 @@ impl RunConfig {
 
     /// Every setting under its flat key.
     pub fn settings(&self) -> Map<String, Value> {
-        let value = serde_json::to_value(self).expect("a run configuration serialises");
-        keys::flatten(value.as_object().expect("an object")).expect("its own keys are known")
+        keys::flatten(&self.sections()).expect("its own keys are known")
+    }
+
+    /// Every setting in its section.
+    pub fn sections(&self) -> Map<String, Value> {
+        let value = serde_json::json!({
+            "data": self.data, "model": self.model, "optimizer": self.optimizer,
+            "schedule": self.schedule, "training": self.training, "runtime": self.runtime,
+        });
+        let Value::Object(map) = value else {
+            unreachable!("sections serialise to an object")
+        };
+        map
     }
 
     /// A run file's contents: sectioned (`config.json`) or flat (older run files, and
@@ -369,6 +396,9 @@ impl RunConfig {
         if self.training.loss_mult != 1.0 {
             name.push_str(&format!("_lm{}", self.training.loss_mult));
         }
+        if !self.training.grad_factors.is_none() {
+            name.push_str(&format!("_gf-{}", self.training.grad_factors.slug()));
+        }
         name
     }
 
@@ -410,7 +440,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn a_flat_run_file_and_its_sectioned_config_json_give_the_same_configuration() {
+    fn the_flat_and_the_sectioned_forms_give_the_same_configuration() {
         let flat = json!({"model": "resnet32", "bn": true, "lr": 5e-4, "wd": 1e-4, "epochs": 7,
                           "schedule": "cosine", "device": "cpu", "batch_size": 64});
         let config = RunConfig::from_value(&flat).unwrap();
@@ -418,8 +448,11 @@ mod tests {
         assert_eq!(config.optimizer.weight_decay, 1e-4);
         assert_eq!(config.schedule.kind, ScheduleName::Cosine);
         let written = serde_json::to_value(&config).unwrap();
-        assert!(keys::is_sectioned(written.as_object().unwrap()));
+        assert_eq!(written["lr"], 5e-4);
         assert_eq!(RunConfig::from_value(&written).unwrap(), config);
+        let sectioned = Value::Object(config.sections());
+        assert!(keys::is_sectioned(sectioned.as_object().unwrap()));
+        assert_eq!(RunConfig::from_value(&sectioned).unwrap(), config);
     }
 
     #[test]

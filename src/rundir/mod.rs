@@ -4,11 +4,12 @@
 //!
 //! | file | written |
 //! |---|---|
-//! | `config.json` | at the start: the effective [`RunConfig`] (sectioned; older runs' flat files are read too) |
+//! | `config.json` | at the start: the effective [`RunConfig`], one key per setting |
 //! | `environment.json` | at the start: code version, libtorch, threads, CUDA |
 //! | `metrics.jsonl` | a [`MetricsRow`] per evaluation |
 //! | `scales.jsonl` | a [`ScaleRow`] per histogram step |
 //! | `summary.json` | at the end: the [`Summary`] |
+//! | `grad_factors.json` | once known: the per-layer gradient factors of an intervention |
 //! | `checkpoint/` | weights, optimizer state, the loop's position, their checksums ([`checkpoint`]) |
 //! | `checkpoint.old/` | while training: the checkpoint before the last |
 //! | `tb/` | TensorBoard events ([`crate::sinks::tensorboard`]) |
@@ -25,8 +26,9 @@ pub use files::{MetricsRow, RunStatus, ScaleRow, SpreadRow, Summary, DIVERGED_ER
 
 use crate::config::RunConfig;
 use crate::sinks::{atomic::write_json_atomic, jsonl};
+use crate::train::factors::LayerFactors;
 use anyhow::{bail, Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Where a run stands, from what its directory holds.
@@ -65,6 +67,13 @@ impl RunState {
     }
 }
 
+/// One layer's gradient factor, as `grad_factors.json` lists it.
+#[derive(Serialize, Deserialize)]
+struct FactorRow {
+    layer: String,
+    factor: f64,
+}
+
 /// One run's directory.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunDir {
@@ -98,6 +107,37 @@ impl RunDir {
 
     pub fn summary_path(&self) -> PathBuf {
         self.path.join("summary.json")
+    }
+
+    pub fn factors_path(&self) -> PathBuf {
+        self.path.join("grad_factors.json")
+    }
+
+    /// The factors an intervention fixed (written once, read on resume so that
+    /// `equalize` keeps the factors it measured on the first batch).
+    pub fn read_factors(&self) -> Result<Option<LayerFactors>> {
+        let path = self.factors_path();
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let rows: Vec<FactorRow> = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a list of layer factors", path.display()))?;
+        Ok(Some(
+            rows.into_iter().map(|r| (r.layer, r.factor)).collect(),
+        ))
+    }
+
+    pub fn write_factors(&self, factors: &LayerFactors) -> Result<()> {
+        let rows: Vec<FactorRow> = factors
+            .iter()
+            .map(|(layer, factor)| FactorRow {
+                layer: layer.clone(),
+                factor: *factor,
+            })
+            .collect();
+        write_json_atomic(&self.factors_path(), &rows)
     }
 
     pub fn tensorboard_dir(&self) -> PathBuf {

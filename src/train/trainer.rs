@@ -1,10 +1,12 @@
 //! [`Trainer`]: one model with its optimizer, trained as the paper trains: forward in
 //! training mode, cross-entropy, backward of `loss × multiplier`, the gradient hooks,
 //! then one optimizer step.
+use super::factors::{self, FactorSpec, LayerFactors};
+use super::scale_probe::layers_of;
 use super::tally::{StepStats, Tally};
 use crate::config::RunConfig;
 use crate::data::{Batch, Batches};
-use anyhow::Result;
+use anyhow::{bail, Result};
 use models::{Model, ModelConfig};
 use optim::{Adam, AdamConfig};
 use serde::{Deserialize, Serialize};
@@ -46,6 +48,9 @@ pub struct GradientHooks {
     pub loss_mult: f64,
     /// Each coordinate of the flat gradient (the optimizer's single group) × its factor.
     pub coordinate_factors: Option<Tensor>,
+    /// Measure `1/rms(g_l)` per layer on the next batch and fix those as the layer
+    /// factors (the `equalize` intervention).
+    pub equalize_next_batch: bool,
 }
 
 impl Default for GradientHooks {
@@ -53,6 +58,7 @@ impl Default for GradientHooks {
         GradientHooks {
             loss_mult: 1.0,
             coordinate_factors: None,
+            equalize_next_batch: false,
         }
     }
 }
@@ -121,6 +127,8 @@ pub struct Trainer {
     opt: Adam,
     kind: Kind,
     hooks: GradientHooks,
+    /// The per-layer factors behind `hooks.coordinate_factors`, when they are per layer.
+    layer_factors: Option<LayerFactors>,
     diverged: bool,
 }
 
@@ -140,6 +148,7 @@ impl Trainer {
             opt,
             kind: spec.kind,
             hooks: GradientHooks::default(),
+            layer_factors: None,
             diverged: false,
         })
     }
@@ -176,6 +185,15 @@ impl Trainer {
         // Moves freshly created gradients into the flat buffer, where the hooks (and the
         // checks) find them.
         self.opt.sync_buffers()?;
+        if self.hooks.equalize_next_batch {
+            self.hooks.equalize_next_batch = false;
+            let factors = self
+                .layer_gradient_rms()
+                .into_iter()
+                .map(|(name, rms)| (name, if rms > 0.0 { 1.0 / rms } else { 1.0 }))
+                .collect();
+            self.set_layer_factors(&factors)?;
+        }
         if let Some(factors) = &self.hooks.coordinate_factors {
             tch::no_grad(|| {
                 let _ = self.flat_grads().g_mul_(factors);
@@ -221,6 +239,80 @@ impl Trainer {
             });
         }
         Ok(tally)
+    }
+
+    /// The layers that gradient factors and scale logging see: conv and linear layers,
+    /// weight and bias together, batch norm left out.
+    pub fn layers(&self) -> Vec<String> {
+        layers_of(&self.opt).into_iter().map(|l| l.name).collect()
+    }
+
+    /// Sets the factors a run's [`FactorSpec`] names (`equalize` waits for the first batch).
+    pub fn use_factors(&mut self, spec: &FactorSpec, seed: u64) -> Result<()> {
+        match spec {
+            FactorSpec::None => Ok(()),
+            FactorSpec::Spread { decades } => {
+                self.set_layer_factors(&factors::spread(&self.layers(), *decades, seed))
+            }
+            FactorSpec::Equalize => {
+                self.hooks.equalize_next_batch = true;
+                Ok(())
+            }
+            FactorSpec::File(path) => {
+                self.set_layer_factors(&factors::read_file(path, &self.layers())?)
+            }
+        }
+    }
+
+    /// Multiplies each layer's gradient by its factor from the next backward on.
+    pub fn set_layer_factors(&mut self, factors: &LayerFactors) -> Result<()> {
+        let layers = layers_of(&self.opt);
+        let values = self.flat_values();
+        let coordinates = Tensor::ones([values.numel() as i64], (self.kind, values.device()));
+        for (layer, (name, factor)) in layers.iter().zip(factors) {
+            if layer.name != *name {
+                bail!(
+                    "gradient factors name `{name}` where the model has `{}`",
+                    layer.name
+                );
+            }
+            for &(_, offset, numel) in &layer.parts {
+                let _ = coordinates.narrow(0, offset, numel).fill_(*factor);
+            }
+        }
+        if factors.len() != layers.len() {
+            bail!(
+                "{} gradient factors for a model of {} layers",
+                factors.len(),
+                layers.len()
+            );
+        }
+        self.hooks.coordinate_factors = Some(coordinates);
+        self.hooks.equalize_next_batch = false;
+        self.layer_factors = Some(factors.clone());
+        Ok(())
+    }
+
+    /// The per-layer factors in use, once they are known.
+    pub fn layer_factors(&self) -> Option<&LayerFactors> {
+        self.layer_factors.as_ref()
+    }
+
+    /// `rms(g_l)` per layer of the gradient in the flat buffer, in float64.
+    pub fn layer_gradient_rms(&self) -> Vec<(String, f64)> {
+        let grads = self.flat_grads();
+        layers_of(&self.opt)
+            .into_iter()
+            .map(|layer| {
+                let (mut sum, mut count) = (0.0, 0i64);
+                for &(_, offset, numel) in &layer.parts {
+                    let part = grads.narrow(0, offset, numel).to_kind(Kind::Double);
+                    sum += (&part * &part).sum(Kind::Double).double_value(&[]);
+                    count += numel;
+                }
+                (layer.name, (sum / count.max(1) as f64).sqrt())
+            })
+            .collect()
     }
 
     pub fn set_lr(&mut self, lr: f64) -> Result<()> {

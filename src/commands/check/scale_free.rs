@@ -257,11 +257,11 @@ pub fn run(args: &ScaleFreeArgs) -> Result<Report> {
                 let hooks = match scaling {
                     Scaling::Loss { factor } => GradientHooks {
                         loss_mult: factor,
-                        coordinate_factors: None,
+                        ..GradientHooks::default()
                     },
                     Scaling::Coordinates { .. } => GradientHooks {
-                        loss_mult: 1.0,
                         coordinate_factors: Some(factors.to_kind(kind)),
+                        ..GradientHooks::default()
                     },
                 };
                 let trainer = Trainer::new(&spec, device)?.with_hooks(hooks);

@@ -37,7 +37,16 @@ pub type Grid = Map<String, Value>;
 
 /// The settings that name a run of the paper's grids; any other swept setting is added to
 /// the name (`_eps1e-10`), so that runs differing in it never share a directory.
-const NAMING_KEYS: [&str; 7] = ["model", "bn", "optimizer", "lr", "wd", "seed", "loss_mult"];
+const NAMING_KEYS: [&str; 8] = [
+    "model",
+    "bn",
+    "optimizer",
+    "lr",
+    "wd",
+    "seed",
+    "loss_mult",
+    "grad_factors",
+];
 
 /// One run of the plan.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
