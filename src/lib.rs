@@ -3,7 +3,8 @@
 //!
 //! The modules from the bottom up (nothing imports from a module above it):
 //! `config` (the run configuration) and `data` (CIFAR and the input pipeline);
-//! `scales` (log2 histograms); `train` (the training core); `rundir` (the run
+//! `scales` (log2 histograms) and `stats` (means and CIs over seeds, claim 4's rule);
+//! `train` (the training core); `rundir` (the run
 //! directory's files and state) and `sinks` (atomic writes, JSON lines, TensorBoard);
 //! `plot`; then `commands` (train, check, sweep, report, info, models) and `cli`.
 pub mod cli;
@@ -14,4 +15,5 @@ pub mod plot;
 pub mod rundir;
 pub mod scales;
 pub mod sinks;
+pub mod stats;
 pub mod train;

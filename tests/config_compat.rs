@@ -161,7 +161,10 @@ fn boolean_settings_can_be_turned_off_by_flag_over_a_run_file() {
     assert_eq!(overridden["amsgrad"], false);
     assert_eq!(overridden["bn"], false);
     // The same run file in sections.
-    write_json(&file, &json!({"optimizer": {"amsgrad": true}, "model": {"bn": true}}));
+    write_json(
+        &file,
+        &json!({"optimizer": {"amsgrad": true}, "model": {"bn": true}}),
+    );
     let sectioned = config(&["--lr", "0.002"]);
     assert_eq!(sectioned["amsgrad"], true);
     assert_eq!(sectioned["bn"], true);

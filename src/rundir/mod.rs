@@ -117,7 +117,9 @@ impl RunDir {
             .with_context(|| format!("cannot read {}", path.display()))?;
         let rows: Vec<FactorRow> = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a list of layer factors", path.display()))?;
-        Ok(Some(rows.into_iter().map(|r| (r.layer, r.factor)).collect()))
+        Ok(Some(
+            rows.into_iter().map(|r| (r.layer, r.factor)).collect(),
+        ))
     }
 
     pub fn write_factors(&self, factors: &LayerFactors) -> Result<()> {

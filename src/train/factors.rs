@@ -81,7 +81,9 @@ impl FromStr for FactorSpec {
                         Ok(decades) if decades.is_finite() && decades >= 0.0 => {
                             Ok(FactorSpec::Spread { decades })
                         }
-                        _ => Err(format!("`{s}`: the spread must be a number of decades ≥ 0; valid: {expected}")),
+                        _ => Err(format!(
+                            "`{s}`: the spread must be a number of decades ≥ 0; valid: {expected}"
+                        )),
                     };
                 }
                 if s.ends_with(".json") {
@@ -158,11 +160,23 @@ mod tests {
 
     #[test]
     fn specs_round_trip_and_bad_ones_name_what_is_valid() {
-        for text in ["none", "spread:3", "spread:0.5", "equalize", "my/factors.json"] {
+        for text in [
+            "none",
+            "spread:3",
+            "spread:0.5",
+            "equalize",
+            "my/factors.json",
+        ] {
             assert_eq!(text.parse::<FactorSpec>().unwrap().to_string(), text);
         }
-        assert!("spread:-1".parse::<FactorSpec>().unwrap_err().contains("≥ 0"));
-        assert!("wide".parse::<FactorSpec>().unwrap_err().contains("equalize"));
+        assert!("spread:-1"
+            .parse::<FactorSpec>()
+            .unwrap_err()
+            .contains("≥ 0"));
+        assert!("wide"
+            .parse::<FactorSpec>()
+            .unwrap_err()
+            .contains("equalize"));
     }
 
     #[test]

@@ -271,7 +271,10 @@ impl Trainer {
         let coordinates = Tensor::ones([values.numel() as i64], (self.kind, values.device()));
         for (layer, (name, factor)) in layers.iter().zip(factors) {
             if layer.name != *name {
-                bail!("gradient factors name `{name}` where the model has `{}`", layer.name);
+                bail!(
+                    "gradient factors name `{name}` where the model has `{}`",
+                    layer.name
+                );
             }
             for &(_, offset, numel) in &layer.parts {
                 let _ = coordinates.narrow(0, offset, numel).fill_(*factor);
