@@ -14,7 +14,7 @@
 //! after 3 warm-up steps): `bench/compare.py` alternates such trials with PyTorch's.
 #[path = "../../../bench/support.rs"]
 mod support;
-use optim::{Adam, AdamConfig, DecayMode, Kernel, ParamGroup};
+use adamw_prox::{Adam, AdamConfig, DecayMode, Kernel, ParamGroup};
 use serde_json::{json, Value};
 use std::time::Instant;
 use support::{arg, load_average, median, number};

@@ -2,7 +2,7 @@
 //! AdamProx, using parameter groups (no decay on biases) and a cosine schedule.
 //!
 //! Run: `cargo run --release -p optim --example train_small`
-use optim::{Adam, AdamConfig, DecayMode, ParamGroup, Schedule};
+use adamw_prox::{Adam, AdamConfig, DecayMode, ParamGroup, Schedule};
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Reduction, Tensor};
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{gaussian, rel_error, to_vec};
-use optim::{Adam, AdamConfig, DecayMode, Kernel, Schedule};
+use adamw_prox::{Adam, AdamConfig, DecayMode, Kernel, Schedule};
 use tch::nn::{self, OptimizerConfig, VarStore};
 use tch::{Device, Kind, Tensor};
 

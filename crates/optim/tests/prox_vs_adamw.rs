@@ -7,7 +7,7 @@
 mod common;
 
 use common::{gaussian, to_vec};
-use optim::{Adam, AdamConfig, ParamGroup, Schedule};
+use adamw_prox::{Adam, AdamConfig, ParamGroup, Schedule};
 use tch::{Kind, Tensor};
 
 const LR0: f64 = 1e-2;

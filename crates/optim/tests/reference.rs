@@ -3,7 +3,7 @@
 mod common;
 
 use common::{flat_values, mixed_params, rel_error, Reference};
-use optim::{Adam, AdamConfig, DecayMode, Kernel, ParamGroup, Schedule};
+use adamw_prox::{Adam, AdamConfig, DecayMode, Kernel, ParamGroup, Schedule};
 use tch::{Kind, Tensor};
 
 const STEPS: u64 = 200;

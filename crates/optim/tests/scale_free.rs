@@ -4,7 +4,7 @@
 mod common;
 
 use common::{gaussian, rel_error, to_vec};
-use optim::{Adam, AdamConfig, DecayMode, ParamGroup};
+use adamw_prox::{Adam, AdamConfig, DecayMode, ParamGroup};
 use tch::{Device, Kind, Tensor};
 
 const N: i64 = 2000;

@@ -2,7 +2,7 @@
 //! error that names the field or the parameter.
 mod common;
 
-use optim::{Adam, AdamConfig, OptimError, ParamGroup, Schedule};
+use adamw_prox::{Adam, AdamConfig, OptimError, ParamGroup, Schedule};
 use tch::{Device, Kind, Tensor};
 
 fn trainable(shape: &[i64], kind: Kind) -> Tensor {

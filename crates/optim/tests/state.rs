@@ -3,7 +3,7 @@
 mod common;
 
 use common::{gaussian, mixed_params};
-use optim::{Adam, AdamConfig, DecayMode, OptimError, ParamGroup};
+use adamw_prox::{Adam, AdamConfig, DecayMode, OptimError, ParamGroup};
 use std::path::PathBuf;
 use tch::{Device, Kind, Tensor};
 

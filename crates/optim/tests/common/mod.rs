@@ -1,7 +1,7 @@
 //! Helpers shared by the optimizer tests: an independent float64 reference written
 //! straight from PAPER.md §1, and error measures.
 #![allow(dead_code)]
-use optim::DecayMode;
+use adamw_prox::DecayMode;
 use tch::{Kind, Tensor};
 
 /// PAPER.md §1, element by element in f64, with no shared code from the crate.
