@@ -67,8 +67,7 @@ impl ParamGroup {
             .into_iter()
             .partition(|(name, _)| no_decay(name));
         let mut groups = Vec::new();
-        for (name, params, weight_decay) in [("decay", keep, None), ("no_decay", skip, Some(0.0))]
-        {
+        for (name, params, weight_decay) in [("decay", keep, None), ("no_decay", skip, Some(0.0))] {
             if !params.is_empty() {
                 let mut group = Self::new(name);
                 group.params = params;

@@ -150,9 +150,7 @@ pub fn step<T: Float + Send + Sync>(
                 g: g_piece,
                 m: carve(&mut m, skip, len),
                 v: carve(&mut v, skip, len),
-                vmax: max_exp_avg_sq
-                    .as_mut()
-                    .map(|vmax| carve(vmax, skip, len)),
+                vmax: max_exp_avg_sq.as_mut().map(|vmax| carve(vmax, skip, len)),
             });
             position = start + len;
             start += len;

@@ -20,6 +20,6 @@ pub use error::{OptimError, Result};
 pub use flat::ParamSlot;
 pub use group::ParamGroup;
 pub use schedule::Schedule;
-pub use view::GroupView;
 /// The tch this crate is built with, for dependents that want to be sure to use the same.
 pub use tch;
+pub use view::GroupView;

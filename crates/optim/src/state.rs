@@ -144,8 +144,11 @@ impl Adam {
                 Vec::<u8>::try_from(t)
                     .map_err(|e| mismatch(format!("unreadable `{meta_name}` entry ({e})")))
             })?;
-        let saved: StateMeta = serde_json::from_slice(&meta_bytes)
-            .map_err(|e| mismatch(format!("`{meta_name}` is not a valid state description ({e})")))?;
+        let saved: StateMeta = serde_json::from_slice(&meta_bytes).map_err(|e| {
+            mismatch(format!(
+                "`{meta_name}` is not a valid state description ({e})"
+            ))
+        })?;
         if saved.format != FORMAT || !(1..=VERSION).contains(&saved.version) {
             return Err(mismatch(format!(
                 "format {} v{} is not {FORMAT} v1 to v{VERSION}",

@@ -47,11 +47,9 @@ fn serialize(entries: &[(String, Tensor)]) -> Result<Vec<u8>> {
         .iter()
         .map(|(name, t)| Ok((name.as_str(), to_bytes(t)?)))
         .collect::<Result<Vec<_>>>()?;
-    safetensors::serialize(bytes.iter().map(|(n, b)| (*n, b)), &None).map_err(|e| {
-        OptimError::Io {
-            context: "serialising the optimizer state".into(),
-            source: std::io::Error::other(e.to_string()),
-        }
+    safetensors::serialize(bytes.iter().map(|(n, b)| (*n, b)), &None).map_err(|e| OptimError::Io {
+        context: "serialising the optimizer state".into(),
+        source: std::io::Error::other(e.to_string()),
     })
 }
 
@@ -103,7 +101,8 @@ impl Adam {
         let path = path.as_ref();
         let tmp = temporary_path(path);
         let io = |context: String| move |source| OptimError::Io { context, source };
-        let file = std::fs::File::create(&tmp).map_err(io(format!("creating {}", tmp.display())))?;
+        let file =
+            std::fs::File::create(&tmp).map_err(io(format!("creating {}", tmp.display())))?;
         self.write_state(BufWriter::new(file))?;
         std::fs::rename(&tmp, path).map_err(io(format!(
             "moving {} to {}",
