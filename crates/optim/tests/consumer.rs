@@ -41,10 +41,18 @@ fn a_dependent_project_starts_without_ld_library_path_keeps_cuda_and_trains_as_h
         .output()
         .expect("readelf (binutils) is installed");
     let dynamic = String::from_utf8_lossy(&readelf.stdout);
+    // The same directory may be reached through a symbolic link (a virtualenv's).
+    let libtorch = Path::new(LIBTORCH_LIB).canonicalize().unwrap();
+    let rpaths: Vec<&str> = dynamic
+        .lines()
+        .filter(|l| l.contains("(RUNPATH)") || l.contains("(RPATH)"))
+        .filter_map(|l| l.split_once('[')?.1.split_once(']').map(|(dirs, _)| dirs))
+        .flat_map(|dirs| dirs.split(':'))
+        .collect();
     assert!(
-        dynamic
-            .lines()
-            .any(|l| (l.contains("(RUNPATH)") || l.contains("(RPATH)")) && l.contains(LIBTORCH_LIB)),
+        rpaths
+            .iter()
+            .any(|dir| Path::new(dir).canonicalize().ok().as_deref() == Some(libtorch.as_path())),
         "no rpath to {LIBTORCH_LIB}:\n{dynamic}"
     );
     if Path::new(LIBTORCH_LIB).join("libtorch_cuda.so").exists() {
