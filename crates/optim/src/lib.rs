@@ -1,4 +1,6 @@
 #![doc = include_str!("../README.md")]
+// The README shows whole programs, a dependent's build script among them.
+#![allow(clippy::needless_doctest_main)]
 mod adam;
 mod clip;
 mod coefficients;

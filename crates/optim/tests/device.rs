@@ -76,7 +76,6 @@ fn converting_model_and_optimizer_keeps_the_moments_in_either_order() {
                     "{name} is a view of the buffer"
                 );
             }
-            drop(group);
             train(&mut opt, &net, Kind::Double, Device::Cpu, 3);
             for (name, var) in vs.variables() {
                 assert!(
