@@ -34,7 +34,7 @@ impl<'a> GroupView<'a> {
         &self.group.values
     }
 
-    /// All gradients of the group, concatenated (zero where a parameter has none).
+    /// All gradients of the group, concatenated (zero where a parameter never had one).
     pub fn grads(&self) -> &Tensor {
         &self.group.grads
     }
