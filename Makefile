@@ -58,7 +58,7 @@ setup-slurm:
 
 bench-optim: setup
 	@mkdir -p bench/results
-	$(CARGO) run --release -p optim --example bench_optim -- --out bench/results
+	$(CARGO) run --release -p adamw-prox --example bench_optim -- --out bench/results
 
 # `make bench`: every scalefree benchmark beside its PyTorch counterpart (bench/pytorch/),
 # alternating, on the real CIFAR-10; bench/results/<date>.json and .md. torchvision is
@@ -77,9 +77,13 @@ bench: setup data $(TORCHVISION_STAMP)
 # The Rust-only benchmarks: kernels, layouts, cold/cached loads and logging variants.
 bench-rust: bench-optim bench-models bench-data bench-train
 
+# Formatting, clippy, and the optimizer crate (adamw-prox) packaged and checked for
+# publishing on its own, which builds the packaged copy.
 lint: $(TORCH_DEPS)
 	cargo fmt --all --check
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+	$(CARGO) package -p adamw-prox --allow-dirty
+	$(CARGO) publish -p adamw-prox --dry-run --allow-dirty
 
 info: setup
 	$(BIN) info

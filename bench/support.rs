@@ -1,7 +1,8 @@
 //! What every `make bench-*` program shares: flag reading, the median, the load average
 //! (other processes on a shared machine skew timings, so each result records it) and
 //! writing the JSON report. Included by path (`#[path = ".../bench/support.rs"] mod
-//! support;`) from the benchmark examples of the three crates, which share no crate.
+//! support;`) from the benchmark examples of the driver and `models`, which share no
+//! crate; `crates/optim` keeps a copy in its own folder so that it packages alone.
 //! The flags are a handful of numbers per program, so they are read by hand rather than
 //! giving the `optim` and `models` crates a CLI dependency.
 #![allow(dead_code)] // each benchmark uses part of it

@@ -3,7 +3,8 @@
 //!
 //! The modules from the bottom up (nothing imports from a module above it):
 //! `config` (the run configuration) and `data` (CIFAR and the input pipeline);
-//! `scales` (log2 histograms); `train` (the training core); `rundir` (the run
+//! `scales` (log2 histograms) and `stats` (means and CIs over seeds, claim 4's rule);
+//! `train` (the training core); `rundir` (the run
 //! directory's files and state) and `sinks` (atomic writes, JSON lines, TensorBoard);
 //! `plot`; then `commands` (train, check, sweep, report, info, models) and `cli`.
 //! `fault` is a test hook (fault injection at named points), off unless its variables are set.
@@ -16,4 +17,5 @@ pub mod plot;
 pub mod rundir;
 pub mod scales;
 pub mod sinks;
+pub mod stats;
 pub mod train;

@@ -1,8 +1,8 @@
 //! Trains a small MLP on a synthetic two-spirals problem with Adam-ℓ2, AdamW and
 //! AdamProx, using parameter groups (no decay on biases) and a cosine schedule.
 //!
-//! Run: `cargo run --release -p optim --example train_small`
-use optim::{Adam, AdamConfig, DecayMode, ParamGroup, Schedule};
+//! Run: `cargo run --release -p adamw-prox --example train_small`
+use adamw_prox::{Adam, AdamConfig, DecayMode, ParamGroup, Schedule};
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Reduction, Tensor};
 
@@ -41,15 +41,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .add_fn(|t| t.relu())
             .add(nn::linear(&root / "fc3", 64, 2, Default::default()));
         let groups = ParamGroup::split_var_store(&vs, |name| name.ends_with(".bias"));
-        let mut opt = Adam::new(AdamConfig::new(mode, lr0, 1e-4), groups)?;
-        let schedule = Schedule::Cosine { total_steps: steps };
-        for step in 0..steps {
-            opt.set_lr(schedule.lr_at(lr0, step))?;
-            opt.zero_grad();
-            net.forward(&x)
-                .cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, 0.0)
-                .backward();
-            opt.step()?;
+        let config =
+            AdamConfig::new(mode, lr0, 1e-4).schedule(Schedule::Cosine { total_steps: steps });
+        let mut opt = Adam::new(config, groups)?;
+        for _ in 0..steps {
+            let loss =
+                net.forward(&x)
+                    .cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, 0.0);
+            opt.backward_step(&loss)?;
         }
         let logits = net.forward(&x);
         let loss = logits

@@ -1,4 +1,5 @@
-//! The step math shared by every kernel: PAPER.md §1 reduced to per-step scalars.
+//! The step math shared by every kernel: the update rule of each decay mode reduced to
+//! the scalars of one step.
 //!
 //! Per element, with `h = g + l2·x`:
 //! `m ← β1·m + (1−β1)·h`, `v ← β2·v + (1−β2)·h²`, `v̄ = max(v̄, v)` (AMSGrad) or `v`,
@@ -7,7 +8,7 @@
 use crate::config::{AdamConfig, DecayMode};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct StepCoefficients {
+pub(crate) struct StepCoefficients {
     pub beta1: f64,
     pub one_minus_beta1: f64,
     pub beta2: f64,
@@ -23,12 +24,11 @@ pub struct StepCoefficients {
     /// `√(1 − β2^t)`.
     pub sqrt_bias_correction2: f64,
     pub eps: f64,
-    pub amsgrad: bool,
 }
 
 impl StepCoefficients {
-    /// Coefficients of step number `t` (1-based) at step size `lr` (`η_t`) for a group
-    /// whose decay is `weight_decay` (`λ`).
+    /// Coefficients of a parameter's step number `t` (1-based, its own count: a skipped
+    /// parameter's does not advance) at step size `lr` (`η_t`) with decay `weight_decay` (`λ`).
     pub fn new(config: &AdamConfig, weight_decay: f64, lr: f64, t: u64) -> Self {
         let schedule_multiplier = lr / config.lr; // s_t = η_t / η_0
         let decay = weight_decay * schedule_multiplier; // a = λ·s_t
@@ -49,7 +49,6 @@ impl StepCoefficients {
             step_size: lr / (1.0 - config.beta1.powi(t)),
             sqrt_bias_correction2: (1.0 - config.beta2.powi(t)).sqrt(),
             eps: config.eps,
-            amsgrad: config.amsgrad,
         }
     }
 }

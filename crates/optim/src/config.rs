@@ -1,19 +1,29 @@
 //! The optimizer's settings: one Adam, three places for the ℓ2 regulariser.
+use crate::adam::Adam;
 use crate::error::{invalid, Result};
+use crate::group::ParamGroup;
+use crate::schedule::Schedule;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+use tch::nn::VarStore;
 
-/// Where the weight decay `λ` enters the update (PAPER.md §1).
+/// Where the weight decay `λ` of the objective `f(x) + (λ/2)‖x‖²` enters the update.
+///
+/// All three share the moments `m ← β1·m + (1−β1)·h`, `v ← β2·v + (1−β2)·h²` and the
+/// direction `u = m̂ / (√v̂ + ε)`, `m̂ = m/(1−β1^t)`, `v̂ = v/(1−β2^t)`; they differ in
+/// what `h` is and in how `x` moves. `s_t = η_t/η_0` is the schedule's multiplier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DecayMode {
-    /// Adam-ℓ2: `λ·x` is added to the gradient before the moments.
+    /// Adam-ℓ2: `h = g + λ·x` (the regulariser's gradient goes through the moments),
+    /// `x ← x − η_t·u`.
     #[serde(rename = "adam-l2")]
     L2,
-    /// AdamW: `x ← (1 − λ·s_t)·x − η_t·u_t`, the decay applied first.
+    /// AdamW: `h = g`, `x ← (1 − λ·s_t)·x − η_t·u`.
     #[serde(rename = "adamw")]
     Decoupled,
-    /// AdamProx: `x ← (x − η_t·u_t) / (1 + λ·s_t)`, the proximal map of `(λ s_t/2)‖x‖²`.
+    /// AdamProx: `h = g`, `x ← (x − η_t·u) / (1 + λ·s_t)`: the Adam step, then the
+    /// proximal map of `(λ·s_t/2)‖x‖²`. AdamW is its first-order approximation in `λ·s_t`.
     #[serde(rename = "adam-prox")]
     Proximal,
 }
@@ -58,11 +68,20 @@ pub enum Kernel {
     TensorOps,
 }
 
-/// Settings of [`crate::Adam`], with the paper's defaults.
+/// Settings of [`crate::Adam`]; the defaults are `β1 = 0.9`, `β2 = 0.999`, `ε = 1e-8`,
+/// AdamW, `η_0 = 1e-3`, `λ = 0`, no AMSGrad, no schedule.
 ///
-/// `lr` is `η_0`, the initial step size; schedules change `η_t` through
-/// [`crate::Adam::set_lr`], and the decay is scaled by `s_t = η_t / η_0`.
-/// `weight_decay` is the paper's `λ` (not PyTorch's `weight_decay`, which for AdamW is `λ/η_0`).
+/// `lr` is `η_0`, the initial step size, and the decoupled and proximal decays are scaled
+/// by `s_t = η_t / η_0`. `weight_decay` is `λ` of the objective `f(x) + (λ/2)‖x‖²`, so
+/// AdamW removes `λ·s_t·x` per step. PyTorch's `AdamW(lr, weight_decay=w)` removes
+/// `lr_t·w·x`: the same optimizer is `weight_decay = w·lr` here, and PyTorch's
+/// `weight_decay` is `λ/η_0`. For Adam-ℓ2, `λ` is PyTorch's `Adam(weight_decay=λ)`.
+///
+/// With `amsgrad`, the second moment used is the running maximum of the raw `v` (before
+/// bias correction), then bias-corrected: `v̂ = max(v_1, …, v_t)/(1−β2^t)`, as PyTorch.
+///
+/// `schedule`, when set, makes the optimizer set `η_t` itself before every step from each
+/// group's step size; when `None`, `η_t` is whatever [`crate::Adam::set_lr`] set last.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdamConfig {
@@ -75,6 +94,8 @@ pub struct AdamConfig {
     pub amsgrad: bool,
     #[serde(default)]
     pub kernel: Kernel,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
 }
 
 impl Default for AdamConfig {
@@ -88,6 +109,7 @@ impl Default for AdamConfig {
             eps: 1e-8,
             amsgrad: false,
             kernel: Kernel::Auto,
+            schedule: None,
         }
     }
 }
@@ -128,6 +150,22 @@ impl AdamConfig {
         self.kernel = kernel;
         self
     }
+    /// The optimizer owns this schedule: before each step it sets `η_t` from it.
+    pub fn schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = Some(schedule);
+        self
+    }
+
+    /// An optimizer over every trainable variable of `vs` (one group, named `all`), in
+    /// the style of tch's `OptimizerConfig::build`.
+    pub fn build(self, vs: &VarStore) -> Result<Adam> {
+        Adam::from_var_store(self, vs)
+    }
+
+    /// An optimizer over the given parameter groups.
+    pub fn build_groups(self, groups: Vec<ParamGroup>) -> Result<Adam> {
+        Adam::new(self, groups)
+    }
 
     /// Refuses settings outside their valid ranges, naming the field.
     pub fn validate(&self) -> Result<()> {
@@ -138,7 +176,7 @@ impl AdamConfig {
                 "a finite number > 0 (it is η_0, the decay is scaled by η_t/η_0)",
             ));
         }
-        validate_weight_decay("weight_decay", self.weight_decay)?;
+        validate_weight_decay(self.weight_decay)?;
         for (field, beta) in [("beta1", self.beta1), ("beta2", self.beta2)] {
             if !(0.0..1.0).contains(&beta) {
                 return Err(invalid(field, beta, "in [0, 1)"));
@@ -147,14 +185,26 @@ impl AdamConfig {
         if !(self.eps.is_finite() && self.eps >= 0.0) {
             return Err(invalid("eps", self.eps, "a finite number >= 0"));
         }
-        Ok(())
+        match &self.schedule {
+            Some(schedule) => schedule.validate(),
+            None => Ok(()),
+        }
     }
 }
 
-pub(crate) fn validate_weight_decay(field: &'static str, value: f64) -> Result<()> {
+pub(crate) fn validate_weight_decay(value: f64) -> Result<()> {
     if value.is_finite() && value >= 0.0 {
         Ok(())
     } else {
-        Err(invalid(field, value, "a finite number >= 0"))
+        Err(invalid("weight_decay", value, "a finite number >= 0"))
+    }
+}
+
+/// A step size set after the optimizer is built: 0 is allowed (a schedule may reach it).
+pub(crate) fn validate_lr(value: f64) -> Result<()> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(invalid("lr", value, "a finite number >= 0"))
     }
 }

@@ -5,10 +5,16 @@
 //! Linking works through `set_data`: a parameter's storage is swapped for a view into
 //! the flat buffer, and so is its gradient's once autograd has created it (autograd then
 //! accumulates in place). If anything replaces a parameter or gradient afterwards (a
-//! `set_to_none`-style zero_grad, a reload that swaps storage), [`FlatGroup::sync`]
-//! notices by pointer and copies it back in before the step: slower once, never wrong.
-use crate::error::{OptimError, Result};
-use crate::group::ParamGroup;
+//! reload that swaps storage, a gradient created fresh), linking notices by pointer and
+//! copies it back in before it is used: slower once, never wrong. A parameter handle
+//! shares its `TensorImpl` with the user's tensor, so `set_data` through any handle
+//! (also from `&self`) relinks the user's tensor.
+//!
+//! A parameter takes part in a step when it requires grad and has a gradient, as in
+//! `torch.optim`; the others are left bit for bit as they are, moments and own step
+//! count included.
+use crate::error::{bad_param, Result};
+use std::ops::Range;
 use tch::{Device, Kind, Tensor};
 
 /// Where one parameter lives inside its group's flat buffers.
@@ -22,6 +28,8 @@ pub struct ParamSlot {
 
 pub(crate) struct FlatParam {
     pub slot: ParamSlot,
+    /// This parameter's own `t` for the bias corrections: steps that skip it do not count.
+    pub steps: u64,
     tensor: Tensor,
     value_view: Tensor,
     grad_view: Tensor,
@@ -30,6 +38,8 @@ pub(crate) struct FlatParam {
 pub(crate) struct FlatGroup {
     pub name: String,
     pub weight_decay: f64,
+    /// The group's step size before any owned schedule scales it.
+    pub lr: f64,
     pub kind: Kind,
     pub device: Device,
     pub params: Vec<FlatParam>,
@@ -40,11 +50,10 @@ pub(crate) struct FlatGroup {
     pub max_exp_avg_sq: Option<Tensor>,
 }
 
-fn bad_param(name: &str, problem: impl Into<String>) -> OptimError {
-    OptimError::InvalidParameter {
-        name: name.to_string(),
-        problem: problem.into(),
-    }
+/// A run of adjacent parameters that take part in a step and share their step count.
+pub(crate) struct Segment {
+    pub range: Range<i64>,
+    pub steps: u64,
 }
 
 fn is_float(kind: Kind) -> bool {
@@ -54,34 +63,42 @@ fn is_float(kind: Kind) -> bool {
     )
 }
 
+pub(crate) fn check_float(name: &str, kind: Kind) -> Result<()> {
+    if is_float(kind) {
+        Ok(())
+    } else {
+        Err(bad_param(
+            name,
+            format!("has dtype {kind:?}; a floating-point dtype (Float, Double, Half, BFloat16) is needed"),
+        ))
+    }
+}
+
+fn view(buffer: &Tensor, slot: &ParamSlot) -> Tensor {
+    buffer
+        .narrow(0, slot.offset, slot.numel)
+        .view(slot.shape.as_slice())
+}
+
 impl FlatGroup {
-    pub fn new(group: ParamGroup, weight_decay: f64, amsgrad: bool) -> Result<Self> {
-        let Some((first_name, first)) = group.params.first() else {
-            return Err(bad_param(&group.name, "the parameter group is empty"));
+    pub fn new(
+        name: String,
+        params: Vec<(String, Tensor)>,
+        weight_decay: f64,
+        lr: f64,
+        amsgrad: bool,
+    ) -> Result<Self> {
+        let Some((first_name, first)) = params.first() else {
+            return Err(bad_param(&name, "the parameter group is empty"));
         };
         let (kind, device) = (first.kind(), first.device());
         let mut total = 0i64;
-        let mut slots = Vec::with_capacity(group.params.len());
-        let mut seen = std::collections::HashMap::new();
-        for (name, tensor) in &group.params {
-            if !tensor.requires_grad() {
-                return Err(bad_param(
-                    name,
-                    "does not require grad; only trainable tensors can be optimised",
-                ));
-            }
-            if !is_float(tensor.kind()) {
-                return Err(bad_param(
-                    name,
-                    format!(
-                        "has dtype {:?}; a floating-point dtype is needed",
-                        tensor.kind()
-                    ),
-                ));
-            }
+        let mut slots = Vec::with_capacity(params.len());
+        for (param, tensor) in &params {
+            check_float(param, tensor.kind())?;
             if tensor.kind() != kind || tensor.device() != device {
                 return Err(bad_param(
-                    name,
+                    param,
                     format!(
                         "is {:?} on {:?} but `{first_name}` of the same group is {kind:?} on {device:?}; \
                          a group needs one dtype and device",
@@ -90,125 +107,231 @@ impl FlatGroup {
                     ),
                 ));
             }
-            let numel = tensor.numel() as i64;
-            if numel > 0 {
-                if let Some(other) = seen.insert(tensor.data_ptr() as usize, name.clone()) {
-                    return Err(bad_param(
-                        name,
-                        format!("shares its memory with `{other}`; pass each tensor once"),
-                    ));
-                }
+            if !tensor.is_leaf() {
+                return Err(bad_param(
+                    param,
+                    "is not a leaf tensor (it is computed from others); optimise the tensors it \
+                     is computed from, or `detach()` it and set requires_grad",
+                ));
             }
+            let numel = tensor.numel() as i64;
             slots.push(ParamSlot {
-                name: name.clone(),
+                name: param.clone(),
                 shape: tensor.size(),
                 offset: total,
                 numel,
             });
             total += numel;
         }
-
         let zeros = || Tensor::zeros([total], (kind, device));
-        let values = zeros();
-        let grads = zeros();
-        let mut params = Vec::with_capacity(slots.len());
-        for ((_, mut tensor), slot) in group.params.into_iter().zip(slots) {
-            let value_view = values
-                .narrow(0, slot.offset, slot.numel)
-                .view(slot.shape.as_slice());
-            let grad_view = grads
-                .narrow(0, slot.offset, slot.numel)
-                .view(slot.shape.as_slice());
-            tch::no_grad(|| value_view.shallow_clone().copy_(&tensor));
-            tensor.set_data(&value_view);
-            let mut param = FlatParam {
-                slot,
-                tensor,
-                value_view,
-                grad_view,
-            };
-            param.link_grad()?;
-            params.push(param);
-        }
-        Ok(FlatGroup {
-            name: group.name,
+        let mut group = FlatGroup {
+            name,
             weight_decay,
+            lr,
             kind,
             device,
-            params,
+            params: Vec::with_capacity(slots.len()),
+            values: zeros(),
+            grads: zeros(),
             exp_avg: zeros(),
             exp_avg_sq: zeros(),
             max_exp_avg_sq: amsgrad.then(zeros),
-            values,
-            grads,
-        })
-    }
-
-    /// Makes sure every parameter and gradient lives in the flat buffers, copying back
-    /// in whatever was replaced since the last step. A parameter without a gradient
-    /// counts as a zero gradient (as PyTorch does after `zero_grad(set_to_none=False)`).
-    pub fn sync(&mut self) -> Result<()> {
-        for param in &mut self.params {
-            param.link_value()?;
+        };
+        for ((_, tensor), slot) in params.into_iter().zip(slots) {
+            let param = FlatParam {
+                value_view: view(&group.values, &slot),
+                grad_view: view(&group.grads, &slot),
+                slot,
+                steps: 0,
+                tensor,
+            };
+            param.move_value_in();
             param.link_grad()?;
+            group.params.push(param);
         }
-        Ok(())
+        Ok(group)
     }
 
-    pub fn zero_grad(&mut self) {
-        let _ = self.grads.zero_();
+    /// Links every parameter and gradient into the flat buffers and says which
+    /// parameters take part in the next step: those that require grad and have one.
+    /// Changes nothing that the step would not (no buffer is reallocated).
+    pub fn prepare(&self) -> Result<Vec<bool>> {
+        self.params
+            .iter()
+            .map(|p| {
+                p.link_value()?;
+                let has_grad = p.link_grad()?;
+                Ok(has_grad && p.tensor.requires_grad())
+            })
+            .collect()
+    }
+
+    /// [`FlatGroup::prepare`] without the errors: what can be linked is, the rest stays
+    /// stale until a step reports it. For read-only views of the buffers.
+    pub fn link_what_fits(&self) {
+        for p in &self.params {
+            let _ = p.link_value();
+            let _ = p.link_grad();
+        }
+    }
+
+    /// Zeroes every gradient, including fresh ones not linked yet (which the next link
+    /// would otherwise copy in, stale, over the zeros).
+    pub fn zero_grad(&self) {
+        for p in &self.params {
+            let mut grad = p.tensor.grad();
+            if grad.defined() && p.slot.numel > 0 && grad.data_ptr() != p.grad_view.data_ptr() {
+                let _ = grad.zero_();
+            }
+        }
+        let _ = self.grads.shallow_clone().zero_();
+    }
+
+    /// Advances the step count of the parameters that take part and returns them as
+    /// segments: adjacent ones with the same count share a segment.
+    pub fn advance(&mut self, takes_part: &[bool]) -> Vec<Segment> {
+        let mut segments: Vec<Segment> = Vec::new();
+        for (p, &active) in self.params.iter_mut().zip(takes_part) {
+            if !active {
+                continue;
+            }
+            p.steps += 1;
+            let range = p.slot.offset..p.slot.offset + p.slot.numel;
+            match segments.last_mut() {
+                Some(last) if last.range.end == range.start && last.steps == p.steps => {
+                    last.range.end = range.end;
+                }
+                _ => segments.push(Segment {
+                    range,
+                    steps: p.steps,
+                }),
+            }
+        }
+        segments
+    }
+
+    /// The element ranges of the parameters that take part, adjacent ones merged.
+    pub fn active_ranges(&self, takes_part: &[bool]) -> Vec<Range<i64>> {
+        let mut ranges: Vec<Range<i64>> = Vec::new();
+        for (p, _) in self.params.iter().zip(takes_part).filter(|(_, &a)| a) {
+            let range = p.slot.offset..p.slot.offset + p.slot.numel;
+            match ranges.last_mut() {
+                Some(last) if last.end == range.start => last.end = range.end,
+                _ => ranges.push(range),
+            }
+        }
+        ranges
+    }
+
+    pub fn numel(&self) -> i64 {
+        self.values.numel() as i64
     }
 
     pub fn slots(&self) -> impl Iterator<Item = &ParamSlot> {
         self.params.iter().map(|p| &p.slot)
     }
+
+    /// The data pointers of the parameters with elements: what identifies them.
+    pub fn data_ptrs(&self) -> impl Iterator<Item = usize> + '_ {
+        self.params
+            .iter()
+            .filter(|p| p.slot.numel > 0)
+            .map(|p| p.value_view.data_ptr() as usize)
+    }
+
+    /// Moves the buffers, the moments and the parameters (and their gradients) to
+    /// `device` and `kind`. The values are taken from the parameters wherever they are
+    /// now, so it does not matter whether the model was moved first.
+    pub fn migrate(&mut self, device: Device, kind: Kind) {
+        let convert = |t: &Tensor| t.to_device(device).to_kind(kind);
+        let total = self.numel();
+        let values = Tensor::zeros([total], (kind, device));
+        let grads = Tensor::zeros([total], (kind, device));
+        let exp_avg = convert(&self.exp_avg);
+        let exp_avg_sq = convert(&self.exp_avg_sq);
+        let max_exp_avg_sq = self.max_exp_avg_sq.as_ref().map(convert);
+        for p in &mut self.params {
+            p.value_view = view(&values, &p.slot);
+            p.grad_view = view(&grads, &p.slot);
+            p.move_value_in();
+            let mut grad = p.tensor.grad();
+            if grad.defined() && p.slot.numel > 0 {
+                tch::no_grad(|| p.grad_view.shallow_clone().copy_(&grad));
+                grad.set_data(&p.grad_view);
+            }
+        }
+        self.values = values;
+        self.grads = grads;
+        self.exp_avg = exp_avg;
+        self.exp_avg_sq = exp_avg_sq;
+        self.max_exp_avg_sq = max_exp_avg_sq;
+        self.device = device;
+        self.kind = kind;
+    }
 }
 
 impl FlatParam {
+    /// Copies the parameter's value into its view (converting dtype and device) and makes
+    /// the parameter that view.
+    fn move_value_in(&self) {
+        if self.slot.numel == 0 {
+            return;
+        }
+        tch::no_grad(|| self.value_view.shallow_clone().copy_(&self.tensor));
+        self.tensor.shallow_clone().set_data(&self.value_view);
+    }
+
     fn check_same_layout(&self, what: &str, tensor: &Tensor) -> Result<()> {
-        if tensor.size() != self.slot.shape
-            || tensor.kind() != self.value_view.kind()
-            || tensor.device() != self.value_view.device()
-        {
+        let (kind, device) = (self.value_view.kind(), self.value_view.device());
+        if tensor.size() != self.slot.shape {
             return Err(bad_param(
                 &self.slot.name,
                 format!(
-                    "its {what} is now {:?} {:?} on {:?}, but the optimizer was built for {:?} {:?} on {:?}; \
-                     build the optimizer after moving or converting the model",
+                    "its {what} now has shape {:?}, but the optimizer was built for {:?}; \
+                     build a new optimizer for a model of another shape",
                     tensor.size(),
+                    self.slot.shape
+                ),
+            ));
+        }
+        if tensor.kind() != kind || tensor.device() != device {
+            return Err(bad_param(
+                &self.slot.name,
+                format!(
+                    "its {what} is now {:?} on {:?}, but the optimizer's buffers are {kind:?} on \
+                     {device:?}; after moving or converting the model, call \
+                     `Adam::set_device({:?})` or `Adam::set_kind({:?})`, which move the moments too",
                     tensor.kind(),
                     tensor.device(),
-                    self.slot.shape,
-                    self.value_view.kind(),
-                    self.value_view.device()
+                    tensor.device(),
+                    tensor.kind()
                 ),
             ));
         }
         Ok(())
     }
 
-    fn link_value(&mut self) -> Result<()> {
+    fn link_value(&self) -> Result<()> {
         if self.slot.numel == 0 || self.tensor.data_ptr() == self.value_view.data_ptr() {
             return Ok(());
         }
         self.check_same_layout("value", &self.tensor)?;
-        tch::no_grad(|| self.value_view.shallow_clone().copy_(&self.tensor));
-        self.tensor.set_data(&self.value_view);
+        self.move_value_in();
         Ok(())
     }
 
-    fn link_grad(&mut self) -> Result<()> {
+    /// Links the gradient if there is one; returns whether there is.
+    fn link_grad(&self) -> Result<bool> {
         let mut grad = self.tensor.grad();
         if !grad.defined() {
-            let _ = self.grad_view.zero_();
-            return Ok(());
+            return Ok(false);
         }
         if self.slot.numel == 0 || grad.data_ptr() == self.grad_view.data_ptr() {
-            return Ok(());
+            return Ok(true);
         }
         self.check_same_layout("gradient", &grad)?;
         tch::no_grad(|| self.grad_view.shallow_clone().copy_(&grad));
         grad.set_data(&self.grad_view);
-        Ok(())
+        Ok(true)
     }
 }

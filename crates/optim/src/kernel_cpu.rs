@@ -6,6 +6,7 @@
 use crate::coefficients::StepCoefficients;
 use num_traits::Float;
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// Elements per rayon task: large enough to amortise scheduling, small enough to
 /// balance two to a few dozen threads on ResNet-sized buffers.
@@ -60,57 +61,100 @@ impl<T: Float> Coefficients<T> {
     }
 }
 
-/// One Adam step over the flat slices of a parameter group.
+/// The slices of one piece of work: at most `CHUNK` elements of one segment.
+struct Piece<'a, T> {
+    c: Coefficients<T>,
+    x: &'a mut [T],
+    g: &'a [T],
+    m: &'a mut [T],
+    v: &'a mut [T],
+    vmax: Option<&'a mut [T]>,
+}
+
+impl<T: Float> Piece<'_, T> {
+    fn run(self) {
+        let c = self.c;
+        let elements = self.x.iter_mut().zip(self.g).zip(self.m).zip(self.v);
+        match self.vmax {
+            None => {
+                for (((x, &g), m), v) in elements {
+                    let (new_m, new_v) = c.moments(*x, g, *m, *v);
+                    *m = new_m;
+                    *v = new_v;
+                    *x = c.parameter(*x, new_m, new_v);
+                }
+            }
+            Some(vmax) => {
+                for ((((x, &g), m), v), vmax) in elements.zip(vmax) {
+                    let (new_m, new_v) = c.moments(*x, g, *m, *v);
+                    *m = new_m;
+                    *v = new_v;
+                    *vmax = vmax.max(new_v);
+                    *x = c.parameter(*x, new_m, *vmax);
+                }
+            }
+        }
+    }
+}
+
+/// Splits `rest` at `skip` and then `len` elements, returning the middle part.
+fn carve<'a, T>(rest: &mut &'a mut [T], skip: usize, len: usize) -> &'a mut [T] {
+    let (_, tail) = std::mem::take(rest).split_at_mut(skip);
+    let (piece, tail) = tail.split_at_mut(len);
+    *rest = tail;
+    piece
+}
+
+/// One Adam step over the flat slices of a parameter group, for the elements in
+/// `segments` (ascending, disjoint ranges, each with its own coefficients: parameters
+/// with different step counts, and frozen ones in between, which are left untouched).
 ///
 /// `max_exp_avg_sq` is `Some` exactly when AMSGrad is on. The result of each element
-/// depends only on that element, so it is identical for any number of threads.
+/// depends only on that element, so it is identical for any number of threads and any
+/// segmentation.
 pub fn step<T: Float + Send + Sync>(
-    coefficients: &StepCoefficients,
+    segments: &[(Range<usize>, StepCoefficients)],
     params: &mut [T],
     grads: &[T],
     exp_avg: &mut [T],
     exp_avg_sq: &mut [T],
-    max_exp_avg_sq: Option<&mut [T]>,
+    mut max_exp_avg_sq: Option<&mut [T]>,
 ) {
-    let c = Coefficients::<T>::from(coefficients);
     let n = params.len();
     assert!(
-        grads.len() == n && exp_avg.len() == n && exp_avg_sq.len() == n,
+        grads.len() == n
+            && exp_avg.len() == n
+            && exp_avg_sq.len() == n
+            && max_exp_avg_sq.as_ref().is_none_or(|vmax| vmax.len() == n),
         "flat buffers differ in length"
     );
-    let chunks = params
-        .par_chunks_mut(CHUNK)
-        .zip(grads.par_chunks(CHUNK))
-        .zip(exp_avg.par_chunks_mut(CHUNK))
-        .zip(exp_avg_sq.par_chunks_mut(CHUNK));
-    match max_exp_avg_sq {
-        None => chunks.for_each(|(((x, g), m), v)| {
-            for (((x, &g), m), v) in x.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                let (new_m, new_v) = c.moments(*x, g, *m, *v);
-                *m = new_m;
-                *v = new_v;
-                *x = c.parameter(*x, new_m, new_v);
-            }
-        }),
-        Some(vmax) => {
-            assert_eq!(vmax.len(), n, "flat buffers differ in length");
-            chunks
-                .zip(vmax.par_chunks_mut(CHUNK))
-                .for_each(|((((x, g), m), v), vmax)| {
-                    for ((((x, &g), m), v), vmax) in x
-                        .iter_mut()
-                        .zip(g)
-                        .zip(m.iter_mut())
-                        .zip(v.iter_mut())
-                        .zip(vmax.iter_mut())
-                    {
-                        let (new_m, new_v) = c.moments(*x, g, *m, *v);
-                        *m = new_m;
-                        *v = new_v;
-                        *vmax = vmax.max(new_v);
-                        *x = c.parameter(*x, new_m, *vmax);
-                    }
-                })
+    let (mut x, mut g, mut m, mut v) = (params, grads, exp_avg, exp_avg_sq);
+    let mut pieces = Vec::with_capacity(n / CHUNK + segments.len());
+    let mut position = 0;
+    for (range, coefficients) in segments {
+        assert!(
+            range.start >= position && range.end <= n,
+            "segments must be ascending and inside the buffers"
+        );
+        let c = Coefficients::<T>::from(coefficients);
+        let mut start = range.start;
+        while start < range.end {
+            let len = CHUNK.min(range.end - start);
+            let skip = start - position;
+            let (_, g_tail) = g.split_at(skip);
+            let (g_piece, g_tail) = g_tail.split_at(len);
+            g = g_tail;
+            pieces.push(Piece {
+                c,
+                x: carve(&mut x, skip, len),
+                g: g_piece,
+                m: carve(&mut m, skip, len),
+                v: carve(&mut v, skip, len),
+                vmax: max_exp_avg_sq.as_mut().map(|vmax| carve(vmax, skip, len)),
+            });
+            position = start + len;
+            start += len;
         }
     }
+    pieces.into_par_iter().for_each(Piece::run);
 }

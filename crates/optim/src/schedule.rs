@@ -4,24 +4,29 @@ use serde::{Deserialize, Serialize};
 
 /// A schedule of the step size as a function of the number of steps already taken.
 ///
+/// Give it to the optimizer with [`crate::AdamConfig::schedule`] (then `η_0` is said once,
+/// as the config's `lr`), or evaluate it yourself with [`Schedule::lr_at`] and pass the
+/// result to [`crate::Adam::set_lr`] before each step.
+///
 /// ```
-/// use optim::Schedule;
+/// use adamw_prox::Schedule;
 /// let cosine = Schedule::Cosine { total_steps: 100 };
 /// assert_eq!(cosine.lr_at(1e-3, 0), 1e-3);
 /// assert!((cosine.lr_at(1e-3, 50) - 5e-4).abs() < 1e-12);
 /// assert_eq!(cosine.lr_at(1e-3, 100), 0.0);
+/// assert!(Schedule::Cosine { total_steps: 0 }.try_lr_at(1e-3, 0).is_err());
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Schedule {
-    /// `η_t = η_0` (the paper's main setting).
+    /// `η_t = η_0`.
     Constant,
-    /// Cosine annealing from `η_0` to 0 over `total_steps`, then 0.
+    /// Cosine annealing from `η_0` to 0 over `total_steps` (at least 1), then 0.
     Cosine { total_steps: u64 },
-    /// `η_t = η_0 · gamma^⌊t / every⌋`.
+    /// `η_t = η_0 · gamma^⌊t / every⌋` (`every` at least 1, `gamma` finite and > 0).
     Step { every: u64, gamma: f64 },
-    /// Linear warm-up from `η_0/warmup_steps` to `η_0` over `warmup_steps`, then `then`
-    /// (counted from the end of the warm-up).
+    /// Linear warm-up from `η_0/warmup_steps` to `η_0` over `warmup_steps` (at least 1),
+    /// then `then` (counted from the end of the warm-up).
     Warmup {
         warmup_steps: u64,
         then: Box<Schedule>,
@@ -39,13 +44,36 @@ impl Schedule {
         }
     }
 
-    /// `η` for the step that follows `steps_done` completed steps.
+    /// `η` for the step that follows `steps_done` completed steps, from `base_lr` (`η_0`).
+    ///
+    /// # Panics
+    ///
+    /// If the schedule is invalid (see [`Schedule::validate`]) or `base_lr` is negative or
+    /// not finite: a wrong step size must not be returned silently. [`Schedule::try_lr_at`]
+    /// returns the error instead.
     pub fn lr_at(&self, base_lr: f64, steps_done: u64) -> f64 {
+        match self.try_lr_at(base_lr, steps_done) {
+            Ok(lr) => lr,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// [`Schedule::lr_at`], with an invalid schedule or `base_lr` as an error naming the field.
+    pub fn try_lr_at(&self, base_lr: f64, steps_done: u64) -> Result<f64> {
+        if !(base_lr.is_finite() && base_lr >= 0.0) {
+            return Err(invalid("base_lr", base_lr, "a finite number >= 0"));
+        }
+        self.validate()?;
+        Ok(self.evaluate(base_lr, steps_done))
+    }
+
+    fn evaluate(&self, base_lr: f64, steps_done: u64) -> f64 {
         match self {
             Schedule::Constant => base_lr,
             Schedule::Cosine { total_steps } => {
                 let progress = steps_done.min(*total_steps) as f64 / *total_steps as f64;
                 let lr = base_lr * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
+                // cos(π) is not exactly -1 in floating point.
                 lr.max(0.0)
             }
             Schedule::Step { every, gamma } => {
@@ -55,7 +83,7 @@ impl Schedule {
                 if steps_done < *warmup_steps {
                     base_lr * (steps_done + 1) as f64 / *warmup_steps as f64
                 } else {
-                    then.lr_at(base_lr, steps_done - warmup_steps)
+                    then.evaluate(base_lr, steps_done - warmup_steps)
                 }
             }
         }

@@ -1,26 +1,28 @@
-//! Saving and restoring the optimizer's state (moments, step count, step size and each
-//! group's `λ`), so that a run resumes bit for bit.
+//! The optimizer's state as named tensors (moments, step counts, step sizes and each
+//! group's `λ`), so that a run resumes bit for bit, alone or inside a larger checkpoint.
 //!
-//! One safetensors file: the moments of each group as flat tensors, and a JSON
-//! description of the groups and settings stored as a `u8` tensor named `meta`, checked
-//! against the live optimizer before anything is overwritten.
+//! The moments of each group are flat tensors; a JSON description of the groups and
+//! settings is stored as a `u8` tensor named `meta`, checked against the live optimizer
+//! before anything is overwritten.
 use crate::adam::Adam;
 use crate::config::AdamConfig;
 use crate::error::{OptimError, Result};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use tch::{Device, Tensor};
 
 const FORMAT: &str = "scalefree-optim-state";
-const VERSION: u32 = 1;
+/// 2: per-parameter step counts and per-group step sizes. Version 1 (one step count and
+/// one step size for all) is still read.
+const VERSION: u32 = 2;
 
 #[derive(Serialize, Deserialize, PartialEq, Debug)]
 struct StateMeta {
     format: String,
     version: u32,
     config: AdamConfig,
-    lr: f64,
+    /// Version 1: the step size of every group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lr: Option<f64>,
     step: u64,
     groups: Vec<GroupMeta>,
 }
@@ -29,6 +31,8 @@ struct StateMeta {
 struct GroupMeta {
     name: String,
     weight_decay: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lr: Option<f64>,
     dtype: String,
     params: Vec<ParamMeta>,
 }
@@ -37,14 +41,26 @@ struct GroupMeta {
 struct ParamMeta {
     name: String,
     shape: Vec<i64>,
+    /// The parameter's own step count (version 1: the optimizer's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    step: Option<u64>,
 }
 
-fn moment_names(group: usize) -> [String; 3] {
+fn moment_names(prefix: &str, group: usize) -> [String; 3] {
     [
-        format!("group{group}.exp_avg"),
-        format!("group{group}.exp_avg_sq"),
-        format!("group{group}.max_exp_avg_sq"),
+        format!("{prefix}group{group}.exp_avg"),
+        format!("{prefix}group{group}.exp_avg_sq"),
+        format!("{prefix}group{group}.max_exp_avg_sq"),
     ]
+}
+
+/// A copy on the CPU (`snapshot`), or the CPU tensor itself when it is already there.
+fn on_cpu(t: &Tensor, snapshot: bool) -> Tensor {
+    match (t.device(), snapshot) {
+        (Device::Cpu, true) => t.copy(),
+        (Device::Cpu, false) => t.shallow_clone(),
+        _ => t.to_device(Device::Cpu),
+    }
 }
 
 impl Adam {
@@ -53,7 +69,7 @@ impl Adam {
             format: FORMAT.into(),
             version: VERSION,
             config: self.config.clone(),
-            lr: self.lr,
+            lr: None,
             step: self.step,
             groups: self
                 .groups
@@ -61,12 +77,15 @@ impl Adam {
                 .map(|g| GroupMeta {
                     name: g.name.clone(),
                     weight_decay: g.weight_decay,
+                    lr: Some(g.lr),
                     dtype: format!("{:?}", g.kind),
                     params: g
-                        .slots()
-                        .map(|s| ParamMeta {
-                            name: s.name.clone(),
-                            shape: s.shape.clone(),
+                        .params
+                        .iter()
+                        .map(|p| ParamMeta {
+                            name: p.slot.name.clone(),
+                            shape: p.slot.shape.clone(),
+                            step: Some(p.steps),
                         })
                         .collect(),
                 })
@@ -74,68 +93,81 @@ impl Adam {
         }
     }
 
-    /// Writes the state to `path` atomically (a temporary file, then a rename).
-    pub fn save_state(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
-        let meta = serde_json::to_vec(&self.meta()).expect("the state description serialises");
-        let mut tensors = vec![("meta".to_string(), Tensor::from_slice(&meta))];
-        for (i, group) in self.groups.iter().enumerate() {
-            let [m, v, vmax] = moment_names(i);
-            tensors.push((m, group.exp_avg.to_device(Device::Cpu)));
-            tensors.push((v, group.exp_avg_sq.to_device(Device::Cpu)));
-            if let Some(max) = &group.max_exp_avg_sq {
-                tensors.push((vmax, max.to_device(Device::Cpu)));
-            }
-        }
-        let tmp = temporary_path(path);
-        Tensor::write_safetensors(&tensors, &tmp)?;
-        std::fs::rename(&tmp, path).map_err(|source| OptimError::Io {
-            context: format!("moving {} to {}", tmp.display(), path.display()),
-            source,
-        })
+    /// The state as named tensors on the CPU, each name starting with `prefix`, to be
+    /// written with the model's tensors into one checkpoint (for example with
+    /// `Tensor::write_safetensors`). They are copies: later steps do not change them.
+    pub fn state_tensors(&self, prefix: &str) -> Vec<(String, Tensor)> {
+        self.state_entries(prefix, true)
     }
 
-    /// Restores a state written by [`Adam::save_state`] for the same parameters and
-    /// settings. Nothing is changed unless the whole file matches.
-    pub fn load_state(&mut self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
+    pub(crate) fn state_entries(&self, prefix: &str, snapshot: bool) -> Vec<(String, Tensor)> {
+        let meta = serde_json::to_vec(&self.meta()).expect("the state description serialises");
+        let mut tensors = vec![(format!("{prefix}meta"), Tensor::from_slice(&meta))];
+        for (i, group) in self.groups.iter().enumerate() {
+            let [m, v, vmax] = moment_names(prefix, i);
+            tensors.push((m, on_cpu(&group.exp_avg, snapshot)));
+            tensors.push((v, on_cpu(&group.exp_avg_sq, snapshot)));
+            if let Some(max) = &group.max_exp_avg_sq {
+                tensors.push((vmax, on_cpu(max, snapshot)));
+            }
+        }
+        tensors
+    }
+
+    /// Restores a state from named tensors written by [`Adam::state_tensors`] with the
+    /// same `prefix`, for the same parameters and settings; entries without the prefix
+    /// are ignored, so the whole checkpoint can be passed. Nothing is changed unless the
+    /// whole state fits.
+    pub fn load_state_tensors(&mut self, prefix: &str, tensors: &[(String, Tensor)]) -> Result<()> {
+        self.load_entries(&format!("(prefix `{prefix}`)"), prefix, tensors)
+    }
+
+    pub(crate) fn load_entries(
+        &mut self,
+        origin: &str,
+        prefix: &str,
+        tensors: &[(String, Tensor)],
+    ) -> Result<()> {
         let mismatch = |problem: String| OptimError::StateMismatch {
-            path: path.to_path_buf(),
+            origin: origin.to_string(),
             problem,
         };
-        if !path.exists() {
-            return Err(mismatch("no such file".into()));
-        }
-        let mut tensors: HashMap<String, Tensor> = Tensor::read_safetensors(path)
-            .map_err(|e| mismatch(format!("not a readable optimizer state file ({e})")))?
-            .into_iter()
-            .collect();
-        let meta_bytes: Vec<u8> = tensors
-            .remove("meta")
-            .ok_or_else(|| mismatch("no `meta` entry; not written by this optimizer".into()))
+        let find = |name: &str| tensors.iter().find(|(n, _)| n == name).map(|(_, t)| t);
+        let meta_name = format!("{prefix}meta");
+        let meta_bytes: Vec<u8> = find(&meta_name)
+            .ok_or_else(|| {
+                mismatch(format!(
+                    "no `{meta_name}` entry; not written by this optimizer (or with another prefix)"
+                ))
+            })
             .and_then(|t| {
-                Vec::<u8>::try_from(&t)
-                    .map_err(|e| mismatch(format!("unreadable `meta` entry ({e})")))
+                Vec::<u8>::try_from(t)
+                    .map_err(|e| mismatch(format!("unreadable `{meta_name}` entry ({e})")))
             })?;
-        let saved: StateMeta = serde_json::from_slice(&meta_bytes)
-            .map_err(|e| mismatch(format!("`meta` is not a valid state description ({e})")))?;
-        let live = self.meta();
-        if saved.format != FORMAT || saved.version != VERSION {
+        let saved: StateMeta = serde_json::from_slice(&meta_bytes).map_err(|e| {
+            mismatch(format!(
+                "`{meta_name}` is not a valid state description ({e})"
+            ))
+        })?;
+        if saved.format != FORMAT || !(1..=VERSION).contains(&saved.version) {
             return Err(mismatch(format!(
-                "format {} v{} is not {FORMAT} v{VERSION}",
+                "format {} v{} is not {FORMAT} v1 to v{VERSION}",
                 saved.format, saved.version
             )));
         }
+        let live = self.meta();
         compare_config(&saved.config, &live.config).map_err(mismatch)?;
         compare_groups(&saved.groups, &live.groups).map_err(mismatch)?;
+        let group_lr = |g: &GroupMeta| g.lr.or(saved.lr);
+        if let Some(g) = saved.groups.iter().find(|g| group_lr(g).is_none()) {
+            return Err(mismatch(format!("group `{}` has no step size", g.name)));
+        }
 
-        let mut restored = Vec::new();
+        let mut restored = Vec::with_capacity(self.groups.len());
         for (i, group) in self.groups.iter().enumerate() {
-            let n = group.values.numel() as i64;
-            let mut take = |name: &str| -> Result<Tensor> {
-                let t = tensors
-                    .remove(name)
-                    .ok_or_else(|| mismatch(format!("missing entry `{name}`")))?;
+            let n = group.numel();
+            let take = |name: &str| -> Result<&Tensor> {
+                let t = find(name).ok_or_else(|| mismatch(format!("missing entry `{name}`")))?;
                 if t.size() != [n] || t.kind() != group.kind {
                     return Err(mismatch(format!(
                         "entry `{name}` is {:?} {:?}, expected [{n}] {:?}",
@@ -146,37 +178,30 @@ impl Adam {
                 }
                 Ok(t)
             };
-            let [m, v, vmax] = moment_names(i);
-            let max = if group.max_exp_avg_sq.is_some() {
-                Some(take(&vmax)?)
-            } else {
-                None
+            let [m, v, vmax] = moment_names(prefix, i);
+            let max = match group.max_exp_avg_sq {
+                Some(_) => Some(take(&vmax)?),
+                None => None,
             };
             restored.push((take(&m)?, take(&v)?, max));
         }
         for ((group, (m, v, max)), saved_group) in
             self.groups.iter_mut().zip(restored).zip(&saved.groups)
         {
-            group.exp_avg.copy_(&m);
-            group.exp_avg_sq.copy_(&v);
+            group.exp_avg.copy_(m);
+            group.exp_avg_sq.copy_(v);
             if let (Some(dst), Some(src)) = (group.max_exp_avg_sq.as_mut(), max) {
-                dst.copy_(&src);
+                dst.copy_(src);
             }
             group.weight_decay = saved_group.weight_decay;
+            group.lr = group_lr(saved_group).expect("checked above");
+            for (param, saved_param) in group.params.iter_mut().zip(&saved_group.params) {
+                param.steps = saved_param.step.unwrap_or(saved.step);
+            }
         }
         self.step = saved.step;
-        self.lr = saved.lr;
         Ok(())
     }
-}
-
-fn temporary_path(path: &Path) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(format!(".tmp{}", std::process::id()));
-    path.with_file_name(name)
 }
 
 fn compare_config(saved: &AdamConfig, live: &AdamConfig) -> std::result::Result<(), String> {
@@ -214,25 +239,25 @@ fn compare_groups(saved: &[GroupMeta], live: &[GroupMeta]) -> std::result::Resul
     for (i, (s, l)) in saved.iter().zip(live).enumerate() {
         let at = format!("group {i} (`{}`)", l.name);
         if s.name != l.name {
-            return Err(format!("{at} is named `{}` in the file", s.name));
+            return Err(format!("{at} is named `{}` in the state", s.name));
         }
         if s.dtype != l.dtype {
             return Err(format!(
-                "{at} has dtype {} in the file, {} here",
+                "{at} has dtype {} in the state, {} here",
                 s.dtype, l.dtype
             ));
         }
         if s.params.len() != l.params.len() {
             return Err(format!(
-                "{at} has {} parameters in the file, {} here",
+                "{at} has {} parameters in the state, {} here",
                 s.params.len(),
                 l.params.len()
             ));
         }
         for (j, (sp, lp)) in s.params.iter().zip(&l.params).enumerate() {
-            if sp != lp {
+            if sp.name != lp.name || sp.shape != lp.shape {
                 return Err(format!(
-                    "{at}, parameter {j}: `{}` {:?} in the file, `{}` {:?} here",
+                    "{at}, parameter {j}: `{}` {:?} in the state, `{}` {:?} here",
                     sp.name, sp.shape, lp.name, lp.shape
                 ));
             }

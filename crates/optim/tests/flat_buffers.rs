@@ -1,6 +1,6 @@
 //! The flat-buffer layout: parameters and gradients live in one buffer per group, and
 //! anything that replaces them is copied back in rather than silently ignored.
-use optim::{Adam, AdamConfig, ParamGroup};
+use adamw_prox::{Adam, AdamConfig, ParamGroup};
 use tch::{nn, nn::Module, Device, Kind, Tensor};
 
 fn inside(ptr: usize, buffer: &Tensor) -> bool {

@@ -1,10 +1,10 @@
 //! The paper's AdamW with (η_0, λ) is libtorch's AdamW with (lr = η_0,
-//! weight_decay = λ/η_0), and Adam-ℓ2 is libtorch's Adam with weight_decay = λ
-//! (PAPER.md §1). tch's `nn::AdamW` / `nn::Adam` are libtorch's C++ optimizers.
+//! weight_decay = λ/η_0), and Adam-ℓ2 is libtorch's Adam with weight_decay = λ.
+//! tch's `nn::AdamW` / `nn::Adam` are libtorch's C++ optimizers.
 mod common;
 
+use adamw_prox::{Adam, AdamConfig, DecayMode, Kernel, Schedule};
 use common::{gaussian, rel_error, to_vec};
-use optim::{Adam, AdamConfig, DecayMode, Kernel, Schedule};
 use tch::nn::{self, OptimizerConfig, VarStore};
 use tch::{Device, Kind, Tensor};
 

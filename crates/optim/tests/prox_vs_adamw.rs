@@ -1,13 +1,13 @@
 //! AdamW is the first-order approximation of AdamProx: from the same state, one step
-//! of each differs by `a·η_t·u_t + O(a²)` with `a = λ·s_t` (PAPER.md §1).
+//! of each differs by `a·η_t·u_t + O(a²)` with `a = λ·s_t`.
 //!
 //! With gradients that do not depend on the iterate, AdamW, AdamProx and plain Adam
 //! (λ = 0) share their moments, so `u_t` is the same for all three; before every step the
 //! AdamProx iterate is copied into the other two, so each step starts from one state.
 mod common;
 
+use adamw_prox::{Adam, AdamConfig, ParamGroup, Schedule};
 use common::{gaussian, to_vec};
-use optim::{Adam, AdamConfig, ParamGroup, Schedule};
 use tch::{Kind, Tensor};
 
 const LR0: f64 = 1e-2;

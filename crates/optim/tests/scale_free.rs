@@ -1,10 +1,10 @@
-//! Scale-freeness (PAPER.md §1): multiplying each gradient coordinate by a fixed
+//! Scale-freeness: multiplying each gradient coordinate by a fixed
 //! positive factor leaves AdamW's and AdamProx's iterates unchanged when ε = 0, and
 //! changes Adam-ℓ2's, whose `λ·x` term is not rescaled.
 mod common;
 
+use adamw_prox::{Adam, AdamConfig, DecayMode, ParamGroup};
 use common::{gaussian, rel_error, to_vec};
-use optim::{Adam, AdamConfig, DecayMode, ParamGroup};
 use tch::{Device, Kind, Tensor};
 
 const N: i64 = 2000;

@@ -2,8 +2,8 @@
 //! and a state that does not fit is refused with the first mismatch named.
 mod common;
 
+use adamw_prox::{Adam, AdamConfig, DecayMode, OptimError, ParamGroup};
 use common::{gaussian, mixed_params};
-use optim::{Adam, AdamConfig, DecayMode, OptimError, ParamGroup};
 use std::path::PathBuf;
 use tch::{Device, Kind, Tensor};
 
@@ -109,7 +109,7 @@ fn a_state_for_other_shapes_is_refused_naming_the_parameter() {
     let before = opt.step_count();
     let msg = load_error(&mut opt, &path);
     assert!(
-        msg.contains("`w2` [2, 3, 4] in the file, `w2` [2, 3, 5] here"),
+        msg.contains("`w2` [2, 3, 4] in the state, `w2` [2, 3, 5] here"),
         "{msg}"
     );
     assert!(msg.contains(path.to_str().unwrap()), "{msg}");
@@ -127,7 +127,7 @@ fn a_state_for_another_dtype_is_refused() {
     let mut opt = Adam::new(AdamConfig::adamw(1e-2, 1e-2), groups(&params)).unwrap();
     let msg = load_error(&mut opt, &path);
     assert!(
-        msg.contains("dtype Float in the file, Double here"),
+        msg.contains("dtype Float in the state, Double here"),
         "{msg}"
     );
 }
@@ -143,7 +143,7 @@ fn a_state_with_another_parameter_count_is_refused() {
     let mut opt = Adam::new(AdamConfig::adamw(1e-2, 1e-2), fewer).unwrap();
     let msg = load_error(&mut opt, &path);
     assert!(
-        msg.contains("group 0 (`decay`) has 2 parameters in the file, 1 here"),
+        msg.contains("group 0 (`decay`) has 2 parameters in the state, 1 here"),
         "{msg}"
     );
 }
@@ -173,7 +173,7 @@ fn a_missing_or_foreign_file_is_refused_with_its_path() {
     std::fs::write(&garbage, b"this is not a state file").unwrap();
     let msg = load_error(&mut opt, &garbage);
     assert!(
-        msg.contains("garbage.safetensors") && msg.contains("not a readable optimizer state file"),
+        msg.contains("garbage.safetensors") && msg.contains("not a readable optimizer state"),
         "{msg}"
     );
 }
@@ -188,4 +188,131 @@ fn saving_leaves_no_temporary_file_behind() {
         .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// How an interrupted run's optimizer state travels to the resumed one.
+#[derive(Clone, Copy, Debug)]
+enum Via {
+    File,
+    Writer,
+    NamedTensorsInACheckpoint,
+}
+
+/// As `train`, with `b3` frozen for steps 15..25, so that its own step count lags.
+fn train_freezing(opt: &mut Adam, params: &[Tensor], steps: std::ops::Range<u64>) {
+    for step in steps {
+        let _ = params[3].set_requires_grad(!(15..25).contains(&step));
+        train(opt, params, step..step + 1);
+    }
+}
+
+#[test]
+fn resuming_through_a_writer_or_a_checkpoint_equals_an_uninterrupted_run() {
+    let dir = temp_dir("via");
+    for via in [Via::File, Via::Writer, Via::NamedTensorsInACheckpoint] {
+        for mode in DecayMode::ALL {
+            for amsgrad in [false, true] {
+                let config = AdamConfig::new(mode, 1e-2, 1e-2).amsgrad(amsgrad);
+                let straight = mixed_params(Kind::Float, 1);
+                let mut opt = Adam::new(config.clone(), groups(&straight)).unwrap();
+                train_freezing(&mut opt, &straight, 0..40);
+
+                let first = mixed_params(Kind::Float, 1);
+                let mut opt = Adam::new(config.clone(), groups(&first)).unwrap();
+                train_freezing(&mut opt, &first, 0..20);
+                let mut bytes = Vec::new();
+                let checkpoint = dir.join(format!("{mode}-{amsgrad}.safetensors"));
+                match via {
+                    Via::File => opt.save_state(&checkpoint).unwrap(),
+                    Via::Writer => opt.write_state(&mut bytes).unwrap(),
+                    Via::NamedTensorsInACheckpoint => {
+                        let mut entries: Vec<(String, Tensor)> = first
+                            .iter()
+                            .enumerate()
+                            .map(|(i, p)| (format!("model.p{i}"), p.detach().copy()))
+                            .collect();
+                        entries.extend(opt.state_tensors("optimizer."));
+                        Tensor::write_safetensors(&entries, &checkpoint).unwrap();
+                    }
+                }
+                let saved_values: Vec<Tensor> = first.iter().map(|p| p.detach().copy()).collect();
+                drop(opt);
+
+                let resumed = mixed_params(Kind::Float, 999);
+                tch::no_grad(|| {
+                    for (p, v) in resumed.iter().zip(&saved_values) {
+                        p.shallow_clone().copy_(v);
+                    }
+                });
+                let mut opt = Adam::new(config, groups(&resumed)).unwrap();
+                match via {
+                    Via::File => opt.load_state(&checkpoint).unwrap(),
+                    Via::Writer => opt.read_state(bytes.as_slice()).unwrap(),
+                    Via::NamedTensorsInACheckpoint => {
+                        let entries = Tensor::read_safetensors(&checkpoint).unwrap();
+                        opt.load_state_tensors("optimizer.", &entries).unwrap();
+                    }
+                }
+                let counts: Vec<Vec<u64>> =
+                    opt.groups().map(|g| g.step_counts().collect()).collect();
+                assert_eq!(counts, [vec![20, 20], vec![20, 15]], "{via:?}");
+                train_freezing(&mut opt, &resumed, 20..40);
+                assert_eq!(
+                    bits(&resumed),
+                    bits(&straight),
+                    "{via:?} {mode} amsgrad={amsgrad}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_state_with_another_prefix_is_refused_naming_the_missing_entry() {
+    let params = mixed_params(Kind::Float, 1);
+    let mut opt = Adam::new(AdamConfig::adamw(1e-2, 1e-2), groups(&params)).unwrap();
+    train(&mut opt, &params, 0..2);
+    let entries = opt.state_tensors("opt.");
+    let err = opt.load_state_tensors("optimizer.", &entries).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "optimizer state (prefix `optimizer.`): no `optimizer.meta` entry; not written by this \
+         optimizer (or with another prefix)"
+    );
+}
+
+#[test]
+fn a_version_1_state_still_loads() {
+    let params = mixed_params(Kind::Float, 1);
+    let mut opt = Adam::new(AdamConfig::adamw(1e-2, 1e-2), groups(&params)).unwrap();
+    train(&mut opt, &params, 0..3);
+    // What version 1 wrote: one step count and one step size for every group.
+    let meta = serde_json::json!({
+        "format": "scalefree-optim-state",
+        "version": 1,
+        "config": opt.config(),
+        "lr": 2.5e-3,
+        "step": 3,
+        "groups": [
+            {"name": "decay", "weight_decay": 1e-2, "dtype": "Float",
+             "params": [{"name": "w0", "shape": [7, 5]}, {"name": "w2", "shape": [2, 3, 4]}]},
+            {"name": "no_decay", "weight_decay": 0.0, "dtype": "Float",
+             "params": [{"name": "b1", "shape": [13]}, {"name": "b3", "shape": [1]}]},
+        ],
+    });
+    let mut entries = opt.state_tensors("");
+    entries[0].1 = Tensor::from_slice(&serde_json::to_vec(&meta).unwrap());
+
+    let fresh_params = mixed_params(Kind::Float, 1);
+    let mut fresh = Adam::new(AdamConfig::adamw(1e-2, 1e-2), groups(&fresh_params)).unwrap();
+    fresh.load_state_tensors("", &entries).unwrap();
+    assert_eq!(fresh.step_count(), 3);
+    assert_eq!(fresh.lr(), 2.5e-3);
+    for (old, new) in opt.groups().zip(fresh.groups()) {
+        assert!(new.step_counts().all(|t| t == 3));
+        assert_eq!(
+            bits(&[old.exp_avg_sq().shallow_clone()]),
+            bits(&[new.exp_avg_sq().shallow_clone()])
+        );
+    }
 }

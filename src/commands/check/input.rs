@@ -14,8 +14,13 @@ enum Source {
     },
 }
 
+/// Batches that make an "epoch" of random input.
+const RANDOM_BATCHES_PER_EPOCH: usize = 10;
+
 pub struct Input {
     source: Source,
+    /// The test split, when the input is a dataset.
+    eval: Option<Loader>,
     pub classes: i64,
     /// `cifar10` (with the subset, if any) or `random`, for the printout and the JSON.
     pub description: String,
@@ -32,6 +37,7 @@ impl Input {
                 device,
             },
             classes,
+            eval: None,
             description: "random".into(),
         };
         if args.random_input {
@@ -67,11 +73,30 @@ impl Input {
             device,
             ..LoaderConfig::train(args.seed)
         };
+        let eval_config = LoaderConfig {
+            batch_size: 500,
+            device,
+            ..LoaderConfig::test()
+        };
         Ok(Input {
             source: Source::Data(Box::new(Loader::new(splits.train, kind, config)?)),
+            eval: Some(Loader::new(splits.eval, kind, eval_config)?),
             classes: splits.classes,
             description,
         })
+    }
+
+    /// Batches in one pass over the training set (a fixed number for random input).
+    pub fn batches_per_epoch(&self) -> usize {
+        match &self.source {
+            Source::Data(loader) => loader.batches_per_epoch(),
+            Source::Random { .. } => RANDOM_BATCHES_PER_EPOCH,
+        }
+    }
+
+    /// The test set's batches, when the input is a dataset.
+    pub fn eval_batches(&self) -> Option<Batches> {
+        self.eval.as_ref().map(|loader| loader.epoch(0))
     }
 
     /// The batches from the first one on; every stream of an input yields the same batches.

@@ -5,11 +5,14 @@
 //! - `scale-free`: claim 2, rescaling the loss or each gradient coordinate leaves AdamW and
 //!   AdamProx unchanged (exactly with ε = 0) but not Adam-ℓ2.
 //! - `grad-scales`: claim 3, gradients of networks without BN span more octaves than with BN.
+//! - `multi-scale`: claim 4, fixed per-layer gradient factors hurt Adam-ℓ2 (as a per-layer
+//!   weight decay λ/c) and leave AdamW unchanged, over paired seeds.
 //!
 //! Each prints a table and a verdict line, writes `--json`, logs to `--tb`, and exits 0
 //! when it ran, whatever the verdict.
 pub mod grad_scales;
 mod input;
+pub mod multi_scale;
 mod options;
 mod present;
 pub mod prox;
@@ -36,6 +39,10 @@ pub enum CheckCommand {
     /// Claim 3: the spread of log2|g| over conv/linear weights, with and without BN, per model.
     #[command(allow_negative_numbers = true)]
     GradScales(grad_scales::GradScalesArgs),
+    /// Claim 4: per-layer gradient factors (spread:3 by default) hurt Adam-ℓ2 and leave AdamW
+    /// unchanged; paired over seeds, with 95% CIs and a fixed verdict rule.
+    #[command(allow_negative_numbers = true)]
+    MultiScale(multi_scale::MultiScaleArgs),
 }
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<i32> {
@@ -43,6 +50,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<i32> {
         CheckCommand::Prox(a) => prox::run(a).map(|_| 0),
         CheckCommand::ScaleFree(a) => scale_free::run(a).map(|_| 0),
         CheckCommand::GradScales(a) => grad_scales::run(a).map(|_| 0),
+        CheckCommand::MultiScale(a) => multi_scale::run(a).map(|_| 0),
     }
 }
 

@@ -48,6 +48,8 @@ pub struct GroupKey {
     pub model: String,
     pub bn: bool,
     pub loss_mult: f64,
+    /// The gradient-factor intervention (`none`, `spread:3`, …).
+    pub grad_factors: String,
 }
 
 impl GroupKey {
@@ -56,6 +58,15 @@ impl GroupKey {
             model: config.model.name.clone(),
             bn: config.model.bn,
             loss_mult: config.training.loss_mult,
+            grad_factors: config.training.grad_factors.to_string(),
+        }
+    }
+
+    fn factors_suffix(&self, separator: &str) -> String {
+        if self.grad_factors == "none" {
+            String::new()
+        } else {
+            format!("{separator}{}", self.grad_factors)
         }
     }
 
@@ -64,17 +75,26 @@ impl GroupKey {
         if self.loss_mult != 1.0 {
             label.push_str(&format!(", loss × {}", self.loss_mult));
         }
-        label
+        label + &self.factors_suffix(", factors ")
     }
 
-    /// Label and file-name part of the model and loss multiplier alone (BN aside).
+    /// Label and file-name part of the model, loss multiplier and factors (BN aside).
     pub fn family(&self) -> (String, String) {
+        let slug_factors = self.factors_suffix("-gf-").replace(':', "");
         if self.loss_mult == 1.0 {
-            (self.model.clone(), self.model.clone())
+            (
+                self.model.clone() + &self.factors_suffix(", factors "),
+                self.model.clone() + &slug_factors,
+            )
         } else {
             (
-                format!("{}, loss × {}", self.model, self.loss_mult),
-                format!("{}-lm{}", self.model, self.loss_mult),
+                format!(
+                    "{}, loss × {}{}",
+                    self.model,
+                    self.loss_mult,
+                    self.factors_suffix(", factors ")
+                ),
+                format!("{}-lm{}{slug_factors}", self.model, self.loss_mult),
             )
         }
     }
@@ -85,7 +105,7 @@ impl GroupKey {
         if self.loss_mult != 1.0 {
             slug.push_str(&format!("-lm{}", self.loss_mult));
         }
-        slug
+        slug + &self.factors_suffix("-gf-").replace(':', "")
     }
 }
 

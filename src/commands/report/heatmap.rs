@@ -144,13 +144,13 @@ fn cell_label(collection: &Collection, cell: &Cell) -> (String, String) {
     } else {
         String::new()
     };
+    let sep = if note.is_empty() { "" } else { " " };
     if cell.finished < cell.runs.len() {
-        note = format!(
-            "{}{}/{} runs",
-            if note.is_empty() { "" } else { " " },
-            cell.finished,
-            cell.runs.len()
-        );
+        note = format!("{note}{sep}{}/{} runs", cell.finished, cell.runs.len());
+    } else if cell.finished == 1 {
+        note = format!("{note}{sep}1 seed");
+    } else {
+        note = format!("{note}{sep}mean of {}", cell.finished);
     }
     (value, note)
 }

@@ -95,19 +95,19 @@ const SNAPSHOT_SHADES: [f64; 3] = [0.8, 0.45, 0.05];
 /// Figures for every (model, loss multiplier) whose best runs logged scales.
 pub fn draw_all(collection: &Collection, dir: &Path) -> Result<Vec<Figure>> {
     let mut figures = Vec::new();
-    let mut families: Vec<(String, f64)> = Vec::new();
+    let mut families: Vec<(String, String)> = Vec::new();
     for g in &collection.groups {
-        let family = (g.key.model.clone(), g.key.loss_mult);
+        let family = g.key.family();
         if !families.contains(&family) {
             families.push(family);
         }
     }
-    for (model, loss_mult) in families {
+    for family in families {
         // BN first when both exist, as in the paper's figures.
         let mut groups: Vec<&Group> = collection
             .groups
             .iter()
-            .filter(|g| g.key.model == model && g.key.loss_mult == loss_mult)
+            .filter(|g| g.key.family() == family)
             .collect();
         groups.sort_by_key(|g| !g.key.bn);
         let optimizers: Vec<DecayMode> = DecayMode::ALL

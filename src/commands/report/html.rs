@@ -79,6 +79,16 @@ pub fn render(report: &Report) -> String {
         escape(&report.source.display().to_string()),
         escape(&counts_text(&report.counts))
     ));
+    if !report.claim4.is_empty() {
+        body.push_str("<h2>Claim 4: the gradient-factor intervention</h2>\n<ul>\n");
+        for row in &report.claim4 {
+            body.push_str(&format!("<li>{}</li>\n", escape(&row.line)));
+        }
+        body.push_str(&format!(
+            "</ul>\n<p class=\"note\">{}</p>\n",
+            escape(super::table::CLAIM4_NOTE)
+        ));
+    }
 
     body.push_str("<h2>Best settings</h2>\n<table>\n<tr>");
     let (header, rows) = table_cells(report);

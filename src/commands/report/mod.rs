@@ -7,6 +7,7 @@ pub mod figure;
 pub mod heatmap;
 pub mod histograms;
 pub mod html;
+pub mod seeds;
 pub mod table;
 
 use crate::commands::sweep::experiment::{Experiment, Plan};
@@ -97,6 +98,9 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
     );
     if c.unfinished() > 0 {
         println!("  {} runs have no final result yet; they are grey in the heatmaps and listed in the report.", c.unfinished());
+    }
+    for row in &report.claim4 {
+        println!("{}", row.line);
     }
     let index = dir.join("index.html");
     println!("Report: {}", index.display());

@@ -3,6 +3,8 @@
 //! claim 4 in one table), as `summary.json` and `summary.md`.
 use super::collect::{display_name, fmt_sci, Collection, Counts, Group, RunResult, RunState};
 use super::figure::Figure;
+use super::seeds::{self, Claim4Row};
+use crate::stats::Estimate;
 use anyhow::Result;
 use optim::DecayMode;
 use serde::Serialize;
@@ -19,6 +21,8 @@ pub struct Report {
     /// Planned runs without a final value: missing, started, interrupted.
     pub unfinished: Vec<RunListing>,
     pub diverged: Vec<RunListing>,
+    /// Claim 4's verdict per intervention group (empty when the experiment has none).
+    pub claim4: Vec<Claim4Row>,
     pub figures: Vec<Figure>,
 }
 
@@ -28,9 +32,12 @@ pub struct GroupRow {
     pub model: String,
     pub bn: bool,
     pub loss_mult: f64,
+    pub grad_factors: String,
     pub optimizers: Vec<OptimizerRow>,
     /// Final test accuracy of AdamW's best setting minus Adam-ℓ2's (a fraction).
     pub adamw_minus_adam_l2: Option<f64>,
+    /// The same gap paired by seed, with its 95 % CI (the seeds both settings ran).
+    pub adamw_minus_adam_l2_paired: Option<Estimate>,
     pub adam_prox_minus_adamw: Option<f64>,
     pub grad_spread_at_init: Option<SpreadAtInit>,
     pub counts: Counts,
@@ -52,6 +59,8 @@ pub struct Best {
     pub wd: f64,
     /// Mean over the setting's finished seeds of the final test accuracy.
     pub final_test_accuracy: f64,
+    /// The same over the completed seeds, with its 95 % CI and the number of seeds.
+    pub test_accuracy: Option<Estimate>,
     pub final_test_error: f64,
     /// The highest test accuracy over the epochs of the setting's first completed run.
     pub best_epoch_test_accuracy: Option<f64>,
@@ -112,6 +121,7 @@ pub fn build(collection: &Collection, figures: Vec<Figure>) -> Result<Report> {
             .filter(|r| r.outcome == RunState::Diverged)
             .map(listing)
             .collect(),
+        claim4: seeds::claim4_rows(collection),
         figures,
     })
 }
@@ -130,6 +140,7 @@ fn group_row(collection: &Collection, group: &Group) -> Result<GroupRow> {
                     lr: cell.lr,
                     wd: cell.wd,
                     final_test_accuracy: 1.0 - error,
+                    test_accuracy: seeds::cell_accuracy(collection, cell),
                     final_test_error: error,
                     best_epoch_test_accuracy: best_epoch,
                     runs: cell
@@ -161,8 +172,10 @@ fn group_row(collection: &Collection, group: &Group) -> Result<GroupRow> {
         model: group.key.model.clone(),
         bn: group.key.bn,
         loss_mult: group.key.loss_mult,
+        grad_factors: group.key.grad_factors.clone(),
         optimizers,
         adamw_minus_adam_l2: gap(DecayMode::Decoupled, DecayMode::L2),
+        adamw_minus_adam_l2_paired: seeds::paired_gap(collection, group),
         adam_prox_minus_adamw: gap(DecayMode::Proximal, DecayMode::Decoupled),
         grad_spread_at_init: spread_at_init(collection, group)?,
         counts: group.counts,
@@ -240,8 +253,16 @@ pub fn best_text(row: Option<&OptimizerRow>) -> String {
             format!("no result ({settings_finished}/{settings_planned} settings done)")
         }
         Some(OptimizerRow { best: Some(b), .. }) => {
+            let seeds = match b.test_accuracy {
+                Some(Estimate {
+                    n,
+                    half_width: Some(h),
+                    ..
+                }) => format!(" ± {:.2}, {n} seeds", h * 100.0),
+                _ => ", 1 seed".into(),
+            };
             format!(
-                "{:.2}% (η₀ {}, λ {})",
+                "{:.2}%{seeds} (η₀ {}, λ {})",
                 b.final_test_accuracy * 100.0,
                 fmt_sci(b.lr),
                 fmt_sci(b.wd)
@@ -252,6 +273,19 @@ pub fn best_text(row: Option<&OptimizerRow>) -> String {
 
 pub fn gap_text(gap: Option<f64>) -> String {
     gap.map_or("—".into(), |g| format!("{:+.2} pp", g * 100.0))
+}
+
+/// The paired gap with its CI where there are several seeds, else the plain gap.
+fn paired_gap_text(group: &GroupRow) -> String {
+    match group.adamw_minus_adam_l2_paired {
+        Some(e) if e.half_width.is_some() => format!(
+            "{:+.2} ± {:.2} pp (paired, {} seeds)",
+            e.mean * 100.0,
+            e.half_width.unwrap_or(0.0) * 100.0,
+            e.n
+        ),
+        _ => gap_text(group.adamw_minus_adam_l2),
+    }
 }
 
 pub fn spread_text(spread: &Option<SpreadAtInit>) -> String {
@@ -290,6 +324,10 @@ pub fn table_cells(report: &Report) -> (Vec<String>, Vec<Vec<String>>) {
     if show_loss_mult {
         header.push("loss ×".into());
     }
+    let show_factors = report.groups.iter().any(|g| g.grad_factors != "none");
+    if show_factors {
+        header.push("gradient factors".into());
+    }
     header.extend(
         columns
             .iter()
@@ -309,8 +347,11 @@ pub fn table_cells(report: &Report) -> (Vec<String>, Vec<Vec<String>>) {
             if show_loss_mult {
                 cells.push(format!("{}", g.loss_mult));
             }
+            if show_factors {
+                cells.push(g.grad_factors.clone());
+            }
             cells.extend(columns.iter().map(|&o| best_text(row_for(g, o))));
-            cells.push(gap_text(g.adamw_minus_adam_l2));
+            cells.push(paired_gap_text(g));
             if columns.contains(&DecayMode::Proximal) {
                 cells.push(gap_text(g.adam_prox_minus_adamw));
             }
@@ -322,9 +363,17 @@ pub fn table_cells(report: &Report) -> (Vec<String>, Vec<Vec<String>>) {
     (header, rows)
 }
 
-pub const TABLE_NOTE: &str = "Best = the (η₀, λ) with the lowest final test error (mean over seeds; diverged runs \
-    count as 1.1 and are never best). The gap is in percentage points of final test accuracy. The spread is \
+pub const TABLE_NOTE: &str = "Best = the (η₀, λ) with the lowest final test error (mean over seeds, ± the 95% CI \
+    half-width where there are several; diverged runs count as 1.1 and are never best). The gap is in percentage \
+    points of final test accuracy, paired by seed with its 95% CI where both settings ran several seeds. The spread is \
     p99 − p1 of log2|g| over all non-BN weights at step 1 (initialisation), from the run named in summary.json.";
+
+pub const CLAIM4_NOTE: &str = "Each optimizer at its best setting without factors is compared with the same \
+    setting under the intervention, seed by seed (same initialisation and data order). Verdict rule, fixed before \
+    measuring: SUPPORTED when the 95% CI of Adam-ℓ2's change in final training loss lies above 0 while AdamW's \
+    mean change is smaller than its seed-to-seed sd and than the low end of Adam-ℓ2's CI; NOT SUPPORTED when \
+    Adam-ℓ2's CI lies at or below 0, or AdamW's CI lies above 0 with a change at least Adam-ℓ2's; INCONCLUSIVE \
+    otherwise.";
 
 pub fn markdown(report: &Report) -> String {
     let mut md = format!("# {}\n\n", report.experiment);
@@ -336,6 +385,13 @@ pub fn markdown(report: &Report) -> String {
         report.source.display(),
         counts_text(&report.counts)
     ));
+    if !report.claim4.is_empty() {
+        md.push_str("## Claim 4: the gradient-factor intervention\n\n");
+        for row in &report.claim4 {
+            md.push_str(&format!("- {}\n", row.line));
+        }
+        md.push_str(&format!("\n{CLAIM4_NOTE}\n\n"));
+    }
     md.push_str("## Best settings\n\n");
     let (header, rows) = table_cells(report);
     let line = |cells: &[String]| {

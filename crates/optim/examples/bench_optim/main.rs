@@ -12,16 +12,15 @@
 //! [--device cpu|cuda]`,
 //! it times one candidate alone and prints one JSON line (the median seconds of N steps
 //! after 3 warm-up steps): `bench/compare.py` alternates such trials with PyTorch's.
-#[path = "../../../bench/support.rs"]
 mod support;
-use optim::{Adam, AdamConfig, DecayMode, Kernel, ParamGroup};
+use adamw_prox::{Adam, AdamConfig, DecayMode, Kernel, ParamGroup};
 use serde_json::{json, Value};
 use std::time::Instant;
 use support::{arg, load_average, median, number};
 use tch::nn::OptimizerConfig;
 use tch::{Device, Kind, Tensor};
 
-/// Parameter shapes of a CIFAR ResNet-`depth` with BN (PAPER.md §2).
+/// Parameter shapes of a CIFAR ResNet-`depth` with BN (He et al. 2016).
 fn resnet_shapes(depth: i64) -> Vec<Vec<i64>> {
     let blocks = (depth - 2) / 6;
     let mut shapes = vec![vec![16, 3, 3, 3], vec![16], vec![16]];

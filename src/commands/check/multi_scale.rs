@@ -1,0 +1,595 @@
+//! `scalefree check multi-scale` (claim 4): AdamW's advantage over Adam-ℓ2 comes from
+//! gradients of many scales, because AdamW's update is scale-free. The paper shows a
+//! correlation; this check intervenes. Fixed per-layer factors on the gradients
+//! (`spread:D`, `equalize`, a file) act on Adam-ℓ2 exactly as a per-layer weight decay
+//! `λ/c_l` and cannot act on AdamW (with ε far below the scaled gradients), so if the
+//! mechanism is right the spread hurts Adam-ℓ2 and leaves AdamW where it was.
+//!
+//! Per seed, every lane (each optimizer without and with each intervention) starts from
+//! the same initial weights and sees the same batches, in lockstep; the lanes' final
+//! training loss (mean over the last epoch) and test accuracy are compared seed by seed,
+//! and the paired changes judged by [`crate::stats::claim4`].
+use super::input::Input;
+use super::options::{non_negative, positive, InputArgs, ModelArgs};
+use super::present::{create_parent, device_label, OutputArgs, Verdict};
+use crate::plot::{draw_png, font, optimizer_color, plot_error};
+use crate::stats::{claim4, paired, Estimate, Outcome};
+use crate::train::factors::FactorSpec;
+use crate::train::{Step, Tally, Trainer, TrainerSpec};
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use optim::{AdamConfig, DecayMode};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub const CLAIM: &str = "claim 4 (multi-scale gradients hurt Adam-ℓ2 through its decay, not AdamW)";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Metric {
+    /// Final training loss (mean over the last epoch): the direct effect on optimisation.
+    Loss,
+    /// Final test accuracy.
+    Accuracy,
+}
+
+#[derive(Args, Debug)]
+pub struct MultiScaleArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Interventions compared with no factors, comma-separated: spread:D, equalize, file.json.
+    #[arg(long, value_delimiter = ',', default_value = "spread:3")]
+    pub factors: Vec<FactorSpec>,
+    /// Seeds 0 … N−1 (initial weights and data order; every lane of a seed shares them).
+    #[arg(long, default_value_t = 3, value_parser = super::options::at_least_one)]
+    pub seeds: usize,
+    /// Epochs over the training set (or subset) of every lane.
+    #[arg(long, default_value_t = 2, value_parser = super::options::at_least_one)]
+    pub epochs: usize,
+    /// Adam-ℓ2's η_0,λ (the paper's best for ResNet-20 without BN).
+    #[arg(long, default_value = "1e-3,5e-4", value_parser = lr_and_wd)]
+    pub l2: (f64, f64),
+    /// AdamW's η_0,λ (the paper's best for ResNet-20 without BN).
+    #[arg(long, default_value = "1e-3,5e-5", value_parser = lr_and_wd)]
+    pub adamw: (f64, f64),
+    /// Adam's ε, far below the smallest scaled gradients so that ε does not break AdamW's
+    /// scale-freeness (with ε = 1e-8, factors of 1e-3 bring gradients near ε).
+    #[arg(long, default_value_t = 1e-12, value_parser = positive)]
+    pub eps: f64,
+    /// Seed of the spread:D draw.
+    #[arg(long, default_value_t = 0)]
+    pub factor_seed: u64,
+    /// The measure the verdict is taken on (chosen before measuring).
+    #[arg(long, value_enum, default_value = "loss")]
+    pub metric: Metric,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// The figure [default: the --json path with .png, else multi-scale.png].
+    #[arg(long)]
+    pub png: Option<PathBuf>,
+}
+
+/// One lane's result for one seed.
+#[derive(Clone, Debug, Serialize)]
+pub struct SeedResult {
+    pub seed: u64,
+    pub train_loss: Option<f64>,
+    pub test_accuracy: Option<f64>,
+    pub diverged_at: Option<u64>,
+}
+
+/// An optimizer with or without an intervention, over the seeds.
+#[derive(Clone, Debug, Serialize)]
+pub struct Lane {
+    pub optimizer: DecayMode,
+    pub factors: String,
+    pub lr: f64,
+    pub wd: f64,
+    pub seeds: Vec<SeedResult>,
+    pub train_loss: Option<Estimate>,
+    pub test_accuracy: Option<Estimate>,
+}
+
+/// One optimizer's paired change under one intervention (intervention − none).
+#[derive(Clone, Debug, Serialize)]
+pub struct Change {
+    pub optimizer: DecayMode,
+    pub factors: String,
+    pub train_loss: Option<Estimate>,
+    pub test_accuracy: Option<Estimate>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Judgement {
+    pub factors: String,
+    pub outcome: Outcome,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub check: &'static str,
+    pub verdict: Verdict,
+    pub outcome: Outcome,
+    pub metric: Metric,
+    pub budget: String,
+    pub model: String,
+    pub bn: bool,
+    pub input: String,
+    pub eps: f64,
+    pub lanes: Vec<Lane>,
+    pub changes: Vec<Change>,
+    /// AdamW − Adam-ℓ2 without factors, paired by seed: the natural comparison.
+    pub natural_gap_accuracy: Option<Estimate>,
+    pub natural_gap_train_loss: Option<Estimate>,
+    pub judgements: Vec<Judgement>,
+    pub png: PathBuf,
+    pub wall_s: f64,
+}
+
+/// `η_0,λ`: η_0 > 0, λ ≥ 0.
+fn lr_and_wd(s: &str) -> Result<(f64, f64), String> {
+    let expected = "must be η_0,λ with η_0 > 0 and λ ≥ 0, e.g. 1e-3,5e-4";
+    let (lr, wd) = s.split_once(',').ok_or(expected)?;
+    let lr = positive(lr.trim()).map_err(|_| expected.to_string())?;
+    let wd = non_negative(wd.trim()).map_err(|_| expected.to_string())?;
+    Ok((lr, wd))
+}
+
+fn values(lane: &Lane, metric: Metric) -> Vec<(u64, f64)> {
+    lane.seeds
+        .iter()
+        .filter_map(|s| {
+            let v = match metric {
+                Metric::Loss => s.train_loss,
+                Metric::Accuracy => s.test_accuracy,
+            };
+            v.map(|v| (s.seed, v))
+        })
+        .collect()
+}
+
+pub fn run(args: &MultiScaleArgs) -> Result<Report> {
+    let started = Instant::now();
+    let device = args.input.prepare()?;
+    let batch_size = args.input.batch_size.unwrap_or(128);
+    let png = match (&args.png, &args.output.json) {
+        (Some(png), _) => png.clone(),
+        (None, Some(json)) => json.with_extension("png"),
+        (None, None) => PathBuf::from("multi-scale.png"),
+    };
+    create_parent(&png).with_context(|| format!("--png {}", png.display()))?;
+    let mut board = args.output.prepare()?;
+    let mut factors = vec![FactorSpec::None];
+    for f in &args.factors {
+        if !factors.contains(f) {
+            factors.push(f.clone());
+        }
+    }
+    if factors.len() < 2 {
+        bail!("--factors: give at least one intervention besides none (spread:3, equalize, …)");
+    }
+    let settings = [
+        (DecayMode::L2, args.l2.0, args.l2.1),
+        (DecayMode::Decoupled, args.adamw.0, args.adamw.1),
+    ];
+    let mut lanes: Vec<Lane> = settings
+        .iter()
+        .flat_map(|&(optimizer, lr, wd)| {
+            factors.iter().map(move |f| Lane {
+                optimizer,
+                factors: f.to_string(),
+                lr,
+                wd,
+                seeds: Vec::new(),
+                train_loss: None,
+                test_accuracy: None,
+            })
+        })
+        .collect();
+
+    let mut description = String::new();
+    for seed in 0..args.seeds as u64 {
+        let input_args = InputArgs {
+            seed,
+            ..args.input.clone()
+        };
+        let input = Input::open(&input_args, batch_size, device)?;
+        description = input.description.clone();
+        let model = super::options::model_config(
+            &args.model.model,
+            args.model.bn,
+            input.classes,
+            seed,
+            device,
+        );
+        let mut trainers = Vec::new();
+        for lane in &lanes {
+            let spec = TrainerSpec {
+                model: model.clone(),
+                optimizer: AdamConfig::new(lane.optimizer, lane.lr, lane.wd).eps(args.eps),
+                kind: tch::Kind::Float,
+            };
+            let mut trainer = Trainer::new(&spec, device)?;
+            trainer.use_factors(
+                &lane.factors.parse().map_err(anyhow::Error::msg)?,
+                args.factor_seed,
+            )?;
+            trainers.push((trainer, Tally::default(), None::<u64>));
+        }
+        if seed == 0 {
+            println!(
+                "check multi-scale: {} {} BN, {} lanes (Adam-ℓ2 η_0 = {:e}, λ = {:e}; AdamW η_0 = {:e}, λ = {:e}) × {{{}}} \
+                 × {} seeds, {} epochs of {} ({} batches of {batch_size}) on {}, ε = {:e}",
+                args.model.model,
+                if args.model.bn { "with" } else { "without" },
+                lanes.len(),
+                args.l2.0, args.l2.1, args.adamw.0, args.adamw.1,
+                factors.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", "),
+                args.seeds,
+                args.epochs,
+                input.description,
+                input.batches_per_epoch(),
+                device_label(device),
+                args.eps
+            );
+        }
+        let steps_per_epoch = input.batches_per_epoch() as u64;
+        let mut stream = input.stream();
+        for t in 1..=(args.epochs as u64 * steps_per_epoch) {
+            let batch = stream.next_batch()?;
+            let last_epoch = t > (args.epochs as u64 - 1) * steps_per_epoch;
+            for (trainer, tally, diverged) in trainers.iter_mut() {
+                if diverged.is_some() {
+                    continue;
+                }
+                match trainer.step(&batch)? {
+                    Step::Ready(stats) if last_epoch => tally.add(&stats),
+                    Step::Ready(_) => {}
+                    Step::Diverged { .. } => *diverged = Some(t),
+                }
+            }
+        }
+        for (lane, (trainer, tally, diverged)) in lanes.iter_mut().zip(&trainers) {
+            let test_accuracy = match (diverged, input.eval_batches()) {
+                (None, Some(batches)) => trainer.evaluate(batches)?.accuracy(),
+                _ => None,
+            };
+            let result = SeedResult {
+                seed,
+                train_loss: if diverged.is_some() {
+                    None
+                } else {
+                    tally.mean_loss()
+                },
+                test_accuracy,
+                diverged_at: *diverged,
+            };
+            if let Some(board) = board.as_mut() {
+                let tag = format!(
+                    "multi_scale/{}/{}",
+                    lane.optimizer,
+                    lane.factors.replace(':', "")
+                );
+                if let Some(v) = result.train_loss {
+                    board.scalar(&format!("{tag}/train_loss"), v, seed);
+                }
+                if let Some(v) = result.test_accuracy {
+                    board.scalar(&format!("{tag}/test_accuracy"), v, seed);
+                }
+            }
+            println!(
+                "seed {seed}  {:<9} {:<10} train loss {}  test accuracy {}{}",
+                lane.optimizer.name(),
+                lane.factors,
+                result.train_loss.map_or("—".into(), |v| format!("{v:.4}")),
+                result
+                    .test_accuracy
+                    .map_or("—".into(), |v| format!("{v:.4}")),
+                diverged.map_or(String::new(), |t| format!("  (diverged at step {t})"))
+            );
+            lane.seeds.push(result);
+        }
+    }
+    for lane in &mut lanes {
+        lane.train_loss = Estimate::of(
+            &values(lane, Metric::Loss)
+                .iter()
+                .map(|v| v.1)
+                .collect::<Vec<_>>(),
+        );
+        lane.test_accuracy = Estimate::of(
+            &values(lane, Metric::Accuracy)
+                .iter()
+                .map(|v| v.1)
+                .collect::<Vec<_>>(),
+        );
+    }
+    if let Some(board) = board.as_mut() {
+        board.flush();
+    }
+
+    let find = |mode: DecayMode, f: &str| {
+        lanes
+            .iter()
+            .find(|l| l.optimizer == mode && l.factors == f)
+            .expect("every lane exists")
+    };
+    let change = |mode: DecayMode, f: &str, metric: Metric| {
+        Estimate::of(&paired(
+            &values(find(mode, f), metric),
+            &values(find(mode, "none"), metric),
+        ))
+    };
+    let mut changes = Vec::new();
+    let mut judgements = Vec::new();
+    for f in factors.iter().skip(1).map(|f| f.to_string()) {
+        for mode in [DecayMode::L2, DecayMode::Decoupled] {
+            changes.push(Change {
+                optimizer: mode,
+                factors: f.clone(),
+                train_loss: change(mode, &f, Metric::Loss),
+                test_accuracy: change(mode, &f, Metric::Accuracy),
+            });
+        }
+        judgements.push(judge(&f, &changes, &lanes, args.metric));
+    }
+    let natural = |metric| {
+        Estimate::of(&paired(
+            &values(find(DecayMode::Decoupled, "none"), metric),
+            &values(find(DecayMode::L2, "none"), metric),
+        ))
+    };
+    print_summary(&lanes, &changes);
+    let first = &judgements[0];
+    let budget = format!(
+        "{} seeds × {} epochs of {} (batch {batch_size}), {} on {}",
+        args.seeds,
+        args.epochs,
+        description,
+        args.model.model,
+        device_label(device)
+    );
+    let verdict = Verdict {
+        claim: CLAIM.to_string(),
+        supported: first.outcome == Outcome::Supported,
+        line: format!(
+            "{CLAIM}: {} — {}; budget: {budget}",
+            first.outcome.word(),
+            first.detail
+        ),
+    };
+    draw(
+        &png,
+        &lanes,
+        &factors,
+        &format!(
+            "{} {} BN — {budget}",
+            args.model.model,
+            if args.model.bn { "with" } else { "without" }
+        ),
+    )?;
+    println!("wrote {}", png.display());
+    let report = Report {
+        check: "multi-scale",
+        outcome: first.outcome,
+        verdict,
+        metric: args.metric,
+        budget,
+        model: args.model.model.clone(),
+        bn: args.model.bn,
+        input: description,
+        eps: args.eps,
+        natural_gap_accuracy: natural(Metric::Accuracy),
+        natural_gap_train_loss: natural(Metric::Loss),
+        lanes,
+        changes,
+        judgements,
+        png,
+        wall_s: started.elapsed().as_secs_f64(),
+    };
+    for j in &report.judgements[1..] {
+        println!("  also {}: {} — {}", j.factors, j.outcome.word(), j.detail);
+    }
+    report.output_finish(&args.output)?;
+    Ok(report)
+}
+
+impl Report {
+    fn output_finish(&self, output: &OutputArgs) -> Result<()> {
+        output.finish(&self.verdict, self.wall_s, self)
+    }
+}
+
+/// The rule of [`claim4`] on the chosen measure, for one intervention.
+fn judge(factors: &str, changes: &[Change], lanes: &[Lane], metric: Metric) -> Judgement {
+    let of = |mode: DecayMode| {
+        changes
+            .iter()
+            .find(|c| c.optimizer == mode && c.factors == factors)
+            .and_then(|c| match metric {
+                Metric::Loss => c.train_loss,
+                // Harm is a drop in accuracy.
+                Metric::Accuracy => c.test_accuracy.map(|e| Estimate { mean: -e.mean, ..e }),
+            })
+    };
+    let noise_w = lanes
+        .iter()
+        .find(|l| l.optimizer == DecayMode::Decoupled && l.factors == "none")
+        .and_then(|l| match metric {
+            Metric::Loss => l.train_loss,
+            Metric::Accuracy => l.test_accuracy,
+        })
+        .map_or(0.0, |e| e.sd);
+    let (Some(l2), Some(w)) = (of(DecayMode::L2), of(DecayMode::Decoupled)) else {
+        return Judgement {
+            factors: factors.into(),
+            outcome: Outcome::Inconclusive,
+            detail: "a lane has no result (diverged, or no test set)".into(),
+        };
+    };
+    let what = match metric {
+        Metric::Loss => "final training loss",
+        Metric::Accuracy => "test-accuracy drop",
+    };
+    let ci = |e: &Estimate| match (e.low(), e.high()) {
+        (Some(lo), Some(hi)) => format!("{:+.4} [{lo:+.4}, {hi:+.4}]", e.mean),
+        _ => format!("{:+.4} (1 seed, no CI)", e.mean),
+    };
+    Judgement {
+        factors: factors.into(),
+        outcome: claim4(&l2, &w, noise_w),
+        detail: format!(
+            "{factors} vs none, change in {what} (mean, 95% CI over {} paired seeds): Adam-ℓ2 {}, AdamW {} \
+             (AdamW's seed-to-seed sd {noise_w:.4})",
+            l2.n,
+            ci(&l2),
+            ci(&w)
+        ),
+    }
+}
+
+fn print_summary(lanes: &[Lane], changes: &[Change]) {
+    let text = |e: &Option<Estimate>| e.map_or("—".into(), |e| e.text(4));
+    println!(
+        "\n{:<9} {:<10} {:>34} {:>34}",
+        "optimizer", "factors", "train loss", "test accuracy"
+    );
+    for l in lanes {
+        println!(
+            "{:<9} {:<10} {:>34} {:>34}",
+            l.optimizer.name(),
+            l.factors,
+            text(&l.train_loss),
+            text(&l.test_accuracy)
+        );
+    }
+    println!("\npaired change (intervention − none):");
+    for c in changes {
+        println!(
+            "{:<9} {:<10} {:>34} {:>34}",
+            c.optimizer.name(),
+            c.factors,
+            text(&c.train_loss),
+            text(&c.test_accuracy)
+        );
+    }
+}
+
+/// Training loss and test accuracy per intervention, one line per optimizer with its
+/// 95 % CI as a band.
+fn draw(path: &Path, lanes: &[Lane], factors: &[FactorSpec], title: &str) -> Result<()> {
+    use plotters::prelude::*;
+    let size = (1100, 460);
+    let labels: Vec<String> = factors.iter().map(|f| f.to_string()).collect();
+    draw_png(path, size, |root| {
+        let (top, body) = root.split_vertically(40);
+        top.titled(title, font(16)).map_err(plot_error)?;
+        let panels = body.split_evenly((1, 2));
+        for (panel, metric) in panels.iter().zip([Metric::Loss, Metric::Accuracy]) {
+            let estimate = |l: &Lane| match metric {
+                Metric::Loss => l.train_loss,
+                Metric::Accuracy => l.test_accuracy,
+            };
+            let bounds: Vec<f64> = lanes
+                .iter()
+                .filter_map(estimate)
+                .flat_map(|e| [e.low().unwrap_or(e.mean), e.high().unwrap_or(e.mean)])
+                .collect();
+            if bounds.is_empty() {
+                continue;
+            }
+            let lo = bounds.iter().cloned().fold(f64::INFINITY, f64::min);
+            let hi = bounds.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let pad = ((hi - lo) * 0.15).max(1e-3);
+            let mut chart = ChartBuilder::on(panel)
+                .caption(
+                    match metric {
+                        Metric::Loss => "final training loss (mean, 95% CI)",
+                        Metric::Accuracy => "test accuracy (mean, 95% CI)",
+                    },
+                    font(14),
+                )
+                .margin(12)
+                .x_label_area_size(36)
+                .y_label_area_size(60)
+                .build_cartesian_2d(-0.3..(labels.len() as f64 - 0.7), (lo - pad)..(hi + pad))
+                .map_err(plot_error)?;
+            chart
+                .configure_mesh()
+                .x_labels(labels.len())
+                .x_label_formatter(&|x| {
+                    let i = x.round() as usize;
+                    if (x - i as f64).abs() < 1e-6 {
+                        labels.get(i).cloned().unwrap_or_default()
+                    } else {
+                        String::new()
+                    }
+                })
+                .x_desc("gradient factors")
+                .label_style(font(11))
+                .light_line_style(WHITE.mix(0.0))
+                .draw()
+                .map_err(plot_error)?;
+            for mode in [DecayMode::L2, DecayMode::Decoupled] {
+                let color = optimizer_color(mode);
+                let points: Vec<(f64, Estimate)> = labels
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, f)| {
+                        lanes
+                            .iter()
+                            .find(|l| l.optimizer == mode && &l.factors == f)
+                            .and_then(estimate)
+                            .map(|e| (i as f64, e))
+                    })
+                    .collect();
+                let band: Vec<(f64, f64)> = points
+                    .iter()
+                    .map(|(x, e)| (*x, e.high().unwrap_or(e.mean)))
+                    .chain(
+                        points
+                            .iter()
+                            .rev()
+                            .map(|(x, e)| (*x, e.low().unwrap_or(e.mean))),
+                    )
+                    .collect();
+                chart
+                    .draw_series(std::iter::once(Polygon::new(
+                        band,
+                        color.mix(0.15).filled(),
+                    )))
+                    .map_err(plot_error)?;
+                chart
+                    .draw_series(LineSeries::new(
+                        points.iter().map(|(x, e)| (*x, e.mean)),
+                        color.stroke_width(2),
+                    ))
+                    .map_err(plot_error)?
+                    .label(crate::commands::report::collect::display_name(mode))
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                    });
+                chart
+                    .draw_series(
+                        points
+                            .iter()
+                            .map(|(x, e)| Circle::new((*x, e.mean), 3, color.filled())),
+                    )
+                    .map_err(plot_error)?;
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK.mix(0.4))
+                .label_font(font(11))
+                .draw()
+                .map_err(plot_error)?;
+        }
+        Ok(())
+    })
+}

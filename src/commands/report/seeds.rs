@@ -1,0 +1,181 @@
+//! Results over seeds: a cell's final test accuracy as a mean with its 95 % CI, the
+//! AdamW − Adam-ℓ2 gap paired by seed, and claim 4's verdict wherever the experiment ran
+//! a gradient-factor intervention beside the same settings without one.
+use super::collect::{Cell, Collection, Group, RunResult, RunState};
+use crate::rundir::Summary;
+use crate::stats::{claim4, paired, Estimate, Outcome};
+use optim::DecayMode;
+use serde::Serialize;
+
+/// (seed, value) of a cell's completed runs.
+fn per_seed(
+    collection: &Collection,
+    cell: &Cell,
+    value: impl Fn(&Summary) -> Option<f64>,
+) -> Vec<(u64, f64)> {
+    cell.runs
+        .iter()
+        .map(|&i| &collection.runs[i])
+        .filter(|r| r.outcome == RunState::Completed)
+        .filter_map(|r| Some((r.config.training.seed, value(r.summary.as_ref()?)?)))
+        .collect()
+}
+
+fn accuracy(s: &Summary) -> Option<f64> {
+    s.final_test_accuracy
+}
+
+fn train_loss(s: &Summary) -> Option<f64> {
+    s.final_train_loss
+}
+
+/// Final test accuracy of a cell over its completed seeds.
+pub fn cell_accuracy(collection: &Collection, cell: &Cell) -> Option<Estimate> {
+    let values: Vec<f64> = per_seed(collection, cell, accuracy)
+        .into_iter()
+        .map(|v| v.1)
+        .collect();
+    Estimate::of(&values)
+}
+
+fn best_cell(group: &Group, optimizer: DecayMode) -> Option<&Cell> {
+    group.grid(optimizer).and_then(|g| g.best_cell())
+}
+
+/// AdamW's best cell minus Adam-ℓ2's, in final test accuracy, over the seeds both ran.
+pub fn paired_gap(collection: &Collection, group: &Group) -> Option<Estimate> {
+    let w = per_seed(
+        collection,
+        best_cell(group, DecayMode::Decoupled)?,
+        accuracy,
+    );
+    let l2 = per_seed(collection, best_cell(group, DecayMode::L2)?, accuracy);
+    Estimate::of(&paired(&w, &l2))
+}
+
+/// Claim 4 for one intervention group against its group without factors.
+#[derive(Clone, Debug, Serialize)]
+pub struct Claim4Row {
+    pub model: String,
+    pub bn: bool,
+    pub loss_mult: f64,
+    pub factors: String,
+    /// Paired changes (intervention − none) of each optimizer at its best setting without
+    /// factors: final training loss and final test accuracy.
+    pub adam_l2_train_loss: Option<Estimate>,
+    pub adamw_train_loss: Option<Estimate>,
+    pub adam_l2_test_accuracy: Option<Estimate>,
+    pub adamw_test_accuracy: Option<Estimate>,
+    /// Judged on the training loss (the measure the experiments fix in advance).
+    pub outcome: Outcome,
+    pub line: String,
+}
+
+/// The run of `intervention` at the same settings (and seed) as `natural` without factors.
+fn counterpart<'a>(
+    intervention: &'a Group,
+    optimizer: DecayMode,
+    natural: &Cell,
+) -> Option<&'a Cell> {
+    intervention
+        .grid(optimizer)?
+        .cells
+        .iter()
+        .find(|c| c.lr == natural.lr && c.wd == natural.wd && c.planned())
+}
+
+pub fn claim4_rows(collection: &Collection) -> Vec<Claim4Row> {
+    let mut rows = Vec::new();
+    for group in collection
+        .groups
+        .iter()
+        .filter(|g| g.key.grad_factors != "none")
+    {
+        let Some(none) = collection.groups.iter().find(|g| {
+            g.key.grad_factors == "none"
+                && g.key.model == group.key.model
+                && g.key.bn == group.key.bn
+                && g.key.loss_mult == group.key.loss_mult
+        }) else {
+            continue;
+        };
+        let change = |optimizer: DecayMode, value: fn(&Summary) -> Option<f64>| {
+            let natural = best_cell(none, optimizer)?;
+            let treated = counterpart(group, optimizer, natural)?;
+            Estimate::of(&paired(
+                &per_seed(collection, treated, value),
+                &per_seed(collection, natural, value),
+            ))
+        };
+        let (l2_loss, w_loss) = (
+            change(DecayMode::L2, train_loss),
+            change(DecayMode::Decoupled, train_loss),
+        );
+        let noise_w = best_cell(none, DecayMode::Decoupled)
+            .and_then(|c| {
+                let v: Vec<f64> = per_seed(collection, c, train_loss)
+                    .into_iter()
+                    .map(|v| v.1)
+                    .collect();
+                Estimate::of(&v)
+            })
+            .map_or(0.0, |e| e.sd);
+        let outcome = match (&l2_loss, &w_loss) {
+            (Some(l2), Some(w)) => claim4(l2, w, noise_w),
+            _ => Outcome::Inconclusive,
+        };
+        let text = |e: &Option<Estimate>| e.map_or("—".into(), |e| signed(&e, 4));
+        let line = format!(
+            "claim 4 ({}, {}{}): {} — {} vs none, paired change in final training loss: Adam-ℓ2 {}, AdamW {} \
+             (AdamW's seed-to-seed sd {noise_w:.4}); in test accuracy: Adam-ℓ2 {}, AdamW {}",
+            group.key.model,
+            if group.key.bn { "BN" } else { "no BN" },
+            if group.key.loss_mult != 1.0 {
+                format!(", loss × {}", group.key.loss_mult)
+            } else {
+                String::new()
+            },
+            outcome.word(),
+            group.key.grad_factors,
+            text(&l2_loss),
+            text(&w_loss),
+            text(&change(DecayMode::L2, accuracy)),
+            text(&change(DecayMode::Decoupled, accuracy)),
+        );
+        rows.push(Claim4Row {
+            model: group.key.model.clone(),
+            bn: group.key.bn,
+            loss_mult: group.key.loss_mult,
+            factors: group.key.grad_factors.clone(),
+            adam_l2_train_loss: l2_loss,
+            adamw_train_loss: w_loss,
+            adam_l2_test_accuracy: change(DecayMode::L2, accuracy),
+            adamw_test_accuracy: change(DecayMode::Decoupled, accuracy),
+            outcome,
+            line,
+        });
+    }
+    rows
+}
+
+/// `+0.0123 [+0.0100, +0.0146] (n = 4)`, or `+0.0123 (1 seed)`.
+pub fn signed(e: &Estimate, digits: usize) -> String {
+    match (e.low(), e.high()) {
+        (Some(lo), Some(hi)) => {
+            format!(
+                "{:+.digits$} [{lo:+.digits$}, {hi:+.digits$}] (n = {})",
+                e.mean, e.n
+            )
+        }
+        _ => format!("{:+.digits$} (1 seed)", e.mean),
+    }
+}
+
+/// The completed runs of a cell, for curves over seeds.
+pub fn completed_runs<'a>(collection: &'a Collection, cell: &Cell) -> Vec<&'a RunResult> {
+    cell.runs
+        .iter()
+        .map(|&i| &collection.runs[i])
+        .filter(|r| r.outcome == RunState::Completed)
+        .collect()
+}

@@ -1,0 +1,163 @@
+//! Statistics over seeds: means with 95 % confidence intervals (Student's t), paired
+//! differences, and the verdict rule of claim 4, shared by `scalefree check multi-scale`
+//! and the report so that both judge the same way.
+use serde::Serialize;
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+/// A mean over `n` seeds with its 95 % confidence interval (none for a single seed).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Estimate {
+    pub n: usize,
+    pub mean: f64,
+    /// Sample standard deviation (n − 1); 0 for one seed.
+    pub sd: f64,
+    /// The interval is `mean ± half_width`; `None` with fewer than 2 values.
+    pub half_width: Option<f64>,
+}
+
+impl Estimate {
+    pub fn of(values: &[f64]) -> Option<Estimate> {
+        let n = values.len();
+        if n == 0 {
+            return None;
+        }
+        let mean = values.iter().sum::<f64>() / n as f64;
+        if n == 1 {
+            return Some(Estimate {
+                n,
+                mean,
+                sd: 0.0,
+                half_width: None,
+            });
+        }
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        let sd = var.sqrt();
+        let t = StudentsT::new(0.0, 1.0, (n - 1) as f64)
+            .expect("n − 1 ≥ 1 degrees of freedom")
+            .inverse_cdf(0.975);
+        Some(Estimate {
+            n,
+            mean,
+            sd,
+            half_width: Some(t * sd / (n as f64).sqrt()),
+        })
+    }
+
+    pub fn low(&self) -> Option<f64> {
+        self.half_width.map(|h| self.mean - h)
+    }
+
+    pub fn high(&self) -> Option<f64> {
+        self.half_width.map(|h| self.mean + h)
+    }
+
+    /// `0.123 ± 0.045 (n = 4)`, or `0.123 (1 seed)`.
+    pub fn text(&self, digits: usize) -> String {
+        match self.half_width {
+            Some(h) => format!("{:.digits$} ± {h:.digits$} (n = {})", self.mean, self.n),
+            None => format!("{:.digits$} (1 seed)", self.mean),
+        }
+    }
+}
+
+/// `a[i] − b[i]` for the seeds both have.
+pub fn paired(a: &[(u64, f64)], b: &[(u64, f64)]) -> Vec<f64> {
+    a.iter()
+        .filter_map(|(seed, x)| b.iter().find(|(s, _)| s == seed).map(|(_, y)| x - y))
+        .collect()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Outcome {
+    Supported,
+    NotSupported,
+    Inconclusive,
+}
+
+impl Outcome {
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::Supported => "SUPPORTED",
+            Outcome::NotSupported => "NOT SUPPORTED",
+            Outcome::Inconclusive => "INCONCLUSIVE",
+        }
+    }
+}
+
+/// Claim 4's rule, fixed before any measurement. `harm_l2` and `harm_w` are the paired
+/// changes (intervention − none, per seed) of Adam-ℓ2 and AdamW in a measure where
+/// larger is worse (training loss, or minus the accuracy); `noise_w` is AdamW's
+/// seed-to-seed standard deviation without the intervention.
+///
+/// - SUPPORTED: Adam-ℓ2's 95 % CI lies above 0, and AdamW's mean change is smaller than
+///   both its seed noise and the low end of Adam-ℓ2's CI;
+/// - NOT SUPPORTED: Adam-ℓ2's CI lies at or below 0 (no harm, within the CI), or AdamW's
+///   CI lies above 0 with a mean change at least Adam-ℓ2's;
+/// - INCONCLUSIVE: anything else (a CI too wide to tell, or fewer than 2 seeds).
+pub fn claim4(harm_l2: &Estimate, harm_w: &Estimate, noise_w: f64) -> Outcome {
+    let (Some(l2_low), Some(l2_high), Some(w_low)) = (harm_l2.low(), harm_l2.high(), harm_w.low())
+    else {
+        return Outcome::Inconclusive;
+    };
+    let w_change = harm_w.mean.abs();
+    if l2_low > 0.0 && w_change < noise_w && w_change < l2_low {
+        Outcome::Supported
+    } else if l2_high <= 0.0 || (w_low > 0.0 && harm_w.mean >= harm_l2.mean) {
+        Outcome::NotSupported
+    } else {
+        Outcome::Inconclusive
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interval_is_the_textbook_one() {
+        // 1, 2, 3, 4, 5: mean 3, s = √2.5, t(0.975, 4) = 2.776 → half width 1.963.
+        let e = Estimate::of(&[1.0, 2.0, 3.0, 4.0, 5.0]).unwrap();
+        assert_eq!(e.mean, 3.0);
+        assert!((e.sd - 2.5f64.sqrt()).abs() < 1e-12);
+        assert!((e.half_width.unwrap() - 1.9632).abs() < 1e-3, "{e:?}");
+        // Two values: t(0.975, 1) = 12.706.
+        let e = Estimate::of(&[0.0, 2.0]).unwrap();
+        assert!((e.half_width.unwrap() - 12.706 * 2f64.sqrt() / 2f64.sqrt()).abs() < 1e-2);
+        assert_eq!(Estimate::of(&[4.0]).unwrap().half_width, None);
+        assert!(Estimate::of(&[]).is_none());
+    }
+
+    #[test]
+    fn pairs_are_matched_by_seed() {
+        let a = [(0, 1.0), (1, 2.0), (3, 9.0)];
+        let b = [(1, 0.5), (0, 0.25)];
+        assert_eq!(paired(&a, &b), vec![0.75, 1.5]);
+    }
+
+    #[test]
+    fn the_rule_gives_each_outcome() {
+        let e = |v: &[f64]| Estimate::of(v).unwrap();
+        let harmed = e(&[0.05, 0.06, 0.055, 0.058]);
+        let untouched = e(&[0.001, -0.002, 0.0, 0.001]);
+        assert_eq!(claim4(&harmed, &untouched, 0.02), Outcome::Supported);
+        assert_eq!(claim4(&untouched, &untouched, 0.02), Outcome::Inconclusive);
+        assert_eq!(
+            claim4(&e(&[0.0, 0.0, 0.0]), &e(&[0.0, 0.0, 0.0]), 0.02),
+            Outcome::NotSupported
+        );
+        assert_eq!(
+            claim4(&e(&[-0.05, -0.06, -0.04]), &untouched, 0.02),
+            Outcome::NotSupported
+        );
+        assert_eq!(
+            claim4(&harmed, &e(&[0.07, 0.08, 0.075]), 0.02),
+            Outcome::NotSupported
+        );
+        assert_eq!(
+            claim4(&e(&[0.1, -0.1, 0.3]), &untouched, 0.02),
+            Outcome::Inconclusive
+        );
+        assert_eq!(claim4(&e(&[0.05]), &e(&[0.0]), 0.02), Outcome::Inconclusive);
+    }
+}
