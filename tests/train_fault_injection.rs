@@ -18,8 +18,11 @@ use train_support::{
 };
 
 /// 96 images in batches of 32, 3 epochs: 9 steps, evaluations and checkpoints at steps 3,
-/// 6 and 9, histograms at steps 1, 2, 4, 6, 8.
-const FLAGS: [&str; 12] = [
+/// 6 and 9, histograms at steps 1, 2, 4, 6, 8; gradient factors measured on the first batch
+/// (`grad_factors.json`, one more file a kill can land in).
+const FLAGS: [&str; 14] = [
+    "--grad-factors",
+    "equalize",
     "--model",
     "resnet8",
     "--epochs",
@@ -106,6 +109,7 @@ fn a_run_killed_at_any_of_20_random_points_resumes_to_the_uninterrupted_result()
         "checkpoint:manifest 3",
         "checkpoint:swap 2",
         "write:summary.json 1",
+        "write:grad_factors.json 1",
     ] {
         assert!(
             trace.contains(&point.to_string()),

@@ -433,8 +433,11 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
             if !factors_logged {
                 if let Some(factors) = trainer.layer_factors() {
                     dir.write_factors(factors)?;
-                    for (layer, factor) in factors {
-                        board.scalar(&format!("factors/log10/{layer}"), factor.log10(), t);
+                    // At step 1 only: a resumed run's TensorBoard is the straight run's.
+                    if t == 1 {
+                        for (layer, factor) in factors {
+                            board.scalar(&format!("factors/log10/{layer}"), factor.log10(), t);
+                        }
                     }
                 }
                 factors_logged = true;
