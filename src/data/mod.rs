@@ -1,4 +1,4 @@
-//! CIFAR-10 and CIFAR-100 (PAPER.md §3) and the input pipeline.
+//! CIFAR-10 and CIFAR-100 (docs/paper.md#data-and-augmentation) and the input pipeline.
 //!
 //! [`load`] reads a dataset from any of:
 //! - the official binary format: a folder holding `data_batch_1.bin … data_batch_5.bin` and

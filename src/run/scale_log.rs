@@ -1,4 +1,4 @@
-//! Gradient-scale logging (PAPER.md §4): every `hist_every` steps, histograms of
+//! Gradient-scale logging (docs/paper.md#figures): every `hist_every` steps, histograms of
 //! `log2|g|`, `log2|Δx|`, `log2(|Δx|/η_0)` and `log2|x|` for each non-BN layer and for all
 //! of them merged, the spreads as scalars, and one `scales.jsonl` row for the report.
 //!

@@ -21,7 +21,7 @@ use support::{arg, load_average, median, number};
 use tch::nn::OptimizerConfig;
 use tch::{Device, Kind, Tensor};
 
-/// Parameter shapes of a CIFAR ResNet-`depth` with BN (PAPER.md §2).
+/// Parameter shapes of a CIFAR ResNet-`depth` with BN (docs/paper.md#resnets-for-cifar).
 fn resnet_shapes(depth: i64) -> Vec<Vec<i64>> {
     let blocks = (depth - 2) / 6;
     let mut shapes = vec![vec![16, 3, 3, 3], vec![16], vec![16]];

@@ -1,4 +1,4 @@
-//! The step math shared by every kernel: PAPER.md §1 reduced to per-step scalars.
+//! The step math shared by every kernel: docs/paper.md#update-rules reduced to per-step scalars.
 //!
 //! Per element, with `h = g + l2·x`:
 //! `m ← β1·m + (1−β1)·h`, `v ← β2·v + (1−β2)·h²`, `v̄ = max(v̄, v)` (AMSGrad) or `v`,

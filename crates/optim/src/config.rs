@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// Where the weight decay `λ` enters the update (PAPER.md §1).
+/// Where the weight decay `λ` enters the update (docs/paper.md#update-rules).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DecayMode {
     /// Adam-ℓ2: `λ·x` is added to the gradient before the moments.

@@ -1,6 +1,6 @@
 //! The paper's AdamW with (η_0, λ) is libtorch's AdamW with (lr = η_0,
 //! weight_decay = λ/η_0), and Adam-ℓ2 is libtorch's Adam with weight_decay = λ
-//! (PAPER.md §1). tch's `nn::AdamW` / `nn::Adam` are libtorch's C++ optimizers.
+//! (docs/paper.md#weight-decay-convention-and-pytorch). tch's `nn::AdamW` / `nn::Adam` are libtorch's C++ optimizers.
 mod common;
 
 use common::{gaussian, rel_error, to_vec};

@@ -1,5 +1,5 @@
 //! AdamW is the first-order approximation of AdamProx: from the same state, one step
-//! of each differs by `a·η_t·u_t + O(a²)` with `a = λ·s_t` (PAPER.md §1).
+//! of each differs by `a·η_t·u_t + O(a²)` with `a = λ·s_t` (docs/paper.md#adamprox-and-adamw).
 //!
 //! With gradients that do not depend on the iterate, AdamW, AdamProx and plain Adam
 //! (λ = 0) share their moments, so `u_t` is the same for all three; before every step the

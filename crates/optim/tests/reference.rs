@@ -1,4 +1,4 @@
-//! Each decay mode against the float64 reference of PAPER.md §1, over 200 steps with a
+//! Each decay mode against the float64 reference of docs/paper.md#update-rules, over 200 steps with a
 //! schedule that changes η_t, on a loss whose gradient depends on the iterate.
 mod common;
 

@@ -1,4 +1,4 @@
-//! Scale-freeness (PAPER.md §1): multiplying each gradient coordinate by a fixed
+//! Scale-freeness (docs/paper.md#scale-freeness): multiplying each gradient coordinate by a fixed
 //! positive factor leaves AdamW's and AdamProx's iterates unchanged when ε = 0, and
 //! changes Adam-ℓ2's, whose `λ·x` term is not rescaled.
 mod common;

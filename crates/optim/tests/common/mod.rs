@@ -1,10 +1,10 @@
 //! Helpers shared by the optimizer tests: an independent float64 reference written
-//! straight from PAPER.md §1, and error measures.
+//! straight from docs/paper.md#update-rules, and error measures.
 #![allow(dead_code)]
 use optim::DecayMode;
 use tch::{Kind, Tensor};
 
-/// PAPER.md §1, element by element in f64, with no shared code from the crate.
+/// docs/paper.md#update-rules, element by element in f64, with no shared code from the crate.
 pub struct Reference {
     pub mode: DecayMode,
     pub lr0: f64,
