@@ -100,7 +100,9 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
     }
     let index = dir.join("index.html");
     println!("Report: {}", index.display());
-    println!("  open it in a browser: xdg-open {}  (or: python3 -m http.server -d {} and visit http://localhost:8000)", index.display(), dir.display());
+    // The server in the hint listens on this machine only: `-d` alone would serve the
+    // report to the whole network.
+    println!("  open it in a browser: xdg-open {}  (or: python3 -m http.server --bind 127.0.0.1 -d {} and visit http://127.0.0.1:8000)", index.display(), dir.display());
     println!("  table as text: {}", dir.join("summary.md").display());
     Ok(0)
 }
