@@ -157,7 +157,10 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
         let how = if data.dir_from == data::DATA_DIR_VAR {
             format!("from {}", data::DATA_DIR_VAR)
         } else {
-            format!("data/ in the current directory; {} overrides", data::DATA_DIR_VAR)
+            format!(
+                "data/ in the current directory; {} overrides",
+                data::DATA_DIR_VAR
+            )
         };
         println!("data folder      {} ({how})", data.dir.display());
         for (name, path, found) in [

@@ -109,13 +109,26 @@ fn real_cifar10_loads_decodes_and_caches() {
 fn without_the_data_the_real_data_test_is_skipped_and_says_why() {
     let out = require::rerun_test(REAL_DATA_TEST, &[(VAR, None), ("SCALEFREE_DATA", None)]);
     out.assert_passed();
-    let made = out.dir.path().canonicalize().unwrap().join("data").join("cifar10");
+    let made = out
+        .dir
+        .path()
+        .canonicalize()
+        .unwrap()
+        .join("data")
+        .join("cifar10");
     for needle in [
         format!("SKIPPED {REAL_DATA_TEST}: no real CIFAR-10"),
         format!("{VAR} is not set"),
-        format!("{} (where `make data` puts it) does not exist", made.display()),
+        format!(
+            "{} (where `make data` puts it) does not exist",
+            made.display()
+        ),
     ] {
-        assert!(out.text.contains(&needle), "no `{needle}` in:\n{}", out.text);
+        assert!(
+            out.text.contains(&needle),
+            "no `{needle}` in:\n{}",
+            out.text
+        );
     }
 }
 

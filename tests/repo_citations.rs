@@ -84,11 +84,7 @@ fn anchors(markdown: &str) -> BTreeSet<String> {
         let text = trimmed[hashes..].trim().trim_end_matches('#').trim();
         let base = slug(text);
         let n = seen.entry(base.clone()).or_insert(0);
-        out.insert(if *n == 0 {
-            base
-        } else {
-            format!("{base}-{n}")
-        });
+        out.insert(if *n == 0 { base } else { format!("{base}-{n}") });
         *n += 1;
     }
     out
@@ -163,9 +159,15 @@ impl Repo {
             if file.ends_with(".md") {
                 let own = anchors(text);
                 for (at, _) in text.match_indices("](#") {
-                    let frag: String = text[at + 3..].chars().take_while(|&c| is_anchor_char(c)).collect();
+                    let frag: String = text[at + 3..]
+                        .chars()
+                        .take_while(|&c| is_anchor_char(c))
+                        .collect();
                     if !own.contains(&frag) {
-                        report(at, format!("link to #{frag}, which is no heading of {file}"));
+                        report(
+                            at,
+                            format!("link to #{frag}, which is no heading of {file}"),
+                        );
                     }
                 }
             }
@@ -237,7 +239,11 @@ impl Repo {
         let after = &text[start + run.len()..];
         let fragment = after
             .strip_prefix('#')
-            .map(|f| f.chars().take_while(|&c| is_anchor_char(c)).collect::<String>())
+            .map(|f| {
+                f.chars()
+                    .take_while(|&c| is_anchor_char(c))
+                    .collect::<String>()
+            })
             .filter(|f| !f.is_empty());
         let is_reference = match ext {
             "md" => {
@@ -277,12 +283,17 @@ impl Repo {
         // What follows the reference (and its anchor): a section named another way.
         let rest = after[fragment.as_ref().map_or(0, |f| f.len() + 1)..]
             .trim_start_matches([',', ' ', '\t']);
-        if rest.starts_with('§') {
+        // `§` as written in text, JSON (`\u00a7`) or HTML (`&sect;`).
+        let numbered = ["§", "\\u00a7", "\\u00A7", "&sect;"];
+        if numbered.iter().any(|n| rest.starts_with(n)) {
             return Some(format!(
                 "cites a numbered section of {run} (§…); write {run}#<anchor> with a heading's anchor"
             ));
         }
-        if let Some(named) = rest.strip_prefix("section").filter(|r| r.starts_with([' ', '\t'])) {
+        if let Some(named) = rest
+            .strip_prefix("section")
+            .filter(|r| r.starts_with([' ', '\t']))
+        {
             let named = named.trim_start();
             let quoted = named
                 .strip_prefix(['"', '“'])
@@ -362,10 +373,7 @@ fn the_repository_cites_only_files_and_sections_it_contains() {
 /// A repository of `files` (path, text); `@` in a path or text stands for `.`, so that this
 /// test's own source cites nothing (the test above reads it too).
 fn fixture(files: &[(&str, &str)]) -> Repo {
-    let texts: BTreeMap<String, String> = files
-        .iter()
-        .map(|(p, t)| (dot(p), dot(t)))
-        .collect();
+    let texts: BTreeMap<String, String> = files.iter().map(|(p, t)| (dot(p), dot(t))).collect();
     Repo {
         tracked: texts.keys().cloned().collect(),
         texts,
@@ -393,7 +401,8 @@ fn missing_files_unknown_anchors_and_numbered_sections_are_each_reported() {
              //! see DESIGN@md, then scripts/gone@sh\n\
              //! docs/notes@md, section \"Update rules\" is fine\n\
              //! docs/notes@md, section \"Training\"\n\
-             //! docs/notes@md section 2\n",
+             //! docs/notes@md section 2\n\
+             \"description\": \"docs/notes@md \\u00a74: a JSON string\"\n",
         ),
         (
             "README@md",
@@ -412,6 +421,7 @@ fn missing_files_unknown_anchors_and_numbered_sections_are_each_reported() {
         "src/a@rs:6: cites scripts/gone@sh,",
         "src/a@rs:8: cites section \"Training\" of docs/notes@md",
         "src/a@rs:9: cites a section of docs/notes@md without quoting its heading",
+        "src/a@rs:10: cites a numbered section of docs/notes@md",
     ];
     assert_eq!(problems.len(), expected.len(), "{problems:#?}");
     for (problem, want) in problems.iter().zip(expected) {
@@ -443,8 +453,14 @@ fn paths_resolve_from_the_root_or_the_citing_folder_and_never_outside() {
         .into();
     let found = |path, citing| resolve(path, citing, &tracked);
     assert_eq!(found("b.txt", "docs/a.txt").as_deref(), Some("docs/b.txt"));
-    assert_eq!(found("../top.txt", "docs/a.txt").as_deref(), Some("top.txt"));
-    assert_eq!(found("docs/./b.txt", "src/x.txt").as_deref(), Some("docs/b.txt"));
+    assert_eq!(
+        found("../top.txt", "docs/a.txt").as_deref(),
+        Some("top.txt")
+    );
+    assert_eq!(
+        found("docs/./b.txt", "src/x.txt").as_deref(),
+        Some("docs/b.txt")
+    );
     assert_eq!(found("b.txt", "src/x.txt"), None);
     assert_eq!(found("../shared/top.txt", "top.txt"), None);
     assert_eq!(found("/work/top.txt", "top.txt"), None);
