@@ -26,12 +26,14 @@ CARGO := $(TORCH_ENV) cargo
 
 setup: system-deps build
 
-# Fonts for the PNG figures; installed only when missing.
-FONT := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+# System packages (scripts/system-deps.sh): as root, what is missing is installed with
+# apt-get; as another user, the script says once what is missing and the command that
+# installs it. `setup` needs a font for the PNG figures (or SCALEFREE_FONT) and stops
+# without one; `test-deps` adds chromium and Slurm, whose tests skip with a message when
+# they are missing (CI=true makes them fail).
 .PHONY: system-deps
 system-deps:
-	@test -f $(FONT) || { echo "== installing fonts-dejavu-core for the figures"; \
-	  apt-get update -qq && apt-get install -y -qq fonts-dejavu-core >/dev/null; }
+	@bash scripts/system-deps.sh setup
 
 $(VENV_STAMP):
 	@echo "== creating $(VENV) with torch==$(TORCH_VERSION) (about 5 GB, once)"
@@ -46,12 +48,11 @@ test: setup test-deps
 	$(CARGO) test --release --workspace
 
 # What the tests need beyond the build: headless Chromium (the report renders in a real
-# browser), Slurm with munge (a sweep runs through a real single-node cluster) and
-# torchvision (the PyTorch side of the benchmarks is tested too).
+# browser), Slurm with munge (a sweep runs through a real single-node cluster; root only)
+# and torchvision (the PyTorch side of the benchmarks is tested too).
 .PHONY: test-deps setup-slurm
-test-deps: setup-slurm $(TORCHVISION_STAMP)
-	@command -v chromium >/dev/null || { echo "== installing chromium for the report test"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+test-deps: $(TORCHVISION_STAMP)
+	@bash scripts/system-deps.sh test
 
 setup-slurm:
 	bash scripts/slurm-cluster.sh install
@@ -99,7 +100,7 @@ DATASET ?= cifar10
 data:
 	DATASET=$(DATASET) CIFAR10_SOURCE="$(CIFAR10_SOURCE)" CIFAR100_SOURCE="$(CIFAR100_SOURCE)" bash scripts/get-data.sh
 
-# The data pipeline on the shared JPEG set ($CIFAR10_JPEG, else ../shared/data/cifar10-jpeg.tar.gz).
+# The data pipeline on the real CIFAR-10 ($CIFAR10_JPEG, else data/cifar10 from `make data`).
 bench-data: setup
 	@mkdir -p bench/results
 	$(CARGO) run --release --example bench_data -- --out bench/results
@@ -125,7 +126,7 @@ cifar10: setup data
 	$(BIN) report $$exp || status=$$?; \
 	echo "== $$exp took $$(( $$(date +%s) - start )) s"; \
 	echo "report:      report/$$exp/index.html (open it in a browser)"; \
-	echo "TensorBoard: make tensorboard, then http://localhost:6006 (runs/$$exp)"; \
+	echo "TensorBoard: make tensorboard, then http://localhost:$(TB_PORT) (runs/$$exp)"; \
 	exit $$status
 
 # Full training steps through `scalefree train`, histogram logging off / default / every step.
@@ -133,6 +134,10 @@ bench-train: setup data
 	@mkdir -p bench/results
 	$(CARGO) run --release --example bench_train -- --out bench/results
 
-# TensorBoard on every run under runs/ (http://localhost:6006).
+# TensorBoard on every run under runs/, for this machine only: http://localhost:6006.
+# TB_HOST=0.0.0.0 serves it to every machine that can reach this one (no password: anyone
+# on the network can read every run); TB_PORT changes the port.
+TB_HOST ?= localhost
+TB_PORT ?= 6006
 tensorboard: $(VENV_STAMP)
-	$(VENV)/bin/tensorboard --logdir runs --bind_all
+	$(VENV)/bin/tensorboard --logdir runs --host $(TB_HOST) --port $(TB_PORT)

@@ -24,7 +24,7 @@ step "torch and scalefree see the GPU"
 python -c 'import torch; assert torch.cuda.is_available(), "torch sees no GPU"; print(torch.__version__, torch.cuda.get_device_name(0))'
 target/release/scalefree info
 target/release/scalefree info --json | grep -q '"cuda_available": true' \
-  || { echo "error: scalefree (libtorch through tch) sees no GPU; see DESIGN.md on CUDA linking" >&2; exit 1; }
+  || { echo "error: scalefree (libtorch through tch) sees no GPU; libtorch_cuda.so must be linked in (build/torch_link.rs; check: ldd target/release/scalefree | grep torch_cuda)" >&2; exit 1; }
 
 step "CUDA checks"
 cargo test --release -p models --test forward_backward -- cuda

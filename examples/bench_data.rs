@@ -1,4 +1,4 @@
-//! `make bench-data`: the data pipeline on the real CIFAR-10 (the shared JPEG archive).
+//! `make bench-data`: the data pipeline on the real CIFAR-10 (e.g. the JPEG archive).
 //!
 //! Measures the cold load (decode every image and write the cache), the cached load, and
 //! the augmented training images per second delivered by the prefetching iterator to a
@@ -9,7 +9,8 @@
 //! With `--trial`, it loads through the project's cache (data/cache) and prints one JSON
 //! line: the images/s of one epoch timed from its first batch on, as `bench/compare.py`
 //! times torchvision's `DataLoader` beside it.
-//! The source defaults to $CIFAR10_JPEG, else ../shared/data/cifar10-jpeg.tar.gz.
+//! The source defaults to $CIFAR10_JPEG, else `make data`'s `data/cifar10`
+//! (`scalefree::data::default_source`).
 #[path = "../bench/support.rs"]
 mod support;
 use scalefree::data::{load, DatasetKind, Loader, LoaderConfig};
@@ -26,10 +27,16 @@ fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let source = arg(&args, "--source")
         .or_else(|| std::env::var("CIFAR10_JPEG").ok())
+        .filter(|s| !s.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/cifar10-jpeg.tar.gz")
-        });
+        .unwrap_or_else(|| scalefree::data::default_source(DatasetKind::Cifar10));
+    if !source.exists() {
+        anyhow::bail!(
+            "no CIFAR-10 at {}: pass --source PATH, set CIFAR10_JPEG to the archive \
+             (e.g. cifar10-jpeg.tar.gz), or run `make data`",
+            source.display()
+        );
+    }
     let epochs: u64 = arg(&args, "--epochs")
         .map(|s| s.parse())
         .transpose()?

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # `make data`: put a CIFAR dataset where the project looks for it, data/cifar10 (or
-# data/cifar100), which is what scalefree::data::default_source(kind) returns.
+# data/cifar100) in the repository, which is what scalefree::data::default_source(kind)
+# returns for a command run from the repository root (as the Makefile does). With
+# SCALEFREE_DATA set, the dataset goes to $SCALEFREE_DATA/<dataset> instead, where
+# scalefree then looks for it too (a relative SCALEFREE_DATA is taken from the current
+# directory).
 #
 #   DATASET=cifar10|cifar100  scripts/get-data.sh        (default cifar10)
 #
@@ -18,7 +22,13 @@ set -euo pipefail
 
 DATASET=${DATASET:-${1:-cifar10}}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DATA="$ROOT/data"
+if [[ -n ${SCALEFREE_DATA:-} ]]; then
+    DATA=$(realpath -m "$SCALEFREE_DATA")
+    SHOWN=$DATA
+else
+    DATA="$ROOT/data"
+    SHOWN=data
+fi
 
 case "$DATASET" in
 cifar10)
@@ -52,8 +62,8 @@ To get $DATASET without downloading it, either
   - name a copy you have:  make data DATASET=$DATASET $SOURCE_VAR=/path/to/$ARCHIVE
     (the official archive, or an image-folder archive or folder with train/<class>/
     and test/<class>/, such as cifar10-jpeg.tar.gz), or
-  - put the official files under data/: data/$ARCHIVE (checked, then extracted),
-    or the folder extracted from it inside data/$DATASET/.
+  - put the official files under $SHOWN/: $SHOWN/$ARCHIVE (checked, then extracted),
+    or the folder extracted from it inside $SHOWN/$DATASET/.
 EOF
     exit 1
 }
@@ -90,17 +100,17 @@ if [[ -n $SOURCE ]]; then
         check_official "$source_path" || fail "$source_path: size or MD5 differs from the official $ARCHIVE"
     fi
     if [[ -e $TARGET && ! -L $TARGET ]]; then
-        fail "data/$DATASET already holds a dataset; remove it to use $SOURCE_VAR instead"
+        fail "$SHOWN/$DATASET already holds a dataset; remove it to use $SOURCE_VAR instead"
     fi
     ln -s "$source_path" "$TARGET.tmp.$$"
     mv -Tf "$TARGET.tmp.$$" "$TARGET"
-    echo "data/$DATASET -> $source_path"
+    echo "$SHOWN/$DATASET -> $source_path"
     exit 0
 fi
 
 if [[ -L $TARGET || -e $TARGET ]]; then
-    holds_dataset "$TARGET" || fail "data/$DATASET exists but holds no $DATASET data (remove it and run again)"
-    echo "data/$DATASET is already there"
+    holds_dataset "$TARGET" || fail "$SHOWN/$DATASET exists but holds no $DATASET data (remove it and run again)"
+    echo "$SHOWN/$DATASET is already there"
     exit 0
 fi
 
@@ -109,7 +119,7 @@ trap 'rm -rf "$tmp_dir"' EXIT
 
 if [[ -f $DATA/$ARCHIVE ]]; then
     archive="$DATA/$ARCHIVE"
-    check_official "$archive" || fail "data/$ARCHIVE: size or MD5 differs from the official archive ($SIZE bytes, MD5 $MD5)"
+    check_official "$archive" || fail "$SHOWN/$ARCHIVE: size or MD5 differs from the official archive ($SIZE bytes, MD5 $MD5)"
 else
     archive="$tmp_dir/$ARCHIVE"
     echo "downloading $URL"
@@ -123,4 +133,4 @@ mkdir "$tmp_dir/out"
 tar -xzf "$archive" -C "$tmp_dir/out" || fail "cannot extract $archive"
 holds_dataset "$tmp_dir/out" || fail "$archive holds no $MARKER"
 mv -T "$tmp_dir/out" "$TARGET"
-echo "data/$DATASET is ready"
+echo "$SHOWN/$DATASET is ready"

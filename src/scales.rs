@@ -1,4 +1,4 @@
-//! Orders of magnitude: histograms of `log2|x|` as the paper draws them (PAPER.md §4),
+//! Orders of magnitude: histograms of `log2|x|` as the paper draws them (docs/paper.md#figures),
 //! and the spreads that turn those pictures into numbers.
 //!
 //! `|x|` is clamped to `[1e-8, 1e4]` as in the paper; exact zeros are counted in a

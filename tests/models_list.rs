@@ -30,7 +30,7 @@ fn models_lists_every_paper_model_with_its_counts_as_json_and_table() {
             "densenet100"
         ]
     );
-    // PAPER.md §2, CIFAR-100 columns.
+    // docs/paper.md#parameter-counts, CIFAR-100 columns.
     let densenet = &catalog[7];
     assert_eq!(densenet["params_bn"], 800_032);
     assert_eq!(densenet["params_no_bn"], 776_044);

@@ -1,23 +1,27 @@
 //! The report's page in a real browser (headless Chromium): every image loads.
 mod report_support;
+mod require;
 
 use report_support::{expected_pngs, write_experiment, EXPERIMENT};
 use scalefree::commands::report::{generate, ReportArgs};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn chromium() -> PathBuf {
-    for name in ["chromium", "chromium-browser", "google-chrome"] {
-        let found = std::env::var_os("PATH")
-            .into_iter()
-            .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-            .map(|dir| dir.join(name))
-            .find(|p| p.is_file());
-        if let Some(path) = found {
-            return path;
-        }
+const BROWSERS: [&str; 3] = ["chromium", "chromium-browser", "google-chrome"];
+const BROWSER_TEST: &str = "every_image_of_the_page_loads_in_headless_chromium";
+
+/// A headless-capable Chromium on PATH, or `None` when the test is to be skipped.
+fn chromium() -> Option<PathBuf> {
+    let found = require::on_path(&BROWSERS);
+    if found.is_none() {
+        require::skip_or_fail(
+            BROWSER_TEST,
+            &format!("no browser on PATH (looked for {})", BROWSERS.join(", ")),
+            "install chromium (as root: apt-get install chromium; `make test` does it when run \
+             as root)",
+        );
     }
-    panic!("no chromium on PATH: install chromium: apt-get install chromium (`make setup` should do it)");
+    found
 }
 
 /// The page's DOM after its load event, as headless Chromium serialises it.
@@ -56,7 +60,9 @@ fn attribute<'a>(dom: &'a str, name: &str) -> Option<&'a str> {
 
 #[test]
 fn every_image_of_the_page_loads_in_headless_chromium() {
-    let browser = chromium();
+    let Some(browser) = chromium() else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let runs = tmp.path().join("runs");
     write_experiment(&runs);
@@ -80,5 +86,24 @@ fn every_image_of_the_page_loads_in_headless_chromium() {
     assert!(
         dom.contains("<table>") && dom.contains("AdamW − Adam-ℓ2"),
         "the summary table is not on the page"
+    );
+}
+
+#[test]
+fn without_a_browser_the_browser_test_is_skipped_outside_ci_and_fails_in_ci() {
+    let empty = tempfile::tempdir().unwrap();
+    let path = empty.path().to_str().unwrap();
+    let out = require::rerun_test(BROWSER_TEST, &[("PATH", Some(path))]);
+    out.assert_passed();
+    let needle = format!("SKIPPED {BROWSER_TEST}: no browser on PATH");
+    assert!(out.text.contains(&needle), "{}", out.text);
+    assert!(out.text.contains("install chromium"), "{}", out.text);
+
+    let out = require::rerun_test(BROWSER_TEST, &[("PATH", Some(path)), ("CI", Some("true"))]);
+    out.assert_failed();
+    assert!(
+        out.text.contains("no browser on PATH") && out.text.contains("CI=true requires it"),
+        "{}",
+        out.text
     );
 }

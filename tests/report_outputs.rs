@@ -304,6 +304,14 @@ fn the_command_says_where_the_report_is_and_how_to_open_it() {
     let index = tmp.path().join("r").join(EXPERIMENT).join("index.html");
     assert!(stdout.contains(&index.display().to_string()), "{stdout}");
     assert!(stdout.contains("open it in a browser"), "{stdout}");
+    // The local web server it suggests listens on this machine only.
+    let dir = tmp.path().join("r").join(EXPERIMENT);
+    let served = format!(
+        "python3 -m http.server --bind 127.0.0.1 -d {}",
+        dir.display()
+    );
+    assert!(stdout.contains(&served), "{stdout}");
+    assert!(stdout.contains("http://127.0.0.1:8000"), "{stdout}");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 """The paper's CIFAR ResNets in plain torch.nn, as the authors' PyTorch code builds them.
 
 The PyTorch side of `make bench`: same architecture, parameter counts and init as the
-Rust `models` crate (PAPER.md §2), so that both sides do the same arithmetic.
+Rust `models` crate (docs/paper.md#models), so that both sides do the same arithmetic.
 """
 import torch
 import torch.nn as nn

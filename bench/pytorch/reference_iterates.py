@@ -1,6 +1,7 @@
 """Iterates of the Python paper optimizer on a fixed problem, for tests/pytorch_baseline.rs,
 which runs the Rust optimizer on the same problem and compares: the two implementations
-share nothing but libtorch, so agreement checks both against PAPER.md's rules.
+share nothing but libtorch, so agreement checks both against the rules of
+docs/paper.md#update-rules.
 
 The problem, built from libtorch ops that both sides call alike (so the inputs are equal
 bit for bit), in float64: n coordinates, x_0 = sin(0.37 i + 0.1); gradients at step t

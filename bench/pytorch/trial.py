@@ -51,7 +51,7 @@ def make_optimizer(kind, params, mode="adamw"):
     if kind == "paper":
         return PaperAdam(params, lr=LR, weight_decay=WEIGHT_DECAY, decay=mode)
     if kind in ("torch-adamw-fused", "torch-adamw-foreach"):
-        # PyTorch's weight_decay is λ/η_0 (PAPER.md §1).
+        # PyTorch's weight_decay is λ/η_0 (docs/paper.md#weight-decay-convention-and-pytorch).
         fused = kind == "torch-adamw-fused"
         return torch.optim.AdamW(params, lr=LR, weight_decay=WEIGHT_DECAY / LR,
                                  fused=fused, foreach=not fused)

@@ -1,6 +1,8 @@
 //! `scalefree info`: what this binary runs on, also recorded in every run directory.
+use crate::data::{self, DatasetKind};
 use clap::Args;
 use serde::Serialize;
+use std::path::PathBuf;
 use tch::Cuda;
 
 #[derive(Args)]
@@ -42,6 +44,42 @@ impl Environment {
             } else {
                 Vec::new()
             },
+        }
+    }
+}
+
+/// Where datasets are looked for when no `--data` is given, as `scalefree info` prints it.
+#[derive(Serialize, Debug, Clone)]
+pub struct DataLocations {
+    /// `$SCALEFREE_DATA` when set, else `data` in the current directory.
+    pub dir: PathBuf,
+    /// What chose `dir`: `"SCALEFREE_DATA"` or `"current directory"`.
+    pub dir_from: String,
+    pub cifar10: PathBuf,
+    pub cifar10_found: bool,
+    pub cifar100: PathBuf,
+    pub cifar100_found: bool,
+    /// `$SCALEFREE_CACHE_DIR` when set, else `<dir>/cache`.
+    pub cache_dir: PathBuf,
+}
+
+impl DataLocations {
+    pub fn detect() -> Self {
+        let set = |var| std::env::var_os(var).is_some_and(|v| !v.is_empty());
+        let cifar10 = data::default_source(DatasetKind::Cifar10);
+        let cifar100 = data::default_source(DatasetKind::Cifar100);
+        DataLocations {
+            dir: data::data_dir(),
+            dir_from: if set(data::DATA_DIR_VAR) {
+                data::DATA_DIR_VAR.to_string()
+            } else {
+                "current directory".to_string()
+            },
+            cifar10_found: cifar10.exists(),
+            cifar10,
+            cifar100_found: cifar100.exists(),
+            cifar100,
+            cache_dir: data::default_cache_dir(),
         }
     }
 }
@@ -90,8 +128,19 @@ fn gpu_names() -> Vec<String> {
 
 pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
     let env = Environment::detect();
+    let data = DataLocations::detect();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&env)?);
+        #[derive(Serialize)]
+        struct Info<'a> {
+            #[serde(flatten)]
+            env: &'a Environment,
+            data: &'a DataLocations,
+        }
+        let info = Info {
+            env: &env,
+            data: &data,
+        };
+        println!("{}", serde_json::to_string_pretty(&info)?);
     } else {
         println!(
             "scalefree        {} ({})",
@@ -112,6 +161,27 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
                 env.gpus.join(", ")
             }
         );
+        let how = if data.dir_from == data::DATA_DIR_VAR {
+            format!("from {}", data::DATA_DIR_VAR)
+        } else {
+            format!(
+                "data/ in the current directory; {} overrides",
+                data::DATA_DIR_VAR
+            )
+        };
+        println!("data folder      {} ({how})", data.dir.display());
+        for (name, path, found) in [
+            ("cifar10", &data.cifar10, data.cifar10_found),
+            ("cifar100", &data.cifar100, data.cifar100_found),
+        ] {
+            let state = if found {
+                "found"
+            } else {
+                "missing: `make data`, or --data PATH"
+            };
+            println!("  {name:<14} {} ({state})", path.display());
+        }
+        println!("  cache          {}", data.cache_dir.display());
     }
     Ok(())
 }

@@ -47,7 +47,7 @@ impl DatasetKind {
         }
     }
 
-    /// Per-channel mean of the training images in [0, 1] (PAPER.md §3).
+    /// Per-channel mean of the training images in [0, 1] (docs/paper.md#data-and-augmentation).
     pub fn mean(self) -> [f32; 3] {
         match self {
             DatasetKind::Cifar10 => [0.4914, 0.4822, 0.4465],
@@ -55,7 +55,8 @@ impl DatasetKind {
         }
     }
 
-    /// Per-channel standard deviation of the training images in [0, 1] (PAPER.md §3).
+    /// Per-channel standard deviation of the training images, in [0, 1] units
+    /// (docs/paper.md#data-and-augmentation).
     pub fn std(self) -> [f32; 3] {
         match self {
             DatasetKind::Cifar10 => [0.2470, 0.2435, 0.2616],

@@ -1,4 +1,4 @@
-//! CIFAR-10 and CIFAR-100 (PAPER.md §3) and the input pipeline.
+//! CIFAR-10 and CIFAR-100 (docs/paper.md#data-and-augmentation) and the input pipeline.
 //!
 //! [`load`] reads a dataset from any of:
 //! - the official binary format: a folder holding `data_batch_1.bin … data_batch_5.bin` and
@@ -12,8 +12,9 @@
 //! source is a plain read. [`Loader`] turns a [`Split`] into batches of tensors: shuffled,
 //! augmented and normalised for training, normalised only for evaluation.
 //!
-//! `make data` leaves CIFAR-10 at `data/cifar10` (CIFAR-100 at `data/cifar100`), which is
-//! [`default_source`]: a folder, or a link to the archive or folder given to it.
+//! `make data` leaves CIFAR-10 at `data/cifar10` (CIFAR-100 at `data/cifar100`) in the
+//! repository, which is [`default_source`] when a command runs from there: a folder, or a
+//! link to the archive or folder given to it. [`data_dir`] says where, at run time.
 mod augment;
 mod binary;
 mod cache;
@@ -31,25 +32,43 @@ pub use dataset::{
 };
 pub use error::DataError;
 pub use loader::{Batch, Batches, Loader, LoaderConfig};
-pub use open::{cache_dir, open, splits, training_subset, Splits};
+pub use open::{open, splits, training_subset, Splits};
 
 use cache::{digest, Cache, Cached};
 use source::{join, Source};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-/// Where `make data` puts `kind`: `data/<kind>` in the workspace.
-pub fn default_source(kind: DatasetKind) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data")
-        .join(kind.name())
+/// The variable naming the data folder ([`data_dir`]).
+pub const DATA_DIR_VAR: &str = "SCALEFREE_DATA";
+/// The variable naming the cache folder ([`default_cache_dir`]).
+pub const CACHE_DIR_VAR: &str = "SCALEFREE_CACHE_DIR";
+
+/// The folder where datasets are looked for when no `--data` is given, decided when the
+/// command runs, never when it was built: `$SCALEFREE_DATA` when set, else `data` in the
+/// current directory (where `make data` puts them, as the Makefile runs from the
+/// repository root). Made absolute against the current directory.
+pub fn data_dir() -> PathBuf {
+    let dir = std::env::var_os(DATA_DIR_VAR)
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from("data"), PathBuf::from);
+    std::path::absolute(&dir).unwrap_or(dir)
 }
 
-/// The default cache directory: `data/cache` in the workspace.
+/// Where `make data` puts `kind`: `<data_dir>/<kind>`, e.g. `data/cifar10`.
+pub fn default_source(kind: DatasetKind) -> PathBuf {
+    data_dir().join(kind.name())
+}
+
+/// The cache directory: `$SCALEFREE_CACHE_DIR` when set, else `<data_dir>/cache`.
 pub fn default_cache_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data")
-        .join("cache")
+    match std::env::var_os(CACHE_DIR_VAR).filter(|v| !v.is_empty()) {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            std::path::absolute(&dir).unwrap_or(dir)
+        }
+        None => data_dir().join("cache"),
+    }
 }
 
 /// Loads `kind` from `source` (a folder or a `.tar.gz`, see the module docs), through the

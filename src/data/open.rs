@@ -3,14 +3,7 @@
 //! the optional validation split and seeded training subset.
 use super::{load, shuffled_order, Dataset, DatasetKind, Split};
 use anyhow::{bail, Context, Result};
-use std::path::{Path, PathBuf};
-
-/// The decoded-data cache: `$SCALEFREE_CACHE_DIR`, else [`super::default_cache_dir`].
-pub fn cache_dir() -> PathBuf {
-    std::env::var_os("SCALEFREE_CACHE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(super::default_cache_dir)
-}
+use std::path::Path;
 
 /// Loads `kind` from `source` through the cache; a missing source says how to get one.
 pub fn open(kind: DatasetKind, source: &Path) -> Result<Dataset> {
@@ -38,7 +31,7 @@ pub fn open(kind: DatasetKind, source: &Path) -> Result<Dataset> {
             kind.name()
         );
     }
-    load(kind, source, Some(&cache_dir()))
+    load(kind, source, Some(&super::default_cache_dir()))
         .with_context(|| format!("loading {} from {}", kind.name(), source.display()))
 }
 

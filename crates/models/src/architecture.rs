@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// The ResNets of the paper's table (PAPER.md §2), shallowest first.
+/// The ResNets of the paper's table (docs/paper.md#parameter-counts), shallowest first.
 pub const STANDARD_RESNETS: [&str; 7] = [
     "resnet20",
     "resnet32",

@@ -1,5 +1,5 @@
 //! The CIFAR models of Zhuang et al., *Understanding AdamW through Proximal Methods and
-//! Scale-Freeness* (TMLR 2022), §2 of `PAPER.md`: ResNet-`6n+2` with option-A shortcuts
+//! Scale-Freeness* (TMLR 2022), docs/paper.md#models: ResNet-`6n+2` with option-A shortcuts
 //! and DenseNet-BC-`6n+4` (growth 12, compression 0.5), each with or without batch norm.
 //! Without BN the BN layers are absent: no parameters, no buffers, no identity stand-ins.
 //!

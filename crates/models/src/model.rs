@@ -123,8 +123,8 @@ pub struct CatalogEntry {
     pub params_no_bn: i64,
 }
 
-/// The paper's models (PAPER.md §2), each with its parameter count with and without BN
-/// for `classes` outputs (about 0.1 s).
+/// The paper's models (docs/paper.md#parameter-counts), each with its parameter count with
+/// and without BN for `classes` outputs (about 0.1 s).
 pub fn catalog(classes: i64) -> Result<Vec<CatalogEntry>, ModelError> {
     STANDARD_RESNETS
         .into_iter()

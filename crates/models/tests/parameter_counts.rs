@@ -1,4 +1,4 @@
-//! The parameter counts of PAPER.md §2, exactly, from the built models.
+//! The parameter counts of docs/paper.md#parameter-counts, exactly, from the built models.
 use models::{catalog, parameter_count, trainable_parameter_count, Model, ModelConfig};
 use tch::{nn::VarStore, Device};
 

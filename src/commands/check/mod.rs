@@ -1,4 +1,5 @@
-//! `scalefree check`: the paper's claims as commands that run in minutes.
+//! `scalefree check`: the paper's claims as commands that run in minutes
+//! (docs/paper.md#claims-and-how-to-check-them).
 //!
 //! - `prox`: claim 1, AdamW and AdamProx follow nearly the same trajectory, and differ per
 //!   step by the first-order term `a·η·u` (`a = λ·s_t`).

@@ -1,4 +1,4 @@
-//! The magnitude histograms of PAPER.md §4: `log2|x|` of gradients, updates, updates/η_0
+//! The magnitude histograms of docs/paper.md#figures: `log2|x|` of gradients, updates, updates/η_0
 //! and parameters, all non-BN layers merged, as proportions per octave, at the first,
 //! a middle and the last logged step. One figure per (model, loss multiplier) and
 //! quantity: optimizers side by side, with and without BN one above the other.

@@ -4,6 +4,7 @@
 pub mod collect;
 pub mod curves;
 pub mod figure;
+pub mod gap_spread;
 pub mod heatmap;
 pub mod histograms;
 pub mod html;
@@ -79,7 +80,10 @@ pub fn generate(args: &ReportArgs) -> Result<Written> {
     }
     figures.extend(histograms::draw_all(&collection, &dir)?);
 
-    let report = table::build(&collection, figures)?;
+    let mut report = table::build(&collection, figures)?;
+    if let Some(figure) = gap_spread::draw(&report.groups, &dir)? {
+        report.figures.push(figure);
+    }
     write_json_atomic(&dir.join("summary.json"), &report)?;
     write_atomic(&dir.join("summary.md"), table::markdown(&report).as_bytes())?;
     write_atomic(&dir.join("index.html"), html::render(&report).as_bytes())?;
@@ -104,7 +108,9 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
     }
     let index = dir.join("index.html");
     println!("Report: {}", index.display());
-    println!("  open it in a browser: xdg-open {}  (or: python3 -m http.server -d {} and visit http://localhost:8000)", index.display(), dir.display());
+    // The server in the hint listens on this machine only: `-d` alone would serve the
+    // report to the whole network.
+    println!("  open it in a browser: xdg-open {}  (or: python3 -m http.server --bind 127.0.0.1 -d {} and visit http://127.0.0.1:8000)", index.display(), dir.display());
     println!("  table as text: {}", dir.join("summary.md").display());
     Ok(0)
 }

@@ -1,0 +1,69 @@
+//! What the Makefile would run, read with `make -n` (nothing is executed): TensorBoard
+//! serves this machine only unless `TB_HOST` asks for more.
+mod require;
+
+use std::process::Command;
+
+/// `make -n <args>` in the repository, without the caller's make or TensorBoard settings.
+fn make_n(args: &[&str]) -> Option<String> {
+    let mut cmd = Command::new("make");
+    cmd.arg("-n")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("MAKEFLAGS")
+        .env_remove("MFLAGS")
+        .env_remove("MAKELEVEL")
+        .env_remove("TB_HOST")
+        .env_remove("TB_PORT");
+    let out = match cmd.output() {
+        Ok(out) => out,
+        Err(e) => {
+            require::skip_or_fail(
+                "make_targets",
+                &format!("cannot run make ({e})"),
+                "install make",
+            );
+            return None;
+        }
+    };
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "make -n {}: {text}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(text)
+}
+
+/// The line of `make -n` output that starts TensorBoard.
+fn tensorboard_line(text: &str) -> &str {
+    text.lines()
+        .find(|l| l.contains("bin/tensorboard "))
+        .unwrap_or_else(|| panic!("no tensorboard command in:\n{text}"))
+}
+
+#[test]
+fn make_tensorboard_serves_this_machine_only_by_default() {
+    let Some(text) = make_n(&["tensorboard"]) else {
+        return;
+    };
+    let line = tensorboard_line(&text);
+    assert!(
+        line.ends_with("--logdir runs --host localhost --port 6006"),
+        "{line}"
+    );
+    for exposed in ["--bind_all", "0.0.0.0", "::"] {
+        assert!(!text.contains(exposed), "`{exposed}` in:\n{text}");
+    }
+}
+
+#[test]
+fn tb_host_and_tb_port_choose_where_tensorboard_listens() {
+    let Some(text) = make_n(&["tensorboard", "TB_HOST=0.0.0.0", "TB_PORT=6100"]) else {
+        return;
+    };
+    let line = tensorboard_line(&text);
+    assert!(line.ends_with("--host 0.0.0.0 --port 6100"), "{line}");
+    assert!(!text.contains("--bind_all"), "{text}");
+}
