@@ -11,7 +11,7 @@
 //! times torchvision's `DataLoader` beside it.
 //! The source defaults to $CIFAR10_JPEG, else `make data`'s `data/cifar10`
 //! (`scalefree::data::default_source`).
-#[path = "../bench/support.rs"]
+#[path = "../crates/optim/examples/bench_optim/support.rs"]
 mod support;
 use scalefree::data::{load, DatasetKind, Loader, LoaderConfig};
 use serde_json::json;

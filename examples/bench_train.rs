@@ -9,7 +9,7 @@
 //! the time per step without logging.
 //!
 //! Usage: bench_train [--data PATH] [--steps N] [--reps N] [--threads N] [--out DIR]
-#[path = "../bench/support.rs"]
+#[path = "../crates/optim/examples/bench_optim/support.rs"]
 mod support;
 use scalefree::commands::train::{train, RunOptions};
 use scalefree::config::RunConfig;

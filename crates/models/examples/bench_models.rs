@@ -9,7 +9,7 @@
 //!
 //! Usage: bench_models [--models resnet20,densenet100] [--layout nchw|channels-last|both]
 //!                     [--iters N] [--warmup N] [--batch N] [--threads N] [--out DIR]
-#[path = "../../../bench/support.rs"]
+#[path = "../../optim/examples/bench_optim/support.rs"]
 mod support;
 use anyhow::{bail, Context};
 use models::{trainable_parameter_count, Model, ModelConfig};

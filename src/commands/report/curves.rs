@@ -10,11 +10,62 @@ use std::path::Path;
 pub const SIZE: (u32, u32) = (1200, 480);
 const HEADER: u32 = 40;
 
+/// (epoch, lowest and highest training loss, lowest and highest accuracy) over seeds.
+type BandPoint = (f64, f64, f64, f64, f64);
+
 struct Curve<'a> {
     optimizer: DecayMode,
-    run: &'a RunResult,
+    runs: Vec<&'a RunResult>,
     label: String,
+    /// The mean over the seeds at each evaluation all of them reached.
     rows: Vec<MetricsRow>,
+    /// (epoch, lowest and highest training loss, lowest and highest accuracy) over the
+    /// seeds, drawn as a band when there are several.
+    band: Vec<BandPoint>,
+}
+
+/// Per evaluation step that every run reached: the runs' mean, and their extremes.
+fn over_seeds(all: &[Vec<MetricsRow>]) -> (Vec<MetricsRow>, Vec<BandPoint>) {
+    let mut rows = Vec::new();
+    let mut band = Vec::new();
+    for row in &all[0] {
+        let same: Vec<&MetricsRow> = all
+            .iter()
+            .filter_map(|rows| rows.iter().find(|r| r.step == row.step))
+            .collect();
+        if same.len() < all.len() {
+            continue;
+        }
+        let n = same.len() as f64;
+        let (loss, acc): (Vec<f64>, Vec<f64>) =
+            same.iter().map(|r| (r.train_loss, r.eval_accuracy)).unzip();
+        let extreme = |v: &[f64]| {
+            v.iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+                    (lo.min(*x), hi.max(*x))
+                })
+        };
+        let ((l_lo, l_hi), (a_lo, a_hi)) = (extreme(&loss), extreme(&acc));
+        band.push((row.epoch as f64, l_lo, l_hi, a_lo, a_hi));
+        rows.push(MetricsRow {
+            train_loss: loss.iter().sum::<f64>() / n,
+            eval_accuracy: acc.iter().sum::<f64>() / n,
+            ..row.clone()
+        });
+    }
+    (rows, band)
+}
+
+/// A band between `low` and `high` (as functions of the band entry) around a curve.
+fn band_polygon(
+    band: &[BandPoint],
+    low: impl Fn(&BandPoint) -> f64,
+    high: impl Fn(&BandPoint) -> f64,
+) -> Vec<(f64, f64)> {
+    band.iter()
+        .map(|b| (b.0, high(b)))
+        .chain(band.iter().rev().map(|b| (b.0, low(b))))
+        .collect()
 }
 
 /// `None` when no optimizer of the group has a best run with metrics yet.
@@ -24,28 +75,39 @@ pub fn draw(collection: &Collection, group: &Group, dir: &Path) -> Result<Option
         let Some(cell) = grid.best_cell() else {
             continue;
         };
-        let Some(run) = collection.representative(cell) else {
-            continue;
-        };
-        let rows: Vec<MetricsRow> = run
-            .metrics()?
-            .into_iter()
-            .filter(|r| r.train_loss.is_finite() && r.eval_accuracy.is_finite())
-            .collect();
-        if rows.is_empty() {
+        let runs = super::seeds::completed_runs(collection, cell);
+        let mut all = Vec::new();
+        for run in &runs {
+            let rows: Vec<MetricsRow> = run
+                .metrics()?
+                .into_iter()
+                .filter(|r| r.train_loss.is_finite() && r.eval_accuracy.is_finite())
+                .collect();
+            if !rows.is_empty() {
+                all.push(rows);
+            }
+        }
+        if all.is_empty() {
             continue;
         }
+        let (rows, band) = over_seeds(&all);
+        let seeds = if all.len() > 1 {
+            format!(", mean of {} seeds, band: their range", all.len())
+        } else {
+            String::new()
+        };
         let label = format!(
-            "{} (η₀ = {}, λ = {})",
+            "{} (η₀ = {}, λ = {}{seeds})",
             display_name(grid.optimizer),
             fmt_sci(cell.lr),
             fmt_sci(cell.wd)
         );
         curves.push(Curve {
             optimizer: grid.optimizer,
-            run,
+            runs,
             label,
             rows,
+            band: if all.len() > 1 { band } else { Vec::new() },
         });
     }
     if curves.is_empty() {
@@ -65,13 +127,17 @@ pub fn draw(collection: &Collection, group: &Group, dir: &Path) -> Result<Option
         draw_loss(&panels[0], &curves)?;
         draw_accuracy(&panels[1], &curves)
     })?;
-    let runs: Vec<String> = curves.iter().map(|c| c.run.name.clone()).collect();
+    let runs: Vec<String> = curves
+        .iter()
+        .flat_map(|c| c.runs.iter().map(|r| r.name.clone()))
+        .collect();
     Ok(Some(Figure {
         file,
         kind: "curves",
         caption: format!(
             "{}: training loss (log scale) and test accuracy against epoch, for each optimizer's best \
-             (η₀, λ) from the heatmap (runs {}).",
+             (η₀, λ) from the heatmap: the mean over its completed seeds, with their range as a band \
+             (runs {}).",
             group.key.label(),
             runs.join(", ")
         ),
@@ -84,7 +150,8 @@ fn epoch_range(curves: &[Curve]) -> std::ops::Range<f64> {
     let epochs = || curves.iter().flat_map(|c| c.rows.iter().map(|r| r.epoch));
     let first = epochs().min().unwrap_or(0);
     let last = epochs().max().unwrap_or(1).max(first + 1);
-    first as f64..last as f64
+    // Half an epoch of margin, so that the first and last evaluations are not on the axes.
+    first as f64 - 0.5..last as f64 + 0.5
 }
 
 /// Whole epochs only: at most one label per epoch.
@@ -106,7 +173,12 @@ fn loss_label(v: f64) -> String {
 fn draw_loss(area: &Area, curves: &[Curve]) -> Result<()> {
     let losses = curves
         .iter()
-        .flat_map(|c| c.rows.iter().map(|r| r.train_loss))
+        .flat_map(|c| {
+            c.rows
+                .iter()
+                .map(|r| r.train_loss)
+                .chain(c.band.iter().flat_map(|b| [b.1, b.2]))
+        })
         .filter(|&l| l > 0.0);
     let (lo, hi) = losses.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), l| {
         (lo.min(l), hi.max(l))
@@ -144,11 +216,25 @@ fn draw_loss(area: &Area, curves: &[Curve]) -> Result<()> {
         .map_err(plot_error)?;
     for curve in curves {
         let color = optimizer_color(curve.optimizer);
-        let points = curve
+        if !curve.band.is_empty() {
+            let band = band_polygon(&curve.band, |b| b.1.max(lo), |b| b.2);
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    band,
+                    color.mix(0.15).filled(),
+                )))
+                .map_err(plot_error)?;
+        }
+        let points: Vec<(f64, f64)> = curve
             .rows
             .iter()
             .filter(|r| r.train_loss > 0.0)
-            .map(|r| (r.epoch as f64, r.train_loss));
+            .map(|r| (r.epoch as f64, r.train_loss))
+            .collect();
+        // Markers too, so that a run evaluated once still shows.
+        chart
+            .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+            .map_err(plot_error)?;
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(2)))
             .map_err(plot_error)?
@@ -161,9 +247,12 @@ fn draw_loss(area: &Area, curves: &[Curve]) -> Result<()> {
 }
 
 fn draw_accuracy(area: &Area, curves: &[Curve]) -> Result<()> {
-    let accs = curves
-        .iter()
-        .flat_map(|c| c.rows.iter().map(|r| r.eval_accuracy));
+    let accs = curves.iter().flat_map(|c| {
+        c.rows
+            .iter()
+            .map(|r| r.eval_accuracy)
+            .chain(c.band.iter().flat_map(|b| [b.3, b.4]))
+    });
     let (lo, hi) = accs.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), a| {
         (lo.min(a), hi.max(a))
     });
@@ -188,7 +277,23 @@ fn draw_accuracy(area: &Area, curves: &[Curve]) -> Result<()> {
         .map_err(plot_error)?;
     for curve in curves {
         let color = optimizer_color(curve.optimizer);
-        let points = curve.rows.iter().map(|r| (r.epoch as f64, r.eval_accuracy));
+        if !curve.band.is_empty() {
+            let band = band_polygon(&curve.band, |b| b.3, |b| b.4);
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    band,
+                    color.mix(0.15).filled(),
+                )))
+                .map_err(plot_error)?;
+        }
+        let points: Vec<(f64, f64)> = curve
+            .rows
+            .iter()
+            .map(|r| (r.epoch as f64, r.eval_accuracy))
+            .collect();
+        chart
+            .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+            .map_err(plot_error)?;
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(2)))
             .map_err(plot_error)?

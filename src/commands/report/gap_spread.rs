@@ -11,7 +11,8 @@ use std::path::Path;
 
 const SIZE: (u32, u32) = (900, 600);
 
-/// `None` unless at least two groups have both a spread and a gap.
+/// `None` unless there is something to see: an intervention group beside another group,
+/// or a correlation of at least three groups, each with a spread and a gap.
 pub fn draw(groups: &[GroupRow], dir: &Path) -> Result<Option<Figure>> {
     let points: Vec<(&GroupRow, f64, f64, f64)> = groups
         .iter()
@@ -24,7 +25,8 @@ pub fn draw(groups: &[GroupRow], dir: &Path) -> Result<Option<Figure>> {
             Some((g, spread, gap * 100.0, half * 100.0))
         })
         .collect();
-    if points.len() < 2 {
+    let intervention = points.iter().any(|p| p.0.grad_factors != "none");
+    if points.len() < 2 || (points.len() < 3 && !intervention) {
         return Ok(None);
     }
     let (x_min, x_max) = points

@@ -253,16 +253,16 @@ pub fn best_text(row: Option<&OptimizerRow>) -> String {
             format!("no result ({settings_finished}/{settings_planned} settings done)")
         }
         Some(OptimizerRow { best: Some(b), .. }) => {
-            let seeds = match b.test_accuracy {
+            let (ci, seeds) = match b.test_accuracy {
                 Some(Estimate {
                     n,
                     half_width: Some(h),
                     ..
-                }) => format!(" ± {:.2}, {n} seeds", h * 100.0),
-                _ => ", 1 seed".into(),
+                }) => (format!(" ± {:.2}", h * 100.0), format!("{n} seeds")),
+                _ => (String::new(), "1 seed".into()),
             };
             format!(
-                "{:.2}%{seeds} (η₀ {}, λ {})",
+                "{:.2}%{ci} (η₀ {}, λ {}), {seeds}",
                 b.final_test_accuracy * 100.0,
                 fmt_sci(b.lr),
                 fmt_sci(b.wd)

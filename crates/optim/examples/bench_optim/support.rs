@@ -1,7 +1,9 @@
-//! The benchmark's small helpers: flag reading, the median, the load average (other
+//! What every benchmark program shares: flag reading, the median, the load average (other
 //! processes on a shared machine skew timings, so each result records it) and writing
-//! the JSON report. The same as the repository's `bench/support.rs`, copied so that this
-//! crate builds from its own folder; read by hand rather than through a CLI dependency.
+//! the JSON report. It lives in this crate so that the crate packages alone; the driver's
+//! and `models`' benchmark examples include it by path. The flags are a handful of numbers
+//! per program, so they are read by hand rather than through a CLI dependency.
+#![allow(dead_code)] // each benchmark uses part of it
 
 use anyhow::Context;
 use std::path::Path;
