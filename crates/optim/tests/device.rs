@@ -8,7 +8,12 @@ use common::{gaussian, to_vec};
 use tch::nn::{self, Module, VarStore};
 use tch::{Device, Kind, Tensor};
 
+/// libtorch's generator is global and tests run on parallel threads: the seed and the
+/// initialisation that draws from it happen under one lock, so every model is the same.
+static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn model() -> (VarStore, nn::Sequential) {
+    let _seeded = INIT.lock().unwrap_or_else(|e| e.into_inner());
     tch::manual_seed(5);
     let vs = VarStore::new(Device::Cpu);
     let net = nn::seq()
