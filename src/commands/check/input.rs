@@ -28,6 +28,16 @@ pub struct Input {
 
 impl Input {
     pub fn open(args: &InputArgs, batch_size: usize, device: Device) -> Result<Input> {
+        Input::open_with_default_subset(args, batch_size, device, None)
+    }
+
+    /// As [`Input::open`]; without `--train-subset`, at most `default_subset` images.
+    pub fn open_with_default_subset(
+        args: &InputArgs,
+        batch_size: usize,
+        device: Device,
+        default_subset: Option<usize>,
+    ) -> Result<Input> {
         let kind = args.dataset.kind();
         let classes = kind.num_classes() as i64;
         let random = || Input {
@@ -60,9 +70,12 @@ impl Input {
         }
         let dataset = data::open(kind, &source)?;
         // The same training split and subset as `scalefree train --train-subset`.
-        let splits = data::splits(&dataset, 0.0, args.train_subset, args.seed)?;
+        let subset = args
+            .train_subset
+            .or(default_subset.map(|n| n.min(dataset.train.len())));
+        let splits = data::splits(&dataset, 0.0, subset, args.seed)?;
         let mut description = kind.name().to_string();
-        if args.train_subset.is_some() {
+        if subset.is_some() {
             description = format!("{description} (subset of {})", splits.train.len());
         }
         if splits.train.is_empty() {

@@ -199,10 +199,10 @@ pub fn run(args: &MultiScaleArgs) -> Result<Report> {
     for seed in 0..args.seeds as u64 {
         let input_args = InputArgs {
             seed,
-            train_subset: args.input.train_subset.or(Some(DEFAULT_SUBSET)),
             ..args.input.clone()
         };
-        let input = Input::open(&input_args, batch_size, device)?;
+        let input =
+            Input::open_with_default_subset(&input_args, batch_size, device, Some(DEFAULT_SUBSET))?;
         description = input.description.clone();
         let model = super::options::model_config(
             &args.model.model,
