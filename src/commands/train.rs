@@ -9,7 +9,7 @@ use crate::sinks::tensorboard::Board;
 use crate::train::scale_probe::ScaleProbe;
 use crate::train::step_timing::{StepTimer, StepTiming};
 use crate::train::{Position, Step, Trainer, TrainerSpec};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use optim::DecayMode;
@@ -347,7 +347,9 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
     // its first batch), else the ones the setting names.
     match dir.read_factors()? {
         Some(factors) if options.resume => trainer.set_layer_factors(&factors)?,
-        _ => trainer.use_factors(&config.training.grad_factors, config.training.factor_seed)?,
+        _ => trainer
+            .use_factors(&config.training.grad_factors, config.training.factor_seed)
+            .with_context(|| format!("--grad-factors {}", config.training.grad_factors))?,
     }
     let mut factors_logged = false;
     let epochs = config.training.epochs;
