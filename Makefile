@@ -2,17 +2,29 @@
 # `make cifar10` and `make test` each run the setup first when it is missing.
 
 SHELL := /bin/bash
-TORCH_VERSION := 2.13.0
-TORCHVISION_VERSION := 0.28.0
+# The libtorch to build for: 2.13.0 (default, tch 0.26) or 2.11.0 (tch 0.24), e.g. the
+# PyTorch a GPU cluster node already has. Every target follows it: the venv, the build
+# (scripts/cargo-torch.sh picks the lock file), the binary, `make bundle`.
+TORCH_VERSION ?= 2.13.0
 PYTHON ?= python3
+ifeq ($(TORCH_VERSION),2.13.0)
+TORCHVISION_VERSION := 0.28.0
 VENV := $(CURDIR)/.venv
+BIN_DIR := target/release
+else ifeq ($(TORCH_VERSION),2.11.0)
+TORCHVISION_VERSION := 0.26.0
+VENV := $(CURDIR)/.venv-torch-$(TORCH_VERSION)
+BIN_DIR := target/torch-$(TORCH_VERSION)/target/release
+else
+$(error TORCH_VERSION=$(TORCH_VERSION) is not supported: 2.13.0 (the default) or 2.11.0)
+endif
 VENV_STAMP := $(VENV)/.installed-torch-$(TORCH_VERSION)
 # torchvision: for the PyTorch side of `make bench` (and its tests) only.
 TORCHVISION_STAMP := $(VENV)/.installed-torchvision-$(TORCHVISION_VERSION)
-BIN := target/release/scalefree
+BIN := $(BIN_DIR)/scalefree
 
 # Build against the user's libtorch when LIBTORCH is set, else against the pinned
-# torch wheel in .venv (torch-sys asks that venv's python where libtorch lives).
+# torch wheel in the venv (torch-sys asks that venv's python where libtorch lives).
 ifdef LIBTORCH
 TORCH_ENV := LIBTORCH=$(LIBTORCH)
 TORCH_DEPS :=
@@ -20,7 +32,7 @@ else
 TORCH_ENV := LIBTORCH_USE_PYTORCH=1 VIRTUAL_ENV=$(VENV) PATH="$(VENV)/bin:$$PATH"
 TORCH_DEPS := $(VENV_STAMP)
 endif
-CARGO := $(TORCH_ENV) cargo
+CARGO := $(TORCH_ENV) scripts/cargo-torch.sh $(TORCH_VERSION)
 
 .PHONY: setup build test bench bench-optim bench-rust lint clean-venv info
 
@@ -73,7 +85,7 @@ torchvision: $(TORCHVISION_STAMP)
 
 bench: setup data $(TORCHVISION_STAMP)
 	@mkdir -p bench/results
-	$(VENV)/bin/python bench/compare.py $(BENCH_ARGS)
+	$(VENV)/bin/python bench/compare.py --bin-dir $(BIN_DIR) $(BENCH_ARGS)
 
 # The Rust-only benchmarks: kernels, layouts, cold/cached loads and logging variants.
 bench-rust: bench-optim bench-models bench-data bench-train
@@ -88,6 +100,26 @@ lint: $(TORCH_DEPS)
 
 info: setup
 	$(BIN) info
+
+# Every target compiled (no code generated) for the given TORCH_VERSION; CI runs
+# `make check-torch-versions` so that the non-default libtorch cannot rot.
+.PHONY: check check-torch-versions
+check: $(TORCH_DEPS)
+	$(CARGO) check --workspace --all-targets
+
+check-torch-versions:
+	$(MAKE) check TORCH_VERSION=2.11.0
+
+# `make bundle [TORCH_VERSION=2.11.0]`: what a GPU node with PyTorch but no Rust and no
+# network needs to run scalefree, bench/gpu.sh included: dist/scalefree-<version>-torch-
+# <TORCH_VERSION>/ and its .tar.gz (scripts/bundle.sh says what goes in).
+.PHONY: bundle bundle-binaries
+bundle-binaries: $(TORCH_DEPS)
+	$(CARGO) build --release -p scalefree --bin scalefree --example bench_data
+	$(CARGO) build --release -p adamw-prox --example bench_optim
+
+bundle: bundle-binaries
+	bash scripts/bundle.sh $(TORCH_VERSION) $(BIN_DIR) dist
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,40 +1,24 @@
 #!/usr/bin/env bash
-# bench/gpu.sh: everything a GPU machine should run, in one go, from a fresh checkout.
+# bench/gpu.sh OUT_DIR [--quick]: what a GPU machine runs, from a scalefree bundle
+# (`make bundle`): unpack it on a machine with PyTorch (no Rust, no network needed), then
 #
-#   bash bench/gpu.sh            (CIFAR10_SOURCE=... as for `make data`; THREADS=8 default)
+#   bash bench/gpu.sh results
 #
-# 1. builds (`make setup`, `make data`) and checks that torch and scalefree both see the GPU;
-# 2. checks the CUDA paths: models forward/backward on CUDA, the optimizer's tensor-ops
-#    kernel on CUDA against the Python paper optimizer, and a short CUDA training run
-#    with scale logging;
-# 3. times `bench/compare.py` on the CPU and on CUDA side by side with PyTorch, writing
-#    bench/results/<date>-gpu.json and .md.
-# Each step prints its time; the script stops at the first failure with its message.
+# Correctness on CUDA (models and optimizer against the CPU and against the Python
+# float64 reference, training with histograms and TensorBoard, SIGTERM and resume),
+# speed side by side with PyTorch, and how busy the GPU is; everything measured goes to
+# OUT_DIR/gpu.json and gpu.md (with the benchmark's bench.json and bench.md). Without a
+# GPU the CPU parts run and the CUDA parts are listed as skipped. Aims at 8 minutes on
+# one GPU. bench/gpu_check.py does the work; this script finds the PyTorch first.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-THREADS=${THREADS:-8}
-NAME=${NAME:-$(date +%F)-gpu}
-step() { echo; echo "== $* ($(date +%T))"; }
-
-step "build and data"
-make setup data torchvision
-export LIBTORCH_USE_PYTORCH=1 VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH"
-
-step "torch and scalefree see the GPU"
-python -c 'import torch; assert torch.cuda.is_available(), "torch sees no GPU"; print(torch.__version__, torch.cuda.get_device_name(0))'
-target/release/scalefree info
-target/release/scalefree info --json | grep -q '"cuda_available": true' \
-  || { echo "error: scalefree (libtorch through tch) sees no GPU; libtorch_cuda.so must be linked in (build/torch_link.rs; check: ldd target/release/scalefree | grep torch_cuda)" >&2; exit 1; }
-
-step "CUDA checks"
-cargo test --release -p models --test forward_backward -- cuda
-cargo test --release --test pytorch_baseline -- the_python_paper_optimizer
-run=$(mktemp -d)
-target/release/scalefree train --device cuda --model resnet20 --bn --max-steps 60 --hist-every 20 \
-  --eval-every 0 --threads "$THREADS" --quiet --out "$run/cuda-run"
-python -c "import json,sys; t=json.load(open('$run/cuda-run/summary.json'))['timing']; print(t); assert t['scale_log_events'] == 4"
-rm -rf "$run"
-
-step "side-by-side benchmarks, CPU and CUDA"
-python bench/compare.py --device auto --threads "$THREADS" --name "$NAME" ${BENCH_ARGS:-}
-echo "results: bench/results/$NAME.json and bench/results/$NAME.md"
+here=$(cd "$(dirname "$0")" && pwd)
+if [[ ! -f $here/../torch-env.sh ]]; then
+    echo "error: bench/gpu.sh runs from a bundle: \`make bundle\`, unpack it, then bash bench/gpu.sh OUT_DIR" >&2
+    exit 2
+fi
+if [[ $# -lt 1 || $1 == -* ]]; then
+    echo "usage: bash bench/gpu.sh OUT_DIR [--quick]" >&2
+    exit 2
+fi
+source "$here/../torch-env.sh"
+exec "${SCALEFREE_PYTHON:-python3}" "$here/gpu_check.py" "$@"

@@ -10,6 +10,8 @@
 //   never available even on a GPU machine.
 // torch-sys publishes its lib directory as `DEP_TCH_LIBTORCH_LIB` (its `links = "tch"`),
 // which reaches crates that depend on torch-sys directly.
+include!("libtorch_version.rs");
+
 fn link_libtorch() {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     let Ok(lib_dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
@@ -17,6 +19,11 @@ fn link_libtorch() {
         return;
     };
     println!("cargo:rustc-env=SCALEFREE_LIBTORCH_LIB={lib_dir}");
+    // The version this binary is built for; the binary compares it with the libtorch it
+    // finds at run time (src/libtorch.rs).
+    if let Some(version) = libtorch_version_at(std::path::Path::new(&lib_dir)) {
+        println!("cargo:rustc-env=SCALEFREE_LIBTORCH_BUILT_FOR={version}");
+    }
     println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}");
     if std::path::Path::new(&lib_dir).join("libtorch_cuda.so").exists() {
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed");

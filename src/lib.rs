@@ -7,12 +7,14 @@
 //! `train` (the training core); `rundir` (the run
 //! directory's files and state) and `sinks` (atomic writes, JSON lines, TensorBoard);
 //! `plot`; then `commands` (train, check, sweep, report, info, models) and `cli`.
+//! `libtorch` says which libtorch the binary was built for and which it runs on.
 //! `fault` is a test hook (fault injection at named points), off unless its variables are set.
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod data;
 pub mod fault;
+pub mod libtorch;
 pub mod plot;
 pub mod rundir;
 pub mod scales;

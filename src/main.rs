@@ -14,6 +14,13 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    // `info` lists both versions before refusing; every other command refuses at once.
+    if !matches!(cli.command, Command::Info(_)) {
+        if let Err(mismatch) = scalefree::libtorch::check_loaded() {
+            eprintln!("error: {mismatch}");
+            std::process::exit(1);
+        }
+    }
     let result = match cli.command {
         Command::Info(args) => info::run(&args).map(|_| 0),
         Command::Models(args) => models::run(&args).map(|_| 0),

@@ -5,10 +5,11 @@
 //! and training trials, which `make bench` installs and `make test` checks for).
 mod train_support;
 
-use optim::{Adam, AdamConfig, DecayMode, ParamGroup};
+use optim::DecayMode;
+use scalefree::commands::check::device::reference_iterates;
 use serde_json::Value;
 use std::process::Command;
-use tch::{Device, Kind, Tensor};
+use tch::Device;
 use train_support::{venv_python as python, workspace, write_tiny_cifar10};
 
 fn json_output(cmd: &mut Command) -> Value {
@@ -57,36 +58,15 @@ fn the_pytorch_models_have_the_rust_models_parameter_counts() {
     }
 }
 
-/// The problem of bench/pytorch/reference_iterates.py, built with the same libtorch ops
-/// on the CPU, solved on `device`.
+/// The problem of bench/pytorch/reference_iterates.py, solved on `device` (the same
+/// function `scalefree check device --iterates` runs).
 fn rust_iterates(
-    (n, steps, lr, wd): (i64, u64, f64, f64),
+    problem: (i64, u64, f64, f64),
     mode: DecayMode,
     amsgrad: bool,
     device: Device,
 ) -> Vec<f64> {
-    let i = Tensor::arange(n, (Kind::Double, Device::Cpu));
-    let x = (&i * 0.37 + 0.1).sin().to(device).set_requires_grad(true);
-    let config = AdamConfig {
-        amsgrad,
-        ..AdamConfig::new(mode, lr, wd)
-    };
-    let mut opt = Adam::new(
-        config,
-        vec![ParamGroup::from_tensors("x", vec![x.shallow_clone()])],
-    )
-    .unwrap();
-    for t in 1..=steps {
-        let lr_t = lr * 0.5 * (1.0 + (std::f64::consts::PI * (t - 1) as f64 / steps as f64).cos());
-        opt.set_lr(lr_t).unwrap();
-        opt.zero_grad();
-        let scale = ((i.remainder(7) - 3.0) * std::f64::consts::LN_10).exp();
-        let g = ((&i * 1.3 + t as f64 * 0.7).cos() * scale).to(device);
-        (&x * g).sum(Kind::Double).backward();
-        opt.step().unwrap();
-    }
-    opt.sync_buffers().unwrap();
-    Vec::<f64>::try_from(x.detach().to(Device::Cpu)).unwrap()
+    reference_iterates(problem, mode, amsgrad, device).unwrap()
 }
 
 fn max_abs_difference(a: &[f64], b: &[f64]) -> f64 {

@@ -37,9 +37,14 @@ def iterate(n, steps, lr, weight_decay, mode, amsgrad=False):
     return x.detach().tolist()
 
 
+def all_iterates(n, steps, lr, weight_decay):
+    """Every variant's final iterate, keyed as the command line prints them."""
+    out = {mode: iterate(n, steps, lr, weight_decay, mode) for mode in MODES}
+    out["adamw-amsgrad"] = iterate(n, steps, lr, weight_decay, "adamw", amsgrad=True)
+    return out
+
+
 if __name__ == "__main__":
     n, steps = int(sys.argv[1]), int(sys.argv[2])
     lr, weight_decay = float(sys.argv[3]), float(sys.argv[4])
-    out = {mode: iterate(n, steps, lr, weight_decay, mode) for mode in MODES}
-    out["adamw-amsgrad"] = iterate(n, steps, lr, weight_decay, "adamw", amsgrad=True)
-    print(json.dumps(out))
+    print(json.dumps(all_iterates(n, steps, lr, weight_decay)))

@@ -1,5 +1,6 @@
 //! `scalefree info`: what this binary runs on, also recorded in every run directory.
 use crate::data::{self, DatasetKind};
+use crate::libtorch;
 use clap::Args;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -16,8 +17,11 @@ pub struct InfoArgs {
 pub struct Environment {
     pub scalefree_version: String,
     pub git_describe: String,
+    /// The libtorch in use (found at run time).
     pub libtorch_version: String,
     pub libtorch_lib_dir: String,
+    /// The libtorch the binary was built for (`TORCH_VERSION` at build time).
+    pub libtorch_built_for: String,
     pub cpu_threads: i32,
     pub cuda_available: bool,
     pub cudnn_available: bool,
@@ -27,15 +31,20 @@ pub struct Environment {
 impl Environment {
     pub fn detect() -> Self {
         let cuda_available = Cuda::is_available();
+        let loaded = libtorch::Loaded::detect();
         Environment {
             scalefree_version: env!("CARGO_PKG_VERSION").to_string(),
             git_describe: option_env!("SCALEFREE_GIT_DESCRIBE")
                 .unwrap_or("unknown")
                 .to_string(),
-            libtorch_version: libtorch_version(),
-            libtorch_lib_dir: option_env!("SCALEFREE_LIBTORCH_LIB")
-                .unwrap_or("unknown")
-                .to_string(),
+            libtorch_version: loaded
+                .as_ref()
+                .map_or_else(|| "unknown".to_string(), |l| l.version.clone()),
+            libtorch_lib_dir: loaded.as_ref().map_or_else(
+                || "unknown".to_string(),
+                |l| l.lib_dir.display().to_string(),
+            ),
+            libtorch_built_for: libtorch::built_for().to_string(),
             cpu_threads: tch::get_num_threads(),
             cuda_available,
             cudnn_available: cuda_available && Cuda::cudnn_is_available(),
@@ -84,36 +93,6 @@ impl DataLocations {
     }
 }
 
-fn libtorch_version() -> String {
-    // The version file sits next to libtorch's lib directory in both the wheel and the
-    // standalone libtorch distribution.
-    let lib = option_env!("SCALEFREE_LIBTORCH_LIB").unwrap_or("");
-    let root = std::path::Path::new(lib).parent();
-    for candidate in ["version.py", "build-version"] {
-        if let Some(text) = root.and_then(|r| std::fs::read_to_string(r.join(candidate)).ok()) {
-            if let Some(v) = parse_version(&text) {
-                return v;
-            }
-        }
-    }
-    "unknown".to_string()
-}
-
-fn parse_version(text: &str) -> Option<String> {
-    for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("__version__") {
-            return Some(
-                rest.trim_start_matches([' ', '=', ':'])
-                    .trim()
-                    .trim_matches(['\'', '"'])
-                    .to_string(),
-            );
-        }
-    }
-    let first = text.lines().next()?.trim();
-    (!first.is_empty()).then(|| first.to_string())
-}
-
 fn gpu_names() -> Vec<String> {
     (0..Cuda::device_count())
         .map(|i| {
@@ -150,6 +129,7 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
             "libtorch         {} at {}",
             env.libtorch_version, env.libtorch_lib_dir
         );
+        println!("built for        libtorch {}", env.libtorch_built_for);
         println!("CPU threads      {}", env.cpu_threads);
         println!("CUDA available   {}", env.cuda_available);
         println!("cuDNN available  {}", env.cudnn_available);
@@ -183,5 +163,6 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
         }
         println!("  cache          {}", data.cache_dir.display());
     }
-    Ok(())
+    // Printed first, refused after: the listing shows both versions side by side.
+    libtorch::check_loaded().map_err(anyhow::Error::msg)
 }

@@ -9,8 +9,12 @@
 //! - `multi-scale`: claim 4, fixed per-layer gradient factors hurt Adam-ℓ2 (as a per-layer
 //!   weight decay λ/c) and leave AdamW unchanged, over paired seeds.
 //!
-//! Each prints a table and a verdict line, writes `--json`, logs to `--tb`, and exits 0
-//! when it ran, whatever the verdict.
+//! - `device`: not a claim but the ground under them: the CUDA path against the CPU.
+//!
+//! Each claim check prints a table and a verdict line, writes `--json`, logs to `--tb`,
+//! and exits 0 when it ran, whatever the verdict; `device` exits 1 when a comparison
+//! fails, so that a script stops there.
+pub mod device;
 pub mod grad_scales;
 mod input;
 pub mod multi_scale;
@@ -44,6 +48,10 @@ pub enum CheckCommand {
     /// unchanged; paired over seeds, with 95% CIs and a fixed verdict rule.
     #[command(allow_negative_numbers = true)]
     MultiScale(multi_scale::MultiScaleArgs),
+    /// The CUDA path against the CPU: models forward/backward in float64, the optimizer's
+    /// tensor-ops kernel against the CPU kernel, the reference problem's iterates
+    /// (bench/gpu.sh). Exits 1 when a difference exceeds its tolerance.
+    Device(device::DeviceArgs),
 }
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<i32> {
@@ -52,6 +60,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<i32> {
         CheckCommand::ScaleFree(a) => scale_free::run(a).map(|_| 0),
         CheckCommand::GradScales(a) => grad_scales::run(a).map(|_| 0),
         CheckCommand::MultiScale(a) => multi_scale::run(a).map(|_| 0),
+        CheckCommand::Device(a) => device::run(a),
     }
 }
 

@@ -103,7 +103,11 @@ pub fn script(
         device,
         options.cpus_per_task,
     )?;
-    let program = quote(&cmd.get_program().to_string_lossy());
+    // From a bundle, the launcher: the node then finds its own PyTorch's libtorch.
+    let program = match std::env::var_os("SCALEFREE_LAUNCHER") {
+        Some(launcher) => quote(&launcher.to_string_lossy()),
+        None => quote(&cmd.get_program().to_string_lossy()),
+    };
     let args: Vec<String> = cmd
         .get_args()
         .map(|a| a.to_string_lossy().to_string())
