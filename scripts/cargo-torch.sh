@@ -32,6 +32,10 @@ fi
 
 dir=target/torch-$version
 ws=$dir/workspace
+mkdir -p "$dir"
+# One build of a version at a time: the copy is replaced below.
+exec 9>"$dir/.lock"
+flock 9
 rm -rf "$ws"
 mkdir -p "$ws"
 # The sources as they are now: tracked files and untracked ones git does not ignore.
