@@ -131,7 +131,7 @@ def optim_groups(a, device):
         common = ["--depth", str(depth), "--steps", str(a.optim_steps), "--threads", str(a.threads),
                   "--device", device]
         cands = []
-        for mode in MODES:
+        for mode in a.modes:
             cands.append(Candidate(f"scalefree {mode}", "scalefree",
                                    [str(a.bin_dir / "examples" / "bench_optim"), "--trial", "scalefree",
                                     "--mode", mode] + common))
@@ -275,7 +275,7 @@ def comparisons(groups):
                 continue
             shapes = g.name.split(", ")[1].split(" (")[0]
             labels = {c.label: c for c in g.candidates}
-            for mode in MODES:
+            for mode in (m for m in MODES if f"scalefree {m}" in labels):
                 ours = labels[f"scalefree {mode}"]
                 add(f"optimizer {mode}, {shapes}: vs paper optimizer in Python", g, ours,
                     labels[f"PyTorch paper optimizer {mode}"])
@@ -381,7 +381,7 @@ def markdown(report, groups):
         for g in optim:
             m = medians(g)
             shapes = g["name"].split(", ")[1]
-            for mode in MODES:
+            for mode in (mode for mode in MODES if f"scalefree {mode}" in m):
                 vs_fused = rows.get(f"optimizer {mode}, {shapes.split(' (')[0]}: vs torch AdamW fused")
                 floor = rows.get(f"optimizer {mode}, {shapes.split(' (')[0]}: time / memory floor")
                 lines.append(
@@ -500,6 +500,8 @@ def parse_args():
     p.add_argument("--bin-dir", type=Path, default=ROOT / "target" / "release")
     p.add_argument("--depths", default="110,1202", help="optimizer parameter shapes (ResNet depths)")
     p.add_argument("--optim-steps", type=int, default=20)
+    p.add_argument("--modes", default=",".join(MODES),
+                   help="the optimizer benchmark's update rules (default all: " + ", ".join(MODES) + ")")
     p.add_argument("--models", default=",".join(f"{m}{'-bn' if bn else ''}" for m, bn in TRAIN_MODELS),
                    help="training groups, e.g. resnet20,resnet110-bn")
     p.add_argument("--logging-models", default=",".join(f"{m}{'-bn' if bn else ''}" for m, bn in LOGGING_MODELS))
@@ -528,6 +530,9 @@ def parse_args():
             out.append((name, bn))
         return out
 
+    a.modes = [m for m in a.modes.split(",") if m]
+    if not a.modes or any(m not in MODES for m in a.modes):
+        p.error(f"--modes: {a.modes} must name some of {', '.join(MODES)}")
     a.train_models = models("--models", a.models)
     a.logging_models = models("--logging-models", a.logging_models)
     for binary in ("scalefree", "examples/bench_optim", "examples/bench_data"):

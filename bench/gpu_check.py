@@ -160,11 +160,11 @@ def check_train(data, device, threads, work):
             "tensorboard_files": len(events)}
 
 
-def check_resume(data, device, threads, work):
+def check_resume(data, device, threads, work, steps):
     """A run stopped with SIGTERM mid-epoch checkpoints, says interrupted (exit 130), and
     `--resume` with the same settings completes it."""
     run = work / "resume-run"
-    args = train_args(data, device, threads, 200, run)
+    args = train_args(data, device, threads, steps, run)
     proc = subprocess.Popen([str(SCALEFREE), *map(str, args)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     # Stopped once training is under way: the histograms of step 5 are written.
@@ -184,7 +184,7 @@ def check_resume(data, device, threads, work):
         raise Failure(f"SIGTERM gave exit {code} and status {stopped.get('status')!r} (want 130, interrupted)")
     scalefree(*args, "--resume")
     done = json.loads((run / "summary.json").read_text())
-    if done.get("status") != "completed" or done.get("steps_done") != 200:
+    if done.get("status") != "completed" or done.get("steps_done") != steps:
         raise Failure(f"the resumed run ended {done.get('status')!r} at step {done.get('steps_done')}")
     print(f"stopped at step {stopped.get('steps_done')}, resumed, completed at step {done.get('steps_done')}")
     return {"stopped_at_step": stopped.get("steps_done"), "completed_at_step": done.get("steps_done")}
@@ -199,7 +199,9 @@ def benchmarks(device, data, threads, out, quick):
         argv += ["--reps", "1", "--warmup", "0", "--depths", "20", "--optim-steps", "3",
                  "--models", "resnet20", "--train-steps", "5", "--only", "optim,train"]
     else:
-        argv += ["--reps", "2", "--warmup", "1",
+        # Sized for about 5 minutes of the 8: two counted rounds (each trial's first three
+        # steps are warm-up already), AdamW alone in the optimizer benchmark.
+        argv += ["--reps", "2", "--warmup", "0", "--modes", "adamw",
                  "--models", "resnet20,resnet20-bn,resnet56,resnet56-bn,resnet110,resnet110-bn",
                  "--only", "optim,data,train"]
     proc = subprocess.run(argv, timeout=1800)
@@ -335,7 +337,7 @@ def main():
         checks.run(f"optimizer on {device} vs the Python float64 reference", lambda: check_reference(device, a.out))
         checks.run(f"train on {device} with histograms and TensorBoard",
                    lambda: check_train(data, device, a.threads, work))
-        checks.run(f"SIGTERM and --resume on {device}", lambda: check_resume(data, device, a.threads, work))
+        checks.run(f"SIGTERM and --resume on {device}", lambda: check_resume(data, device, a.threads, work, 60 if a.quick else 200))
         bench = checks.run(f"side by side with PyTorch on {device}",
                            lambda: benchmarks(device, data, a.threads, a.out, a.quick),
                            skip=missing_modules(["numpy", "torchvision"]))

@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-use train_support::{read_json, workspace, write_tiny_cifar10};
+use train_support::{read_json, tiny_experiment, workspace, write_tiny_cifar10};
 
 /// The bundle, built once for the tests of this file: (its unpacked folder, the .tar.gz).
 fn bundle() -> (&'static Path, &'static Path) {
@@ -251,4 +251,44 @@ fn gpu_sh_without_a_gpu_runs_the_cpu_parts_and_says_the_cuda_ones_were_skipped()
         .collect();
     files.sort();
     assert_eq!(files, ["bench.json", "bench.md", "gpu.json", "gpu.md"]);
+}
+
+#[test]
+fn a_slurm_job_submitted_from_a_bundle_runs_through_its_launcher() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_cifar10(&dir.path().join("data"), 64, 16);
+    let experiment = dir.path().join("tiny.json");
+    tiny_experiment(&experiment, "tiny", &dir.path().join("data"));
+    // sbatch that accepts the job and prints its id.
+    let fake_bin = dir.path().join("bin");
+    std::fs::create_dir(&fake_bin).unwrap();
+    let sbatch = fake_bin.join("sbatch");
+    std::fs::write(&sbatch, "#!/bin/sh\necho 4242\n").unwrap();
+    std::fs::set_permissions(&sbatch, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let runs = dir.path().join("runs");
+    let out = in_bundle("./scalefree", &venv_python())
+        .env(
+            "PATH",
+            format!("{}:/usr/local/bin:/usr/bin:/bin", fake_bin.display()),
+        )
+        .args(["sweep", "--backend", "slurm", "--runs"])
+        .arg(&runs)
+        .arg(&experiment)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let scripts: Vec<PathBuf> = std::fs::read_dir(runs.join("tiny/slurm"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sbatch"))
+        .collect();
+    assert_eq!(scripts.len(), 1);
+    let script = std::fs::read_to_string(&scripts[0]).unwrap();
+    let (folder, _) = bundle();
+    let launcher = folder.join("scalefree");
+    assert!(
+        script.contains(&format!("exec '{}' ", launcher.display())),
+        "{script}"
+    );
 }

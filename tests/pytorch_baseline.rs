@@ -289,6 +289,7 @@ fn compare_refuses_bad_options_naming_the_flag() {
         (vec!["--models", "vgg16"], "--models"),
         (vec!["--data", "/no/such/data"], "--data"),
         (vec!["--depths", "110,x"], "--depths"),
+        (vec!["--modes", "adam"], "--modes"),
     ] {
         let output = python()
             .arg(workspace().join("bench/compare.py"))
