@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use optim::DecayMode;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::ops::Range;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -94,11 +95,90 @@ pub fn font(size: u32) -> TextStyle<'static> {
     ("sans-serif", size).into_font().color(&BLACK)
 }
 
+/// Text whose anchor is its vertical middle and, horizontally, `h`.
+pub fn anchored(size: u32, h: HPos) -> TextStyle<'static> {
+    font(size).pos(Pos::new(h, VPos::Center))
+}
+
 pub fn centered(size: u32) -> TextStyle<'static> {
-    font(size).pos(plotters::style::text_anchor::Pos::new(
-        plotters::style::text_anchor::HPos::Center,
-        plotters::style::text_anchor::VPos::Center,
-    ))
+    anchored(size, HPos::Center)
+}
+
+/// The lowest and the highest of `values` (∞ and −∞ when there are none).
+pub fn extremes(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    values
+        .into_iter()
+        .fold((lo, hi), |(lo, hi), v| (lo.min(v), hi.max(v)))
+}
+
+/// A chart on a PNG figure.
+pub type Chart<'a, X, Y> = ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, Y>>;
+
+/// `text` at `at` in `style`.
+pub fn text(area: &Area, text: &str, at: (i32, i32), style: TextStyle<'_>) -> Result<()> {
+    area.draw(&Text::new(text, at, style)).map_err(plot_error)
+}
+
+/// Splits off the top `height` pixels of a figure with `title` in `size`-point text in
+/// their middle; returns the rest.
+pub fn header<'a>(root: &Area<'a>, height: u32, title: &str, size: u32) -> Result<Area<'a>> {
+    let (top, body) = root.split_vertically(height);
+    let middle = (root.dim_in_pixel().0 as i32 / 2, height as i32 / 2 + 2);
+    text(&top, title, middle, centered(size))?;
+    Ok(body)
+}
+
+/// A line through `points` with a dot of `radius` pixels at each, over a translucent
+/// `band` of (x, low, high) points (none when empty), named in the legend by a stroke
+/// `legend_w` pixels long.
+pub fn line<X, Y>(
+    chart: &mut Chart<'_, X, Y>,
+    points: &[(f64, f64)],
+    band: &[(f64, f64, f64)],
+    color: RGBColor,
+    radius: i32,
+    (label, legend_w): (&str, i32),
+) -> Result<()>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    if !band.is_empty() {
+        let upper = band.iter().map(|b| (b.0, b.2));
+        let outline: Vec<_> = upper.chain(band.iter().rev().map(|b| (b.0, b.1))).collect();
+        let fill = color.mix(0.15).filled();
+        chart
+            .draw_series([Polygon::new(outline, fill)])
+            .map_err(plot_error)?;
+    }
+    let stroke = color.stroke_width(2);
+    chart
+        .draw_series(LineSeries::new(points.to_vec(), stroke))
+        .map_err(plot_error)?
+        .label(label)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + legend_w, y)], stroke));
+    let dots = points
+        .iter()
+        .map(|&p| Circle::new(p, radius, color.filled()));
+    chart.draw_series(dots).map_err(plot_error)?;
+    Ok(())
+}
+
+/// The legend of every figure: at `position`, on a light box, in `size`-point text.
+pub fn legend<X: Ranged, Y: Ranged>(
+    chart: &mut Chart<'_, X, Y>,
+    position: SeriesLabelPosition,
+    size: u32,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .label_font(font(size))
+        .draw()
+        .map_err(plot_error)
 }
 
 /// One line of a magnitude-histogram panel: proportions per octave, and octaves to mark
@@ -140,32 +220,15 @@ pub fn octave_panel(
         .draw()
         .map_err(plot_error)?;
     for s in series {
-        let color = s.color;
-        chart
-            .draw_series(LineSeries::new(s.points.clone(), color.stroke_width(2)))
-            .map_err(plot_error)?
-            .label(s.label.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-            });
-        chart
-            .draw_series(s.points.iter().map(|&p| Circle::new(p, 2, color.filled())))
-            .map_err(plot_error)?;
+        line(&mut chart, &s.points, &[], s.color, 2, (&s.label, 18))?;
         for &mark in &s.marks {
             chart
                 .draw_series(LineSeries::new(
                     [(mark, 0.0), (mark, y_top)],
-                    color.mix(0.6).stroke_width(1),
+                    s.color.mix(0.6).stroke_width(1),
                 ))
                 .map_err(plot_error)?;
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .label_font(font(11))
-        .draw()
-        .map_err(plot_error)
+    legend(&mut chart, SeriesLabelPosition::UpperLeft, 11)
 }

@@ -43,6 +43,19 @@ impl Estimate {
         })
     }
 
+    /// The estimate of `(seed, value)` pairs.
+    pub fn of_seeds(values: &[(u64, f64)]) -> Option<Estimate> {
+        Estimate::of(&values.iter().map(|v| v.1).collect::<Vec<_>>())
+    }
+
+    /// The interval's ends; the mean for both when there is no interval.
+    pub fn bounds(&self) -> (f64, f64) {
+        (
+            self.low().unwrap_or(self.mean),
+            self.high().unwrap_or(self.mean),
+        )
+    }
+
     pub fn low(&self) -> Option<f64> {
         self.half_width.map(|h| self.mean - h)
     }

@@ -48,11 +48,7 @@ impl Environment {
             cpu_threads: tch::get_num_threads(),
             cuda_available,
             cudnn_available: cuda_available && Cuda::cudnn_is_available(),
-            gpus: if cuda_available {
-                gpu_names()
-            } else {
-                Vec::new()
-            },
+            gpus: cuda_available.then(gpu_names).unwrap_or_default(),
         }
     }
 }

@@ -204,6 +204,15 @@ fn refuse(field: &str, value: impl std::fmt::Display, expected: &str) -> anyhow:
     anyhow!("invalid `{field}` = {value}: must be {expected}")
 }
 
+/// Refuses `value` of `field` unless `ok`.
+fn ensure(ok: bool, field: &str, value: impl std::fmt::Display, expected: &str) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(refuse(field, value, expected))
+    }
+}
+
 /// One section of the nested settings, with errors naming the flat key (`field `lr``).
 fn section<T: DeserializeOwned>(nested: &Map<String, Value>, name: &str) -> Result<T> {
     let value = nested.get(name).cloned().unwrap_or(Value::Null);
@@ -300,51 +309,23 @@ impl RunConfig {
             other => anyhow!("{other}"),
         })?;
         let (data, training, schedule) = (&self.data, &self.training, &self.schedule);
-        if !(training.loss_mult.is_finite() && training.loss_mult > 0.0) {
-            return Err(refuse(
-                "loss_mult",
-                training.loss_mult,
-                "a finite number > 0",
-            ));
-        }
-        if !(schedule.step_gamma.is_finite() && schedule.step_gamma > 0.0) {
-            return Err(refuse(
-                "step_gamma",
-                schedule.step_gamma,
-                "a finite number > 0",
-            ));
-        }
-        for (field, v) in [
-            ("epochs", training.epochs),
-            ("step_every", schedule.step_every),
-        ] {
-            if v == 0 {
-                return Err(refuse(field, v, "at least 1"));
-            }
-        }
-        if data.batch_size == 0 {
-            return Err(refuse("batch_size", 0, "at least 1"));
-        }
-        if training.max_steps == Some(0) {
-            return Err(refuse(
-                "max_steps",
-                0,
-                "at least 1 (or absent for no limit)",
-            ));
-        }
-        if data.train_subset == Some(0) {
-            return Err(refuse(
-                "train_subset",
-                0,
-                "at least 1 (or absent for the whole training set)",
-            ));
-        }
-        if self.runtime.threads == Some(0) {
-            return Err(refuse("threads", 0, "at least 1"));
-        }
-        if !(0.0..1.0).contains(&data.val_fraction) {
-            return Err(refuse("val_fraction", data.val_fraction, "in [0, 1)"));
-        }
+        let finite = |v: f64| v.is_finite() && v > 0.0;
+        let (loss_mult, gamma) = (training.loss_mult, schedule.step_gamma);
+        let positive = "a finite number > 0";
+        ensure(finite(loss_mult), "loss_mult", loss_mult, positive)?;
+        ensure(finite(gamma), "step_gamma", gamma, positive)?;
+        ensure(training.epochs > 0, "epochs", training.epochs, "at least 1")?;
+        let every = schedule.step_every;
+        ensure(every > 0, "step_every", every, "at least 1")?;
+        ensure(data.batch_size > 0, "batch_size", 0, "at least 1")?;
+        let no_limit = "at least 1 (or absent for no limit)";
+        ensure(training.max_steps != Some(0), "max_steps", 0, no_limit)?;
+        let whole = "at least 1 (or absent for the whole training set)";
+        ensure(data.train_subset != Some(0), "train_subset", 0, whole)?;
+        ensure(self.runtime.threads != Some(0), "threads", 0, "at least 1")?;
+        let fraction = data.val_fraction;
+        let ok = (0.0..1.0).contains(&fraction);
+        ensure(ok, "val_fraction", fraction, "in [0, 1)")?;
         parse_device(&self.runtime.device)?;
         if let Some(name) = &self.runtime.name {
             let ok = !name.is_empty()
@@ -352,13 +333,8 @@ impl RunConfig {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "._-+=".contains(c))
                 && !name.starts_with('.');
-            if !ok {
-                return Err(refuse(
-                    "name",
-                    format!("{name:?}"),
-                    "letters, digits and . _ - + = (it names a directory)",
-                ));
-            }
+            let expected = "letters, digits and . _ - + = (it names a directory)";
+            ensure(ok, "name", format!("{name:?}"), expected)?;
         }
         models::parse_name(&self.model.name).map_err(|e| anyhow!("invalid `model`: {e}"))?;
         Ok(())

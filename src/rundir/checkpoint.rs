@@ -14,7 +14,6 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use tch::{Device, Tensor};
 
@@ -45,24 +44,22 @@ fn dirs(run_dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 }
 
 fn digest_of(path: &Path) -> std::io::Result<FileDigest> {
-    let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut bytes = 0u64;
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        bytes += n as u64;
-    }
+    let bytes = std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
     let sha256 = hasher
         .finalize()
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
     Ok(FileDigest { bytes, sha256 })
+}
+
+/// Removes the directory `dir` if it is there.
+fn remove_dir(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+    }
+    Ok(())
 }
 
 fn sync(path: &Path) -> Result<()> {
@@ -74,10 +71,7 @@ fn sync(path: &Path) -> Result<()> {
 /// Saves the trainer's weights, buffers and optimizer state with the loop's position.
 pub fn save(run_dir: &Path, trainer: &Trainer, position: &Position) -> Result<()> {
     let (current, new, old) = dirs(run_dir);
-    if new.exists() {
-        std::fs::remove_dir_all(&new)
-            .with_context(|| format!("cannot remove {}", new.display()))?;
-    }
+    remove_dir(&new)?;
     std::fs::create_dir_all(&new).with_context(|| format!("cannot create {}", new.display()))?;
     let mut named: Vec<(String, Tensor)> = trainer
         .var_store()
@@ -115,10 +109,7 @@ pub fn save(run_dir: &Path, trainer: &Trainer, position: &Position) -> Result<()
     sync(&new)?;
     crate::fault::point("checkpoint:manifest");
     if current.exists() {
-        if old.exists() {
-            std::fs::remove_dir_all(&old)
-                .with_context(|| format!("cannot remove {}", old.display()))?;
-        }
+        remove_dir(&old)?;
         std::fs::rename(&current, &old)
             .with_context(|| format!("cannot move {} aside", current.display()))?;
         crate::fault::point("checkpoint:swap");
@@ -132,12 +123,7 @@ pub fn save(run_dir: &Path, trainer: &Trainer, position: &Position) -> Result<()
 
 /// Deletes the checkpoint before the last (kept while the run trains, as a fallback).
 pub fn discard_previous(run_dir: &Path) -> Result<()> {
-    let (_, _, old) = dirs(run_dir);
-    if old.exists() {
-        std::fs::remove_dir_all(&old)
-            .with_context(|| format!("cannot remove {}", old.display()))?;
-    }
-    Ok(())
+    remove_dir(&dirs(run_dir).2)
 }
 
 /// Checks every file of the checkpoint `dir` against its manifest. A checkpoint written
@@ -288,9 +274,5 @@ pub fn load(dir: &Path, trainer: &mut Trainer) -> Result<Position> {
         .optimizer_mut()
         .load_state(&optimizer_path)
         .with_context(|| format!("cannot restore {}", optimizer_path.display()))?;
-    let trainer_path = dir.join(TRAINER);
-    let text = std::fs::read_to_string(&trainer_path)
-        .with_context(|| format!("cannot read {}", trainer_path.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a trainer state", trainer_path.display()))
+    crate::sinks::jsonl::read_json(&dir.join(TRAINER), "a trainer state")
 }

@@ -2,7 +2,7 @@
 //! `summary.json`.
 use crate::scales::{merge, ScaleSpread, LOW_OCTAVE};
 use crate::train::scale_probe::ScaleSnapshot;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -57,10 +57,7 @@ pub struct Summary {
 
 impl Summary {
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a valid run summary", path.display()))
+        crate::sinks::jsonl::read_json(path, "a valid run summary")
     }
 }
 

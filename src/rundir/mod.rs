@@ -60,11 +60,6 @@ impl RunState {
     pub fn is_final(self) -> bool {
         matches!(self, RunState::Completed | RunState::Diverged)
     }
-
-    /// A run that already wrote its directory continues from its checkpoint.
-    pub fn needs_resume(self) -> bool {
-        self != RunState::Missing
-    }
 }
 
 /// One layer's gradient factor, as `grad_factors.json` lists it.
@@ -120,10 +115,7 @@ impl RunDir {
         if !path.exists() {
             return Ok(None);
         }
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let rows: Vec<FactorRow> = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a list of layer factors", path.display()))?;
+        let rows: Vec<FactorRow> = jsonl::read_json(&path, "a list of layer factors")?;
         Ok(Some(
             rows.into_iter().map(|r| (r.layer, r.factor)).collect(),
         ))

@@ -145,16 +145,21 @@ impl Board {
         self.add_summary(scalar(tag, value as f32), step);
     }
 
+    /// [`Board::scalar`] when there is a value.
+    pub fn scalar_if_any(&mut self, tag: &str, value: Option<f64>, step: u64) {
+        if let Some(value) = value {
+            self.scalar(tag, value, step);
+        }
+    }
+
     /// A `log2|x|` histogram, one bucket per octave, zeros in the bucket left of the lowest.
     pub fn log2_histogram(&mut self, tag: &str, histogram: &Log2Histogram, step: u64) {
         let (limits, counts) = histogram.tensorboard_buckets();
-        let filled: Vec<usize> = counts
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| **c > 0.0)
-            .map(|(i, _)| i)
-            .collect();
-        let (Some(&first), Some(&last)) = (filled.first(), filled.last()) else {
+        let filled = |c: &f64| *c > 0.0;
+        let (Some(first), Some(last)) = (
+            counts.iter().position(filled),
+            counts.iter().rposition(filled),
+        ) else {
             return;
         };
         // Bucket i covers (limits[i-1], limits[i]]; report centres for the summary statistics.

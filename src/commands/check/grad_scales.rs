@@ -7,18 +7,18 @@
 //! spread is read off: the 1st, 50th and 99th percentiles, `p99 − p01`, and the range of
 //! the per-layer medians.
 use super::input::Input;
-use super::options::{
-    at_least_one, model_config, model_name, non_negative, InputArgs, OptimizerArgs,
-};
-use super::present::{create_parent, device_label, fixed, CommonSettings, OutputArgs, Verdict};
+use super::options::{at_least_one, model_name, non_negative, InputArgs, OptimizerArgs};
+use super::present::{device_label, fixed, CommonSettings, OutputArgs, Verdict};
+use crate::commands::distinct;
 use crate::plot::{draw_png, octave_panel, plot_error, OctaveSeries};
 use crate::scales::{
     log2_histograms, merge, spread, Log2Histogram, ScaleSpread, HIGH_OCTAVE, LOW_OCTAVE, MAX_ABS,
     MIN_ABS,
 };
+use crate::sinks::tensorboard::Board;
 use crate::train::scale_probe::layers_of;
-use crate::train::{Step, Tally, Trainer, TrainerSpec};
-use anyhow::{bail, Context, Result};
+use crate::train::{Step, Tally};
+use anyhow::{bail, Result};
 use clap::Args;
 use optim::DecayMode;
 use serde::Serialize;
@@ -39,7 +39,7 @@ pub struct GradScalesArgs {
     #[arg(long, default_value_t = 0)]
     pub steps: u64,
     /// Batches whose gradients are measured (their histograms are added up).
-    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
+    #[arg(long, default_value_t = 1, value_parser = at_least_one::<usize>)]
     pub batches: usize,
     /// η_0 and λ of the AdamW steps.
     #[command(flatten)]
@@ -106,24 +106,13 @@ pub struct Report {
 
 pub fn run(args: &GradScalesArgs) -> Result<Report> {
     let started = Instant::now();
-    let device = args.input.prepare()?;
-    let batch_size = args.input.batch_size.unwrap_or(64);
-    let input = Input::open(&args.input, batch_size, device)?;
-    let png = match (&args.png, &args.output.json) {
-        (Some(png), _) => png.clone(),
-        (None, Some(json)) => json.with_extension("png"),
-        (None, None) => PathBuf::from("grad-scales.png"),
-    };
-    let mut models: Vec<String> = Vec::new();
-    for m in &args.models {
-        if !models.contains(m) {
-            models.push(m.clone());
-        }
-    }
+    let input = Input::open(&args.input, 64, None)?;
+    let (device, batch_size) = (input.device, input.batch_size);
+    let models = distinct(args.models.iter().cloned());
     if models.is_empty() {
         bail!("--models: give at least one model");
     }
-    create_parent(&png).with_context(|| format!("--png {}", png.display()))?;
+    let png = args.output.png(&args.png, "grad-scales.png")?;
     let mut board = args.output.prepare()?;
     println!(
         "check grad-scales: {} batch(es) of {batch_size} from {} ({}), after {} AdamW step(s); log2|g| over non-BN weights",
@@ -148,7 +137,7 @@ pub fn run(args: &GradScalesArgs) -> Result<Report> {
     let mut measurements = Vec::new();
     for model in &models {
         for bn in [false, true] {
-            let m = measure(args, &input, model, bn, device)?;
+            let m = measure(args, &input, model, bn)?;
             let s = m.spread.as_ref();
             println!(
                 "{:<12} {:>3}  {:>10}  {:>7} {:>7} {:>7}  {:>7}  {:>22}  {:>8}  {:>5.1}s",
@@ -195,12 +184,9 @@ pub fn run(args: &GradScalesArgs) -> Result<Report> {
             steps: args.steps,
             eps: args.eps,
             common: CommonSettings::new(
-                &input.description,
-                batch_size,
+                &input,
                 &args.optimizer,
                 args.optimizer.wd.unwrap_or(DEFAULT_WD),
-                args.input.seed,
-                device,
             ),
         },
         measurements,
@@ -216,25 +202,13 @@ fn opt(v: Option<f64>) -> String {
     fixed(v, 1)
 }
 
-fn measure(
-    args: &GradScalesArgs,
-    input: &Input,
-    model: &str,
-    bn: bool,
-    device: tch::Device,
-) -> Result<Measurement> {
+fn measure(args: &GradScalesArgs, input: &Input, model: &str, bn: bool) -> Result<Measurement> {
     let started = Instant::now();
-    let config = model_config(model, bn, input.classes, args.input.seed, device);
     let wd = args.optimizer.wd.unwrap_or(DEFAULT_WD);
     let adamw = args
         .optimizer
         .adam(DecayMode::Decoupled, wd, args.eps, tch::Kind::Float);
-    let spec = TrainerSpec {
-        model: config,
-        optimizer: adamw,
-        kind: tch::Kind::Float,
-    };
-    let mut trainer = Trainer::new(&spec, device)?;
+    let mut trainer = input.trainer(&input.model(model, bn), adamw, tch::Kind::Float)?;
     // Every model sees the same batches.
     let mut stream = input.stream();
     for t in 1..=args.steps {
@@ -350,12 +324,9 @@ fn bn_label(bn: bool) -> &'static str {
     }
 }
 
-fn log_measurement(board: &mut crate::sinks::tensorboard::Board, m: &Measurement, step: u64) {
-    let tag = format!(
-        "grad_scales/{}/{}",
-        m.model,
-        if m.bn { "bn" } else { "no_bn" }
-    );
+fn log_measurement(board: &mut Board, m: &Measurement, step: u64) {
+    let bn = if m.bn { "bn" } else { "no_bn" };
+    let tag = format!("grad_scales/{}/{bn}", m.model);
     board.log2_histogram(&tag, &m.paper_histogram, step);
     if let Some(s) = &m.spread {
         for (name, v) in [
@@ -423,9 +394,7 @@ fn draw(path: &Path, models: &[String], measurements: &[Measurement], title: &st
                     Some(OctaveSeries {
                         label: format!(
                             "{label}, spread {}",
-                            m.spread
-                                .as_ref()
-                                .map_or("—".into(), |s| format!("{:.1}", s.spread))
+                            opt(m.spread.as_ref().map(|s| s.spread))
                         ),
                         color,
                         points: m

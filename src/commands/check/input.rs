@@ -2,16 +2,15 @@
 //! `scalefree train` reads it, or Gaussian random input.
 use super::options::InputArgs;
 use crate::data::{self, Batch, Batches, Loader, LoaderConfig};
+use crate::train::{Trainer, TrainerSpec};
 use anyhow::{bail, Result};
+use models::ModelConfig;
+use optim::AdamConfig;
 use tch::{Device, Kind, Tensor};
 
 enum Source {
     Data(Box<Loader>),
-    Random {
-        batch_size: usize,
-        seed: u64,
-        device: Device,
-    },
+    Random,
 }
 
 /// Batches that make an "epoch" of random input.
@@ -24,34 +23,36 @@ pub struct Input {
     pub classes: i64,
     /// `cifar10` (with the subset, if any) or `random`, for the printout and the JSON.
     pub description: String,
+    pub batch_size: usize,
+    /// `--seed`: of the batches and of the models built for them.
+    pub seed: u64,
+    pub device: Device,
 }
 
 impl Input {
-    pub fn open(args: &InputArgs, batch_size: usize, device: Device) -> Result<Input> {
-        Input::open_with_default_subset(args, batch_size, device, None)
-    }
-
-    /// As [`Input::open`]; without `--train-subset`, at most `default_subset` images.
-    pub fn open_with_default_subset(
+    /// Applies `--threads` and `--device` and opens the input, in batches of `--batch-size`
+    /// (else `default_batch`) and, without `--train-subset`, of at most `default_subset`
+    /// training images.
+    pub fn open(
         args: &InputArgs,
-        batch_size: usize,
-        device: Device,
+        default_batch: usize,
         default_subset: Option<usize>,
     ) -> Result<Input> {
+        let device = args.prepare()?;
+        let batch_size = args.batch_size.unwrap_or(default_batch);
         let kind = args.dataset.kind();
         let classes = kind.num_classes() as i64;
-        let random = || Input {
-            source: Source::Random {
-                batch_size,
-                seed: args.seed,
-                device,
-            },
-            classes,
+        let random = |description: &str| Input {
+            source: Source::Random,
             eval: None,
-            description: "random".into(),
+            classes,
+            description: description.into(),
+            batch_size,
+            seed: args.seed,
+            device,
         };
         if args.random_input {
-            return Ok(random());
+            return Ok(random("random"));
         }
         let source = args
             .data
@@ -66,7 +67,7 @@ impl Input {
                 kind.name(),
                 source.display()
             );
-            return Ok(random());
+            return Ok(random("random"));
         }
         let dataset = data::open(kind, &source)?;
         // The same training split and subset as `scalefree train --train-subset`.
@@ -74,10 +75,10 @@ impl Input {
             .train_subset
             .or(default_subset.map(|n| n.min(dataset.train.len())));
         let splits = data::splits(&dataset, 0.0, subset, args.seed)?;
-        let mut description = kind.name().to_string();
-        if subset.is_some() {
-            description = format!("{description} (subset of {})", splits.train.len());
-        }
+        let description = match subset {
+            Some(_) => format!("{} (subset of {})", kind.name(), splits.train.len()),
+            None => kind.name().to_string(),
+        };
         if splits.train.is_empty() {
             bail!("--data {}: the training set is empty", source.display());
         }
@@ -95,15 +96,33 @@ impl Input {
             source: Source::Data(Box::new(Loader::new(splits.train, kind, config)?)),
             eval: Some(Loader::new(splits.eval, kind, eval_config)?),
             classes: splits.classes,
-            description,
+            ..random(&description)
         })
+    }
+
+    /// The model as `scalefree train` builds it by default, from `--seed` (layout `auto`:
+    /// channels-last on the CPU, which only changes speed; every run of a check uses the
+    /// same layout).
+    pub fn model(&self, name: &str, bn: bool) -> ModelConfig {
+        ModelConfig::new(name, bn, self.classes, self.seed)
+            .with_channels_last(crate::config::Layout::Auto.channels_last_on(self.device))
+    }
+
+    /// A trainer of `model` with `optimizer` in `kind` (float32 or float64), on the device.
+    pub fn trainer(&self, model: &ModelConfig, adam: AdamConfig, kind: Kind) -> Result<Trainer> {
+        let spec = TrainerSpec {
+            model: model.clone(),
+            optimizer: adam,
+            kind,
+        };
+        Trainer::new(&spec, self.device)
     }
 
     /// Batches in one pass over the training set (a fixed number for random input).
     pub fn batches_per_epoch(&self) -> usize {
         match &self.source {
             Source::Data(loader) => loader.batches_per_epoch(),
-            Source::Random { .. } => RANDOM_BATCHES_PER_EPOCH,
+            Source::Random => RANDOM_BATCHES_PER_EPOCH,
         }
     }
 
@@ -135,17 +154,7 @@ impl BatchStream<'_> {
         let index = self.drawn;
         self.drawn += 1;
         match &self.input.source {
-            Source::Random {
-                batch_size,
-                seed,
-                device,
-            } => Ok(random_batch(
-                *batch_size,
-                self.input.classes,
-                *seed,
-                index,
-                *device,
-            )),
+            Source::Random => Ok(random_batch(self.input, index)),
             Source::Data(loader) => loop {
                 let batches = self.batches.get_or_insert_with(|| loader.epoch(self.epoch));
                 match batches.next() {
@@ -162,11 +171,12 @@ impl BatchStream<'_> {
 
 /// Batch `index` of the random input: drawn on the CPU from a generator seeded by
 /// (seed, index), so it is the same on every device.
-fn random_batch(batch_size: usize, classes: i64, seed: u64, index: u64, device: Device) -> Batch {
+fn random_batch(input: &Input, index: u64) -> Batch {
+    let (seed, device, classes) = (input.seed, input.device, input.classes);
     let mixed =
         seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03);
     tch::manual_seed((mixed >> 1) as i64);
-    let b = batch_size as i64;
+    let b = input.batch_size as i64;
     let images = Tensor::randn([b, 3, 32, 32], (Kind::Float, Device::Cpu)).to_device(device);
     let labels = Tensor::randint(classes, [b], (Kind::Int64, Device::Cpu)).to_device(device);
     Batch {

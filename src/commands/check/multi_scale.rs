@@ -10,13 +10,15 @@
 //! training loss (mean over the last epoch) and test accuracy are compared seed by seed,
 //! and the paired changes judged by [`crate::stats::claim4`].
 use super::input::Input;
-use super::options::{non_negative, positive, InputArgs, ModelArgs};
-use super::present::{create_parent, device_label, OutputArgs, Verdict};
-use crate::plot::{draw_png, font, optimizer_color, plot_error};
+use super::options::{at_least_one, non_negative, positive, InputArgs, ModelArgs};
+use super::present::{device_label, fixed, OutputArgs, Verdict};
+use crate::commands::distinct;
+use crate::commands::report::collect::display_name;
+use crate::plot::{draw_png, extremes, font, legend, line, optimizer_color, plot_error};
 use crate::stats::{claim4, paired, Estimate, Outcome};
 use crate::train::factors::FactorSpec;
-use crate::train::{Step, Tally, Trainer, TrainerSpec};
-use anyhow::{bail, Context, Result};
+use crate::train::{Step, Tally};
+use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use optim::{AdamConfig, DecayMode};
 use serde::Serialize;
@@ -37,6 +39,16 @@ pub enum Metric {
     Accuracy,
 }
 
+impl Metric {
+    /// Of a lane's, a seed's or a change's pair of measures, the one this metric is.
+    fn of<T>(self, train_loss: T, test_accuracy: T) -> T {
+        match self {
+            Metric::Loss => train_loss,
+            Metric::Accuracy => test_accuracy,
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct MultiScaleArgs {
     #[command(flatten)]
@@ -45,11 +57,11 @@ pub struct MultiScaleArgs {
     #[arg(long, value_delimiter = ',', default_value = "spread:3")]
     pub factors: Vec<FactorSpec>,
     /// Seeds 0 … N−1 (initial weights and data order; every lane of a seed shares them).
-    #[arg(long, default_value_t = 3, value_parser = super::options::at_least_one)]
+    #[arg(long, default_value_t = 3, value_parser = at_least_one::<usize>)]
     pub seeds: usize,
     /// Epochs over the training subset of every lane (with --train-subset, 5,000 images by
     /// default: 3 seeds take about half an hour on 2 CPU cores).
-    #[arg(long, default_value_t = 5, value_parser = super::options::at_least_one)]
+    #[arg(long, default_value_t = 5, value_parser = at_least_one::<usize>)]
     pub epochs: usize,
     /// Adam-ℓ2's η_0,λ (the paper's best for ResNet-20 without BN).
     #[arg(long, default_value = "1e-3,5e-4", value_parser = lr_and_wd)]
@@ -143,16 +155,11 @@ fn lr_and_wd(s: &str) -> Result<(f64, f64), String> {
     Ok((lr, wd))
 }
 
+/// (seed, value) of a lane's seeds that have the measure.
 fn values(lane: &Lane, metric: Metric) -> Vec<(u64, f64)> {
     lane.seeds
         .iter()
-        .filter_map(|s| {
-            let v = match metric {
-                Metric::Loss => s.train_loss,
-                Metric::Accuracy => s.test_accuracy,
-            };
-            v.map(|v| (s.seed, v))
-        })
+        .filter_map(|s| Some((s.seed, metric.of(s.train_loss, s.test_accuracy)?)))
         .collect()
 }
 
@@ -160,19 +167,9 @@ pub fn run(args: &MultiScaleArgs) -> Result<Report> {
     let started = Instant::now();
     let device = args.input.prepare()?;
     let batch_size = args.input.batch_size.unwrap_or(128);
-    let png = match (&args.png, &args.output.json) {
-        (Some(png), _) => png.clone(),
-        (None, Some(json)) => json.with_extension("png"),
-        (None, None) => PathBuf::from("multi-scale.png"),
-    };
-    create_parent(&png).with_context(|| format!("--png {}", png.display()))?;
+    let png = args.output.png(&args.png, "multi-scale.png")?;
     let mut board = args.output.prepare()?;
-    let mut factors = vec![FactorSpec::None];
-    for f in &args.factors {
-        if !factors.contains(f) {
-            factors.push(f.clone());
-        }
-    }
+    let factors = distinct([FactorSpec::None].into_iter().chain(args.factors.clone()));
     if factors.len() < 2 {
         bail!("--factors: give at least one intervention besides none (spread:3, equalize, …)");
     }
@@ -201,24 +198,13 @@ pub fn run(args: &MultiScaleArgs) -> Result<Report> {
             seed,
             ..args.input.clone()
         };
-        let input =
-            Input::open_with_default_subset(&input_args, batch_size, device, Some(DEFAULT_SUBSET))?;
+        let input = Input::open(&input_args, 128, Some(DEFAULT_SUBSET))?;
         description = input.description.clone();
-        let model = super::options::model_config(
-            &args.model.model,
-            args.model.bn,
-            input.classes,
-            seed,
-            device,
-        );
+        let model = input.model(&args.model.model, args.model.bn);
         let mut trainers = Vec::new();
         for lane in &lanes {
-            let spec = TrainerSpec {
-                model: model.clone(),
-                optimizer: AdamConfig::new(lane.optimizer, lane.lr, lane.wd).eps(args.eps),
-                kind: tch::Kind::Float,
-            };
-            let mut trainer = Trainer::new(&spec, device)?;
+            let adam = AdamConfig::new(lane.optimizer, lane.lr, lane.wd).eps(args.eps);
+            let mut trainer = input.trainer(&model, adam, tch::Kind::Float)?;
             trainer.use_factors(
                 &lane.factors.parse().map_err(anyhow::Error::msg)?,
                 args.factor_seed,
@@ -265,11 +251,7 @@ pub fn run(args: &MultiScaleArgs) -> Result<Report> {
             };
             let result = SeedResult {
                 seed,
-                train_loss: if diverged.is_some() {
-                    None
-                } else {
-                    tally.mean_loss()
-                },
+                train_loss: tally.mean_loss().filter(|_| diverged.is_none()),
                 test_accuracy,
                 diverged_at: *diverged,
             };
@@ -279,39 +261,24 @@ pub fn run(args: &MultiScaleArgs) -> Result<Report> {
                     lane.optimizer,
                     lane.factors.replace(':', "")
                 );
-                if let Some(v) = result.train_loss {
-                    board.scalar(&format!("{tag}/train_loss"), v, seed);
-                }
-                if let Some(v) = result.test_accuracy {
-                    board.scalar(&format!("{tag}/test_accuracy"), v, seed);
-                }
+                board.scalar_if_any(&format!("{tag}/train_loss"), result.train_loss, seed);
+                let accuracy = result.test_accuracy;
+                board.scalar_if_any(&format!("{tag}/test_accuracy"), accuracy, seed);
             }
             println!(
                 "seed {seed}  {:<9} {:<10} train loss {}  test accuracy {}{}",
                 lane.optimizer.name(),
                 lane.factors,
-                result.train_loss.map_or("—".into(), |v| format!("{v:.4}")),
-                result
-                    .test_accuracy
-                    .map_or("—".into(), |v| format!("{v:.4}")),
+                fixed(result.train_loss, 4),
+                fixed(result.test_accuracy, 4),
                 diverged.map_or(String::new(), |t| format!("  (diverged at step {t})"))
             );
             lane.seeds.push(result);
         }
     }
     for lane in &mut lanes {
-        lane.train_loss = Estimate::of(
-            &values(lane, Metric::Loss)
-                .iter()
-                .map(|v| v.1)
-                .collect::<Vec<_>>(),
-        );
-        lane.test_accuracy = Estimate::of(
-            &values(lane, Metric::Accuracy)
-                .iter()
-                .map(|v| v.1)
-                .collect::<Vec<_>>(),
-        );
+        lane.train_loss = Estimate::of_seeds(&values(lane, Metric::Loss));
+        lane.test_accuracy = Estimate::of_seeds(&values(lane, Metric::Accuracy));
     }
     if let Some(board) = board.as_mut() {
         board.flush();
@@ -323,12 +290,9 @@ pub fn run(args: &MultiScaleArgs) -> Result<Report> {
             .find(|l| l.optimizer == mode && l.factors == f)
             .expect("every lane exists")
     };
-    let change = |mode: DecayMode, f: &str, metric: Metric| {
-        Estimate::of(&paired(
-            &values(find(mode, f), metric),
-            &values(find(mode, "none"), metric),
-        ))
-    };
+    let gap =
+        |a: &Lane, b: &Lane, metric| Estimate::of(&paired(&values(a, metric), &values(b, metric)));
+    let change = |mode, f: &str, metric| gap(find(mode, f), find(mode, "none"), metric);
     let mut changes = Vec::new();
     let mut judgements = Vec::new();
     for f in factors.iter().skip(1).map(|f| f.to_string()) {
@@ -342,12 +306,8 @@ pub fn run(args: &MultiScaleArgs) -> Result<Report> {
         }
         judgements.push(judge(&f, &changes, &lanes, args.metric));
     }
-    let natural = |metric| {
-        Estimate::of(&paired(
-            &values(find(DecayMode::Decoupled, "none"), metric),
-            &values(find(DecayMode::L2, "none"), metric),
-        ))
-    };
+    let none = |mode| find(mode, "none");
+    let natural = |metric| gap(none(DecayMode::Decoupled), none(DecayMode::L2), metric);
     print_summary(&lanes, &changes);
     let first = &judgements[0];
     let budget = format!(
@@ -399,35 +359,25 @@ pub fn run(args: &MultiScaleArgs) -> Result<Report> {
     for j in &report.judgements[1..] {
         println!("  also {}: {} — {}", j.factors, j.outcome.word(), j.detail);
     }
-    report.output_finish(&args.output)?;
+    args.output
+        .finish(&report.verdict, report.wall_s, &report)?;
     Ok(report)
-}
-
-impl Report {
-    fn output_finish(&self, output: &OutputArgs) -> Result<()> {
-        output.finish(&self.verdict, self.wall_s, self)
-    }
 }
 
 /// The rule of [`claim4`] on the chosen measure, for one intervention.
 fn judge(factors: &str, changes: &[Change], lanes: &[Lane], metric: Metric) -> Judgement {
+    // Harm is a drop in accuracy.
+    let harm = |e: Estimate| Estimate { mean: -e.mean, ..e };
     let of = |mode: DecayMode| {
         changes
             .iter()
             .find(|c| c.optimizer == mode && c.factors == factors)
-            .and_then(|c| match metric {
-                Metric::Loss => c.train_loss,
-                // Harm is a drop in accuracy.
-                Metric::Accuracy => c.test_accuracy.map(|e| Estimate { mean: -e.mean, ..e }),
-            })
+            .and_then(|c| metric.of(c.train_loss, c.test_accuracy.map(harm)))
     };
     let noise_w = lanes
         .iter()
         .find(|l| l.optimizer == DecayMode::Decoupled && l.factors == "none")
-        .and_then(|l| match metric {
-            Metric::Loss => l.train_loss,
-            Metric::Accuracy => l.test_accuracy,
-        })
+        .and_then(|l| metric.of(l.train_loss, l.test_accuracy))
         .map_or(0.0, |e| e.sd);
     let (Some(l2), Some(w)) = (of(DecayMode::L2), of(DecayMode::Decoupled)) else {
         return Judgement {
@@ -436,10 +386,7 @@ fn judge(factors: &str, changes: &[Change], lanes: &[Lane], metric: Metric) -> J
             detail: "a lane has no result (diverged, or no test set)".into(),
         };
     };
-    let what = match metric {
-        Metric::Loss => "final training loss",
-        Metric::Accuracy => "test-accuracy drop",
-    };
+    let what = metric.of("final training loss", "test-accuracy drop");
     let ci = |e: &Estimate| match (e.low(), e.high()) {
         (Some(lo), Some(hi)) => format!("{:+.4} [{lo:+.4}, {hi:+.4}]", e.mean),
         _ => format!("{:+.4} (1 seed, no CI)", e.mean),
@@ -458,29 +405,20 @@ fn judge(factors: &str, changes: &[Change], lanes: &[Lane], metric: Metric) -> J
 }
 
 fn print_summary(lanes: &[Lane], changes: &[Change]) {
-    let text = |e: &Option<Estimate>| e.map_or("—".into(), |e| e.text(4));
+    let row = |o: DecayMode, f: &str, l: &Option<Estimate>, a: &Option<Estimate>| {
+        let [l, a] = [l, a].map(|e| e.map_or("—".into(), |e| e.text(4)));
+        println!("{:<9} {f:<10} {l:>34} {a:>34}", o.name());
+    };
     println!(
         "\n{:<9} {:<10} {:>34} {:>34}",
         "optimizer", "factors", "train loss", "test accuracy"
     );
     for l in lanes {
-        println!(
-            "{:<9} {:<10} {:>34} {:>34}",
-            l.optimizer.name(),
-            l.factors,
-            text(&l.train_loss),
-            text(&l.test_accuracy)
-        );
+        row(l.optimizer, &l.factors, &l.train_loss, &l.test_accuracy);
     }
     println!("\npaired change (intervention − none):");
     for c in changes {
-        println!(
-            "{:<9} {:<10} {:>34} {:>34}",
-            c.optimizer.name(),
-            c.factors,
-            text(&c.train_loss),
-            text(&c.test_accuracy)
-        );
+        row(c.optimizer, &c.factors, &c.train_loss, &c.test_accuracy);
     }
 }
 
@@ -495,29 +433,23 @@ fn draw(path: &Path, lanes: &[Lane], factors: &[FactorSpec], title: &str) -> Res
         top.titled(title, font(16)).map_err(plot_error)?;
         let panels = body.split_evenly((1, 2));
         for (panel, metric) in panels.iter().zip([Metric::Loss, Metric::Accuracy]) {
-            let estimate = |l: &Lane| match metric {
-                Metric::Loss => l.train_loss,
-                Metric::Accuracy => l.test_accuracy,
-            };
+            let estimate = |l: &Lane| metric.of(l.train_loss, l.test_accuracy);
             let bounds: Vec<f64> = lanes
                 .iter()
                 .filter_map(estimate)
-                .flat_map(|e| [e.low().unwrap_or(e.mean), e.high().unwrap_or(e.mean)])
+                .flat_map(|e| [e.bounds().0, e.bounds().1])
                 .collect();
             if bounds.is_empty() {
                 continue;
             }
-            let lo = bounds.iter().cloned().fold(f64::INFINITY, f64::min);
-            let hi = bounds.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let (lo, hi) = extremes(bounds.iter().copied());
             let pad = ((hi - lo) * 0.15).max(1e-3);
+            let caption = metric.of(
+                "final training loss (mean, 95% CI)",
+                "test accuracy (mean, 95% CI)",
+            );
             let mut chart = ChartBuilder::on(panel)
-                .caption(
-                    match metric {
-                        Metric::Loss => "final training loss (mean, 95% CI)",
-                        Metric::Accuracy => "test accuracy (mean, 95% CI)",
-                    },
-                    font(14),
-                )
+                .caption(caption, font(14))
                 .margin(12)
                 .x_label_area_size(36)
                 .y_label_area_size(60)
@@ -552,48 +484,12 @@ fn draw(path: &Path, lanes: &[Lane], factors: &[FactorSpec], title: &str) -> Res
                             .map(|e| (i as f64, e))
                     })
                     .collect();
-                let band: Vec<(f64, f64)> = points
-                    .iter()
-                    .map(|(x, e)| (*x, e.high().unwrap_or(e.mean)))
-                    .chain(
-                        points
-                            .iter()
-                            .rev()
-                            .map(|(x, e)| (*x, e.low().unwrap_or(e.mean))),
-                    )
-                    .collect();
-                chart
-                    .draw_series(std::iter::once(Polygon::new(
-                        band,
-                        color.mix(0.15).filled(),
-                    )))
-                    .map_err(plot_error)?;
-                chart
-                    .draw_series(LineSeries::new(
-                        points.iter().map(|(x, e)| (*x, e.mean)),
-                        color.stroke_width(2),
-                    ))
-                    .map_err(plot_error)?
-                    .label(crate::commands::report::collect::display_name(mode))
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                    });
-                chart
-                    .draw_series(
-                        points
-                            .iter()
-                            .map(|(x, e)| Circle::new((*x, e.mean), 3, color.filled())),
-                    )
-                    .map_err(plot_error)?;
+                let ci = points.iter().map(|(x, e)| (*x, e.bounds().0, e.bounds().1));
+                let means: Vec<_> = points.iter().map(|(x, e)| (*x, e.mean)).collect();
+                let ci: Vec<_> = ci.collect();
+                line(&mut chart, &means, &ci, color, 3, (display_name(mode), 18))?;
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.4))
-                .label_font(font(11))
-                .draw()
-                .map_err(plot_error)?;
+            legend(&mut chart, SeriesLabelPosition::UpperLeft, 11)?;
         }
         Ok(())
     })

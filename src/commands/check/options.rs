@@ -4,43 +4,36 @@ use crate::config::{parse_device, DatasetName};
 use clap::Args;
 use optim::{AdamConfig, DecayMode};
 use std::path::PathBuf;
+use std::str::FromStr;
 use tch::{Device, Kind};
 
 // ---- flag parsers: clap names the flag in the error, these say what is expected ----
 
+/// `s` as a `T` that `ok` accepts; else what was `expected`.
+fn number<T: FromStr>(s: &str, ok: impl Fn(&T) -> bool, expected: &str) -> Result<T, String> {
+    s.parse::<T>()
+        .ok()
+        .filter(|v| ok(v))
+        .ok_or_else(|| expected.into())
+}
+
 pub fn positive(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err("must be a finite number > 0".into()),
-    }
+    let ok = |v: &f64| v.is_finite() && *v > 0.0;
+    number(s, ok, "must be a finite number > 0")
 }
 
 pub fn non_negative(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err("must be a finite number >= 0".into()),
-    }
+    let ok = |v: &f64| v.is_finite() && *v >= 0.0;
+    number(s, ok, "must be a finite number >= 0")
 }
 
 pub fn beta(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if (0.0..1.0).contains(&v) => Ok(v),
-        _ => Err("must be a number in [0, 1)".into()),
-    }
+    number(s, |v| (0.0..1.0).contains(v), "must be a number in [0, 1)")
 }
 
-pub fn at_least_one(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(v) if v >= 1 => Ok(v),
-        _ => Err("must be a whole number >= 1".into()),
-    }
-}
-
-pub fn steps_at_least_one(s: &str) -> Result<u64, String> {
-    match s.parse::<u64>() {
-        Ok(v) if v >= 1 => Ok(v),
-        _ => Err("must be a whole number >= 1".into()),
-    }
+/// A count (`usize`) or a number of steps (`u64`).
+pub fn at_least_one<T: FromStr + PartialOrd + From<u8>>(s: &str) -> Result<T, String> {
+    number(s, |v| *v >= T::from(1), "must be a whole number >= 1")
 }
 
 pub fn model_name(s: &str) -> Result<String, String> {
@@ -69,10 +62,10 @@ pub struct InputArgs {
     #[arg(long)]
     pub random_input: bool,
     /// Train on the first N training images after a seeded shuffle.
-    #[arg(long, value_parser = at_least_one)]
+    #[arg(long, value_parser = at_least_one::<usize>)]
     pub train_subset: Option<usize>,
     /// Images per batch [default: prox 64, scale-free 32, grad-scales 64].
-    #[arg(long, value_parser = at_least_one)]
+    #[arg(long, value_parser = at_least_one::<usize>)]
     pub batch_size: Option<usize>,
     /// Seed of the initial weights, the data order and augmentation, and the random input.
     #[arg(long, default_value_t = 0)]
@@ -81,7 +74,7 @@ pub struct InputArgs {
     #[arg(long, default_value = "auto", value_parser = device_name)]
     pub device: String,
     /// CPU threads (libtorch and the data pipeline).
-    #[arg(long, value_parser = at_least_one)]
+    #[arg(long, value_parser = at_least_one::<usize>)]
     pub threads: Option<usize>,
 }
 
@@ -132,19 +125,6 @@ impl OptimizerArgs {
             .eps(effective_eps(eps, kind))
             .betas(self.beta1, self.beta2)
     }
-}
-
-/// The model as `scalefree train` builds it by default (layout `auto`: channels-last on the
-/// CPU, which only changes speed; every run of a check uses the same layout).
-pub fn model_config(
-    name: &str,
-    bn: bool,
-    classes: i64,
-    seed: u64,
-    device: Device,
-) -> models::ModelConfig {
-    models::ModelConfig::new(name, bn, classes, seed)
-        .with_channels_last(crate::config::Layout::Auto.channels_last_on(device))
 }
 
 /// The ε that stands in for ε = 0. A literal 0 turns every coordinate whose gradient has

@@ -1,6 +1,7 @@
 //! How every check presents itself: the verdict line, the wall time, `--json` and
 //! `--tb`, and the number formats of the tables. A check's own code is its measurement
 //! and its verdict rule.
+use super::input::Input;
 use super::options::OptimizerArgs;
 use crate::sinks::atomic::write_json_atomic;
 use crate::sinks::tensorboard::Board;
@@ -25,23 +26,16 @@ pub struct CommonSettings {
 }
 
 impl CommonSettings {
-    pub fn new(
-        input: &str,
-        batch_size: usize,
-        optimizer: &OptimizerArgs,
-        wd: f64,
-        seed: u64,
-        device: Device,
-    ) -> Self {
+    pub fn new(input: &Input, optimizer: &OptimizerArgs, wd: f64) -> Self {
         CommonSettings {
-            input: input.to_string(),
-            batch_size,
+            input: input.description.clone(),
+            batch_size: input.batch_size,
             lr: optimizer.lr,
             wd,
             beta1: optimizer.beta1,
             beta2: optimizer.beta2,
-            seed,
-            device: device_label(device),
+            seed: input.seed,
+            device: device_label(input.device),
         }
     }
 }
@@ -69,6 +63,18 @@ impl OutputArgs {
             .transpose()
     }
 
+    /// Where a check's figure goes: `png`, else the `--json` path with `.png`, else
+    /// `default`; its folder is made now, as [`OutputArgs::prepare`] does.
+    pub fn png(&self, png: &Option<PathBuf>, default: &str) -> Result<PathBuf> {
+        let path = match (png, &self.json) {
+            (Some(png), _) => png.clone(),
+            (None, Some(json)) => json.with_extension("png"),
+            (None, None) => PathBuf::from(default),
+        };
+        create_parent(&path).with_context(|| format!("--png {}", path.display()))?;
+        Ok(path)
+    }
+
     /// The last lines of every check: the verdict, the wall time, and the JSON report.
     pub fn finish<T: Serialize>(&self, verdict: &Verdict, wall_s: f64, report: &T) -> Result<()> {
         println!("{}", verdict.line);
@@ -81,7 +87,7 @@ impl OutputArgs {
     }
 }
 
-pub fn create_parent(path: &Path) -> Result<()> {
+fn create_parent(path: &Path) -> Result<()> {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))

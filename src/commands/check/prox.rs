@@ -14,12 +14,10 @@
 //!   `x_W' − x_P' = −(a·η u + a²·x)/(1 + a)`). Float64, because in float32 a difference of
 //!   `a·η ≈ 5e-8` per coordinate is the size of the rounding of the parameters themselves.
 use super::input::Input;
-use super::options::{
-    model_config, non_negative, steps_at_least_one, zero_eps, InputArgs, ModelArgs, OptimizerArgs,
-};
+use super::options::{at_least_one, non_negative, zero_eps, InputArgs, ModelArgs, OptimizerArgs};
 use super::present::{device_label, fixed, sci, CommonSettings, OutputArgs, Verdict};
 use super::{distance, norm};
-use crate::train::{Step, Tally, Trainer, TrainerSpec};
+use crate::train::{Step, Tally};
 use anyhow::Result;
 use clap::Args;
 use optim::{Adam, AdamConfig, DecayMode, ParamGroup};
@@ -44,10 +42,10 @@ pub struct ProxArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     /// Optimizer steps of each run.
-    #[arg(long, default_value_t = 200, value_parser = steps_at_least_one)]
+    #[arg(long, default_value_t = 200, value_parser = at_least_one::<u64>)]
     pub steps: u64,
     /// A table row every N steps [default: steps / 10].
-    #[arg(long, value_parser = steps_at_least_one)]
+    #[arg(long, value_parser = at_least_one::<u64>)]
     pub every: Option<u64>,
     #[command(flatten)]
     pub optimizer: OptimizerArgs,
@@ -184,28 +182,13 @@ fn nudge_by_one_ulp(values: &Tensor) {
 
 pub fn run(args: &ProxArgs) -> Result<Report> {
     let started = Instant::now();
-    let device = args.input.prepare()?;
-    let batch_size = args.input.batch_size.unwrap_or(64);
-    let input = Input::open(&args.input, batch_size, device)?;
-    let bn = args.model.bn;
+    let input = Input::open(&args.input, 64, None)?;
+    let (device, batch_size, bn) = (input.device, input.batch_size, args.model.bn);
     let every = args.every.unwrap_or((args.steps / 10).max(1));
-    let model = model_config(
-        &args.model.model,
-        bn,
-        input.classes,
-        args.input.seed,
-        device,
-    );
+    let model = input.model(&args.model.model, bn);
     let wd = args.optimizer.wd.unwrap_or(DEFAULT_WD);
     let config = |mode| args.optimizer.adam(mode, wd, args.eps, Kind::Float);
-    let trainer = |mode| {
-        let spec = TrainerSpec {
-            model: model.clone(),
-            optimizer: config(mode),
-            kind: Kind::Float,
-        };
-        Trainer::new(&spec, device)
-    };
+    let trainer = |mode| input.trainer(&model, config(mode), Kind::Float);
     let mut adamw = trainer(DecayMode::Decoupled)?;
     let mut prox = trainer(DecayMode::Proximal)?;
     let mut control = trainer(DecayMode::Decoupled)?;
@@ -329,15 +312,9 @@ pub fn run(args: &ProxArgs) -> Result<Report> {
                 board.scalar("prox/relative_distance", row.relative_distance, t);
                 board.scalar("prox/control_distance", row.control_distance, t);
                 board.scalar("prox/gap_over_travelled", row.gap_over_travelled, t);
-                for (tag, value) in [
-                    ("prox/loss/adamw", row.loss_adamw),
-                    ("prox/loss/adam-prox", row.loss_adam_prox),
-                    ("prox/loss/control", row.loss_control),
-                ] {
-                    if let Some(v) = value {
-                        board.scalar(tag, v, t);
-                    }
-                }
+                board.scalar_if_any("prox/loss/adamw", row.loss_adamw, t);
+                board.scalar_if_any("prox/loss/adam-prox", row.loss_adam_prox, t);
+                board.scalar_if_any("prox/loss/control", row.loss_control, t);
                 board.flush();
             }
             rows.push(row);
@@ -348,11 +325,8 @@ pub fn run(args: &ProxArgs) -> Result<Report> {
 
     let max_relative_distance = rows.iter().map(|r| r.relative_distance).fold(0.0, f64::max);
     let last = rows.last();
-    let (ratio_min, ratio_max) = if ratio_min.is_finite() {
-        (Some(ratio_min), Some(ratio_max))
-    } else {
-        (None, None)
-    };
+    let ratios = (ratio_min, ratio_max);
+    let (ratio_min, ratio_max) = ratio_min.is_finite().then_some(ratios).unzip();
     let report = Report {
         check: "prox",
         verdict: verdict(
@@ -368,14 +342,7 @@ pub fn run(args: &ProxArgs) -> Result<Report> {
             bn,
             steps: args.steps,
             eps: args.eps,
-            common: CommonSettings::new(
-                &input.description,
-                batch_size,
-                &args.optimizer,
-                wd,
-                args.input.seed,
-                device,
-            ),
+            common: CommonSettings::new(&input, &args.optimizer, wd),
         },
         max_relative_distance,
         final_relative_distance: last.map_or(0.0, |r| r.relative_distance),

@@ -9,12 +9,14 @@
 //! trajectory changes. All runs advance in lockstep, one batch at a time.
 use super::input::Input;
 use super::options::{
-    effective_eps, model_config, non_negative, positive, steps_at_least_one, zero_eps, InputArgs,
-    ModelArgs, OptimizerArgs,
+    at_least_one, effective_eps, non_negative, positive, zero_eps, InputArgs, ModelArgs,
+    OptimizerArgs,
 };
 use super::present::{device_label, fixed, sci, CommonSettings, OutputArgs, Verdict};
 use super::{distance, norm};
-use crate::train::{GradientHooks, Step, Tally, Trainer, TrainerSpec};
+use crate::commands::distinct;
+use crate::sinks::tensorboard::Board;
+use crate::train::{GradientHooks, Step, Tally, Trainer};
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use optim::DecayMode;
@@ -38,10 +40,10 @@ pub struct ScaleFreeArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     /// Optimizer steps of each run.
-    #[arg(long, default_value_t = 20, value_parser = steps_at_least_one)]
+    #[arg(long, default_value_t = 20, value_parser = at_least_one::<u64>)]
     pub steps: u64,
     /// Measure the deviations every N steps [default: steps / 5].
-    #[arg(long, value_parser = steps_at_least_one)]
+    #[arg(long, value_parser = at_least_one::<u64>)]
     pub every: Option<u64>,
     /// η_0 and λ, shared by the three optimizers (λ must be > 0).
     #[command(flatten)]
@@ -198,31 +200,14 @@ pub fn run(args: &ScaleFreeArgs) -> Result<Report> {
     if wd == 0.0 {
         bail!("--wd must be > 0: with λ = 0 the three optimizers are all plain Adam, with nothing to tell apart");
     }
-    let device = args.input.prepare()?;
-    let batch_size = args.input.batch_size.unwrap_or(32);
-    let input = Input::open(&args.input, batch_size, device)?;
-    let bn = args.model.bn;
+    let input = Input::open(&args.input, 32, None)?;
+    let (device, batch_size, bn) = (input.device, input.batch_size, args.model.bn);
     let every = args.every.unwrap_or((args.steps / 5).max(1));
-    let model = model_config(
-        &args.model.model,
-        bn,
-        input.classes,
-        args.input.seed,
-        device,
-    );
+    let model = input.model(&args.model.model, bn);
 
-    let mut eps_values: Vec<f64> = Vec::new();
-    for &e in &args.eps {
-        if !eps_values.contains(&e) {
-            eps_values.push(e);
-        }
-    }
-    let mut scalings = vec![Scaling::Loss { factor: 1.0 }];
-    for &factor in &args.mults {
-        if !scalings.contains(&Scaling::Loss { factor }) {
-            scalings.push(Scaling::Loss { factor });
-        }
-    }
+    let eps_values = distinct(args.eps.iter().copied());
+    let loss_factors = [1.0].iter().chain(&args.mults);
+    let mut scalings = distinct(loss_factors.map(|&factor| Scaling::Loss { factor }));
     if args.coord_decades > 0.0 {
         scalings.push(Scaling::Coordinates {
             decades: args.coord_decades,
@@ -230,18 +215,13 @@ pub fn run(args: &ScaleFreeArgs) -> Result<Report> {
     }
 
     // The factors are drawn once, for the model's number of parameters, from the seed.
-    let numel = Trainer::new(
-        &TrainerSpec {
-            model: model.clone(),
-            optimizer: args
-                .optimizer
-                .adam(DecayMode::Decoupled, wd, 1e-8, Kind::Float),
-            kind: Kind::Float,
-        },
-        device,
-    )?
-    .flat_values()
-    .numel() as i64;
+    let adamw = args
+        .optimizer
+        .adam(DecayMode::Decoupled, wd, 1e-8, Kind::Float);
+    let numel = input
+        .trainer(&model, adamw, Kind::Float)?
+        .flat_values()
+        .numel() as i64;
     let factors = coordinate_factors(numel, args.coord_decades, args.input.seed, device);
     let mut live: Vec<Live> = Vec::new();
     for &eps in &eps_values {
@@ -249,22 +229,15 @@ pub fn run(args: &ScaleFreeArgs) -> Result<Report> {
         for mode in DecayMode::ALL {
             let reference = live.len();
             for &scaling in &scalings {
-                let spec = TrainerSpec {
-                    model: model.clone(),
-                    optimizer: args.optimizer.adam(mode, wd, eps, kind),
-                    kind,
-                };
-                let hooks = match scaling {
-                    Scaling::Loss { factor } => GradientHooks {
-                        loss_mult: factor,
-                        ..GradientHooks::default()
-                    },
-                    Scaling::Coordinates { .. } => GradientHooks {
-                        coordinate_factors: Some(factors.to_kind(kind)),
-                        ..GradientHooks::default()
-                    },
-                };
-                let trainer = Trainer::new(&spec, device)?.with_hooks(hooks);
+                let optimizer = args.optimizer.adam(mode, wd, eps, kind);
+                let mut hooks = GradientHooks::default();
+                match scaling {
+                    Scaling::Loss { factor } => hooks.loss_mult = factor,
+                    Scaling::Coordinates { .. } => {
+                        hooks.coordinate_factors = Some(factors.to_kind(kind))
+                    }
+                }
+                let trainer = input.trainer(&model, optimizer, kind)?.with_hooks(hooks);
                 let run = Run {
                     optimizer: mode,
                     eps,
@@ -366,14 +339,7 @@ pub fn run(args: &ScaleFreeArgs) -> Result<Report> {
             loss_multipliers: args.mults.clone(),
             coord_decades: args.coord_decades,
             precision: format!("{:?}", args.precision).to_lowercase(),
-            common: CommonSettings::new(
-                &input.description,
-                batch_size,
-                &args.optimizer,
-                wd,
-                args.input.seed,
-                device,
-            ),
+            common: CommonSettings::new(&input, &args.optimizer, wd),
         },
         summary,
         runs,
@@ -393,7 +359,7 @@ fn nan_max(a: f64, b: f64) -> f64 {
     }
 }
 
-fn measure(live: &mut [Live], t: u64, mut board: Option<&mut crate::sinks::tensorboard::Board>) {
+fn measure(live: &mut [Live], t: u64, mut board: Option<&mut Board>) {
     let values: Vec<Tensor> = live.iter().map(|l| l.trainer.flat_values()).collect();
     for (i, l) in live.iter_mut().enumerate() {
         l.run.train_loss = l.tally.mean_loss();
@@ -476,12 +442,8 @@ fn summarise(runs: &[Run], eps: f64) -> EpsSummary {
         .fold(0.0, nan_max);
     let adam_l2_min = compared()
         .filter(|r| r.optimizer == DecayMode::L2)
-        .map(|r| {
-            r.final_deviation.map_or(
-                f64::INFINITY,
-                |d| if d.is_nan() { f64::INFINITY } else { d },
-            )
-        })
+        .map(|r| r.final_deviation.filter(|d| !d.is_nan()))
+        .map(|d| d.unwrap_or(f64::INFINITY))
         .fold(f64::INFINITY, f64::min);
     let scale_free_max = if scale_free_max.is_nan() {
         f64::INFINITY

@@ -1,6 +1,7 @@
 //! Reading an experiment's run directories into one table of results: each planned run
 //! with its state, grouped by (model, BN, loss multiplier) into (η_0, λ) grids per
 //! optimizer, each with its best cell.
+use crate::commands::distinct;
 use crate::commands::sweep::experiment::Plan;
 use crate::config::RunConfig;
 use crate::rundir::{MetricsRow, RunDir, ScaleRow, Summary};
@@ -62,50 +63,36 @@ impl GroupKey {
         }
     }
 
-    fn factors_suffix(&self, separator: &str) -> String {
-        if self.grad_factors == "none" {
-            String::new()
-        } else {
-            format!("{separator}{}", self.grad_factors)
+    /// Label and file-name part of the group, or of its family (BN aside).
+    fn names(&self, with_bn: bool) -> (String, String) {
+        let (mut label, mut slug) = (self.model.clone(), self.model.clone());
+        if with_bn {
+            label.push_str(if self.bn { ", BN" } else { ", no BN" });
+            slug.push_str(if self.bn { "-bn" } else { "-nobn" });
         }
+        if self.loss_mult != 1.0 {
+            label.push_str(&format!(", loss × {}", self.loss_mult));
+            slug.push_str(&format!("-lm{}", self.loss_mult));
+        }
+        if self.grad_factors != "none" {
+            label.push_str(&format!(", factors {}", self.grad_factors));
+            slug.push_str(&format!("-gf-{}", self.grad_factors.replace(':', "")));
+        }
+        (label, slug)
     }
 
     pub fn label(&self) -> String {
-        let mut label = format!("{}, {}", self.model, if self.bn { "BN" } else { "no BN" });
-        if self.loss_mult != 1.0 {
-            label.push_str(&format!(", loss × {}", self.loss_mult));
-        }
-        label + &self.factors_suffix(", factors ")
+        self.names(true).0
     }
 
     /// Label and file-name part of the model, loss multiplier and factors (BN aside).
     pub fn family(&self) -> (String, String) {
-        let slug_factors = self.factors_suffix("-gf-").replace(':', "");
-        if self.loss_mult == 1.0 {
-            (
-                self.model.clone() + &self.factors_suffix(", factors "),
-                self.model.clone() + &slug_factors,
-            )
-        } else {
-            (
-                format!(
-                    "{}, loss × {}{}",
-                    self.model,
-                    self.loss_mult,
-                    self.factors_suffix(", factors ")
-                ),
-                format!("{}-lm{}{slug_factors}", self.model, self.loss_mult),
-            )
-        }
+        self.names(false)
     }
 
     /// For file names: `resnet20-nobn`, `resnet110-nobn-lm10`.
     pub fn slug(&self) -> String {
-        let mut slug = format!("{}-{}", self.model, if self.bn { "bn" } else { "nobn" });
-        if self.loss_mult != 1.0 {
-            slug.push_str(&format!("-lm{}", self.loss_mult));
-        }
-        slug + &self.factors_suffix("-gf-").replace(':', "")
+        self.names(true).1
     }
 }
 
@@ -120,15 +107,19 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, outcome: RunState) {
-        self.planned += 1;
-        match outcome {
-            RunState::Missing => self.missing += 1,
-            RunState::Started => self.started += 1,
-            RunState::Interrupted => self.interrupted += 1,
-            RunState::Completed => self.completed += 1,
-            RunState::Diverged => self.diverged += 1,
+    fn of<'a>(runs: impl Iterator<Item = &'a RunResult>) -> Counts {
+        let mut counts = Counts::default();
+        for run in runs {
+            counts.planned += 1;
+            match run.outcome {
+                RunState::Missing => counts.missing += 1,
+                RunState::Started => counts.started += 1,
+                RunState::Interrupted => counts.interrupted += 1,
+                RunState::Completed => counts.completed += 1,
+                RunState::Diverged => counts.diverged += 1,
+            }
         }
+        counts
     }
 
     /// Planned runs without a final value.
@@ -186,6 +177,11 @@ impl Group {
     pub fn grid(&self, optimizer: DecayMode) -> Option<&OptimizerGrid> {
         self.optimizers.iter().find(|g| g.optimizer == optimizer)
     }
+
+    /// The optimizer's best cell, if it has one.
+    pub fn best_cell(&self, optimizer: DecayMode) -> Option<&Cell> {
+        self.grid(optimizer)?.best_cell()
+    }
 }
 
 pub struct Collection {
@@ -197,12 +193,20 @@ pub struct Collection {
 }
 
 impl Collection {
+    /// A cell's runs (its seeds), in plan order.
+    pub fn runs_of<'a>(&'a self, cell: &'a Cell) -> impl Iterator<Item = &'a RunResult> + Clone {
+        cell.runs.iter().map(|&i| &self.runs[i])
+    }
+
+    /// A cell's completed runs, for results over seeds.
+    pub fn completed<'a>(&'a self, cell: &'a Cell) -> impl Iterator<Item = &'a RunResult> {
+        self.runs_of(cell)
+            .filter(|r| r.outcome == RunState::Completed)
+    }
+
     /// The run standing for a cell in curves and histograms: its first completed seed.
-    pub fn representative(&self, cell: &Cell) -> Option<&RunResult> {
-        cell.runs
-            .iter()
-            .map(|&i| &self.runs[i])
-            .find(|r| r.outcome == RunState::Completed)
+    pub fn representative<'a>(&'a self, cell: &'a Cell) -> Option<&'a RunResult> {
+        self.completed(cell).next()
     }
 }
 
@@ -218,12 +222,7 @@ fn read_run(name: &str, dir: &Path, config: &RunConfig) -> Result<RunResult> {
 }
 
 fn sorted_unique(values: impl Iterator<Item = f64>) -> Vec<f64> {
-    let mut out: Vec<f64> = Vec::new();
-    for v in values {
-        if !out.contains(&v) {
-            out.push(v);
-        }
-    }
+    let mut out = distinct(values);
     out.sort_by(f64::total_cmp);
     out
 }
@@ -236,15 +235,8 @@ pub fn collect(plan: Plan) -> Result<Collection> {
         .iter()
         .map(|r| read_run(&r.name, &r.dir, &r.config))
         .collect::<Result<_>>()?;
-    let mut counts = Counts::default();
-    let mut keys: Vec<GroupKey> = Vec::new();
-    for run in &runs {
-        counts.add(run.outcome);
-        let key = GroupKey::of(&run.config);
-        if !keys.contains(&key) {
-            keys.push(key);
-        }
-    }
+    let counts = Counts::of(runs.iter());
+    let keys = distinct(runs.iter().map(|run| GroupKey::of(&run.config)));
     let groups = keys
         .into_iter()
         .map(|key| build_group(key, &runs))
@@ -261,23 +253,13 @@ fn build_group(key: GroupKey, runs: &[RunResult]) -> Group {
     let members: Vec<usize> = (0..runs.len())
         .filter(|&i| GroupKey::of(&runs[i].config) == key)
         .collect();
-    let lrs = sorted_unique(members.iter().map(|&i| runs[i].config.optimizer.lr));
-    let wds = sorted_unique(
-        members
-            .iter()
-            .map(|&i| runs[i].config.optimizer.weight_decay),
-    );
-    let mut counts = Counts::default();
-    for &i in &members {
-        counts.add(runs[i].outcome);
-    }
+    let adam = |i: usize| &runs[i].config.optimizer;
+    let lrs = sorted_unique(members.iter().map(|&i| adam(i).lr));
+    let wds = sorted_unique(members.iter().map(|&i| adam(i).weight_decay));
+    let counts = Counts::of(members.iter().map(|&i| &runs[i]));
     let optimizers = DecayMode::ALL
         .into_iter()
-        .filter(|&opt| {
-            members
-                .iter()
-                .any(|&i| runs[i].config.optimizer.decay == opt)
-        })
+        .filter(|&opt| members.iter().any(|&i| adam(i).decay == opt))
         .map(|optimizer| {
             let mut cells = Vec::with_capacity(lrs.len() * wds.len());
             for &lr in &lrs {
@@ -286,10 +268,8 @@ fn build_group(key: GroupKey, runs: &[RunResult]) -> Group {
                         .iter()
                         .copied()
                         .filter(|&i| {
-                            let c = &runs[i].config;
-                            c.optimizer.decay == optimizer
-                                && c.optimizer.lr == lr
-                                && c.optimizer.weight_decay == wd
+                            let c = adam(i);
+                            c.decay == optimizer && c.lr == lr && c.weight_decay == wd
                         })
                         .collect();
                     let errors: Vec<f64> = of_cell
@@ -311,15 +291,13 @@ fn build_group(key: GroupKey, runs: &[RunResult]) -> Group {
                     });
                 }
             }
-            let mut best: Option<usize> = None;
-            for (i, cell) in cells.iter().enumerate() {
-                let Some(error) = cell.error.filter(|_| !cell.any_diverged) else {
-                    continue;
-                };
-                if best.is_none_or(|b| error < cells[b].error.unwrap_or(f64::INFINITY)) {
-                    best = Some(i);
-                }
-            }
+            // The first of the lowest, among the cells without a diverged run.
+            let best = cells
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| Some((i, c.error.filter(|_| !c.any_diverged)?)))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(i, _)| i);
             OptimizerGrid {
                 optimizer,
                 cells,

@@ -1,71 +1,65 @@
 //! Training loss and test accuracy against epoch for each optimizer's best setting.
 use super::collect::{display_name, fmt_sci, Collection, Group, RunResult};
-use super::figure::{centered, draw_png, optimizer_color, plot_error, Area, Figure};
+use super::figure::{draw_png, font, optimizer_color, plot_error, Area, Figure};
+use crate::plot::{extremes, header, legend, line};
 use crate::rundir::MetricsRow;
 use anyhow::Result;
 use optim::DecayMode;
+use plotters::chart::SeriesLabelPosition::{LowerRight, UpperRight};
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 use std::path::Path;
 
 pub const SIZE: (u32, u32) = (1200, 480);
 const HEADER: u32 = 40;
 
-/// (epoch, lowest and highest training loss, lowest and highest accuracy) over seeds.
-type BandPoint = (f64, f64, f64, f64, f64);
+/// One measure of a curve: (epoch, mean over the seeds), and over several seeds the band
+/// (epoch, lowest, highest) between them.
+#[derive(Default)]
+struct Series {
+    points: Vec<(f64, f64)>,
+    band: Vec<(f64, f64, f64)>,
+}
 
 struct Curve<'a> {
     optimizer: DecayMode,
     runs: Vec<&'a RunResult>,
     label: String,
-    /// The mean over the seeds at each evaluation all of them reached.
-    rows: Vec<MetricsRow>,
-    /// (epoch, lowest and highest training loss, lowest and highest accuracy) over the
-    /// seeds, drawn as a band when there are several.
-    band: Vec<BandPoint>,
+    /// Training loss (its positive values: the axis is logarithmic) and test accuracy.
+    loss: Series,
+    accuracy: Series,
 }
 
-/// Per evaluation step that every run reached: the runs' mean, and their extremes.
-fn over_seeds(all: &[Vec<MetricsRow>]) -> (Vec<MetricsRow>, Vec<BandPoint>) {
-    let mut rows = Vec::new();
-    let mut band = Vec::new();
+/// How a y axis writes its values.
+type AxisLabels<'l> = &'l dyn Fn(&f64) -> String;
+
+/// Which measure of a curve.
+type Select<'a> = for<'c> fn(&'c Curve<'a>) -> &'c Series;
+
+/// Per evaluation step that every run reached: the runs' mean of `value`, and their
+/// extremes when there are several runs.
+fn over_seeds(all: &[Vec<MetricsRow>], value: fn(&MetricsRow) -> f64) -> Series {
+    let mut series = Series::default();
     for row in &all[0] {
-        let same: Vec<&MetricsRow> = all
+        let same: Vec<f64> = all
             .iter()
             .filter_map(|rows| rows.iter().find(|r| r.step == row.step))
+            .map(value)
             .collect();
         if same.len() < all.len() {
             continue;
         }
-        let n = same.len() as f64;
-        let (loss, acc): (Vec<f64>, Vec<f64>) =
-            same.iter().map(|r| (r.train_loss, r.eval_accuracy)).unzip();
-        let extreme = |v: &[f64]| {
-            v.iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
-                    (lo.min(*x), hi.max(*x))
-                })
-        };
-        let ((l_lo, l_hi), (a_lo, a_hi)) = (extreme(&loss), extreme(&acc));
-        band.push((row.epoch as f64, l_lo, l_hi, a_lo, a_hi));
-        rows.push(MetricsRow {
-            train_loss: loss.iter().sum::<f64>() / n,
-            eval_accuracy: acc.iter().sum::<f64>() / n,
-            ..row.clone()
-        });
+        let (lo, hi) = extremes(same.iter().copied());
+        let (epoch, mean) = (
+            row.epoch as f64,
+            same.iter().sum::<f64>() / same.len() as f64,
+        );
+        series.points.push((epoch, mean));
+        if all.len() > 1 {
+            series.band.push((epoch, lo, hi));
+        }
     }
-    (rows, band)
-}
-
-/// A band between `low` and `high` (as functions of the band entry) around a curve.
-fn band_polygon(
-    band: &[BandPoint],
-    low: impl Fn(&BandPoint) -> f64,
-    high: impl Fn(&BandPoint) -> f64,
-) -> Vec<(f64, f64)> {
-    band.iter()
-        .map(|b| (b.0, high(b)))
-        .chain(band.iter().rev().map(|b| (b.0, low(b))))
-        .collect()
+    series
 }
 
 /// `None` when no optimizer of the group has a best run with metrics yet.
@@ -75,7 +69,7 @@ pub fn draw(collection: &Collection, group: &Group, dir: &Path) -> Result<Option
         let Some(cell) = grid.best_cell() else {
             continue;
         };
-        let runs = super::seeds::completed_runs(collection, cell);
+        let runs: Vec<&RunResult> = collection.completed(cell).collect();
         let mut all = Vec::new();
         for run in &runs {
             let rows: Vec<MetricsRow> = run
@@ -90,7 +84,8 @@ pub fn draw(collection: &Collection, group: &Group, dir: &Path) -> Result<Option
         if all.is_empty() {
             continue;
         }
-        let (rows, band) = over_seeds(&all);
+        let mut loss = over_seeds(&all, |r| r.train_loss);
+        loss.points.retain(|p| p.1 > 0.0);
         let seeds = if all.len() > 1 {
             format!(", mean of {} seeds, band: their range", all.len())
         } else {
@@ -106,23 +101,17 @@ pub fn draw(collection: &Collection, group: &Group, dir: &Path) -> Result<Option
             optimizer: grid.optimizer,
             runs,
             label,
-            rows,
-            band: if all.len() > 1 { band } else { Vec::new() },
+            loss,
+            accuracy: over_seeds(&all, |r| r.eval_accuracy),
         });
     }
     if curves.is_empty() {
         return Ok(None);
     }
     let file = format!("curves-{}.png", group.key.slug());
+    let title = format!("Best setting of each optimizer — {}", group.key.label());
     draw_png(&dir.join(&file), SIZE, |root| {
-        let (header, body) = root.split_vertically(HEADER);
-        header
-            .draw(&Text::new(
-                format!("Best setting of each optimizer — {}", group.key.label()),
-                (SIZE.0 as i32 / 2, HEADER as i32 / 2 + 2),
-                centered(20),
-            ))
-            .map_err(plot_error)?;
+        let body = header(root, HEADER, &title, 20)?;
         let panels = body.split_evenly((1, 2));
         draw_loss(&panels[0], &curves)?;
         draw_accuracy(&panels[1], &curves)
@@ -147,17 +136,27 @@ pub fn draw(collection: &Collection, group: &Group, dir: &Path) -> Result<Option
 }
 
 fn epoch_range(curves: &[Curve]) -> std::ops::Range<f64> {
-    let epochs = || curves.iter().flat_map(|c| c.rows.iter().map(|r| r.epoch));
-    let first = epochs().min().unwrap_or(0);
-    let last = epochs().max().unwrap_or(1).max(first + 1);
+    let epochs = || curves.iter().flat_map(|c| &c.accuracy.points).map(|p| p.0);
+    let first = epochs().reduce(f64::min).unwrap_or(0.0);
+    let last = epochs().reduce(f64::max).unwrap_or(1.0).max(first + 1.0);
     // Half an epoch of margin, so that the first and last evaluations are not on the axes.
-    first as f64 - 0.5..last as f64 + 0.5
+    first - 0.5..last + 0.5
 }
 
 /// Whole epochs only: at most one label per epoch.
 fn epoch_labels(curves: &[Curve]) -> usize {
     let range = epoch_range(curves);
     ((range.end - range.start) as usize + 1).min(11)
+}
+
+/// The lowest and highest value of one measure over the curves and their bands, of the
+/// values that `keep` keeps.
+fn extent<'a>(curves: &[Curve<'a>], series: Select<'a>, keep: fn(f64) -> bool) -> (f64, f64) {
+    let values = curves.iter().map(series).flat_map(|s| {
+        let band = s.band.iter().flat_map(|b| [b.1, b.2]);
+        s.points.iter().map(|p| p.1).chain(band)
+    });
+    extremes(values.filter(|&v| keep(v)))
 }
 
 /// `0.5`, `0.05`, `2e-4`: short labels for a loss axis.
@@ -171,18 +170,7 @@ fn loss_label(v: f64) -> String {
 }
 
 fn draw_loss(area: &Area, curves: &[Curve]) -> Result<()> {
-    let losses = curves
-        .iter()
-        .flat_map(|c| {
-            c.rows
-                .iter()
-                .map(|r| r.train_loss)
-                .chain(c.band.iter().flat_map(|b| [b.1, b.2]))
-        })
-        .filter(|&l| l > 0.0);
-    let (lo, hi) = losses.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), l| {
-        (lo.min(l), hi.max(l))
-    });
+    let (lo, hi) = extent(curves, |c| &c.loss, |l| l > 0.0);
     let (lo, hi) = if lo.is_finite() {
         (lo / 1.3, hi * 1.3)
     } else {
@@ -197,69 +185,35 @@ fn draw_loss(area: &Area, curves: &[Curve]) -> Result<()> {
     } else {
         (lo, hi)
     };
-    let mut chart = ChartBuilder::on(area)
-        .caption("training loss (log scale)", ("sans-serif", 16))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(64)
-        .build_cartesian_2d(epoch_range(curves), (lo..hi).log_scale())
-        .map_err(plot_error)?;
-    chart
-        .configure_mesh()
-        .x_desc("epoch")
-        .y_desc("loss")
-        .x_labels(epoch_labels(curves))
-        .x_label_formatter(&|v| format!("{v:.0}"))
-        .y_label_formatter(&|v| loss_label(*v))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(plot_error)?;
-    for curve in curves {
-        let color = optimizer_color(curve.optimizer);
-        if !curve.band.is_empty() {
-            let band = band_polygon(&curve.band, |b| b.1.max(lo), |b| b.2);
-            chart
-                .draw_series(std::iter::once(Polygon::new(
-                    band,
-                    color.mix(0.15).filled(),
-                )))
-                .map_err(plot_error)?;
-        }
-        let points: Vec<(f64, f64)> = curve
-            .rows
-            .iter()
-            .filter(|r| r.train_loss > 0.0)
-            .map(|r| (r.epoch as f64, r.train_loss))
-            .collect();
-        // Markers too, so that a run evaluated once still shows.
-        chart
-            .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
-            .map_err(plot_error)?;
-        chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))
-            .map_err(plot_error)?
-            .label(curve.label.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-    }
-    legend(&mut chart, SeriesLabelPosition::UpperRight)
+    let (log, label) = ((lo..hi).log_scale(), |v: &f64| loss_label(*v));
+    let text = ("training loss (log scale)", "loss", UpperRight);
+    draw_panel(area, curves, |c| &c.loss, text, (log, lo, &label))
 }
 
 fn draw_accuracy(area: &Area, curves: &[Curve]) -> Result<()> {
-    let accs = curves.iter().flat_map(|c| {
-        c.rows
-            .iter()
-            .map(|r| r.eval_accuracy)
-            .chain(c.band.iter().flat_map(|b| [b.3, b.4]))
-    });
-    let (lo, hi) = accs.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), a| {
-        (lo.min(a), hi.max(a))
-    });
+    let (lo, hi) = extent(curves, |c| &c.accuracy, |_| true);
     let pad = ((hi - lo) * 0.08).max(0.01);
-    let y = (lo - pad).max(0.0)..(hi + pad).min(1.0);
+    let (lo, hi) = ((lo - pad).max(0.0), (hi + pad).min(1.0));
+    let text = ("test accuracy", "accuracy", LowerRight);
+    let label = |v: &f64| format!("{:.0}%", v * 100.0);
+    draw_panel(area, curves, |c| &c.accuracy, text, (lo..hi, lo, &label))
+}
+
+/// A panel of one measure against epoch: its caption, axis name and legend position, and
+/// its y axis, the axis' lower end (where the bands are cut) and the axis labels.
+fn draw_panel<'a, Y>(
+    area: &Area,
+    curves: &[Curve<'a>],
+    series: Select<'a>,
+    (caption, y_desc, position): (&str, &str, SeriesLabelPosition),
+    (y, y_lo, y_label): (Y, f64, AxisLabels),
+) -> Result<()>
+where
+    Y: AsRangedCoord<Value = f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
     let mut chart = ChartBuilder::on(area)
-        .caption("test accuracy", ("sans-serif", 16))
+        .caption(caption, font(16))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(64)
@@ -268,53 +222,19 @@ fn draw_accuracy(area: &Area, curves: &[Curve]) -> Result<()> {
     chart
         .configure_mesh()
         .x_desc("epoch")
-        .y_desc("accuracy")
+        .y_desc(y_desc)
         .x_labels(epoch_labels(curves))
         .x_label_formatter(&|v| format!("{v:.0}"))
-        .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
+        .y_label_formatter(y_label)
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(plot_error)?;
     for curve in curves {
         let color = optimizer_color(curve.optimizer);
-        if !curve.band.is_empty() {
-            let band = band_polygon(&curve.band, |b| b.3, |b| b.4);
-            chart
-                .draw_series(std::iter::once(Polygon::new(
-                    band,
-                    color.mix(0.15).filled(),
-                )))
-                .map_err(plot_error)?;
-        }
-        let points: Vec<(f64, f64)> = curve
-            .rows
-            .iter()
-            .map(|r| (r.epoch as f64, r.eval_accuracy))
-            .collect();
-        chart
-            .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
-            .map_err(plot_error)?;
-        chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))
-            .map_err(plot_error)?
-            .label(curve.label.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
+        let s = series(curve);
+        let cut: Vec<_> = s.band.iter().map(|b| (b.0, b.1.max(y_lo), b.2)).collect();
+        // Markers too, so that a run evaluated once still shows.
+        line(&mut chart, &s.points, &cut, color, 3, (&curve.label, 20))?;
     }
-    legend(&mut chart, SeriesLabelPosition::LowerRight)
-}
-
-fn legend<'a, X: plotters::coord::ranged1d::Ranged, Y: plotters::coord::ranged1d::Ranged>(
-    chart: &mut ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, Y>>,
-    position: SeriesLabelPosition,
-) -> Result<()> {
-    chart
-        .configure_series_labels()
-        .position(position)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .label_font(("sans-serif", 13))
-        .draw()
-        .map_err(plot_error)
+    legend(&mut chart, position, 13)
 }

@@ -5,6 +5,7 @@
 //! spread should move its gap.
 use super::figure::{centered, draw_png, font, plot_error, Figure};
 use super::table::GroupRow;
+use crate::plot::{extremes, text};
 use anyhow::Result;
 use plotters::prelude::*;
 use std::path::Path;
@@ -17,7 +18,7 @@ pub fn draw(groups: &[GroupRow], dir: &Path) -> Result<Option<Figure>> {
     let points: Vec<(&GroupRow, f64, f64, f64)> = groups
         .iter()
         .filter_map(|g| {
-            let spread = g.grad_spread_at_init.as_ref()?.spread;
+            let spread = g.grad_spread_at_init.as_ref()?.at_init.spread;
             let (gap, half) = match g.adamw_minus_adam_l2_paired {
                 Some(e) => (e.mean, e.half_width.unwrap_or(0.0)),
                 None => (g.adamw_minus_adam_l2?, 0.0),
@@ -29,11 +30,7 @@ pub fn draw(groups: &[GroupRow], dir: &Path) -> Result<Option<Figure>> {
     if points.len() < 2 || (points.len() < 3 && !intervention) {
         return Ok(None);
     }
-    let (x_min, x_max) = points
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
-            (lo.min(p.1), hi.max(p.1))
-        });
+    let (x_min, x_max) = extremes(points.iter().map(|p| p.1));
     // Room on the right for the last point's label.
     let x_lo = x_min - 1.0;
     let x_hi = x_max + 1.0 + 0.25 * (x_max - x_min).max(4.0);
@@ -61,25 +58,16 @@ pub fn draw(groups: &[GroupRow], dir: &Path) -> Result<Option<Figure>> {
             .map_err(plot_error)?;
         for &(group, x, y, half) in &points {
             let color = if group.bn { BLUE } else { RED };
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![(x, y - half), (x, y + half)],
-                    color.mix(0.6).stroke_width(2),
-                )))
-                .map_err(plot_error)?;
+            let stroke = color.mix(0.6).stroke_width(2);
+            let bar = PathElement::new(vec![(x, y - half), (x, y + half)], stroke);
+            chart.draw_series([bar]).map_err(plot_error)?;
             let natural = group.grad_factors == "none";
             if natural {
-                chart
-                    .draw_series(std::iter::once(Circle::new((x, y), 6, color.filled())))
-                    .map_err(plot_error)?;
+                let dot = Circle::new((x, y), 6, color.filled());
+                chart.draw_series([dot]).map_err(plot_error)?;
             } else {
-                chart
-                    .draw_series(std::iter::once(TriangleMarker::new(
-                        (x, y),
-                        8,
-                        color.filled(),
-                    )))
-                    .map_err(plot_error)?;
+                let triangle = TriangleMarker::new((x, y), 8, color.filled());
+                chart.draw_series([triangle]).map_err(plot_error)?;
             }
             let label = format!(
                 "{}{}{}",
@@ -91,17 +79,15 @@ pub fn draw(groups: &[GroupRow], dir: &Path) -> Result<Option<Figure>> {
                     format!(" {}", group.grad_factors)
                 }
             );
-            chart
-                .draw_series(std::iter::once(Text::new(label, (x, y), font(11))))
-                .map_err(plot_error)?;
+            let label = Text::new(label, (x, y), font(11));
+            chart.draw_series([label]).map_err(plot_error)?;
         }
-        root.draw(&Text::new(
+        text(
+            root,
             "circles: no factors (the correlation); triangles: gradient factors (the intervention); red: no BN, blue: BN",
             (SIZE.0 as i32 / 2, SIZE.1 as i32 - 10),
             centered(12),
-        ))
-        .map_err(plot_error)?;
-        Ok(())
+        )
     })?;
     Ok(Some(Figure {
         file,

@@ -2,9 +2,11 @@
 //! best cell outlined (the paper's heatmaps). Drawn cell by cell in pixels: the axes are
 //! categorical, which plotters' numeric meshes do not express well.
 use super::collect::{display_name, fmt_sci, Cell, Collection, Group, RunState, DIVERGED_ERROR};
-use super::figure::{centered, draw_png, font, plot_error, Area, Figure};
+use super::figure::{centered, draw_png, plot_error, Area, Figure};
+use crate::plot::{anchored, extremes, header, text};
 use anyhow::Result;
 use plotters::prelude::*;
+use plotters::style::text_anchor::HPos;
 use std::path::Path;
 
 const CELL_W: u32 = 72;
@@ -41,13 +43,8 @@ pub fn figure_size(n_opt: usize, n_lr: usize, n_wd: usize) -> (u32, u32) {
 
 /// The colour scale shared by all panels: from the lowest to the highest value shown.
 fn scale_range(group: &Group) -> (f64, f64) {
-    let values: Vec<f64> = group
-        .optimizers
-        .iter()
-        .flat_map(|g| g.cells.iter().filter_map(|c| c.error))
-        .collect();
-    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let cells = group.optimizers.iter().flat_map(|g| &g.cells);
+    let (lo, hi) = extremes(cells.filter_map(|c| c.error));
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
@@ -77,18 +74,12 @@ pub fn draw(collection: &Collection, group: &Group, dir: &Path) -> Result<Figure
     let file = format!("heatmap-{}.png", group.key.slug());
     let size = figure_size(group.optimizers.len(), group.lrs.len(), group.wds.len());
     let range = scale_range(group);
+    let title = format!(
+        "Final test error — {} (diverged = {DIVERGED_ERROR})",
+        group.key.label()
+    );
     draw_png(&dir.join(&file), size, |root| {
-        let (header, body) = root.split_vertically(HEADER);
-        header
-            .draw(&Text::new(
-                format!(
-                    "Final test error — {} (diverged = {DIVERGED_ERROR})",
-                    group.key.label()
-                ),
-                (size.0 as i32 / 2, HEADER as i32 / 2 + 2),
-                centered(20),
-            ))
-            .map_err(plot_error)?;
+        let body = header(root, HEADER, &title, 20)?;
         let (panels, colorbar) = body.split_horizontally(size.0 - COLORBAR_W);
         let panel_w = panel_size(group.lrs.len(), group.wds.len()).0;
         for (i, grid) in group.optimizers.iter().enumerate() {
@@ -123,7 +114,7 @@ fn cell_label(collection: &Collection, cell: &Cell) -> (String, String) {
         return (String::new(), String::new());
     }
     let Some(error) = cell.error else {
-        let runs = cell.runs.iter().map(|&i| collection.runs[i].outcome);
+        let runs = collection.runs_of(cell).map(|r| r.outcome);
         let note = if runs
             .clone()
             .any(|o| matches!(o, RunState::Started | RunState::Interrupted))
@@ -139,20 +130,15 @@ fn cell_label(collection: &Collection, cell: &Cell) -> (String, String) {
     } else {
         format!("{error:.3}")
     };
-    let mut note = if cell.any_diverged {
-        "diverged".to_string()
-    } else {
-        String::new()
-    };
-    let sep = if note.is_empty() { "" } else { " " };
-    if cell.finished < cell.runs.len() {
-        note = format!("{note}{sep}{}/{} runs", cell.finished, cell.runs.len());
+    let seeds = if cell.finished < cell.runs.len() {
+        format!("{}/{} runs", cell.finished, cell.runs.len())
     } else if cell.finished == 1 {
-        note = format!("{note}{sep}1 seed");
+        "1 seed".into()
     } else {
-        note = format!("{note}{sep}mean of {}", cell.finished);
-    }
-    (value, note)
+        format!("mean of {}", cell.finished)
+    };
+    let diverged = if cell.any_diverged { "diverged " } else { "" };
+    (value, format!("{diverged}{seeds}"))
 }
 
 fn draw_panel(
@@ -170,14 +156,8 @@ fn draw_panel(
     let grid_x = LEFT as i32 + (panel_w as i32 - LEFT as i32 - RIGHT as i32 - grid_w) / 2;
     let grid_y = PANEL_TOP as i32;
     let mid_x = grid_x + grid_w / 2;
-    let title_x = mid_x;
-    panel
-        .draw(&Text::new(
-            display_name(grid.optimizer).to_string(),
-            (title_x, 16),
-            centered(19),
-        ))
-        .map_err(plot_error)?;
+    let name = display_name(grid.optimizer);
+    text(panel, name, (mid_x, 16), centered(19))?;
     let best = match grid.best_cell() {
         Some(c) => format!(
             "best {:.3} at η₀ = {}, λ = {}",
@@ -187,20 +167,13 @@ fn draw_panel(
         ),
         None => "no finished run without divergence".into(),
     };
-    panel
-        .draw(&Text::new(best, (title_x, 38), centered(13)))
-        .map_err(plot_error)?;
+    text(panel, &best, (mid_x, 38), centered(13))?;
 
     // Rows: the largest η_0 at the top, as on a plot's y axis.
     for (row, &lr) in group.lrs.iter().rev().enumerate() {
         let y = grid_y + (row as u32 * CELL_H) as i32;
-        panel
-            .draw(&Text::new(
-                fmt_sci(lr),
-                (grid_x - 8, y + CELL_H as i32 / 2),
-                font(13).pos(right_center()),
-            ))
-            .map_err(plot_error)?;
+        let at = (grid_x - 8, y + CELL_H as i32 / 2);
+        text(panel, &fmt_sci(lr), at, anchored(13, HPos::Right))?;
         let lr_index = n_lr - 1 - row;
         for (col, _) in group.wds.iter().enumerate() {
             let x = grid_x + (col as u32 * CELL_W) as i32;
@@ -222,16 +195,10 @@ fn draw_panel(
             let cx = x + CELL_W as i32 / 2;
             let cy = y + CELL_H as i32 / 2;
             if note.is_empty() {
-                panel
-                    .draw(&Text::new(value, (cx, cy), centered(14).color(&ink)))
-                    .map_err(plot_error)?;
+                text(panel, &value, (cx, cy), centered(14).color(&ink))?;
             } else {
-                panel
-                    .draw(&Text::new(value, (cx, cy - 7), centered(14).color(&ink)))
-                    .map_err(plot_error)?;
-                panel
-                    .draw(&Text::new(note, (cx, cy + 10), centered(10).color(&ink)))
-                    .map_err(plot_error)?;
+                text(panel, &value, (cx, cy - 7), centered(14).color(&ink))?;
+                text(panel, &note, (cx, cy + 10), centered(10).color(&ink))?;
             }
         }
     }
@@ -253,27 +220,11 @@ fn draw_panel(
     let below = grid_y + (n_lr as u32 * CELL_H) as i32;
     for (col, &wd) in group.wds.iter().enumerate() {
         let x = grid_x + (col as u32 * CELL_W) as i32 + CELL_W as i32 / 2;
-        panel
-            .draw(&Text::new(fmt_sci(wd), (x, below + 12), centered(13)))
-            .map_err(plot_error)?;
+        text(panel, &fmt_sci(wd), (x, below + 12), centered(13))?;
     }
-    panel
-        .draw(&Text::new(
-            "λ (weight decay)",
-            (mid_x, below + 36),
-            centered(14),
-        ))
-        .map_err(plot_error)?;
+    text(panel, "λ (weight decay)", (mid_x, below + 36), centered(14))?;
     let rows_mid = grid_y + (n_lr as u32 * CELL_H) as i32 / 2;
-    panel
-        .draw(&Text::new("η₀", (grid_x - 58, rows_mid), centered(15)))
-        .map_err(plot_error)?;
-    Ok(())
-}
-
-fn right_center() -> plotters::style::text_anchor::Pos {
-    use plotters::style::text_anchor::{HPos, Pos, VPos};
-    Pos::new(HPos::Right, VPos::Center)
+    text(panel, "η₀", (grid_x - 58, rows_mid), centered(15))
 }
 
 fn draw_colorbar(area: &Area, (lo, hi): (f64, f64), height: i32) -> Result<()> {
@@ -294,19 +245,13 @@ fn draw_colorbar(area: &Area, (lo, hi): (f64, f64), height: i32) -> Result<()> {
         BLACK.stroke_width(1),
     ))
     .map_err(plot_error)?;
-    let left = |s: u32| {
-        use plotters::style::text_anchor::{HPos, Pos, VPos};
-        font(s).pos(Pos::new(HPos::Left, VPos::Center))
-    };
+    let left = |s: u32| anchored(s, HPos::Left);
     for k in 0..=4 {
         let e = hi - (hi - lo) * k as f64 / 4.0;
         let y = top + (height - 1) * k / 4;
         area.draw(&PathElement::new(vec![(x + w, y), (x + w + 4, y)], BLACK))
             .map_err(plot_error)?;
-        area.draw(&Text::new(format!("{e:.3}"), (x + w + 7, y), left(12)))
-            .map_err(plot_error)?;
+        text(area, &format!("{e:.3}"), (x + w + 7, y), left(12))?;
     }
-    area.draw(&Text::new("test error", (x, top - 16), left(13)))
-        .map_err(plot_error)?;
-    Ok(())
+    text(area, "test error", (x, top - 16), left(13))
 }

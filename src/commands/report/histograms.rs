@@ -3,8 +3,9 @@
 //! a middle and the last logged step. One figure per (model, loss multiplier) and
 //! quantity: optimizers side by side, with and without BN one above the other.
 use super::collect::{display_name, fmt_sci, Collection, Group};
-use super::figure::{centered, draw_png, plot_error, Area, Figure};
-use crate::plot::{octave_panel, OctaveSeries};
+use super::figure::{centered, draw_png, Area, Figure};
+use crate::commands::distinct;
+use crate::plot::{header, octave_panel, text, OctaveSeries};
 use crate::rundir::ScaleRow;
 use anyhow::Result;
 use optim::DecayMode;
@@ -95,14 +96,7 @@ const SNAPSHOT_SHADES: [f64; 3] = [0.8, 0.45, 0.05];
 /// Figures for every (model, loss multiplier) whose best runs logged scales.
 pub fn draw_all(collection: &Collection, dir: &Path) -> Result<Vec<Figure>> {
     let mut figures = Vec::new();
-    let mut families: Vec<(String, String)> = Vec::new();
-    for g in &collection.groups {
-        let family = g.key.family();
-        if !families.contains(&family) {
-            families.push(family);
-        }
-    }
-    for family in families {
+    for family in distinct(collection.groups.iter().map(|g| g.key.family())) {
         // BN first when both exist, as in the paper's figures.
         let mut groups: Vec<&Group> = collection
             .groups
@@ -116,10 +110,8 @@ pub fn draw_all(collection: &Collection, dir: &Path) -> Result<Vec<Figure>> {
             .collect();
         let mut grid: Vec<Vec<Option<Panel>>> = Vec::new();
         for group in &groups {
-            let mut row = Vec::new();
-            for &optimizer in &optimizers {
-                row.push(panel_for(collection, group, optimizer)?);
-            }
+            let row = optimizers.iter().map(|&o| panel_for(collection, group, o));
+            let row = row.collect::<Result<Vec<_>>>()?;
             if row.iter().any(Option::is_some) {
                 grid.push(row);
             }
@@ -140,7 +132,7 @@ fn panel_for(
     group: &Group,
     optimizer: DecayMode,
 ) -> Result<Option<Panel>> {
-    let Some(cell) = group.grid(optimizer).and_then(|g| g.best_cell()) else {
+    let Some(cell) = group.best_cell(optimizer) else {
         return Ok(None);
     };
     let Some(run) = collection.representative(cell) else {
@@ -198,30 +190,24 @@ fn draw_quantity(
     // Headroom for the legend in the upper left.
     let y_range = 0.0..(y_hi * 1.4).max(0.01);
     let file = format!("hist-{slug}-{}.png", q.slug());
+    let title = format!(
+        "{label}: {}, all non-BN layers, proportion per octave",
+        q.title()
+    );
     draw_png(&dir.join(&file), size, |root| {
-        let (header, body) = root.split_vertically(HEADER);
-        header
-            .draw(&Text::new(
-                format!(
-                    "{label}: {}, all non-BN layers, proportion per octave",
-                    q.title()
-                ),
-                (size.0 as i32 / 2, HEADER as i32 / 2 + 2),
-                centered(19),
-            ))
-            .map_err(plot_error)?;
+        let body = header(root, HEADER, &title, 19)?;
         let areas = body.split_evenly((rows, cols));
         for (area, panel) in areas.iter().zip(grid.iter().flatten()) {
             match panel {
                 Some(panel) => draw_panel(area, panel, q, x_range.clone(), y_range.clone())?,
                 None => {
                     let (w, h) = area.dim_in_pixel();
-                    area.draw(&Text::new(
+                    text(
+                        area,
                         "no scales logged",
                         (w as i32 / 2, h as i32 / 2),
                         centered(14),
-                    ))
-                    .map_err(plot_error)?;
+                    )?;
                 }
             }
         }

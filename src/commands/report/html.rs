@@ -67,6 +67,15 @@ fn figure_html(f: &Figure) -> String {
     )
 }
 
+/// A heading and the list of `items` (HTML), or nothing when there are none.
+fn list(heading: &str, items: impl Iterator<Item = String>) -> String {
+    let items: String = items.map(|item| format!("<li>{item}</li>\n")).collect();
+    if items.is_empty() {
+        return items;
+    }
+    format!("<h2>{heading}</h2>\n<ul>\n{items}</ul>\n")
+}
+
 pub fn render(report: &Report) -> String {
     let title = format!("{} — scalefree report", report.experiment);
     let mut body = format!("<h1>{}</h1>\n", escape(&report.experiment));
@@ -79,29 +88,25 @@ pub fn render(report: &Report) -> String {
         escape(&report.source.display().to_string()),
         escape(&counts_text(&report.counts))
     ));
+    let claim4 = report.claim4.iter().map(|row| escape(&row.line));
+    body.push_str(&list("Claim 4: the gradient-factor intervention", claim4));
     if !report.claim4.is_empty() {
-        body.push_str("<h2>Claim 4: the gradient-factor intervention</h2>\n<ul>\n");
-        for row in &report.claim4 {
-            body.push_str(&format!("<li>{}</li>\n", escape(&row.line)));
-        }
-        body.push_str(&format!(
-            "</ul>\n<p class=\"note\">{}</p>\n",
-            escape(super::table::CLAIM4_NOTE)
-        ));
+        let note = escape(super::table::CLAIM4_NOTE);
+        body.push_str(&format!("<p class=\"note\">{note}</p>\n"));
     }
 
-    body.push_str("<h2>Best settings</h2>\n<table>\n<tr>");
+    body.push_str("<h2>Best settings</h2>\n<table>\n");
     let (header, rows) = table_cells(report);
-    for h in &header {
-        body.push_str(&format!("<th>{}</th>", escape(h)));
-    }
-    body.push_str("</tr>\n");
-    for row in &rows {
-        body.push_str("<tr>");
-        for cell in row {
-            body.push_str(&format!("<td>{}</td>", escape(cell)));
-        }
-        body.push_str("</tr>\n");
+    let row = |tag: &str, cells: &[String]| {
+        let cells: String = cells
+            .iter()
+            .map(|c| format!("<{tag}>{}</{tag}>", escape(c)))
+            .collect();
+        format!("<tr>{cells}</tr>\n")
+    };
+    body.push_str(&row("th", &header));
+    for cells in &rows {
+        body.push_str(&row("td", cells));
     }
     body.push_str(&format!(
         "</table>\n<p class=\"note\">{}</p>\n",
@@ -147,24 +152,19 @@ pub fn render(report: &Report) -> String {
         }
     }
 
-    if !report.unfinished.is_empty() {
-        body.push_str("<h2>Runs without a final result</h2>\n<ul>\n");
-        for run in &report.unfinished {
-            body.push_str(&format!(
-                "<li><code>{}</code>: {}</li>\n",
-                escape(&run.name),
-                escape(run.state.label())
-            ));
-        }
-        body.push_str("</ul>\n");
-    }
-    if !report.diverged.is_empty() {
-        body.push_str("<h2>Diverged runs (test error 1.1)</h2>\n<ul>\n");
-        for run in &report.diverged {
-            body.push_str(&format!("<li><code>{}</code></li>\n", escape(&run.name)));
-        }
-        body.push_str("</ul>\n");
-    }
+    let unfinished = report.unfinished.iter().map(|run| {
+        format!(
+            "<code>{}</code>: {}",
+            escape(&run.name),
+            escape(run.state.label())
+        )
+    });
+    body.push_str(&list("Runs without a final result", unfinished));
+    let diverged = report
+        .diverged
+        .iter()
+        .map(|run| format!("<code>{}</code>", escape(&run.name)));
+    body.push_str(&list("Diverged runs (test error 1.1)", diverged));
 
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n\

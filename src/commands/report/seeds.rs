@@ -1,7 +1,7 @@
 //! Results over seeds: a cell's final test accuracy as a mean with its 95 % CI, the
 //! AdamW − Adam-ℓ2 gap paired by seed, and claim 4's verdict wherever the experiment ran
 //! a gradient-factor intervention beside the same settings without one.
-use super::collect::{Cell, Collection, Group, RunResult, RunState};
+use super::collect::{Cell, Collection, Group};
 use crate::rundir::Summary;
 use crate::stats::{claim4, paired, Estimate, Outcome};
 use optim::DecayMode;
@@ -13,11 +13,8 @@ fn per_seed(
     cell: &Cell,
     value: impl Fn(&Summary) -> Option<f64>,
 ) -> Vec<(u64, f64)> {
-    cell.runs
-        .iter()
-        .map(|&i| &collection.runs[i])
-        .filter(|r| r.outcome == RunState::Completed)
-        .filter_map(|r| Some((r.config.training.seed, value(r.summary.as_ref()?)?)))
+    let runs = collection.completed(cell);
+    runs.filter_map(|r| Some((r.config.training.seed, value(r.summary.as_ref()?)?)))
         .collect()
 }
 
@@ -31,25 +28,13 @@ fn train_loss(s: &Summary) -> Option<f64> {
 
 /// Final test accuracy of a cell over its completed seeds.
 pub fn cell_accuracy(collection: &Collection, cell: &Cell) -> Option<Estimate> {
-    let values: Vec<f64> = per_seed(collection, cell, accuracy)
-        .into_iter()
-        .map(|v| v.1)
-        .collect();
-    Estimate::of(&values)
-}
-
-fn best_cell(group: &Group, optimizer: DecayMode) -> Option<&Cell> {
-    group.grid(optimizer).and_then(|g| g.best_cell())
+    Estimate::of_seeds(&per_seed(collection, cell, accuracy))
 }
 
 /// AdamW's best cell minus Adam-ℓ2's, in final test accuracy, over the seeds both ran.
 pub fn paired_gap(collection: &Collection, group: &Group) -> Option<Estimate> {
-    let w = per_seed(
-        collection,
-        best_cell(group, DecayMode::Decoupled)?,
-        accuracy,
-    );
-    let l2 = per_seed(collection, best_cell(group, DecayMode::L2)?, accuracy);
+    let w = per_seed(collection, group.best_cell(DecayMode::Decoupled)?, accuracy);
+    let l2 = per_seed(collection, group.best_cell(DecayMode::L2)?, accuracy);
     Estimate::of(&paired(&w, &l2))
 }
 
@@ -100,7 +85,7 @@ pub fn claim4_rows(collection: &Collection) -> Vec<Claim4Row> {
             continue;
         };
         let change = |optimizer: DecayMode, value: fn(&Summary) -> Option<f64>| {
-            let natural = best_cell(none, optimizer)?;
+            let natural = none.best_cell(optimizer)?;
             let treated = counterpart(group, optimizer, natural)?;
             Estimate::of(&paired(
                 &per_seed(collection, treated, value),
@@ -111,14 +96,9 @@ pub fn claim4_rows(collection: &Collection) -> Vec<Claim4Row> {
             change(DecayMode::L2, train_loss),
             change(DecayMode::Decoupled, train_loss),
         );
-        let noise_w = best_cell(none, DecayMode::Decoupled)
-            .and_then(|c| {
-                let v: Vec<f64> = per_seed(collection, c, train_loss)
-                    .into_iter()
-                    .map(|v| v.1)
-                    .collect();
-                Estimate::of(&v)
-            })
+        let noise_w = none
+            .best_cell(DecayMode::Decoupled)
+            .and_then(|c| Estimate::of_seeds(&per_seed(collection, c, train_loss)))
             .map_or(0.0, |e| e.sd);
         let outcome = match (&l2_loss, &w_loss) {
             (Some(l2), Some(w)) => claim4(l2, w, noise_w),
@@ -126,15 +106,9 @@ pub fn claim4_rows(collection: &Collection) -> Vec<Claim4Row> {
         };
         let text = |e: &Option<Estimate>| e.map_or("—".into(), |e| signed(&e, 4));
         let line = format!(
-            "claim 4 ({}, {}{}): {} — {} vs none, paired change in final training loss: Adam-ℓ2 {}, AdamW {} \
+            "claim 4 ({}): {} — {} vs none, paired change in final training loss: Adam-ℓ2 {}, AdamW {} \
              (AdamW's seed-to-seed sd {noise_w:.4}); in test accuracy: Adam-ℓ2 {}, AdamW {}",
-            group.key.model,
-            if group.key.bn { "BN" } else { "no BN" },
-            if group.key.loss_mult != 1.0 {
-                format!(", loss × {}", group.key.loss_mult)
-            } else {
-                String::new()
-            },
+            none.key.label(),
             outcome.word(),
             group.key.grad_factors,
             text(&l2_loss),
@@ -169,13 +143,4 @@ pub fn signed(e: &Estimate, digits: usize) -> String {
         }
         _ => format!("{:+.digits$} (1 seed)", e.mean),
     }
-}
-
-/// The completed runs of a cell, for curves over seeds.
-pub fn completed_runs<'a>(collection: &'a Collection, cell: &Cell) -> Vec<&'a RunResult> {
-    cell.runs
-        .iter()
-        .map(|&i| &collection.runs[i])
-        .filter(|r| r.outcome == RunState::Completed)
-        .collect()
 }

@@ -4,6 +4,7 @@
 use super::collect::{display_name, fmt_sci, Collection, Counts, Group, RunResult, RunState};
 use super::figure::Figure;
 use super::seeds::{self, Claim4Row};
+use crate::rundir::SpreadRow;
 use crate::stats::Estimate;
 use anyhow::Result;
 use optim::DecayMode;
@@ -71,11 +72,9 @@ pub struct Best {
 /// layers at step 1, i.e. at initialisation.
 #[derive(Clone, Debug, Serialize)]
 pub struct SpreadAtInit {
-    pub spread: f64,
-    pub p01: f64,
-    pub p50: f64,
-    pub p99: f64,
-    pub layer_median_range: f64,
+    /// `spread`, `p01`, `p50`, `p99`, `layer_median_range`.
+    #[serde(flatten)]
+    pub at_init: SpreadRow,
     pub step: u64,
     pub run: String,
     /// Which run it is: `AdamW best`, or `first run with scales` when no best run has them.
@@ -103,24 +102,18 @@ pub fn build(collection: &Collection, figures: Vec<Figure>) -> Result<Report> {
         .iter()
         .map(|g| group_row(collection, g))
         .collect::<Result<_>>()?;
+    let listed = |keep: &dyn Fn(RunState) -> bool| {
+        let runs = collection.runs.iter().filter(|r| keep(r.outcome));
+        runs.map(listing).collect()
+    };
     Ok(Report {
         experiment: collection.plan.experiment.clone(),
         description: collection.plan.description.clone(),
         source: collection.plan.source.clone(),
         counts: collection.counts,
         groups,
-        unfinished: collection
-            .runs
-            .iter()
-            .filter(|r| !r.outcome.is_final())
-            .map(listing)
-            .collect(),
-        diverged: collection
-            .runs
-            .iter()
-            .filter(|r| r.outcome == RunState::Diverged)
-            .map(listing)
-            .collect(),
+        unfinished: listed(&|state| !state.is_final()),
+        diverged: listed(&|state| state == RunState::Diverged),
         claim4: seeds::claim4_rows(collection),
         figures,
     })
@@ -129,29 +122,22 @@ pub fn build(collection: &Collection, figures: Vec<Figure>) -> Result<Report> {
 fn group_row(collection: &Collection, group: &Group) -> Result<GroupRow> {
     let mut optimizers = Vec::new();
     for grid in &group.optimizers {
-        let best = match grid.best_cell() {
-            Some(cell) => {
-                let error = cell.error.unwrap_or(f64::NAN);
-                let best_epoch = collection
-                    .representative(cell)
-                    .and_then(|r| r.summary.as_ref())
-                    .and_then(|s| s.best_test_accuracy);
-                Some(Best {
-                    lr: cell.lr,
-                    wd: cell.wd,
-                    final_test_accuracy: 1.0 - error,
-                    test_accuracy: seeds::cell_accuracy(collection, cell),
-                    final_test_error: error,
-                    best_epoch_test_accuracy: best_epoch,
-                    runs: cell
-                        .runs
-                        .iter()
-                        .map(|&i| collection.runs[i].name.clone())
-                        .collect(),
-                })
+        let best = grid.best_cell().map(|cell| {
+            let error = cell.error.unwrap_or(f64::NAN);
+            let best_epoch = collection
+                .representative(cell)
+                .and_then(|r| r.summary.as_ref())
+                .and_then(|s| s.best_test_accuracy);
+            Best {
+                lr: cell.lr,
+                wd: cell.wd,
+                final_test_accuracy: 1.0 - error,
+                test_accuracy: seeds::cell_accuracy(collection, cell),
+                final_test_error: error,
+                best_epoch_test_accuracy: best_epoch,
+                runs: collection.runs_of(cell).map(|r| r.name.clone()).collect(),
             }
-            None => None,
-        };
+        });
         optimizers.push(OptimizerRow {
             optimizer: grid.optimizer.to_string(),
             best,
@@ -159,13 +145,7 @@ fn group_row(collection: &Collection, group: &Group) -> Result<GroupRow> {
             settings_planned: grid.cells.iter().filter(|c| c.planned()).count(),
         });
     }
-    let accuracy = |opt: DecayMode| {
-        group
-            .grid(opt)
-            .and_then(|g| g.best_cell())
-            .and_then(|c| c.error)
-            .map(|e| 1.0 - e)
-    };
+    let accuracy = |opt: DecayMode| group.best_cell(opt)?.error.map(|e| 1.0 - e);
     let gap = |a: DecayMode, b: DecayMode| Some(accuracy(a)? - accuracy(b)?);
     Ok(GroupRow {
         label: group.key.label(),
@@ -186,24 +166,15 @@ fn group_row(collection: &Collection, group: &Group) -> Result<GroupRow> {
 /// the group's first run in plan order that did. At step 1 the gradient does not depend
 /// on the optimizer, so any run with the same seed would do.
 fn spread_at_init(collection: &Collection, group: &Group) -> Result<Option<SpreadAtInit>> {
-    let mut candidates: Vec<(&RunResult, String)> = Vec::new();
-    for opt in [DecayMode::Decoupled, DecayMode::L2, DecayMode::Proximal] {
-        if let Some(run) = group
-            .grid(opt)
-            .and_then(|g| g.best_cell())
-            .and_then(|c| collection.representative(c))
-        {
-            candidates.push((run, format!("{} best", display_name(opt))));
-        }
-    }
-    for grid in &group.optimizers {
-        for cell in &grid.cells {
-            for &i in &cell.runs {
-                candidates.push((&collection.runs[i], "first run with scales".into()));
-            }
-        }
-    }
-    for (run, from) in candidates {
+    let best = [DecayMode::Decoupled, DecayMode::L2, DecayMode::Proximal]
+        .into_iter()
+        .filter_map(|opt| {
+            let run = collection.representative(group.best_cell(opt)?)?;
+            Some((run, format!("{} best", display_name(opt))))
+        });
+    let cells = group.optimizers.iter().flat_map(|grid| &grid.cells);
+    let any = cells.flat_map(|cell| collection.runs_of(cell));
+    for (run, from) in best.chain(any.map(|run| (run, "first run with scales".to_string()))) {
         if run.outcome == RunState::Missing {
             continue;
         }
@@ -215,11 +186,7 @@ fn spread_at_init(collection: &Collection, group: &Group) -> Result<Option<Sprea
             continue;
         };
         return Ok(Some(SpreadAtInit {
-            spread: s.spread,
-            p01: s.p01,
-            p50: s.p50,
-            p99: s.p99,
-            layer_median_range: s.layer_median_range,
+            at_init: s.clone(),
             step: first.step,
             run: run.name.clone(),
             from,
@@ -289,9 +256,9 @@ fn paired_gap_text(group: &GroupRow) -> String {
 }
 
 pub fn spread_text(spread: &Option<SpreadAtInit>) -> String {
-    spread
-        .as_ref()
-        .map_or("—".into(), |s| format!("{:.1} ({})", s.spread, s.from))
+    spread.as_ref().map_or("—".into(), |s| {
+        format!("{:.1} ({})", s.at_init.spread, s.from)
+    })
 }
 
 pub fn counts_text(c: &Counts) -> String {
