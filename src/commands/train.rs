@@ -334,6 +334,10 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
     }
     let dir = RunDir::new(config.run_dir());
     set_threads(config.runtime.threads);
+    if config.runtime.device != "cpu" {
+        // `auto` would train on the CPU, `cuda` fail, when the driver is too old for the wheel.
+        crate::cuda_driver::refuse_unusable_gpus(&format!("--device {}", config.runtime.device))?;
+    }
     let device = parse_device(&config.runtime.device)?;
     device::configure(device);
     let data = open_data(config, device)?;

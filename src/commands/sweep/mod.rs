@@ -282,6 +282,13 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
         );
     }
     let unresolved = !triage.stale.is_empty() || !triage.busy.is_empty();
+    if args.backend == Backend::Local && args.device.as_deref() != Some("cpu") {
+        // Without a device the runs would go to the CPU, unasked, on a GPU machine.
+        crate::cuda_driver::refuse_unusable_gpus(&format!(
+            "--device {}",
+            args.device.as_deref().unwrap_or("(default: the GPUs)")
+        ))?;
+    }
     let runs_per_gpu = match args.runs_per_gpu {
         Some(n) => n as usize,
         None => match Experiment::read(&resolve_path(spec))?.runs_per_gpu {
