@@ -442,7 +442,7 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
             // Read the statistics at the first step, every READ_EVERY steps, and before
             // logging scales (so that, as at every read, a non-finite loss stops the run
             // before its step is applied or logged).
-            if t == 1 || t % READ_EVERY == 0 || log_scales {
+            if t == 1 || t.is_multiple_of(READ_EVERY) || log_scales {
                 if let Some(diverged) = take_stats(&mut trainer, &mut position, &mut board) {
                     status = RunStatus::Diverged;
                     message = Some(diverged);
@@ -587,7 +587,7 @@ fn take_stats(trainer: &mut Trainer, position: &mut Position, board: &mut Board)
             return Some(format!("loss became {} at step {t}", stats.loss));
         }
         position.advance(&stats);
-        if t % 20 == 0 || t == 1 {
+        if t.is_multiple_of(20) || t == 1 {
             board.scalar("train/batch_loss", stats.loss, t);
         }
     }
