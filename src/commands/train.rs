@@ -421,6 +421,8 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
             steps_per_epoch,
             position.batch,
         );
+        // The epoch's clock starts with the device idle (nothing earlier is timed in it).
+        device::synchronize(device);
         let epoch_started = Instant::now();
         timer.resume();
         // Steps queued so far; `position` counts those whose statistics have been read.
