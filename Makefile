@@ -19,6 +19,11 @@ else
 $(error TORCH_VERSION=$(TORCH_VERSION) is not supported: 2.13.0 (the default) or 2.11.0)
 endif
 VENV_STAMP := $(VENV)/.installed-torch-$(TORCH_VERSION)
+# The torch wheel's CUDA flavour (cu126, cu128, …): empty takes PyPI's default wheel. A GPU
+# whose driver is older than that wheel's CUDA is invisible to libtorch (`scalefree` then
+# says so); choose a flavour the driver supports: `make clean-venv && make setup TORCH_CUDA=cu126`.
+TORCH_CUDA ?=
+TORCH_INDEX := $(if $(TORCH_CUDA),--index-url https://download.pytorch.org/whl/$(TORCH_CUDA))
 # torchvision: for the PyTorch side of `make bench` (and its tests) only.
 TORCHVISION_STAMP := $(VENV)/.installed-torchvision-$(TORCHVISION_VERSION)
 BIN := $(BIN_DIR)/scalefree
@@ -50,7 +55,8 @@ system-deps:
 $(VENV_STAMP):
 	@echo "== creating $(VENV) with torch==$(TORCH_VERSION) (about 5 GB, once)"
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check torch==$(TORCH_VERSION) tensorboard
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check torch==$(TORCH_VERSION) $(TORCH_INDEX)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check tensorboard
 	touch $@
 
 build: $(TORCH_DEPS)
@@ -152,6 +158,7 @@ cifar10: setup data
 	  if $(BIN) info --json | grep -q '"cuda_available": true'; then exp=paper-best; else exp=cifar10-quick; fi; \
 	fi; \
 	echo "== experiment $$exp"; \
+	$(BIN) sweep $$exp --dry-run >/dev/null || exit $$?; \
 	start=$$(date +%s); \
 	status=0; \
 	$(BIN) sweep $$exp || status=$$?; \

@@ -91,6 +91,10 @@ impl Log2Histogram {
 }
 
 /// Histograms of `log2(|x| / divide_by)` for each `(offset, numel)` segment of a flat tensor.
+///
+/// One scatter-add counts every segment into a `[segments, bins]` tensor on the device,
+/// and one copy brings it to the host: no per-segment `bincount` (which on CUDA reads
+/// the minimum and maximum back to the host before counting).
 pub fn log2_histograms(
     flat: &Tensor,
     segments: &[(i64, i64)],
@@ -100,10 +104,16 @@ pub fn log2_histograms(
         return Vec::new();
     }
     let _no_grad = tch::no_grad_guard();
+    let device = flat.device();
+    let parts: Vec<Tensor> = segments
+        .iter()
+        .map(|&(offset, numel)| flat.narrow(0, offset, numel))
+        .collect();
+    let values = Tensor::cat(&parts, 0);
     let magnitude = if divide_by == 1.0 {
-        flat.abs()
+        values.abs()
     } else {
-        flat.abs() / divide_by
+        values.abs() / divide_by
     };
     let zero = magnitude.eq(0.0);
     let bins = (magnitude.clamp(MIN_ABS, MAX_ABS).log2() * SUB_BINS as f64)
@@ -111,17 +121,19 @@ pub fn log2_histograms(
         .to_kind(Kind::Int64)
         - LOW_OCTAVE * SUB_BINS;
     let bins = bins.clamp(0, ZERO_BIN - 1).masked_fill(&zero, ZERO_BIN);
-    let counts: Vec<Tensor> = segments
-        .iter()
-        .map(|&(offset, numel)| {
-            bins.narrow(0, offset, numel)
-                .bincount::<Tensor>(None, ZERO_BIN + 1)
-        })
-        .collect();
-    let counts = Tensor::stack(&counts, 0)
-        .to_kind(Kind::Double)
-        .to_device(tch::Device::Cpu);
-    let counts = Vec::<f64>::try_from(counts.flatten(0, -1)).expect("counts are f64 on CPU");
+    // Each value's segment, then its cell of the [segments, bins] counts.
+    let lengths: Vec<i64> = segments.iter().map(|&(_, numel)| numel).collect();
+    let total: i64 = lengths.iter().sum();
+    let segment_of = Tensor::arange(segments.len() as i64, (Kind::Int64, device))
+        .repeat_interleave_self_tensor(&Tensor::from_slice(&lengths).to_device(device), 0, total);
+    let cells = segment_of * (ZERO_BIN + 1) + bins;
+    let counts = Tensor::zeros(
+        [segments.len() as i64 * (ZERO_BIN + 1)],
+        (Kind::Double, device),
+    )
+    .scatter_add(0, &cells, &Tensor::ones([total], (Kind::Double, device)))
+    .to_device(tch::Device::Cpu);
+    let counts = Vec::<f64>::try_from(counts).expect("counts are f64 on CPU");
     counts
         .chunks(FINE_BINS + 1)
         .map(|c| Log2Histogram {
@@ -218,6 +230,56 @@ mod tests {
         let values = [2f32.powi(-12); 10];
         let h = log2_histograms(&Tensor::from_slice(&values), &[(0, 10)], 2f64.powi(-10)).remove(0);
         assert!((h.quantile(0.5).unwrap() - -2.0).abs() < 1.0 / 16.0 + 1e-9);
+    }
+
+    /// Counting as it was done before: one `bincount` per segment.
+    fn per_segment_bincount(
+        flat: &Tensor,
+        segments: &[(i64, i64)],
+        divide_by: f64,
+    ) -> Vec<Log2Histogram> {
+        let magnitude = flat.abs() / divide_by;
+        let zero = magnitude.eq(0.0);
+        let bins = (magnitude.clamp(MIN_ABS, MAX_ABS).log2() * SUB_BINS as f64)
+            .floor()
+            .to_kind(Kind::Int64)
+            - LOW_OCTAVE * SUB_BINS;
+        let bins = bins.clamp(0, ZERO_BIN - 1).masked_fill(&zero, ZERO_BIN);
+        segments
+            .iter()
+            .map(|&(offset, numel)| {
+                let c = bins
+                    .narrow(0, offset, numel)
+                    .bincount::<Tensor>(None, ZERO_BIN + 1)
+                    .to_kind(Kind::Double);
+                let c = Vec::<f64>::try_from(c).unwrap();
+                Log2Histogram {
+                    fine: c[..FINE_BINS].to_vec(),
+                    zeros: c[FINE_BINS],
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_single_scatter_counts_equal_one_bincount_per_segment() {
+        tch::manual_seed(7);
+        // Values over many octaves, exact zeros, and values beyond both clamps.
+        let flat = Tensor::randn([5000], (Kind::Float, tch::Device::Cpu))
+            * Tensor::randn([5000], (Kind::Float, tch::Device::Cpu)).exp2()
+            * 1e3;
+        let _ = flat.narrow(0, 100, 50).fill_(0.0);
+        let _ = flat.narrow(0, 300, 5).fill_(1e9);
+        let _ = flat.narrow(0, 400, 5).fill_(1e-20);
+        // Out of order, with a gap, a one-value segment and a segment of zeros only.
+        let segments = [(2000, 1500), (0, 700), (4999, 1), (100, 50), (3600, 1300)];
+        for divide_by in [1.0, 1e-3] {
+            let single = log2_histograms(&flat, &segments, divide_by);
+            let reference = per_segment_bincount(&flat, &segments, divide_by);
+            assert_eq!(single, reference, "divide_by {divide_by}");
+            assert_eq!(single[3].zeros, 50.0);
+            assert_eq!(single[0].total(), 1500.0);
+        }
     }
 
     #[test]

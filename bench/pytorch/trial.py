@@ -209,6 +209,9 @@ def main():
         parser.error(f"--threads must be at least 1, not {args.threads}")
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    # As `scalefree train` does on CUDA (fixed shapes: the fastest convolution algorithms
+    # are timed once and kept), so that the comparison stays fair.
+    torch.backends.cudnn.benchmark = device.type == "cuda"
     run = {"optim": optim_trial, "data": data_trial, "train": train_trial}[args.trial]
     try:
         result = run(args, device)

@@ -89,15 +89,12 @@ impl DataLocations {
     }
 }
 
+/// The GPUs libtorch sees, counted only: touching one (an allocation) would open a CUDA
+/// context on it, hundreds of MB on every GPU for every run, and fail on a GPU in
+/// exclusive-process mode that another run holds. A run proves its own device by using it.
 fn gpu_names() -> Vec<String> {
     (0..Cuda::device_count())
-        .map(|i| {
-            // tch has no device-name query; allocating on the device proves it is usable.
-            let ok = tch::Tensor::zeros([1], (tch::Kind::Float, tch::Device::Cuda(i as usize)))
-                .numel()
-                == 1;
-            format!("cuda:{i}{}", if ok { "" } else { " (unusable)" })
-        })
+        .map(|i| format!("cuda:{i}"))
         .collect()
 }
 

@@ -6,9 +6,10 @@ use crate::config::{parse_device, DatasetName, Layout, RunConfig, ScheduleName};
 use crate::data::{self, Loader, LoaderConfig};
 use crate::rundir::{checkpoint, MetricsRow, RunDir, RunStatus, ScaleRow, Summary, DIVERGED_ERROR};
 use crate::sinks::tensorboard::Board;
+use crate::train::device;
 use crate::train::scale_probe::ScaleProbe;
 use crate::train::step_timing::{StepTimer, StepTiming};
-use crate::train::{Position, Step, Trainer, TrainerSpec};
+use crate::train::{Position, Trainer, TrainerSpec};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -333,7 +334,12 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
     }
     let dir = RunDir::new(config.run_dir());
     set_threads(config.runtime.threads);
+    if config.runtime.device != "cpu" {
+        // `auto` would train on the CPU, `cuda` fail, when the driver is too old for the wheel.
+        crate::cuda_driver::refuse_unusable_gpus(&format!("--device {}", config.runtime.device))?;
+    }
     let device = parse_device(&config.runtime.device)?;
+    device::configure(device);
     let data = open_data(config, device)?;
     let mut trainer = Trainer::new(&TrainerSpec::from_run(config, data.classes, device), device)?
         .with_hooks(crate::train::GradientHooks {
@@ -415,23 +421,37 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
             steps_per_epoch,
             position.batch,
         );
+        // The epoch's clock starts with the device idle (nothing earlier is timed in it).
+        device::synchronize(device);
         let epoch_started = Instant::now();
         timer.resume();
-        for batch in data
+        // Steps queued so far; `position` counts those whose statistics have been read.
+        let mut step = position.step;
+        let mut batches = data
             .train
-            .epoch_from(position.epoch as u64, position.batch as usize)
-        {
+            .epoch_from(position.epoch as u64, position.batch as usize);
+        let mut next = batches.next();
+        while let Some(batch) = next.take() {
             let batch = batch?;
-            let t = position.step + 1;
-            trainer.set_lr(schedule.lr_at(config.optimizer.lr, position.step))?;
-            let stats = match trainer.backward(&batch)? {
-                Step::Ready(stats) => stats,
-                Step::Diverged { loss } => {
+            // Batch t+1's copy to the device is queued before step t's work (on the CPU
+            // there is nothing to copy: order and content are the same either way).
+            next = batches.next();
+            let t = step + 1;
+            trainer.set_lr(schedule.lr_at(config.optimizer.lr, step))?;
+            trainer.backward_queued(&batch)?;
+            step = t;
+            let log_scales = probe.due(t);
+            // Read the statistics at the first step, every READ_EVERY steps, and before
+            // logging scales (so that, as at every read, a non-finite loss stops the run
+            // before its step is applied or logged).
+            if t == 1 || t.is_multiple_of(READ_EVERY) || log_scales {
+                if let Some(diverged) = take_stats(&mut trainer, &mut position, &mut board) {
                     status = RunStatus::Diverged;
-                    message = Some(format!("loss became {loss} at step {t}"));
+                    message = Some(diverged);
                     break;
                 }
-            };
+                show_progress(&bar, &position);
+            }
             if !factors_logged {
                 if let Some(factors) = trainer.layer_factors() {
                     dir.write_factors(factors)?;
@@ -444,15 +464,17 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
                 }
                 factors_logged = true;
             }
-            let log_scales = probe.due(t);
             let mut logging = Duration::ZERO;
             if log_scales {
+                // The logging clock starts once the backward work queued before it is done.
+                device::synchronize(device);
                 let started = Instant::now();
                 probe.before_step(trainer.optimizer_mut())?;
                 logging += started.elapsed();
             }
             trainer.apply()?;
             if log_scales {
+                device::synchronize(device);
                 let started = Instant::now();
                 if let Some(snapshot) = probe.after_step(trainer.optimizer(), t, position.epoch) {
                     board.scale_snapshot(&snapshot);
@@ -461,28 +483,34 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
                 }
                 timer.scale_log_took(logging + started.elapsed());
             }
-            position.advance(&stats);
             images_this_process += batch.len() as u64;
-            timer.step_done(batch.len());
-            if t % 20 == 0 || t == 1 {
-                board.scalar("train/batch_loss", stats.loss, t);
-            }
-            bar.set_position(position.batch);
-            let epoch_tally = position.epoch_tally();
-            bar.set_message(format!(
-                "loss {:.4} acc {:.3}",
-                epoch_tally.mean_loss().unwrap_or(0.0),
-                epoch_tally.accuracy().unwrap_or(0.0)
-            ));
+            bar.set_position(batch.index as u64 + 1);
             crate::fault::point_then("step", || stop.load(Ordering::SeqCst));
-            if stop.load(Ordering::SeqCst) {
+            let stopping = stop.load(Ordering::SeqCst);
+            let last_here =
+                stopping || t >= total_steps || batch.index as u64 + 1 >= steps_per_epoch;
+            // A stretch of timed steps must start and end with the device done (the time
+            // between is then the device's, however the steps were queued).
+            if last_here || timer.ends_warmup() {
+                device::synchronize(device);
+            }
+            timer.step_done(batch.len());
+            if stopping {
                 status = RunStatus::Interrupted;
                 break;
             }
-            if position.step >= total_steps {
+            if t >= total_steps {
                 break;
             }
         }
+        drop(batches);
+        if status != RunStatus::Diverged {
+            if let Some(diverged) = take_stats(&mut trainer, &mut position, &mut board) {
+                status = RunStatus::Diverged;
+                message = Some(diverged);
+            }
+        }
+        device::synchronize(device);
         bar.finish_and_clear();
         train_seconds += epoch_started.elapsed().as_secs_f64();
         if status != RunStatus::Completed {
@@ -545,6 +573,36 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
         status,
         run_dir: dir.path().to_path_buf(),
     })
+}
+
+/// Steps between reads of the training statistics from the device (each read waits for
+/// the device; see [`crate::train::PendingStats`]).
+const READ_EVERY: u64 = 20;
+
+/// Reads the queued steps' statistics into `position`, in step order, logging the batch
+/// loss of step 1 and every 20th; at a non-finite loss it stops there (that step and
+/// the ones after it are not counted) and says where the run diverged.
+fn take_stats(trainer: &mut Trainer, position: &mut Position, board: &mut Board) -> Option<String> {
+    for stats in trainer.read_stats() {
+        let t = position.step + 1;
+        if !stats.loss.is_finite() {
+            return Some(format!("loss became {} at step {t}", stats.loss));
+        }
+        position.advance(&stats);
+        if t.is_multiple_of(20) || t == 1 {
+            board.scalar("train/batch_loss", stats.loss, t);
+        }
+    }
+    None
+}
+
+fn show_progress(bar: &ProgressBar, position: &Position) {
+    let epoch_tally = position.epoch_tally();
+    bar.set_message(format!(
+        "loss {:.4} acc {:.3}",
+        epoch_tally.mean_loss().unwrap_or(0.0),
+        epoch_tally.accuracy().unwrap_or(0.0)
+    ));
 }
 
 /// A resumed run cannot go back: `--epochs`/`--max-steps` that end before the checkpoint

@@ -180,13 +180,24 @@ impl Loader {
     }
 
     /// Builds a batch in host memory (pinned for CUDA): augment and normalise each image
-    /// straight from uint8 into the f32 batch, in parallel over the images.
+    /// straight from uint8 into the f32 batch tensor, in parallel over the images. The
+    /// pixels are written once, into the tensor itself; pinning for CUDA is the one copy.
     fn host_batch(&self, order: &[usize], epoch: u64, index: usize) -> Result<Batch, DataError> {
         let b = self.config.batch_size;
         let first = index * b;
         let positions = first..(first + b).min(order.len());
         let count = positions.len();
-        let mut pixels = vec![0f32; count * IMAGE_BYTES];
+        let size = IMAGE_SIZE as i64;
+        let mut images = Tensor::f_empty(
+            [count as i64, CHANNELS as i64, size, size],
+            (Kind::Float, Device::Cpu),
+        )?;
+        // SAFETY: `images` is a new contiguous f32 CPU tensor of count × IMAGE_BYTES
+        // elements (count ≥ 1: the index is within the epoch) that nothing else
+        // references while the slice lives; every element is written below.
+        let pixels = unsafe {
+            std::slice::from_raw_parts_mut(images.data_ptr() as *mut f32, count * IMAGE_BYTES)
+        };
         pixels
             .par_chunks_mut(IMAGE_BYTES)
             .zip(positions.clone())
@@ -200,13 +211,10 @@ impl Loader {
                     .apply(self.split.image(order[position]), aug, out);
             });
         let labels: Vec<i64> = positions.map(|p| self.split.labels[order[p]]).collect();
-        let size = IMAGE_SIZE as i64;
-        let mut images =
-            Tensor::f_from_slice(&pixels)?.f_view([count as i64, CHANNELS as i64, size, size])?;
         let mut labels = Tensor::f_from_slice(&labels)?;
         if self.config.device.is_cuda() {
-            images = images.f_pin_memory(self.config.device)?;
-            labels = labels.f_pin_memory(self.config.device)?;
+            images = pinned(&images, self.config.device)?;
+            labels = pinned(&labels, self.config.device)?;
         }
         Ok(Batch {
             images,
@@ -215,6 +223,14 @@ impl Loader {
             index,
         })
     }
+}
+
+/// A copy of the CPU tensor `host` in page-locked memory, from which a copy to the CUDA
+/// `device` is asynchronous. Through libtorch's `_pin_memory` with the device's type:
+/// `pin_memory(device)` (what tch's `pin_memory` calls) warns on every call in libtorch
+/// 2.13 that its device argument is deprecated, about four lines per batch.
+pub fn pinned(host: &Tensor, device: Device) -> Result<Tensor, DataError> {
+    Ok(host.f_internal_pin_memory(device)?)
 }
 
 /// Moves a host batch to `device`; from pinned memory the copy is asynchronous and ordered

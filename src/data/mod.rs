@@ -31,7 +31,7 @@ pub use dataset::{
     Dataset, DatasetKind, Split, CHANNELS, CIFAR10_CLASSES, IMAGE_BYTES, IMAGE_SIZE,
 };
 pub use error::DataError;
-pub use loader::{Batch, Batches, Loader, LoaderConfig};
+pub use loader::{pinned, Batch, Batches, Loader, LoaderConfig};
 pub use open::{open, splits, training_subset, Splits};
 
 use cache::{digest, Cache, Cached};

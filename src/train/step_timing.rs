@@ -2,6 +2,10 @@
 //! steady-state rate (after this process's first few steps, which pay for lazy
 //! allocation, the loader's start and libtorch's kernel selection) and the time spent in
 //! gradient-scale logging. Evaluation is outside every measured step.
+//!
+//! On CUDA a step returns once it is queued; `scalefree train` waits for the device
+//! (`crate::train::device::synchronize`) at the ends of every timed stretch, so the sums
+//! are the device's time.
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
@@ -45,7 +49,17 @@ impl StepTimer {
         self.last_end = Instant::now();
     }
 
-    /// A step of `images` images ended now.
+    /// Whether the next step is the last of the warm-up: the steady-state clock starts at
+    /// its end, so on an asynchronous device it must end with the device done.
+    pub fn ends_warmup(&self) -> bool {
+        self.steps_seen + 1 == WARMUP_STEPS
+    }
+
+    /// A step of `images` images ended now. Single steps are timed from the end of the one
+    /// before; on an asynchronous device (CUDA) a step "ends" when it is queued, so only
+    /// sums over steps between two synchronisations are true: the caller synchronises
+    /// where the warm-up ends ([`StepTimer::ends_warmup`]) and where a stretch of steps
+    /// ends.
     pub fn step_done(&mut self, images: usize) {
         let now = Instant::now();
         self.steps_seen += 1;

@@ -3,7 +3,7 @@
 //! then one optimizer step.
 use super::factors::{self, FactorSpec, LayerFactors};
 use super::scale_probe::layers_of;
-use super::tally::{StepStats, Tally};
+use super::tally::{PendingStats, StepStats, Tally};
 use crate::config::RunConfig;
 use crate::data::{Batch, Batches};
 use anyhow::{bail, Result};
@@ -130,6 +130,8 @@ pub struct Trainer {
     /// The per-layer factors behind `hooks.coordinate_factors`, when they are per layer.
     layer_factors: Option<LayerFactors>,
     diverged: bool,
+    /// Statistics of [`Trainer::backward_queued`] steps, not read yet.
+    pending: PendingStats,
 }
 
 impl Trainer {
@@ -150,6 +152,7 @@ impl Trainer {
             hooks: GradientHooks::default(),
             layer_factors: None,
             diverged: false,
+            pending: PendingStats::default(),
         })
     }
 
@@ -160,27 +163,68 @@ impl Trainer {
 
     /// Forward and backward of `loss × multiplier` on `batch`, then the gradient hooks;
     /// the gradient is then in the optimizer's flat buffer, to read or change before
-    /// [`Trainer::apply`].
+    /// [`Trainer::apply`]. A non-finite loss stops here: no backward, and no more steps.
     pub fn backward(&mut self, batch: &Batch) -> Result<Step> {
         if self.diverged {
             return Ok(Step::Diverged { loss: f64::NAN });
         }
+        let (logits, loss) = self.forward_loss(batch);
+        let value = loss.double_value(&[]);
+        if !value.is_finite() {
+            self.diverged = true;
+            return Ok(Step::Diverged { loss: value });
+        }
+        self.backward_of(&loss)?;
+        Ok(Step::Ready(StepStats {
+            loss: value,
+            correct: correct(&logits, &batch.labels),
+            seen: batch.len() as f64,
+        }))
+    }
+
+    /// [`Trainer::backward`] without waiting for the device: the loss and the correct
+    /// count stay there until [`Trainer::read_stats`]. A non-finite loss is seen only
+    /// then, so the steps queued after it are taken (the run is lost either way).
+    pub fn backward_queued(&mut self, batch: &Batch) -> Result<()> {
+        if self.diverged {
+            bail!("the trainer has diverged: it takes no more steps");
+        }
+        let (logits, loss) = self.forward_loss(batch);
+        self.pending.push(&loss, &logits, &batch.labels);
+        self.backward_of(&loss)
+    }
+
+    /// The statistics of the queued steps since the last read, in order (one copy from
+    /// the device). After a non-finite loss the trainer takes no more steps.
+    pub fn read_stats(&mut self) -> Vec<StepStats> {
+        let stats = self.pending.read();
+        if stats.iter().any(|s| !s.loss.is_finite()) {
+            self.diverged = true;
+        }
+        stats
+    }
+
+    /// Steps queued whose statistics are not read yet.
+    pub fn unread_steps(&self) -> usize {
+        self.pending.len()
+    }
+
+    fn forward_loss(&self, batch: &Batch) -> (Tensor, Tensor) {
         let logits = if batch.images.kind() == self.kind {
             self.model.forward_t(&batch.images, true)
         } else {
             self.model.forward_t(&batch.images.to_kind(self.kind), true)
         };
         let loss = logits.cross_entropy_for_logits(&batch.labels);
-        let value = loss.double_value(&[]);
-        if !value.is_finite() {
-            self.diverged = true;
-            return Ok(Step::Diverged { loss: value });
-        }
+        (logits, loss)
+    }
+
+    fn backward_of(&mut self, loss: &Tensor) -> Result<()> {
         self.opt.zero_grad();
         if self.hooks.loss_mult == 1.0 {
             loss.backward()
         } else {
-            (&loss * self.hooks.loss_mult).backward()
+            (loss * self.hooks.loss_mult).backward()
         }
         // Moves freshly created gradients into the flat buffer, where the hooks (and the
         // checks) find them.
@@ -199,11 +243,7 @@ impl Trainer {
                 let _ = self.flat_grads().g_mul_(factors);
             });
         }
-        Ok(Step::Ready(StepStats {
-            loss: value,
-            correct: correct(&logits, &batch.labels),
-            seen: batch.len() as f64,
-        }))
+        Ok(())
     }
 
     /// The optimizer step on the gradient of the last [`Trainer::backward`].
@@ -223,20 +263,20 @@ impl Trainer {
         Ok(step)
     }
 
-    /// Loss and accuracy over `batches` in evaluation mode.
+    /// Loss and accuracy over `batches` in evaluation mode, read from the device once at
+    /// the end.
     pub fn evaluate(&self, batches: Batches) -> Result<Tally> {
         let _no_grad = tch::no_grad_guard();
-        let mut tally = Tally::default();
+        let mut pending = PendingStats::default();
         for batch in batches {
             let batch = batch?;
             let logits = self.model.forward_t(&batch.images, false);
-            tally.add(&StepStats {
-                loss: logits
-                    .cross_entropy_for_logits(&batch.labels)
-                    .double_value(&[]),
-                correct: correct(&logits, &batch.labels),
-                seen: batch.len() as f64,
-            });
+            let loss = logits.cross_entropy_for_logits(&batch.labels);
+            pending.push(&loss, &logits, &batch.labels);
+        }
+        let mut tally = Tally::default();
+        for stats in pending.read() {
+            tally.add(&stats);
         }
         Ok(tally)
     }

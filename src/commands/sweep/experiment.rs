@@ -29,6 +29,9 @@ pub struct Experiment {
     #[serde(default)]
     pub base: Map<String, Value>,
     pub grids: Vec<Grid>,
+    /// Runs sharing one GPU at once when the sweep is not told (`--runs-per-gpu`).
+    #[serde(default)]
+    pub runs_per_gpu: Option<usize>,
 }
 
 /// A grid: any run setting (a flat key, as the flag is named: `lr`, `wd`, `eps`,

@@ -1,5 +1,6 @@
 //! The local backend: up to `jobs` runs at once, each a `scalefree train` child process
-//! pinned to one GPU or to a share of the CPU threads. A failing run does not stop the
+//! pinned to one GPU (which is all it sees: `CUDA_VISIBLE_DEVICES`; several runs may share
+//! a GPU, `--runs-per-gpu`) or to a share of the CPU threads. A failing run does not stop the
 //! others; Ctrl-C reaches the children too, which checkpoint and stop, and no new run
 //! starts. The children die with the sweep however it ends: each asks the kernel for a
 //! SIGTERM when the sweep exits (`PR_SET_PDEATHSIG`), so a killed sweep leaves no orphan
@@ -18,38 +19,141 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Where one run's child process trains.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// One GPU and only it: the child sees it alone (`CUDA_VISIBLE_DEVICES=<id>`, where
+    /// `id` is the entry of the sweep's own visible list) and trains on `--device cuda`,
+    /// so it opens a CUDA context on that GPU and no other.
+    Gpu { visible: String },
+    /// `--device` passed as it is (`cpu`, `auto`).
+    Device(String),
+}
+
+impl Placement {
+    /// How the sweep names it when a run starts.
+    pub fn label(&self) -> String {
+        match self {
+            Placement::Gpu { visible } => format!("GPU {visible}"),
+            Placement::Device(device) => device.clone(),
+        }
+    }
+
+    /// The child's `--device`.
+    fn device(&self) -> &str {
+        match self {
+            Placement::Gpu { .. } => "cuda",
+            Placement::Device(device) => device,
+        }
+    }
+}
+
 pub struct LocalOptions {
     pub jobs: usize,
-    /// Devices to place runs on, in turn (`cuda:0`, `cuda:1`, … or `cpu`).
-    pub devices: Vec<String>,
+    /// Placements of the runs, in turn: run slot `s` goes to `placements[s % len]`.
+    pub placements: Vec<Placement>,
     pub threads_per_run: usize,
 }
 
+/// What the local backend sees of the machine.
+#[derive(Clone, Debug, Default)]
+pub struct Machine {
+    /// GPUs libtorch sees.
+    pub gpus: usize,
+    /// The sweep's own `CUDA_VISIBLE_DEVICES`, if set: libtorch's `cuda:i` is its `i`-th entry.
+    pub visible: Option<String>,
+    pub cores: usize,
+}
+
+impl Machine {
+    /// This machine: libtorch's GPU count (counting opens no CUDA context on the GPUs).
+    pub fn detect() -> Machine {
+        Machine {
+            gpus: tch::Cuda::device_count().max(0) as usize,
+            visible: std::env::var("CUDA_VISIBLE_DEVICES").ok(),
+            cores: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        }
+    }
+
+    /// The `CUDA_VISIBLE_DEVICES` entry that makes libtorch's `cuda:index` a child's only GPU.
+    fn visible_id(&self, index: usize) -> String {
+        let inherited: Vec<&str> = self
+            .visible
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .collect();
+        inherited
+            .get(index)
+            .map_or_else(|| index.to_string(), |id| id.to_string())
+    }
+}
+
 impl LocalOptions {
-    /// One run per visible GPU, or one run on all CPU threads, unless told otherwise.
-    pub fn detect(jobs: Option<usize>, device: Option<&str>, threads: Option<usize>) -> Self {
-        let gpus = tch::Cuda::device_count() as usize;
-        let devices: Vec<String> = match device {
-            Some(d) => vec![d.to_string()],
-            None if gpus > 0 => (0..gpus).map(|i| format!("cuda:{i}")).collect(),
-            None => vec!["cpu".to_string()],
+    /// One run per visible GPU (`runs_per_gpu` per GPU), or one run on all CPU threads,
+    /// unless told otherwise. `device` (the sweep's `--device`): `cuda` or `cuda:N` puts
+    /// every run on that GPU alone; anything else is passed to the runs as it is.
+    pub fn new(
+        machine: &Machine,
+        jobs: Option<usize>,
+        device: Option<&str>,
+        threads: Option<usize>,
+        runs_per_gpu: usize,
+    ) -> Result<Self> {
+        let gpu = |index: usize| -> Result<Placement> {
+            if index >= machine.gpus {
+                anyhow::bail!(
+                    "invalid --device cuda:{index}: {} CUDA device(s) visible (cuda:0 … cuda:{}, or cpu)",
+                    machine.gpus,
+                    machine.gpus.saturating_sub(1)
+                );
+            }
+            Ok(Placement::Gpu {
+                visible: machine.visible_id(index),
+            })
         };
+        let placements: Vec<Placement> = match device {
+            Some("cuda") => vec![gpu(0)?],
+            Some(d) => match d.strip_prefix("cuda:").map(str::parse::<usize>) {
+                Some(Ok(index)) => vec![gpu(index)?],
+                _ => vec![Placement::Device(d.to_string())],
+            },
+            None if machine.gpus > 0 => (0..machine.gpus).map(gpu).collect::<Result<_>>()?,
+            None => vec![Placement::Device("cpu".to_string())],
+        };
+        let on_gpus = matches!(placements[0], Placement::Gpu { .. });
         let jobs = jobs
-            .unwrap_or(if gpus > 0 && device.is_none() {
-                gpus
+            .unwrap_or(if on_gpus {
+                placements.len() * runs_per_gpu.max(1)
             } else {
                 1
             })
             .max(1);
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1);
-        let threads_per_run = threads.unwrap_or((cores / jobs).max(1));
-        LocalOptions {
+        let threads_per_run = threads.unwrap_or((machine.cores / jobs).max(1));
+        Ok(LocalOptions {
             jobs,
-            devices,
+            placements,
             threads_per_run,
+        })
+    }
+
+    /// The child process of `slot`'s next run.
+    pub fn child_command(&self, slot: usize, config_file: &Path, resume: bool) -> Result<Command> {
+        let placement = &self.placements[slot % self.placements.len()];
+        let mut cmd = train_command(
+            config_file,
+            resume,
+            placement.device(),
+            self.threads_per_run,
+        )?;
+        if let Placement::Gpu { visible } = placement {
+            cmd.env("CUDA_VISIBLE_DEVICES", visible);
         }
+        Ok(cmd)
     }
 }
 
@@ -171,7 +275,7 @@ pub fn run(
                 .iter()
                 .position(|b| !b)
                 .expect("a free slot exists");
-            let device = &options.devices[slot % options.devices.len()];
+            let placement = options.placements[slot % options.placements.len()].label();
             if let Some(holder) = RunDir::new(&run.dir).writer()? {
                 say(
                     &bar,
@@ -187,12 +291,8 @@ pub fn run(
                 .create(true)
                 .append(true)
                 .open(run.dir.join("train.log"))?;
-            let mut cmd = train_command(
-                &configs.join(format!("{}.json", run.name)),
-                resume,
-                device,
-                options.threads_per_run,
-            )?;
+            let mut cmd =
+                options.child_command(slot, &configs.join(format!("{}.json", run.name)), resume)?;
             cmd.stdin(Stdio::null())
                 .stdout(log.try_clone()?)
                 .stderr(log);
@@ -201,7 +301,7 @@ pub fn run(
                 .spawn()
                 .with_context(|| format!("cannot start the run {}", run.name))?;
             slots_busy[slot] = true;
-            say(&bar, format!("started  {} on {device}", run.name));
+            say(&bar, format!("started  {} on {placement}", run.name));
             running.push(Running { child, run, slot });
         }
         if running.is_empty() {
@@ -280,4 +380,102 @@ pub fn run(
         busy,
         interrupted: stop.load(Ordering::SeqCst),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn two_gpus(visible: Option<&str>) -> Machine {
+        Machine {
+            gpus: 2,
+            visible: visible.map(str::to_string),
+            cores: 8,
+        }
+    }
+
+    fn env_of(cmd: &Command, key: &str) -> Option<String> {
+        cmd.get_envs()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, v)| v.map(|v| v.to_string_lossy().into_owned()))
+    }
+
+    fn device_arg(cmd: &Command) -> String {
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let at = args.iter().position(|a| a == "--device").expect("--device");
+        args[at + 1].clone()
+    }
+
+    #[test]
+    fn children_on_a_two_gpu_machine_each_see_one_gpu_and_train_on_cuda() {
+        let options = LocalOptions::new(&two_gpus(None), None, None, None, 1).unwrap();
+        assert_eq!(options.jobs, 2);
+        assert_eq!(options.threads_per_run, 4);
+        for (slot, gpu) in [(0, "0"), (1, "1"), (2, "0")] {
+            let cmd = options
+                .child_command(slot, Path::new("run.json"), false)
+                .unwrap();
+            assert_eq!(env_of(&cmd, "CUDA_VISIBLE_DEVICES").as_deref(), Some(gpu));
+            assert_eq!(device_arg(&cmd), "cuda", "slot {slot}");
+        }
+    }
+
+    #[test]
+    fn an_inherited_visible_list_is_mapped_through() {
+        let machine = two_gpus(Some("3, GPU-5a7c"));
+        let options = LocalOptions::new(&machine, None, None, None, 1).unwrap();
+        let visible: Vec<Option<String>> = (0..2)
+            .map(|slot| {
+                let cmd = options
+                    .child_command(slot, Path::new("run.json"), true)
+                    .unwrap();
+                env_of(&cmd, "CUDA_VISIBLE_DEVICES")
+            })
+            .collect();
+        assert_eq!(
+            visible,
+            [Some("3".to_string()), Some("GPU-5a7c".to_string())]
+        );
+        // `--device cuda:1` is the second entry of the inherited list, alone.
+        let one = LocalOptions::new(&machine, None, Some("cuda:1"), None, 1).unwrap();
+        let cmd = one.child_command(0, Path::new("run.json"), false).unwrap();
+        assert_eq!(
+            env_of(&cmd, "CUDA_VISIBLE_DEVICES").as_deref(),
+            Some("GPU-5a7c")
+        );
+        assert_eq!(device_arg(&cmd), "cuda");
+    }
+
+    #[test]
+    fn runs_per_gpu_sets_the_jobs_and_shares_each_gpu() {
+        let options = LocalOptions::new(&two_gpus(None), None, None, Some(1), 3).unwrap();
+        assert_eq!(options.jobs, 6);
+        let per_gpu = |gpu: &str| {
+            (0..options.jobs)
+                .filter(|&slot| {
+                    let cmd = options
+                        .child_command(slot, Path::new("run.json"), false)
+                        .unwrap();
+                    env_of(&cmd, "CUDA_VISIBLE_DEVICES").as_deref() == Some(gpu)
+                })
+                .count()
+        };
+        assert_eq!((per_gpu("0"), per_gpu("1")), (3, 3));
+    }
+
+    #[test]
+    fn cpu_runs_get_no_visible_list_and_a_missing_gpu_is_refused() {
+        let cpu = LocalOptions::new(&Machine::default(), None, None, None, 4).unwrap();
+        assert_eq!(cpu.jobs, 1, "runs_per_gpu does not apply to the CPU");
+        let cmd = cpu.child_command(0, Path::new("run.json"), false).unwrap();
+        assert_eq!(env_of(&cmd, "CUDA_VISIBLE_DEVICES"), None);
+        assert_eq!(device_arg(&cmd), "cpu");
+        let err = LocalOptions::new(&two_gpus(None), None, Some("cuda:2"), None, 1)
+            .err()
+            .expect("cuda:2 on a 2-GPU machine");
+        assert!(err.to_string().contains("--device cuda:2"), "{err}");
+    }
 }

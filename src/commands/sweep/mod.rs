@@ -41,9 +41,14 @@ pub struct SweepArgs {
     /// Local: runs at once (default: one per visible GPU, else 1).
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// Local: device for every run (default: one GPU per run, else cpu).
+    /// Local: device for every run (default: each visible GPU in turn, else cpu). A run
+    /// on a GPU sees only that GPU (CUDA_VISIBLE_DEVICES) and trains on `--device cuda`.
     #[arg(long)]
     pub device: Option<String>,
+    /// Runs sharing each GPU at once (local: jobs = GPUs × this; Slurm: runs packed into
+    /// each array task and its GPU). Default: the experiment's `runs_per_gpu`, else 1.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub runs_per_gpu: Option<u32>,
     /// CPU threads per run (default: the machine's cores / jobs; Slurm: --cpus-per-task).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -277,6 +282,23 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
         );
     }
     let unresolved = !triage.stale.is_empty() || !triage.busy.is_empty();
+    if args.backend == Backend::Local && args.device.as_deref() != Some("cpu") {
+        // Without a device the runs would go to the CPU, unasked, on a GPU machine.
+        crate::cuda_driver::refuse_unusable_gpus(&format!(
+            "--device {}",
+            args.device.as_deref().unwrap_or("(default: the GPUs)")
+        ))?;
+    }
+    let runs_per_gpu = match args.runs_per_gpu {
+        Some(n) => n as usize,
+        None => match Experiment::read(&resolve_path(spec))?.runs_per_gpu {
+            Some(0) => bail!(
+                "experiment file {}: key `runs_per_gpu` = 0: must be at least 1 (runs sharing one GPU)",
+                resolve_path(spec).display()
+            ),
+            n => n.unwrap_or(1),
+        },
+    };
     if args.dry_run || todo.is_empty() {
         for (run, resume) in &todo {
             println!("  {}{}", run.name, if *resume { " (resume)" } else { "" });
@@ -285,13 +307,19 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
     }
     match args.backend {
         Backend::Local => {
-            let options =
-                local::LocalOptions::detect(args.jobs, args.device.as_deref(), args.threads);
+            let options = local::LocalOptions::new(
+                &local::Machine::detect(),
+                args.jobs,
+                args.device.as_deref(),
+                args.threads,
+                runs_per_gpu,
+            )?;
+            let placements: Vec<String> = options.placements.iter().map(|p| p.label()).collect();
             println!(
                 "{} at once, {} CPU threads each, on {}",
                 options.jobs,
                 options.threads_per_run,
-                options.devices.join(", ")
+                placements.join(", ")
             );
             let outcome = local::run(&plan, todo, &configs, &options)?;
             let busy = if outcome.busy.is_empty() {
@@ -330,14 +358,21 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
                 cpus_per_task: args.threads.unwrap_or(args.cpus_per_task),
                 max_parallel: args.max_parallel,
                 extra: args.sbatch_args.clone(),
+                // Runs share a GPU; CPU-only tasks keep one run each.
+                runs_per_task: if args.gpus_per_task > 0 {
+                    runs_per_gpu
+                } else {
+                    1
+                },
             };
             let slurm_dir = experiment_dir.join("slurm");
             let submission =
                 slurm::submit(&plan.experiment, &todo, &configs, &slurm_dir, &options)?;
             println!(
-                "submitted job {} ({} array tasks, script {}); follow with `scalefree sweep status {spec}`",
+                "submitted job {} ({} array tasks of {} run(s), script {}); follow with `scalefree sweep status {spec}`",
                 submission.job_id,
-                submission.runs.len(),
+                submission.runs.len().div_ceil(submission.runs_per_task),
+                submission.runs_per_task,
                 submission.script.display()
             );
             Ok(if unresolved { 1 } else { 0 })

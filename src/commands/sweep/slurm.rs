@@ -1,6 +1,9 @@
 //! The Slurm backend: one `sbatch --array` script for the runs still to do, where task
 //! `i` runs `scalefree train` for run `i`; submitted with `sbatch`, followed with
-//! `squeue`/`sacct`. Slurm schedules; we only describe the work.
+//! `squeue`/`sacct`. Slurm schedules; we only describe the work. With `runs_per_task`
+//! N > 1 (`--runs-per-gpu` on GPU jobs), task `i` runs runs `i·N … i·N+N−1` at once on
+//! its one allocation (its GPU), each with its share of the task's CPUs and its output in
+//! its run directory's `train.log`.
 use super::experiment::PlannedRun;
 use super::local::train_command;
 use crate::sinks::atomic::{write_atomic, write_json_atomic};
@@ -20,6 +23,8 @@ pub struct SlurmOptions {
     pub max_parallel: Option<usize>,
     /// Extra `#SBATCH` options, e.g. `--account=abc`.
     pub extra: Vec<String>,
+    /// Runs per array task, sharing its allocation (at least 1).
+    pub runs_per_task: usize,
 }
 
 /// One submission, recorded in `runs/<experiment>/slurm/jobs.json`.
@@ -27,8 +32,24 @@ pub struct SlurmOptions {
 pub struct Submission {
     pub job_id: String,
     pub script: PathBuf,
-    /// Run names by array index.
+    /// Run names in order: array task `i` ran runs `i·runs_per_task …`.
     pub runs: Vec<String>,
+    /// Runs per array task (1 in submissions made before there was a choice).
+    #[serde(default = "one")]
+    pub runs_per_task: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+impl Submission {
+    /// The run names of array task `task`.
+    pub fn runs_of(&self, task: usize) -> &[String] {
+        let per = self.runs_per_task.max(1);
+        let first = (task * per).min(self.runs.len());
+        &self.runs[first..(first + per).min(self.runs.len())]
+    }
 }
 
 fn quote(s: &str) -> String {
@@ -50,7 +71,11 @@ pub fn script(
         .max_parallel
         .map(|m| format!("%{m}"))
         .unwrap_or_default();
-    s.push_str(&format!("#SBATCH --array=0-{}{throttle}\n", runs.len() - 1));
+    let per_task = options.runs_per_task.max(1);
+    s.push_str(&format!(
+        "#SBATCH --array=0-{}{throttle}\n",
+        runs.len().div_ceil(per_task) - 1
+    ));
     s.push_str(&format!(
         "#SBATCH --output={}/%A_%a.out\n",
         slurm_dir.display()
@@ -77,32 +102,23 @@ pub fn script(
     for (run, _) in runs {
         s.push_str(&format!("  {}\n", quote(&run.name)));
     }
-    s.push_str(")\nNAME=${RUNS[$SLURM_ARRAY_TASK_ID]}\n");
-    s.push_str(&format!(
-        "DIR={}/\"$NAME\"\n",
-        quote(
-            &runs[0]
-                .0
-                .dir
-                .parent()
-                .unwrap_or(Path::new("."))
-                .display()
-                .to_string()
-        )
-    ));
-    // A run that wrote its directory before (an earlier, interrupted attempt) resumes.
-    s.push_str("RESUME=()\nif [ -f \"$DIR/config.json\" ]; then RESUME=(--resume); fi\n");
+    s.push_str(")\n");
+    let runs_dir = quote(
+        &runs[0]
+            .0
+            .dir
+            .parent()
+            .unwrap_or(Path::new("."))
+            .display()
+            .to_string(),
+    );
     let device = if options.gpus_per_task > 0 {
         "cuda"
     } else {
         "cpu"
     };
-    let cmd = train_command(
-        &configs.join("NAME.json"),
-        false,
-        device,
-        options.cpus_per_task,
-    )?;
+    let threads = (options.cpus_per_task / per_task).max(1);
+    let cmd = train_command(&configs.join("NAME.json"), false, device, threads)?;
     // From a bundle, the launcher: the node then finds its own PyTorch's libtorch.
     let program = match std::env::var_os("SCALEFREE_LAUNCHER") {
         Some(launcher) => quote(&launcher.to_string_lossy()),
@@ -119,10 +135,35 @@ pub fn script(
             }
         })
         .collect();
-    s.push_str(&format!(
-        "exec {program} {} \"${{RESUME[@]}}\"\n",
-        args.join(" ")
-    ));
+    let train = format!("{program} {} \"${{RESUME[@]}}\"", args.join(" "));
+    // A run that wrote its directory before (an earlier, interrupted attempt) resumes.
+    let resume = "RESUME=()\nif [ -f \"$DIR/config.json\" ]; then RESUME=(--resume); fi\n";
+    if per_task == 1 {
+        s.push_str("NAME=${RUNS[$SLURM_ARRAY_TASK_ID]}\n");
+        s.push_str(&format!("DIR={runs_dir}/\"$NAME\"\n"));
+        s.push_str(resume);
+        s.push_str(&format!("exec {train}\n"));
+    } else {
+        // N runs at once on this task's allocation; the task fails if one of them fails
+        // (a diverged run, exit code 3, is a finished run).
+        s.push_str(&format!(
+            "FIRST=$((SLURM_ARRAY_TASK_ID * {per_task}))\nPIDS=()\n"
+        ));
+        s.push_str(&format!(
+            "for ((i = FIRST; i < FIRST + {per_task} && i < ${{#RUNS[@]}}; i++)); do\n"
+        ));
+        s.push_str("NAME=${RUNS[$i]}\n");
+        s.push_str(&format!("DIR={runs_dir}/\"$NAME\"\n"));
+        s.push_str(resume);
+        s.push_str("mkdir -p \"$DIR\"\n");
+        s.push_str(&format!(
+            "{train} >>\"$DIR/train.log\" 2>&1 &\nPIDS+=($!)\ndone\n"
+        ));
+        s.push_str(
+            "STATUS=0\nfor pid in \"${PIDS[@]}\"; do\n  wait \"$pid\" && code=0 || code=$?\n  \
+             if [ \"$code\" -ne 0 ] && [ \"$code\" -ne 3 ]; then STATUS=$code; fi\ndone\nexit $STATUS\n",
+        );
+    }
     Ok(s)
 }
 
@@ -178,6 +219,7 @@ pub fn submit(
         job_id,
         script: path,
         runs: runs.iter().map(|(r, _)| r.name.clone()).collect(),
+        runs_per_task: options.runs_per_task.max(1),
     };
     let mut all = read_submissions(slurm_dir);
     all.push(submission.clone());
@@ -217,7 +259,7 @@ pub fn states(slurm_dir: &Path) -> HashMap<String, String> {
             }
         }
         for (task, state) in task_states {
-            if let Some(name) = submission.runs.get(task) {
+            for name in submission.runs_of(task) {
                 by_run.insert(
                     name.clone(),
                     format!("{} {}_{task}", state.to_lowercase(), submission.job_id),
@@ -243,5 +285,81 @@ fn parse_task_states(text: &str, sep: char, into: &mut HashMap<usize, String>) {
                 state.split_whitespace().next().unwrap_or("").to_string(),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RunConfig;
+
+    fn planned(runs_dir: &Path, n: usize) -> Vec<(PlannedRun, bool)> {
+        (0..n)
+            .map(|i| {
+                let run = PlannedRun {
+                    name: format!("run{i}"),
+                    dir: runs_dir.join(format!("run{i}")),
+                    config: RunConfig::default(),
+                };
+                (run, false)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn packed_tasks_start_their_runs_together_each_logging_to_its_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let runs_dir = dir.path().join("runs");
+        let runs = planned(&runs_dir, 3);
+        let options = SlurmOptions {
+            gpus_per_task: 1,
+            cpus_per_task: 8,
+            runs_per_task: 2,
+            ..Default::default()
+        };
+        let text = script("x", &runs, dir.path(), dir.path(), &options).unwrap();
+        assert!(text.contains("#SBATCH --array=0-1\n"), "{text}");
+        assert!(text.contains("#SBATCH --gres=gpu:1\n"), "{text}");
+        assert!(text.contains("'--threads' '4'"), "{text}");
+        assert!(text.contains("'--device' 'cuda'"), "{text}");
+        let path = dir.path().join("job.sbatch");
+        std::fs::write(&path, &text).unwrap();
+        // Task 1 holds the third run only; task 0 the first two. The program (this test
+        // binary) refuses the train flags, so each task fails, after starting its runs.
+        for (task, started) in [("1", vec![2]), ("0", vec![0, 1])] {
+            let status = Command::new("bash")
+                .arg(&path)
+                .env("SLURM_ARRAY_TASK_ID", task)
+                .status()
+                .unwrap();
+            assert!(
+                !status.success(),
+                "task {task}: a failed run fails the task"
+            );
+            for i in &started {
+                let log = runs_dir.join(format!("run{i}/train.log"));
+                assert!(log.is_file(), "task {task} did not start run{i}");
+            }
+            if task == "1" {
+                assert!(!runs_dir.join("run0").exists() && !runs_dir.join("run1").exists());
+            }
+        }
+    }
+
+    #[test]
+    fn a_packed_submission_maps_each_task_to_its_runs() {
+        let submission = Submission {
+            job_id: "7".into(),
+            script: PathBuf::from("s"),
+            runs: (0..5).map(|i| format!("run{i}")).collect(),
+            runs_per_task: 2,
+        };
+        assert_eq!(submission.runs_of(0), ["run0", "run1"]);
+        assert_eq!(submission.runs_of(2), ["run4"]);
+        assert!(submission.runs_of(3).is_empty());
+        // Submissions recorded before packing existed read as one run per task.
+        let old: Submission =
+            serde_json::from_str(r#"{"job_id": "1", "script": "s", "runs": ["a", "b"]}"#).unwrap();
+        assert_eq!(old.runs_of(1), ["b"]);
     }
 }

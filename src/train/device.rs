@@ -1,0 +1,27 @@
+//! The run's device beyond where tensors live: waiting for it, so that a measured time is
+//! the device's work and not the time it took to queue it, and cuDNN's algorithm choice.
+use tch::Device;
+
+/// Set to `0` to keep cuDNN's benchmark mode off on CUDA (see [`configure`]).
+pub const CUDNN_BENCHMARK_VAR: &str = "SCALEFREE_CUDNN_BENCHMARK";
+
+/// Waits until `device` has finished the work queued on it (on the CPU, work is done
+/// when the call that queued it returns).
+pub fn synchronize(device: Device) {
+    if let Device::Cuda(index) = device {
+        tch::Cuda::synchronize(index as i64);
+    }
+}
+
+/// On CUDA, cuDNN's benchmark mode: the first convolution of each shape times the
+/// candidate algorithms and keeps the fastest (shapes are fixed here, so that happens in
+/// the first steps only). The fastest can differ between runs, so results are not
+/// reproducible bit for bit; `SCALEFREE_CUDNN_BENCHMARK=0` lets cuDNN's heuristics choose
+/// instead. Returns whether benchmark mode is on.
+pub fn configure(device: Device) -> bool {
+    let on = device.is_cuda() && std::env::var(CUDNN_BENCHMARK_VAR).as_deref() != Ok("0");
+    if device.is_cuda() {
+        tch::Cuda::cudnn_set_benchmark(on);
+    }
+    on
+}
