@@ -32,7 +32,17 @@ fn text(out: &Output) -> String {
 fn tch_for(torch_version: &str) -> String {
     let out = Command::new("bash")
         .args(["scripts/cargo-torch.sh", torch_version])
-        .args(["tree", "-p", "adamw-prox", "-i", "tch", "-e", "normal", "--depth", "0"])
+        .args([
+            "tree",
+            "-p",
+            "adamw-prox",
+            "-i",
+            "tch",
+            "-e",
+            "normal",
+            "--depth",
+            "0",
+        ])
         .current_dir(workspace())
         .output()
         .unwrap();
@@ -70,7 +80,8 @@ fn an_unsupported_torch_version_is_refused_naming_the_supported_ones() {
     let out = make_n(&["build", "TORCH_VERSION=2.12.0"]);
     assert!(!out.status.success());
     assert!(
-        text(&out).contains("TORCH_VERSION=2.12.0 is not supported: 2.13.0 (the default) or 2.11.0"),
+        text(&out)
+            .contains("TORCH_VERSION=2.12.0 is not supported: 2.13.0 (the default) or 2.11.0"),
         "{}",
         text(&out)
     );
