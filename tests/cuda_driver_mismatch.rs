@@ -90,6 +90,8 @@ fn train_with_device_auto_stops_when_nvidia_smi_lists_gpus_libtorch_cannot_see()
     }
     assert_says_why(&output, "--device auto");
     assert!(!auto.exists(), "nothing is written for a refused run");
+    // Asked for CUDA by name, it says the same.
+    assert_says_why(&train("cuda", &dir.path().join("cuda")), "\"cuda\"");
     // Asked for the CPU, it trains there.
     let output = train("cpu", &dir.path().join("cpu"));
     assert!(output.status.success(), "{}", stderr(&output));

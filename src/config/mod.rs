@@ -404,6 +404,10 @@ pub fn parse_device(spec: &str) -> Result<tch::Device> {
     if let tch::Device::Cuda(n) = device {
         let available = tch::Cuda::device_count() as usize;
         if n >= available {
+            // No GPU for libtorch where nvidia-smi lists some: say why (driver vs wheel).
+            if let Some(why) = crate::cuda_driver::unusable_gpus() {
+                bail!("invalid `device` = {spec:?}: {why}");
+            }
             bail!("invalid `device` = {spec:?}: {available} CUDA device(s) available (use cpu or auto)");
         }
     }
