@@ -1,7 +1,7 @@
 """What a GPU machine should run, from a scalefree bundle: bench/gpu.sh OUT_DIR [--quick].
 
 Needs nothing but the bundle and the machine's PyTorch (no Rust, no network, no
-repository). Writes OUT_DIR/gpu.json and OUT_DIR/gpu.md (all it measured), and the
+repository). Writes gpu.json and gpu.md into OUT_DIR (all it measured), and the
 side-by-side benchmark's bench.json and bench.md beside them.
 
 1. correctness: `scalefree check device` (models forward/backward and the optimizer's
