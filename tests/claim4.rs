@@ -19,6 +19,10 @@ use train_support::{
 const EPS_ZERO: f64 = 1e-300;
 
 fn batch(i: i64) -> Batch {
+    // Seeding and drawing under a lock: the tests run on parallel threads, and libtorch
+    // has one global generator.
+    static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _drawing = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
     tch::manual_seed(100 + i);
     Batch {
         images: Tensor::randn([8, 3, 32, 32], (Kind::Double, Device::Cpu)),

@@ -10,6 +10,10 @@ use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Kind, Tensor};
 
 fn batch(i: i64, size: i64) -> Batch {
+    // Seeding and drawing under a lock: the tests run on parallel threads, and libtorch
+    // has one global generator.
+    static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _drawing = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
     tch::manual_seed(200 + i);
     Batch {
         images: Tensor::randn([size, 3, 32, 32], (Kind::Float, Device::Cpu)),
