@@ -337,7 +337,9 @@ def main():
         checks.run(f"optimizer on {device} vs the Python float64 reference", lambda: check_reference(device, a.out))
         checks.run(f"train on {device} with histograms and TensorBoard",
                    lambda: check_train(data, device, a.threads, work))
-        checks.run(f"SIGTERM and --resume on {device}", lambda: check_resume(data, device, a.threads, work, 60 if a.quick else 200))
+        resume_steps = 60 if a.quick else 200
+        checks.run(f"SIGTERM and --resume on {device}",
+                   lambda: check_resume(data, device, a.threads, work, resume_steps))
         bench = checks.run(f"side by side with PyTorch on {device}",
                            lambda: benchmarks(device, data, a.threads, a.out, a.quick),
                            skip=missing_modules(["numpy", "torchvision"]))

@@ -72,7 +72,7 @@ pub const REFERENCE_VARIANTS: [(&str, DecayMode, bool); 4] = [
 ];
 
 pub fn run(args: &DeviceArgs) -> Result<i32> {
-    let device = parse_device(&args.device)?;
+    let device = parse_device(&args.device).map_err(|e| anyhow::anyhow!("--device: {e}"))?;
     let label = device_label(device);
     if let Some(path) = &args.iterates {
         let iterates: serde_json::Map<String, serde_json::Value> = REFERENCE_VARIANTS
