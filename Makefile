@@ -31,7 +31,8 @@ BIN := $(BIN_DIR)/scalefree
 # Build against the user's libtorch when LIBTORCH is set, else against the pinned
 # torch wheel in the venv (torch-sys asks that venv's python where libtorch lives).
 ifdef LIBTORCH
-TORCH_ENV := LIBTORCH=$(LIBTORCH)
+# torch-sys prefers LIBTORCH_USE_PYTORCH over LIBTORCH when both are set.
+TORCH_ENV := env -u LIBTORCH_USE_PYTORCH LIBTORCH=$(LIBTORCH)
 TORCH_DEPS :=
 else
 TORCH_ENV := LIBTORCH_USE_PYTORCH=1 VIRTUAL_ENV=$(VENV) PATH="$(VENV)/bin:$$PATH"
@@ -113,8 +114,23 @@ info: setup
 check: $(TORCH_DEPS)
 	$(CARGO) check --workspace --all-targets
 
+# Compiling needs libtorch's headers and libraries, not the CUDA runtime: where the 2.11
+# venv is missing, the torch wheel alone (--no-deps: 1.2 GB instead of 4.8 GB with its
+# nvidia-* packages) is unpacked under target/ and passed as LIBTORCH.
+CHECK_211_VENV_STAMP := $(CURDIR)/.venv-torch-2.11.0/.installed-torch-2.11.0
+CHECK_211_WHEEL := $(CURDIR)/target/torch-2.11.0/wheel
 check-torch-versions:
+ifneq ($(wildcard $(CHECK_211_VENV_STAMP)),)
 	$(MAKE) check TORCH_VERSION=2.11.0
+else
+	@test -f $(CHECK_211_WHEEL)/.installed || { \
+	  echo "== unpacking the torch 2.11.0 wheel (no dependencies) into $(CHECK_211_WHEEL)"; \
+	  rm -rf $(CHECK_211_WHEEL) && \
+	  $(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps \
+	    --target $(CHECK_211_WHEEL) torch==2.11.0 $(TORCH_INDEX) && \
+	  touch $(CHECK_211_WHEEL)/.installed; }
+	$(MAKE) check TORCH_VERSION=2.11.0 LIBTORCH=$(CHECK_211_WHEEL)/torch
+endif
 
 # `make bundle [TORCH_VERSION=2.11.0]`: what a GPU node with PyTorch but no Rust and no
 # network needs to run scalefree, bench/gpu.sh included: dist/scalefree-<version>-torch-
