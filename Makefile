@@ -121,7 +121,7 @@ CHECK_211_VENV_STAMP := $(CURDIR)/.venv-torch-2.11.0/.installed-torch-2.11.0
 CHECK_211_WHEEL := $(CURDIR)/target/torch-2.11.0/wheel
 check-torch-versions:
 ifneq ($(wildcard $(CHECK_211_VENV_STAMP)),)
-	$(MAKE) check TORCH_VERSION=2.11.0
+	$(MAKE) check TORCH_VERSION=2.11.0 LIBTORCH=
 else
 	@test -f $(CHECK_211_WHEEL)/.installed || { \
 	  echo "== unpacking the torch 2.11.0 wheel (no dependencies) into $(CHECK_211_WHEEL)"; \

@@ -372,7 +372,18 @@ def markdown(report, groups):
     """The tables a reader wants, one per kind of benchmark (medians and ratios), from the
     report's finished `groups`."""
     rows = {r["benchmark"]: r for r in report["comparisons"]}
-    lines = [f"### `make bench`, {report['date']} ({report['wall_minutes']:.0f} min)",
+    # The options that chose a part of the benchmarks (--only, --models …), in the title.
+    shown, skip = [], False
+    for arg in report.get("arguments", []):
+        if skip or arg.startswith(("--out=", "--bin-dir=")):
+            skip = False
+        elif arg in ("--out", "--bin-dir"):
+            skip = True
+        else:
+            shown.append(arg)
+    options = " ".join(shown)
+    title = f"`python bench/compare.py {options}`" if options else "`make bench`"
+    lines = [f"### {title}, {report['date']} ({report['wall_minutes']:.0f} min)",
              "",
              f"{report['machine']['cpu']}, {report['machine']['cores']} cores; {report['threads']} threads "
              f"on both sides (libtorch intra-op threads; scalefree's data threads = DataLoader workers); "
@@ -594,6 +605,7 @@ def main():
     report = {
         "benchmark": "scalefree vs PyTorch, side by side",
         "date": started.strftime("%Y-%m-%d %H:%M"),
+        "arguments": sys.argv[1:],
         "wall_minutes": (datetime.datetime.now() - started).total_seconds() / 60,
         "incomplete": failure,
         "machine": machine(), "versions": versions(), "commit": git_commit(),

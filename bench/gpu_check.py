@@ -13,7 +13,7 @@ side-by-side benchmark's bench.json and bench.md beside them.
    and ResNet-1202 shapes; the input pipeline), and the pipeline's images/s against what
    training consumes;
 3. GPU busy: the fraction of a training run's samples in which nvidia-smi reports the
-   GPU busy, for both sides.
+   GPU busy, and the peak GPU memory in use, for both sides.
 
 On a machine without a GPU the CPU parts run (on the CPU, briefly) and the CUDA parts are
 listed as skipped. The data is $SCALEFREE_DATA/cifar10 or data/cifar10 when present,
@@ -223,7 +223,9 @@ def benchmarks(device, data, threads, out, quick):
 
 
 def gpu_busy(data, threads, work):
-    """nvidia-smi's utilisation, sampled every 100 ms while each side trains ResNet-56."""
+    """nvidia-smi's utilisation and memory in use, sampled every 100 ms while each side
+    trains ResNet-56: how busy one run keeps the GPU and how much of its memory it takes,
+    from which runs per GPU (`--runs-per-gpu`, paper-best's `runs_per_gpu`) are chosen."""
     results = {}
     for side, argv in [
         ("scalefree", [str(SCALEFREE), *map(str, train_args(data, "cuda", threads, 120, work / "busy-run"))]),
@@ -234,14 +236,16 @@ def gpu_busy(data, threads, work):
             argv[argv.index("resnet20")] = "resnet56"
             argv[argv.index("--batch-size") + 1] = "128"
             argv[argv.index("--hist-every") + 1] = "0"
-        samples, stop = [], threading.Event()
+        samples, memory_mib, stop = [], [], threading.Event()
 
         def sample():
             while not stop.is_set():
-                out = subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits",
-                                      "-i", "0"], capture_output=True, text=True)
-                if out.returncode == 0 and out.stdout.strip().isdigit():
-                    samples.append(int(out.stdout.strip()))
+                out = subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu,memory.used",
+                                      "--format=csv,noheader,nounits", "-i", "0"], capture_output=True, text=True)
+                fields = [f.strip() for f in out.stdout.strip().split(",")]
+                if out.returncode == 0 and len(fields) == 2 and all(f.isdigit() for f in fields):
+                    samples.append(int(fields[0]))
+                    memory_mib.append(int(fields[1]))
                 time.sleep(0.1)
 
         shutil.rmtree(work / "busy-run", ignore_errors=True)
@@ -255,8 +259,10 @@ def gpu_busy(data, threads, work):
         # The first second is start-up (data loading, CUDA context): not training.
         steady = samples[10:] or samples
         results[side] = {"mean_utilization_percent": round(sum(steady) / len(steady), 1) if steady else None,
+                         "peak_memory_used_mib": max(memory_mib) if memory_mib else None,
                          "samples": len(steady)}
-        print(f"{side}: GPU busy {results[side]['mean_utilization_percent']} % of {len(steady)} samples")
+        print(f"{side}: GPU busy {results[side]['mean_utilization_percent']} % of {len(steady)} samples, "
+              f"peak memory in use {results[side]['peak_memory_used_mib']} MiB")
     return {"resnet56_no_bn_batch128": results}
 
 
@@ -293,7 +299,8 @@ def markdown(report):
                 f"{k}: {v} ×" for k, v in s["pipeline_vs_consumption"].items())
         if not detail and "resnet56_no_bn_batch128" in s:
             r = s["resnet56_no_bn_batch128"]
-            detail = ", ".join(f"{k}: {v['mean_utilization_percent']} % busy" for k, v in r.items())
+            detail = ", ".join(f"{k}: {v['mean_utilization_percent']} % busy, "
+                               f"peak {v.get('peak_memory_used_mib')} MiB in use" for k, v in r.items())
         lines.append(f"| {s['name']} | {s['status']} | {s.get('seconds', '—')} s | {detail} |")
     if report.get("bench_markdown"):
         lines += ["", report["bench_markdown"]]

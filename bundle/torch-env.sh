@@ -10,7 +10,13 @@ BUNDLE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 bundle_torch=$(cat "$BUNDLE_DIR/TORCH_VERSION")
 python=${SCALEFREE_PYTHON:-python3}
 
-if ! command -v "$python" >/dev/null 2>&1; then
+if [[ $python == */* ]]; then
+    if [[ ! -f $python || ! -x $python ]]; then
+        echo "error: this scalefree bundle takes libtorch from PyTorch, and SCALEFREE_PYTHON=$python" \
+            "is not an executable file; set it to a python that has torch $bundle_torch" >&2
+        exit 1
+    fi
+elif ! command -v "$python" >/dev/null 2>&1; then
     echo "error: this scalefree bundle takes libtorch from PyTorch, and there is no '$python' on PATH;" \
         "set SCALEFREE_PYTHON to a python that has torch $bundle_torch" >&2
     exit 1

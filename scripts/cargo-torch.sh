@@ -10,7 +10,8 @@
 # sources at target/torch-<version>/workspace with its own lock file, into
 # target/torch-<version>/target. The copy is refreshed on every call (modification
 # times kept, so cargo rebuilds only what changed) and the lock file is copied back,
-# so a dependency added to a manifest reaches build/torch-<version>.lock.
+# so a dependency added to a manifest reaches build/torch-<version>.lock. Cargo runs from
+# the repository root, so `cargo run` sees the repository's data/ and writes its results there.
 #
 # The environment decides which libtorch torch-sys links (the Makefile sets
 # LIBTORCH_USE_PYTORCH and the venv of that torch version, or LIBTORCH).
@@ -47,6 +48,10 @@ cp -p "$lock" "$ws/Cargo.lock"
 export SCALEFREE_GIT_DESCRIBE
 SCALEFREE_GIT_DESCRIBE=$(git describe --always --dirty --tags 2>/dev/null || echo unknown)
 status=0
-(cd "$ws" && CARGO_TARGET_DIR="$PWD/../target" cargo "$@") || status=$?
+# From the repository root, so that `cargo run` (the bench targets) reads data/ and writes
+# bench/results/ here, not into the copy that the next call replaces.
+subcommand=$1
+shift
+CARGO_TARGET_DIR="$PWD/$dir/target" cargo "$subcommand" --manifest-path "$ws/Cargo.toml" "$@" || status=$?
 cmp -s "$ws/Cargo.lock" "$lock" || cp "$ws/Cargo.lock" "$lock"
 exit $status

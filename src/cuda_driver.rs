@@ -43,9 +43,12 @@ pub fn nvidia_smi() -> Option<DriverReport> {
     Some(DriverReport { gpus, driver_cuda })
 }
 
-/// The CUDA version the torch wheel was built for (`cuda = '12.8'` in its version.py).
+/// The CUDA version the torch wheel was built for (`cuda = '12.8'` in its version.py): of
+/// the libtorch this process loaded (in a bundle, the node's), else of the build's.
 pub fn wheel_cuda() -> Option<String> {
-    let lib = std::path::Path::new(option_env!("SCALEFREE_LIBTORCH_LIB")?);
+    let lib = crate::libtorch::Loaded::detect()
+        .map(|loaded| loaded.lib_dir)
+        .or_else(|| option_env!("SCALEFREE_LIBTORCH_LIB").map(std::path::PathBuf::from))?;
     let text = std::fs::read_to_string(lib.parent()?.join("version.py")).ok()?;
     text.lines()
         .filter(|line| line.starts_with("cuda"))
@@ -71,12 +74,23 @@ pub fn unusable_gpus() -> Option<String> {
     let at_most = report.driver_cuda.as_deref().map_or(String::new(), |v| {
         format!("; here at most cu{}", v.replace('.', ""))
     });
+    // Run through a bundle's launcher, the libtorch is that of SCALEFREE_PYTHON's torch.
+    let remedy = if std::env::var_os("SCALEFREE_LAUNCHER").is_some() {
+        format!(
+            "Point SCALEFREE_PYTHON at a Python whose torch is built for a CUDA the driver \
+             supports (a +cuXYZ build{at_most}) and the same release as this bundle"
+        )
+    } else {
+        format!(
+            "Install a torch wheel built for a CUDA the driver supports, `make clean-venv && \
+             make setup TORCH_CUDA=cuXYZ` (the Makefile's TORCH_CUDA chooses the wheel's CUDA \
+             flavour, e.g. cu126{at_most})"
+        )
+    };
     Some(format!(
         "nvidia-smi lists {} GPU(s) ({name}, driver {driver}{driver_cuda}) but libtorch sees \
-         none: {wheel} is most likely newer than this driver supports. Install a torch wheel \
-         built for a CUDA the driver supports, `make clean-venv && make setup TORCH_CUDA=cuXYZ` (the \
-         Makefile's TORCH_CUDA chooses the wheel's CUDA flavour, e.g. cu126{at_most}), or \
-         update the NVIDIA driver. To train on the CPU anyway, pass --device cpu.",
+         none: {wheel} is most likely newer than this driver supports. {remedy}, or update \
+         the NVIDIA driver. To train on the CPU anyway, pass --device cpu.",
         report.gpus.len()
     ))
 }

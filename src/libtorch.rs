@@ -36,10 +36,19 @@ impl Loaded {
 /// The directory of the `libtorch_cpu.so` named in a `/proc/<pid>/maps` text.
 fn loaded_lib_dir(maps: &str) -> Option<PathBuf> {
     maps.lines()
-        .filter_map(|line| line.split_whitespace().nth(5))
+        .filter_map(mapped_path)
         .find(|path| path.ends_with("/libtorch_cpu.so"))
         .and_then(|path| Path::new(path).parent())
         .map(Path::to_path_buf)
+}
+
+/// The path of a maps line: everything after the fifth field (inode), spaces included.
+fn mapped_path(line: &str) -> Option<&str> {
+    let mut rest = line.trim_start();
+    for _ in 0..5 {
+        rest = rest[rest.find(char::is_whitespace)?..].trim_start();
+    }
+    (!rest.is_empty()).then_some(rest.trim_end())
 }
 
 /// `2.13.0+cu130` → `2.13.0`: the release decides the ABI, the CUDA flavour does not.
@@ -122,6 +131,13 @@ mod tests {
         assert_eq!(
             loaded_lib_dir("7f40-7f50 rw-p 00000000 00:00 0 [heap]\n"),
             None
+        );
+        // A path with spaces, after the padding the kernel puts before paths.
+        let spaced = "7f20-7f30 r-xp 00000000 fd:01 34                         \
+                      /home/a user/my env/torch/lib/libtorch_cpu.so\n";
+        assert_eq!(
+            loaded_lib_dir(spaced),
+            Some(PathBuf::from("/home/a user/my env/torch/lib"))
         );
     }
 

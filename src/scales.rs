@@ -90,6 +90,17 @@ impl Log2Histogram {
     }
 }
 
+/// Each magnitude's bin: `floor(log2 · SUB_BINS)` from the lowest octave, clamped to the
+/// fine bins; exact zeros go to `ZERO_BIN`.
+fn bin_of(magnitude: &Tensor) -> Tensor {
+    let zero = magnitude.eq(0.0);
+    let bins = (magnitude.clamp(MIN_ABS, MAX_ABS).log2() * SUB_BINS as f64)
+        .floor()
+        .to_kind(Kind::Int64)
+        - LOW_OCTAVE * SUB_BINS;
+    bins.clamp(0, ZERO_BIN - 1).masked_fill(&zero, ZERO_BIN)
+}
+
 /// Histograms of `log2(|x| / divide_by)` for each `(offset, numel)` segment of a flat tensor.
 ///
 /// One scatter-add counts every segment into a `[segments, bins]` tensor on the device,
@@ -115,12 +126,7 @@ pub fn log2_histograms(
     } else {
         values.abs() / divide_by
     };
-    let zero = magnitude.eq(0.0);
-    let bins = (magnitude.clamp(MIN_ABS, MAX_ABS).log2() * SUB_BINS as f64)
-        .floor()
-        .to_kind(Kind::Int64)
-        - LOW_OCTAVE * SUB_BINS;
-    let bins = bins.clamp(0, ZERO_BIN - 1).masked_fill(&zero, ZERO_BIN);
+    let bins = bin_of(&magnitude);
     // Each value's segment, then its cell of the [segments, bins] counts.
     let lengths: Vec<i64> = segments.iter().map(|&(_, numel)| numel).collect();
     let total: i64 = lengths.iter().sum();
@@ -232,19 +238,13 @@ mod tests {
         assert!((h.quantile(0.5).unwrap() - -2.0).abs() < 1.0 / 16.0 + 1e-9);
     }
 
-    /// Counting as it was done before: one `bincount` per segment.
+    /// Counting as it was done before: one `bincount` per segment (same bins, other counting).
     fn per_segment_bincount(
         flat: &Tensor,
         segments: &[(i64, i64)],
         divide_by: f64,
     ) -> Vec<Log2Histogram> {
-        let magnitude = flat.abs() / divide_by;
-        let zero = magnitude.eq(0.0);
-        let bins = (magnitude.clamp(MIN_ABS, MAX_ABS).log2() * SUB_BINS as f64)
-            .floor()
-            .to_kind(Kind::Int64)
-            - LOW_OCTAVE * SUB_BINS;
-        let bins = bins.clamp(0, ZERO_BIN - 1).masked_fill(&zero, ZERO_BIN);
+        let bins = bin_of(&(flat.abs() / divide_by));
         segments
             .iter()
             .map(|&(offset, numel)| {

@@ -154,7 +154,14 @@ fn the_launcher_names_a_missing_python_a_missing_torch_and_another_release() {
     let cases = [
         (
             PathBuf::from("/nonexistent/python3"),
-            vec!["no '/nonexistent/python3' on PATH", "SCALEFREE_PYTHON"],
+            vec!["SCALEFREE_PYTHON=/nonexistent/python3 is not an executable file"],
+        ),
+        (
+            PathBuf::from("python3-not-installed-anywhere"),
+            vec![
+                "no 'python3-not-installed-anywhere' on PATH",
+                "set SCALEFREE_PYTHON",
+            ],
         ),
         (
             fake_python(
@@ -197,6 +204,32 @@ fn the_launcher_names_a_missing_python_a_missing_torch_and_another_release() {
             assert!(message.contains(piece), "{piece:?} not in: {message}");
         }
     }
+}
+
+#[test]
+fn in_a_bundle_missing_data_says_to_copy_it_not_to_run_make_data() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = in_bundle("./scalefree", &venv_python())
+        .env("SCALEFREE_DATA", empty.path())
+        .arg("info")
+        .output()
+        .unwrap();
+    let message = text(&out);
+    assert!(out.status.success(), "{message}");
+    assert!(
+        message.contains("(missing: copy cifar10 there from a machine that has it"),
+        "{message}"
+    );
+    assert!(!message.contains("run `make data`"), "{message}");
+    let out = in_bundle("./scalefree", &venv_python())
+        .env("SCALEFREE_DATA", empty.path())
+        .args(["train", "--max-steps", "1"])
+        .output()
+        .unwrap();
+    let message = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{message}");
+    assert!(message.contains("copy cifar10 there"), "{message}");
+    assert!(!message.contains("make data DATASET"), "{message}");
 }
 
 #[test]

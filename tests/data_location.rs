@@ -32,7 +32,7 @@ fn info_says_data_is_looked_for_in_the_current_directory() {
             dir.display()
         ),
         format!(
-            "  cifar10        {} (missing: `make data`, or --data PATH)",
+            "  cifar10        {} (missing: run `make data` (or `make data DATASET=cifar10`), or --data PATH)",
             dir.join("cifar10").display()
         ),
         format!("  cache          {}", dir.join("cache").display()),

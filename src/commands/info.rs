@@ -143,14 +143,15 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
             )
         };
         println!("data folder      {} ({how})", data.dir.display());
-        for (name, path, found) in [
-            ("cifar10", &data.cifar10, data.cifar10_found),
-            ("cifar100", &data.cifar100, data.cifar100_found),
+        for (kind, path, found) in [
+            (DatasetKind::Cifar10, &data.cifar10, data.cifar10_found),
+            (DatasetKind::Cifar100, &data.cifar100, data.cifar100_found),
         ] {
+            let name = kind.name();
             let state = if found {
-                "found"
+                "found".to_string()
             } else {
-                "missing: `make data`, or --data PATH"
+                format!("missing: {}, or --data PATH", crate::data::how_to_get(kind))
             };
             println!("  {name:<14} {} ({state})", path.display());
         }

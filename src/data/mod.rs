@@ -60,6 +60,21 @@ pub fn default_source(kind: DatasetKind) -> PathBuf {
     data_dir().join(kind.name())
 }
 
+/// How to get `kind` where it is missing: `make data` in a clone of the repository; in a
+/// bundle (run through its launcher, which has no Makefile and often no network), copying
+/// it there.
+pub fn how_to_get(kind: DatasetKind) -> String {
+    if std::env::var_os("SCALEFREE_LAUNCHER").is_some() {
+        format!(
+            "copy {} there from a machine that has it (`make data` in a clone of scalefree, or \
+             the official archive), or set {DATA_DIR_VAR}",
+            kind.name()
+        )
+    } else {
+        format!("run `make data` (or `make data DATASET={}`)", kind.name())
+    }
+}
+
 /// The cache directory: `$SCALEFREE_CACHE_DIR` when set, else `<data_dir>/cache`.
 pub fn default_cache_dir() -> PathBuf {
     match std::env::var_os(CACHE_DIR_VAR).filter(|v| !v.is_empty()) {

@@ -25,10 +25,10 @@ pub fn open(kind: DatasetKind, source: &Path) -> Result<Dataset> {
     }
     if !source.exists() {
         bail!(
-            "dataset not found at {} (field `data`); run `make data` (or `make data DATASET={}`), \
-             or pass --data with an official CIFAR directory/archive or an image-folder tree/archive",
+            "dataset not found at {} (field `data`); {}, or pass --data with an official CIFAR \
+             directory/archive or an image-folder tree/archive",
             source.display(),
-            kind.name()
+            super::how_to_get(kind)
         );
     }
     load(kind, source, Some(&super::default_cache_dir()))

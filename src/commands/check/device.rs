@@ -14,6 +14,7 @@
 //! writes the iterates; the models are not compared (CPU against itself).
 //!
 //! Exit status 1 when a difference exceeds its tolerance.
+use super::options::model_name;
 use super::present::device_label;
 use crate::config::parse_device;
 use crate::sinks::atomic::write_json_atomic;
@@ -33,7 +34,7 @@ pub struct DeviceArgs {
     #[arg(long, default_value = "auto")]
     pub device: String,
     /// Models whose forward and backward are compared (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "resnet20,densenet100")]
+    #[arg(long, value_delimiter = ',', default_value = "resnet20,densenet100", value_parser = model_name)]
     pub models: Vec<String>,
     /// Write the comparisons as JSON to this file.
     #[arg(long)]

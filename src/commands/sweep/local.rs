@@ -96,7 +96,8 @@ impl Machine {
 impl LocalOptions {
     /// One run per visible GPU (`runs_per_gpu` per GPU), or one run on all CPU threads,
     /// unless told otherwise. `device` (the sweep's `--device`): `cuda` or `cuda:N` puts
-    /// every run on that GPU alone; anything else is passed to the runs as it is.
+    /// every run on that GPU alone; cpu and auto are passed to the runs as they are; anything
+    /// else is refused here, before a run starts.
     pub fn new(
         machine: &Machine,
         jobs: Option<usize>,
@@ -106,11 +107,17 @@ impl LocalOptions {
     ) -> Result<Self> {
         let gpu = |index: usize| -> Result<Placement> {
             if index >= machine.gpus {
-                anyhow::bail!(
-                    "invalid --device cuda:{index}: {} CUDA device(s) visible (cuda:0 … cuda:{}, or cpu)",
-                    machine.gpus,
-                    machine.gpus.saturating_sub(1)
-                );
+                let spec = device.unwrap_or("cuda");
+                match machine.gpus {
+                    0 => anyhow::bail!(
+                        "invalid --device {spec}: no CUDA device is visible; use --device cpu"
+                    ),
+                    n => anyhow::bail!(
+                        "invalid --device {spec}: {n} CUDA device(s) visible (cuda, cuda:0 … \
+                         cuda:{}, cpu or auto)",
+                        n - 1
+                    ),
+                }
             }
             Ok(Placement::Gpu {
                 visible: machine.visible_id(index),
@@ -120,7 +127,8 @@ impl LocalOptions {
             Some("cuda") => vec![gpu(0)?],
             Some(d) => match d.strip_prefix("cuda:").map(str::parse::<usize>) {
                 Some(Ok(index)) => vec![gpu(index)?],
-                _ => vec![Placement::Device(d.to_string())],
+                _ if d == "cpu" || d == "auto" => vec![Placement::Device(d.to_string())],
+                _ => anyhow::bail!("invalid --device {d}: must be cpu, cuda, cuda:N or auto"),
             },
             None if machine.gpus > 0 => (0..machine.gpus).map(gpu).collect::<Result<_>>()?,
             None => vec![Placement::Device("cpu".to_string())],

@@ -235,6 +235,34 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
         bail!("name an experiment: `scalefree sweep cifar10-quick` or `scalefree sweep experiments/x.json`");
     };
     let plan = plan_of(spec, &args.runs)?;
+    // Every setting is checked before the sweep writes its plan or moves a stale run.
+    let file_runs_per_gpu = Experiment::read(&resolve_path(spec))?.runs_per_gpu;
+    if file_runs_per_gpu == Some(0) {
+        bail!(
+            "experiment file {}: key `runs_per_gpu` = 0: must be at least 1 (runs sharing one GPU)",
+            resolve_path(spec).display()
+        );
+    }
+    let runs_per_gpu = args
+        .runs_per_gpu
+        .map_or(file_runs_per_gpu.unwrap_or(1), |n| n as usize);
+    if args.backend == Backend::Local && args.device.as_deref() != Some("cpu") {
+        // Without a device the runs would go to the CPU, unasked, on a GPU machine.
+        crate::cuda_driver::refuse_unusable_gpus(&format!(
+            "--device {}",
+            args.device.as_deref().unwrap_or("(default: the GPUs)")
+        ))?;
+    }
+    let local_options = match args.backend {
+        Backend::Local => Some(local::LocalOptions::new(
+            &local::Machine::detect(),
+            args.jobs,
+            args.device.as_deref(),
+            args.threads,
+            runs_per_gpu,
+        )?),
+        _ => None,
+    };
     let experiment_dir = Plan::dir(&args.runs, &plan.experiment);
     std::fs::create_dir_all(&experiment_dir)
         .with_context(|| format!("cannot create {}", experiment_dir.display()))?;
@@ -282,23 +310,6 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
         );
     }
     let unresolved = !triage.stale.is_empty() || !triage.busy.is_empty();
-    if args.backend == Backend::Local && args.device.as_deref() != Some("cpu") {
-        // Without a device the runs would go to the CPU, unasked, on a GPU machine.
-        crate::cuda_driver::refuse_unusable_gpus(&format!(
-            "--device {}",
-            args.device.as_deref().unwrap_or("(default: the GPUs)")
-        ))?;
-    }
-    let runs_per_gpu = match args.runs_per_gpu {
-        Some(n) => n as usize,
-        None => match Experiment::read(&resolve_path(spec))?.runs_per_gpu {
-            Some(0) => bail!(
-                "experiment file {}: key `runs_per_gpu` = 0: must be at least 1 (runs sharing one GPU)",
-                resolve_path(spec).display()
-            ),
-            n => n.unwrap_or(1),
-        },
-    };
     if args.dry_run || todo.is_empty() {
         for (run, resume) in &todo {
             println!("  {}{}", run.name, if *resume { " (resume)" } else { "" });
@@ -307,13 +318,7 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
     }
     match args.backend {
         Backend::Local => {
-            let options = local::LocalOptions::new(
-                &local::Machine::detect(),
-                args.jobs,
-                args.device.as_deref(),
-                args.threads,
-                runs_per_gpu,
-            )?;
+            let options = local_options.expect("made above for the local backend");
             let placements: Vec<String> = options.placements.iter().map(|p| p.label()).collect();
             println!(
                 "{} at once, {} CPU threads each, on {}",
@@ -358,9 +363,10 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
                 cpus_per_task: args.threads.unwrap_or(args.cpus_per_task),
                 max_parallel: args.max_parallel,
                 extra: args.sbatch_args.clone(),
-                // Runs share a GPU; CPU-only tasks keep one run each.
+                // Runs share a GPU, runs_per_gpu on each of the task's GPUs; CPU-only
+                // tasks keep one run each.
                 runs_per_task: if args.gpus_per_task > 0 {
-                    runs_per_gpu
+                    runs_per_gpu * args.gpus_per_task as usize
                 } else {
                     1
                 },

@@ -124,11 +124,21 @@ pub fn script(
         Some(launcher) => quote(&launcher.to_string_lossy()),
         None => quote(&cmd.get_program().to_string_lossy()),
     };
+    // Packed runs spread over the task's GPUs, runs_per_task / gpus_per_task on each (Slurm
+    // sets CUDA_VISIBLE_DEVICES to the task's GPUs, so cuda:0 … are those).
+    let packed_gpu = (per_task > 1 && options.gpus_per_task > 0).then(|| {
+        format!(
+            "\"cuda:$(((i - FIRST) * {} / {per_task}))\"",
+            options.gpus_per_task
+        )
+    });
     let args: Vec<String> = cmd
         .get_args()
         .map(|a| a.to_string_lossy().to_string())
         .map(|a| {
-            if a.ends_with("NAME.json") {
+            if let (Some(gpu), "cuda") = (&packed_gpu, a.as_str()) {
+                gpu.clone()
+            } else if a.ends_with("NAME.json") {
                 format!("{}/\"$NAME\".json", quote(&configs.display().to_string()))
             } else {
                 quote(&a)
@@ -307,7 +317,7 @@ mod tests {
     }
 
     #[test]
-    fn packed_tasks_start_their_runs_together_each_logging_to_its_directory() {
+    fn packed_tasks_start_each_of_their_runs_logging_to_its_directory() {
         let dir = tempfile::tempdir().unwrap();
         let runs_dir = dir.path().join("runs");
         let runs = planned(&runs_dir, 3);
@@ -321,7 +331,10 @@ mod tests {
         assert!(text.contains("#SBATCH --array=0-1\n"), "{text}");
         assert!(text.contains("#SBATCH --gres=gpu:1\n"), "{text}");
         assert!(text.contains("'--threads' '4'"), "{text}");
-        assert!(text.contains("'--device' 'cuda'"), "{text}");
+        assert!(
+            text.contains("'--device' \"cuda:$(((i - FIRST) * 1 / 2))\""),
+            "{text}"
+        );
         let path = dir.path().join("job.sbatch");
         std::fs::write(&path, &text).unwrap();
         // Task 1 holds the third run only; task 0 the first two. The program (this test
@@ -344,6 +357,31 @@ mod tests {
                 assert!(!runs_dir.join("run0").exists() && !runs_dir.join("run1").exists());
             }
         }
+    }
+
+    #[test]
+    fn packed_runs_spread_over_the_tasks_gpus() {
+        let dir = tempfile::tempdir().unwrap();
+        let runs = planned(&dir.path().join("runs"), 8);
+        let options = SlurmOptions {
+            gpus_per_task: 2,
+            cpus_per_task: 8,
+            runs_per_task: 4,
+            ..Default::default()
+        };
+        let text = script("x", &runs, dir.path(), dir.path(), &options).unwrap();
+        let device = "\"cuda:$(((i - FIRST) * 2 / 4))\"";
+        assert!(text.contains(&format!("'--device' {device}")), "{text}");
+        // Task 1 holds runs 4 … 7: two on each GPU.
+        let shown = Command::new("bash")
+            .arg("-c")
+            .arg(format!("FIRST=4; for i in 4 5 6 7; do echo {device}; done"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&shown.stdout),
+            "cuda:0\ncuda:0\ncuda:1\ncuda:1\n"
+        );
     }
 
     #[test]
