@@ -59,8 +59,8 @@ fn run() -> anyhow::Result<()> {
                     }
                     let config = RunConfig::from_value(&settings)?;
                     let options = RunOptions {
-                        resume: false,
                         quiet: true,
+                        ..RunOptions::default()
                     };
                     train(&config, &options)?;
                     let (_, summary) = RunDir::new(&out).state()?;

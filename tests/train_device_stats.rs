@@ -1,11 +1,11 @@
-//! Statistics kept on the device between reads (`Trainer::backward_queued` and
-//! `read_stats`, and evaluation's single read) report bit for bit what reading every step
-//! reported, and still find where a run diverged.
+//! Statistics kept on the device between reads (`Trainer::backward` and `read_stats`,
+//! and evaluation's single read) report bit for bit what reading every step reports, and
+//! still find where a run diverged.
 use models::Model;
 use models::ModelConfig;
 use optim::{AdamConfig, DecayMode};
 use scalefree::data::{Batch, DatasetKind, Loader, LoaderConfig, Split};
-use scalefree::train::{GradientHooks, Step, StepStats, Tally, Trainer, TrainerSpec};
+use scalefree::train::{GradientHooks, StepStats, Tally, Trainer, TrainerSpec};
 use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Kind, Tensor};
 
@@ -30,6 +30,16 @@ fn trainer(lr: f64) -> Trainer {
         kind: Kind::Float,
     };
     Trainer::new(&spec, Device::Cpu).unwrap()
+}
+
+/// One step, its statistics read at once (before the step is applied).
+fn step_read_at_once(trainer: &mut Trainer, b: &Batch) -> StepStats {
+    trainer.backward(b).unwrap();
+    let [stats] = trainer.read_stats()[..] else {
+        panic!("one step was queued");
+    };
+    trainer.apply().unwrap();
+    stats
 }
 
 /// A run that diverges within a few steps (as the end-to-end divergence test makes one).
@@ -59,12 +69,11 @@ fn queued_steps_read_every_few_steps_give_the_same_float64_sums_bit_for_bit() {
     let mut read_back: Vec<StepStats> = Vec::new();
     for (i, &size) in sizes.iter().enumerate() {
         let b = batch(i as i64, size);
-        let Step::Ready(stats) = reading.step(&b).unwrap() else {
-            panic!("step {i} diverged");
-        };
+        let stats = step_read_at_once(&mut reading, &b);
+        assert!(stats.loss.is_finite(), "step {i} diverged");
         every_step.add(&stats);
         per_step.push(stats);
-        queued.backward_queued(&b).unwrap();
+        queued.backward(&b).unwrap();
         queued.apply().unwrap();
         if (i + 1) % 3 == 0 {
             read_back.extend(queued.read_stats());
@@ -127,7 +136,7 @@ fn a_non_finite_loss_is_found_at_its_step_when_read_later() {
     let mut first_bad = None;
     for i in 0..30 {
         let b = batch(i, 16);
-        if let Step::Diverged { .. } = reading.step(&b).unwrap() {
+        if !step_read_at_once(&mut reading, &b).loss.is_finite() {
             first_bad = Some(i as usize);
             break;
         }
@@ -135,12 +144,12 @@ fn a_non_finite_loss_is_found_at_its_step_when_read_later() {
     let first_bad = first_bad.expect("diverges within 30 steps");
     for i in 0..=first_bad as i64 + 2 {
         let b = batch(i, 16);
-        queued.backward_queued(&b).unwrap();
+        queued.backward(&b).unwrap();
         queued.apply().unwrap();
     }
     let stats = queued.read_stats();
     let found = stats.iter().position(|s| !s.loss.is_finite());
     assert_eq!(found, Some(first_bad), "{stats:?}");
     assert!(queued.has_diverged());
-    assert!(queued.backward_queued(&batch(99, 16)).is_err());
+    assert!(queued.backward(&batch(99, 16)).is_err());
 }

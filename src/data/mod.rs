@@ -32,7 +32,7 @@ pub use dataset::{
 };
 pub use error::DataError;
 pub use loader::{pinned, Batch, Batches, Loader, LoaderConfig};
-pub use open::{open, splits, training_subset, Splits};
+pub use open::{loaders, open, splits, training_subset, RunLoaders, Splits, EVAL_BATCH};
 
 use cache::{digest, Cache, Cached};
 use source::{join, Source};

@@ -1,9 +1,10 @@
 //! Opening a dataset for training, the same way for `scalefree train` and every check:
 //! the source from the settings (or where `make data` puts it), through the cache, with
 //! the optional validation split and seeded training subset.
-use super::{load, shuffled_order, Dataset, DatasetKind, Split};
+use super::{load, shuffled_order, Dataset, DatasetKind, Loader, LoaderConfig, Split};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
+use tch::Device;
 
 /// Loads `kind` from `source` through the cache; a missing source says how to get one.
 pub fn open(kind: DatasetKind, source: &Path) -> Result<Dataset> {
@@ -121,5 +122,44 @@ pub fn splits(
         eval,
         eval_name,
         classes: dataset.classes.len() as i64,
+    })
+}
+
+/// The loaders of a run or a check: the (augmented, shuffled) training split in batches
+/// of `batch_size`, and the evaluation split in batches of [`EVAL_BATCH`].
+pub struct RunLoaders {
+    pub train: Loader,
+    pub eval: Loader,
+    /// `test`, or `validation` when part of the training set is held out.
+    pub eval_name: &'static str,
+    pub classes: i64,
+}
+
+/// Images per evaluation batch (evaluation keeps no activations for backward).
+pub const EVAL_BATCH: usize = 500;
+
+/// `splits` of `dataset` as loaders on `device`, the training order from `seed`.
+pub fn loaders(
+    splits: Splits,
+    kind: DatasetKind,
+    batch_size: usize,
+    seed: u64,
+    device: Device,
+) -> Result<RunLoaders> {
+    let train = LoaderConfig {
+        batch_size,
+        device,
+        ..LoaderConfig::train(seed)
+    };
+    let eval = LoaderConfig {
+        batch_size: EVAL_BATCH,
+        device,
+        ..LoaderConfig::test()
+    };
+    Ok(RunLoaders {
+        train: Loader::new(splits.train, kind, train)?,
+        eval: Loader::new(splits.eval, kind, eval)?,
+        eval_name: splits.eval_name,
+        classes: splits.classes,
     })
 }

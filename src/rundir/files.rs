@@ -2,6 +2,7 @@
 //! `summary.json`.
 use crate::scales::{merge, ScaleSpread, LOW_OCTAVE};
 use crate::train::scale_probe::ScaleSnapshot;
+use crate::train::{Evaluation, RunStatus};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -26,14 +27,6 @@ pub struct MetricsRow {
     pub images_per_s: f64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunStatus {
-    Completed,
-    Diverged,
-    Interrupted,
-}
-
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub status: RunStatus,
@@ -53,6 +46,24 @@ pub struct Summary {
     /// Steady-state rate and logging time of the last process (absent in older summaries).
     #[serde(default)]
     pub timing: Option<crate::train::step_timing::StepTiming>,
+}
+
+impl MetricsRow {
+    /// The row of an evaluation.
+    pub fn of(evaluation: &Evaluation) -> MetricsRow {
+        MetricsRow {
+            epoch: evaluation.epoch,
+            step: evaluation.step,
+            train_loss: evaluation.train_loss(),
+            train_accuracy: evaluation.train_accuracy(),
+            eval_split: evaluation.split.to_string(),
+            eval_loss: evaluation.eval_loss(),
+            eval_accuracy: evaluation.eval_accuracy(),
+            lr: evaluation.lr,
+            wall_s: evaluation.wall_s,
+            images_per_s: evaluation.images_per_s,
+        }
+    }
 }
 
 impl Summary {

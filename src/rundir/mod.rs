@@ -21,8 +21,12 @@
 pub mod checkpoint;
 mod files;
 pub mod lock;
+mod recorder;
 
-pub use files::{MetricsRow, RunStatus, ScaleRow, SpreadRow, Summary, DIVERGED_ERROR};
+pub use recorder::RunRecorder;
+
+pub use crate::train::RunStatus;
+pub use files::{MetricsRow, ScaleRow, SpreadRow, Summary, DIVERGED_ERROR};
 
 use crate::config::RunConfig;
 use crate::sinks::{atomic::write_json_atomic, jsonl};

@@ -76,7 +76,6 @@ pub struct Position {
     pub epoch_loss_sum: f64,
     pub epoch_correct: f64,
     pub epoch_seen: f64,
-    pub best_test_accuracy: Option<f64>,
     /// Training time spent before this checkpoint, for wall time across resumes.
     pub wall_s: f64,
     pub images_seen: u64,
@@ -111,16 +110,6 @@ impl Position {
     }
 }
 
-/// The outcome of a forward/backward.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Step {
-    Ready(StepStats),
-    /// The loss was not finite; nothing was changed and the trainer takes no more steps.
-    Diverged {
-        loss: f64,
-    },
-}
-
 pub struct Trainer {
     vs: VarStore,
     model: Model,
@@ -130,7 +119,7 @@ pub struct Trainer {
     /// The per-layer factors behind `hooks.coordinate_factors`, when they are per layer.
     layer_factors: Option<LayerFactors>,
     diverged: bool,
-    /// Statistics of [`Trainer::backward_queued`] steps, not read yet.
+    /// Statistics of [`Trainer::backward`] steps, not read yet.
     pending: PendingStats,
 }
 
@@ -163,29 +152,11 @@ impl Trainer {
 
     /// Forward and backward of `loss × multiplier` on `batch`, then the gradient hooks;
     /// the gradient is then in the optimizer's flat buffer, to read or change before
-    /// [`Trainer::apply`]. A non-finite loss stops here: no backward, and no more steps.
-    pub fn backward(&mut self, batch: &Batch) -> Result<Step> {
-        if self.diverged {
-            return Ok(Step::Diverged { loss: f64::NAN });
-        }
-        let (logits, loss) = self.forward_loss(batch);
-        let value = loss.double_value(&[]);
-        if !value.is_finite() {
-            self.diverged = true;
-            return Ok(Step::Diverged { loss: value });
-        }
-        self.backward_of(&loss)?;
-        Ok(Step::Ready(StepStats {
-            loss: value,
-            correct: correct(&logits, &batch.labels),
-            seen: batch.len() as f64,
-        }))
-    }
-
-    /// [`Trainer::backward`] without waiting for the device: the loss and the correct
-    /// count stay there until [`Trainer::read_stats`]. A non-finite loss is seen only
-    /// then, so the steps queued after it are taken (the run is lost either way).
-    pub fn backward_queued(&mut self, batch: &Batch) -> Result<()> {
+    /// [`Trainer::apply`]. Nothing waits for the device: the loss and the correct count
+    /// stay there until [`Trainer::read_stats`], and a non-finite loss is seen only then
+    /// (the steps queued after it are taken: the run is lost either way; read before
+    /// applying to leave the weights as they were before it).
+    pub fn backward(&mut self, batch: &Batch) -> Result<()> {
         if self.diverged {
             bail!("the trainer has diverged: it takes no more steps");
         }
@@ -246,21 +217,13 @@ impl Trainer {
         Ok(())
     }
 
-    /// The optimizer step on the gradient of the last [`Trainer::backward`].
+    /// The optimizer step on the gradient of the last [`Trainer::backward`] (none once a
+    /// read has seen a non-finite loss).
     pub fn apply(&mut self) -> Result<()> {
         if !self.diverged {
             self.opt.step()?;
         }
         Ok(())
-    }
-
-    /// Backward, then the step when the loss was finite.
-    pub fn step(&mut self, batch: &Batch) -> Result<Step> {
-        let step = self.backward(batch)?;
-        if let Step::Ready(_) = step {
-            self.apply()?;
-        }
-        Ok(step)
     }
 
     /// Loss and accuracy over `batches` in evaluation mode, read from the device once at
@@ -392,14 +355,4 @@ impl Trainer {
         debug_assert!(groups.next().is_none(), "a trainer has one parameter group");
         group
     }
-}
-
-fn correct(logits: &Tensor, labels: &Tensor) -> f64 {
-    tch::no_grad(|| {
-        logits
-            .argmax(-1, false)
-            .eq_tensor(labels)
-            .sum(Kind::Float)
-            .double_value(&[])
-    })
 }

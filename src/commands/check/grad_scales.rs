@@ -16,8 +16,9 @@ use crate::scales::{
     MIN_ABS,
 };
 use crate::sinks::tensorboard::Board;
+use crate::train::lockstep::{self, Flow, LaneObserver};
 use crate::train::scale_probe::layers_of;
-use crate::train::{Step, Tally};
+use crate::train::Session;
 use anyhow::{bail, Result};
 use clap::Args;
 use optim::DecayMode;
@@ -198,6 +199,18 @@ pub fn run(args: &GradScalesArgs) -> Result<Report> {
     Ok(report)
 }
 
+/// The steps before the measurement stop at the first non-finite loss.
+struct StopAtDivergence;
+
+impl LaneObserver for StopAtDivergence {
+    fn stepped(&mut self, _t: u64, lanes: &mut [Session]) -> Result<Flow> {
+        Ok(match lanes[0].diverged_at() {
+            Some(_) => Flow::Stop,
+            None => Flow::Continue,
+        })
+    }
+}
+
 fn opt(v: Option<f64>) -> String {
     fixed(v, 1)
 }
@@ -208,22 +221,28 @@ fn measure(args: &GradScalesArgs, input: &Input, model: &str, bn: bool) -> Resul
     let adamw = args
         .optimizer
         .adam(DecayMode::Decoupled, wd, args.eps, tch::Kind::Float);
-    let mut trainer = input.trainer(&input.model(model, bn), adamw, tch::Kind::Float)?;
+    let trainer = input.trainer(&input.model(model, bn), adamw, tch::Kind::Float)?;
+    let mut lane = [Session::lane(trainer, args.steps)];
     // Every model sees the same batches.
     let mut stream = input.stream();
-    for t in 1..=args.steps {
-        let batch = stream.next_batch()?;
-        if let Step::Diverged { .. } = trainer.step(&batch)? {
-            bail!(
-                "{model} ({}) diverged at training step {t}; lower --lr or --steps",
-                bn_label(bn)
-            );
-        }
+    lockstep::run(
+        &mut lane,
+        args.steps,
+        || stream.next_batch(),
+        &mut StopAtDivergence,
+    )?;
+    let [mut lane] = lane;
+    if let Some(t) = lane.diverged_at() {
+        bail!(
+            "{model} ({}) diverged at training step {t}; lower --lr or --steps",
+            bn_label(bn)
+        );
     }
+    lane.take_window();
 
     // One histogram per conv/linear layer (a layer's weight and bias together), as
     // `scalefree train` logs them.
-    let layers = layers_of(trainer.optimizer());
+    let layers = layers_of(lane.trainer().optimizer());
     let mut segments = Vec::new();
     let mut layer_of = Vec::new();
     for (index, layer) in layers.iter().enumerate() {
@@ -234,19 +253,18 @@ fn measure(args: &GradScalesArgs, input: &Input, model: &str, bn: bool) -> Resul
     }
     let mut per_layer = vec![Log2Histogram::empty(); layers.len()];
     let mut paper = Log2Histogram::empty();
-    let mut tally = Tally::default();
     let mut shift = None;
     let (mut clamped, mut nonzero) = (0.0, 0.0);
     for _ in 0..args.batches {
         let batch = stream.next_batch()?;
-        let Step::Ready(stats) = trainer.backward(&batch)? else {
+        lane.lane_backward(&batch)?;
+        if lane.diverged_at().is_some() {
             bail!(
                 "{model} ({}): the loss is not finite at the measured batch",
                 bn_label(bn)
             );
-        };
-        tally.add(&stats);
-        let grads = trainer.flat_grads();
+        }
+        let grads = lane.trainer().flat_grads();
         let counted = tch::Tensor::cat(
             &segments
                 .iter()
@@ -297,7 +315,7 @@ fn measure(args: &GradScalesArgs, input: &Input, model: &str, bn: bool) -> Resul
             .iter()
             .map(|c| c / merged.nonzero().max(1.0))
             .collect(),
-        loss: tally.mean_loss(),
+        loss: lane.take_window().mean_loss(),
         wall_s: started.elapsed().as_secs_f64(),
         paper_histogram: paper,
     })

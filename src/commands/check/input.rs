@@ -1,8 +1,8 @@
 //! Where a check's batches come from: the (augmented, shuffled) training set, as
 //! `scalefree train` reads it, or Gaussian random input.
 use super::options::InputArgs;
-use crate::data::{self, Batch, Batches, Loader, LoaderConfig};
-use crate::train::{Trainer, TrainerSpec};
+use crate::data::{self, Batch, Batches, Loader};
+use crate::train::{Session, Trainer, TrainerSpec};
 use anyhow::{bail, Result};
 use models::ModelConfig;
 use optim::AdamConfig;
@@ -82,20 +82,11 @@ impl Input {
         if splits.train.is_empty() {
             bail!("--data {}: the training set is empty", source.display());
         }
-        let config = LoaderConfig {
-            batch_size,
-            device,
-            ..LoaderConfig::train(args.seed)
-        };
-        let eval_config = LoaderConfig {
-            batch_size: 500,
-            device,
-            ..LoaderConfig::test()
-        };
+        let loaders = data::loaders(splits, kind, batch_size, args.seed, device)?;
         Ok(Input {
-            source: Source::Data(Box::new(Loader::new(splits.train, kind, config)?)),
-            eval: Some(Loader::new(splits.eval, kind, eval_config)?),
-            classes: splits.classes,
+            source: Source::Data(Box::new(loaders.train)),
+            eval: Some(loaders.eval),
+            classes: loaders.classes,
             ..random(&description)
         })
     }
@@ -116,6 +107,17 @@ impl Input {
             kind,
         };
         Trainer::new(&spec, self.device)
+    }
+
+    /// A lane of `steps` steps: a session of [`Input::trainer`].
+    pub fn lane(
+        &self,
+        model: &ModelConfig,
+        adam: AdamConfig,
+        kind: Kind,
+        steps: u64,
+    ) -> Result<Session> {
+        Ok(Session::lane(self.trainer(model, adam, kind)?, steps))
     }
 
     /// Batches in one pass over the training set (a fixed number for random input).

@@ -15,9 +15,11 @@ use super::present::{device_label, fixed, OutputArgs, Verdict};
 use crate::commands::distinct;
 use crate::commands::report::collect::display_name;
 use crate::plot::{draw_png, extremes, font, legend, line, optimizer_color, plot_error};
+use crate::sinks::tensorboard::Board;
 use crate::stats::{claim4, paired, Estimate, Outcome};
 use crate::train::factors::FactorSpec;
-use crate::train::{Step, Tally};
+use crate::train::lockstep::{self, Flow, LaneObserver};
+use crate::train::Session;
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use optim::{AdamConfig, DecayMode};
@@ -163,21 +165,13 @@ fn values(lane: &Lane, metric: Metric) -> Vec<(u64, f64)> {
         .collect()
 }
 
-pub fn run(args: &MultiScaleArgs) -> Result<Report> {
-    let started = Instant::now();
-    let device = args.input.prepare()?;
-    let batch_size = args.input.batch_size.unwrap_or(128);
-    let png = args.output.png(&args.png, "multi-scale.png")?;
-    let mut board = args.output.prepare()?;
-    let factors = distinct([FactorSpec::None].into_iter().chain(args.factors.clone()));
-    if factors.len() < 2 {
-        bail!("--factors: give at least one intervention besides none (spread:3, equalize, …)");
-    }
+/// Every lane without its seeds: each optimizer without and with each intervention.
+fn lanes(args: &MultiScaleArgs, factors: &[FactorSpec]) -> Vec<Lane> {
     let settings = [
         (DecayMode::L2, args.l2.0, args.l2.1),
         (DecayMode::Decoupled, args.adamw.0, args.adamw.1),
     ];
-    let mut lanes: Vec<Lane> = settings
+    settings
         .iter()
         .flat_map(|&(optimizer, lr, wd)| {
             factors.iter().map(move |f| Lane {
@@ -190,91 +184,133 @@ pub fn run(args: &MultiScaleArgs) -> Result<Report> {
                 test_accuracy: None,
             })
         })
-        .collect();
+        .collect()
+}
 
+/// Leaves out of each lane's training loss every step before the last epoch.
+struct LastEpoch {
+    starts_after: u64,
+}
+
+impl LaneObserver for LastEpoch {
+    fn stepped(&mut self, t: u64, lanes: &mut [Session]) -> Result<Flow> {
+        if t == self.starts_after {
+            lanes.iter_mut().for_each(|lane| {
+                lane.take_window();
+            });
+        }
+        Ok(Flow::Continue)
+    }
+}
+
+fn print_header(args: &MultiScaleArgs, lanes: &[Lane], factors: &[FactorSpec], input: &Input) {
+    println!(
+        "check multi-scale: {} {} BN, {} lanes (Adam-ℓ2 η_0 = {:e}, λ = {:e}; AdamW η_0 = {:e}, λ = {:e}) × {{{}}} \
+         × {} seeds, {} epochs of {} ({} batches of {}) on {}, ε = {:e}",
+        args.model.model,
+        if args.model.bn { "with" } else { "without" },
+        lanes.len(),
+        args.l2.0, args.l2.1, args.adamw.0, args.adamw.1,
+        factors.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", "),
+        args.seeds,
+        args.epochs,
+        input.description,
+        input.batches_per_epoch(),
+        input.batch_size,
+        device_label(input.device),
+        args.eps
+    );
+}
+
+/// Trains every lane on `seed`'s initial weights and batches, in lockstep, and adds the
+/// seed's results to the lanes; returns the input's description.
+fn train_seed(
+    args: &MultiScaleArgs,
+    seed: u64,
+    lanes: &mut [Lane],
+    factors: &[FactorSpec],
+    mut board: Option<&mut Board>,
+) -> Result<String> {
+    let input_args = InputArgs {
+        seed,
+        ..args.input.clone()
+    };
+    let input = Input::open(&input_args, 128, Some(DEFAULT_SUBSET))?;
+    let model = input.model(&args.model.model, args.model.bn);
+    let steps_per_epoch = input.batches_per_epoch() as u64;
+    let steps = args.epochs as u64 * steps_per_epoch;
+    let mut sessions = Vec::new();
+    for lane in lanes.iter() {
+        let adam = AdamConfig::new(lane.optimizer, lane.lr, lane.wd).eps(args.eps);
+        let mut session = input.lane(&model, adam, tch::Kind::Float, steps)?;
+        session.trainer_mut().use_factors(
+            &lane.factors.parse().map_err(anyhow::Error::msg)?,
+            args.factor_seed,
+        )?;
+        sessions.push(session);
+    }
+    if seed == 0 {
+        print_header(args, lanes, factors, &input);
+    }
+    let mut last_epoch = LastEpoch {
+        starts_after: (args.epochs as u64 - 1) * steps_per_epoch,
+    };
+    let mut stream = input.stream();
+    lockstep::run(
+        &mut sessions,
+        steps,
+        || stream.next_batch(),
+        &mut last_epoch,
+    )?;
+    for (lane, session) in lanes.iter_mut().zip(&mut sessions) {
+        let diverged = session.diverged_at();
+        let test_accuracy = match (diverged, input.eval_batches()) {
+            (None, Some(batches)) => session.trainer().evaluate(batches)?.accuracy(),
+            _ => None,
+        };
+        let result = SeedResult {
+            seed,
+            train_loss: session
+                .take_window()
+                .mean_loss()
+                .filter(|_| diverged.is_none()),
+            test_accuracy,
+            diverged_at: diverged,
+        };
+        if let Some(board) = board.as_deref_mut() {
+            let factors = lane.factors.replace(':', "");
+            let tag = format!("multi_scale/{}/{factors}", lane.optimizer);
+            board.scalar_if_any(&format!("{tag}/train_loss"), result.train_loss, seed);
+            let accuracy = result.test_accuracy;
+            board.scalar_if_any(&format!("{tag}/test_accuracy"), accuracy, seed);
+        }
+        println!(
+            "seed {seed}  {:<9} {:<10} train loss {}  test accuracy {}{}",
+            lane.optimizer.name(),
+            lane.factors,
+            fixed(result.train_loss, 4),
+            fixed(result.test_accuracy, 4),
+            diverged.map_or(String::new(), |t| format!("  (diverged at step {t})"))
+        );
+        lane.seeds.push(result);
+    }
+    Ok(input.description.clone())
+}
+
+pub fn run(args: &MultiScaleArgs) -> Result<Report> {
+    let started = Instant::now();
+    let device = args.input.prepare()?;
+    let batch_size = args.input.batch_size.unwrap_or(128);
+    let png = args.output.png(&args.png, "multi-scale.png")?;
+    let mut board = args.output.prepare()?;
+    let factors = distinct([FactorSpec::None].into_iter().chain(args.factors.clone()));
+    if factors.len() < 2 {
+        bail!("--factors: give at least one intervention besides none (spread:3, equalize, …)");
+    }
+    let mut lanes = lanes(args, &factors);
     let mut description = String::new();
     for seed in 0..args.seeds as u64 {
-        let input_args = InputArgs {
-            seed,
-            ..args.input.clone()
-        };
-        let input = Input::open(&input_args, 128, Some(DEFAULT_SUBSET))?;
-        description = input.description.clone();
-        let model = input.model(&args.model.model, args.model.bn);
-        let mut trainers = Vec::new();
-        for lane in &lanes {
-            let adam = AdamConfig::new(lane.optimizer, lane.lr, lane.wd).eps(args.eps);
-            let mut trainer = input.trainer(&model, adam, tch::Kind::Float)?;
-            trainer.use_factors(
-                &lane.factors.parse().map_err(anyhow::Error::msg)?,
-                args.factor_seed,
-            )?;
-            trainers.push((trainer, Tally::default(), None::<u64>));
-        }
-        if seed == 0 {
-            println!(
-                "check multi-scale: {} {} BN, {} lanes (Adam-ℓ2 η_0 = {:e}, λ = {:e}; AdamW η_0 = {:e}, λ = {:e}) × {{{}}} \
-                 × {} seeds, {} epochs of {} ({} batches of {batch_size}) on {}, ε = {:e}",
-                args.model.model,
-                if args.model.bn { "with" } else { "without" },
-                lanes.len(),
-                args.l2.0, args.l2.1, args.adamw.0, args.adamw.1,
-                factors.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", "),
-                args.seeds,
-                args.epochs,
-                input.description,
-                input.batches_per_epoch(),
-                device_label(device),
-                args.eps
-            );
-        }
-        let steps_per_epoch = input.batches_per_epoch() as u64;
-        let mut stream = input.stream();
-        for t in 1..=(args.epochs as u64 * steps_per_epoch) {
-            let batch = stream.next_batch()?;
-            let last_epoch = t > (args.epochs as u64 - 1) * steps_per_epoch;
-            for (trainer, tally, diverged) in trainers.iter_mut() {
-                if diverged.is_some() {
-                    continue;
-                }
-                match trainer.step(&batch)? {
-                    Step::Ready(stats) if last_epoch => tally.add(&stats),
-                    Step::Ready(_) => {}
-                    Step::Diverged { .. } => *diverged = Some(t),
-                }
-            }
-        }
-        for (lane, (trainer, tally, diverged)) in lanes.iter_mut().zip(&trainers) {
-            let test_accuracy = match (diverged, input.eval_batches()) {
-                (None, Some(batches)) => trainer.evaluate(batches)?.accuracy(),
-                _ => None,
-            };
-            let result = SeedResult {
-                seed,
-                train_loss: tally.mean_loss().filter(|_| diverged.is_none()),
-                test_accuracy,
-                diverged_at: *diverged,
-            };
-            if let Some(board) = board.as_mut() {
-                let tag = format!(
-                    "multi_scale/{}/{}",
-                    lane.optimizer,
-                    lane.factors.replace(':', "")
-                );
-                board.scalar_if_any(&format!("{tag}/train_loss"), result.train_loss, seed);
-                let accuracy = result.test_accuracy;
-                board.scalar_if_any(&format!("{tag}/test_accuracy"), accuracy, seed);
-            }
-            println!(
-                "seed {seed}  {:<9} {:<10} train loss {}  test accuracy {}{}",
-                lane.optimizer.name(),
-                lane.factors,
-                fixed(result.train_loss, 4),
-                fixed(result.test_accuracy, 4),
-                diverged.map_or(String::new(), |t| format!("  (diverged at step {t})"))
-            );
-            lane.seeds.push(result);
-        }
+        description = train_seed(args, seed, &mut lanes, &factors, board.as_mut())?;
     }
     for lane in &mut lanes {
         lane.train_loss = Estimate::of_seeds(&values(lane, Metric::Loss));

@@ -17,7 +17,9 @@ use super::input::Input;
 use super::options::{at_least_one, non_negative, zero_eps, InputArgs, ModelArgs, OptimizerArgs};
 use super::present::{device_label, fixed, sci, CommonSettings, OutputArgs, Verdict};
 use super::{distance, norm};
-use crate::train::{Step, Tally};
+use crate::sinks::tensorboard::Board;
+use crate::train::lockstep::{self, Flow, LaneObserver};
+use crate::train::Session;
 use anyhow::Result;
 use clap::Args;
 use optim::{Adam, AdamConfig, DecayMode, ParamGroup};
@@ -180,44 +182,95 @@ fn nudge_by_one_ulp(values: &Tensor) {
     });
 }
 
-pub fn run(args: &ProxArgs) -> Result<Report> {
-    let started = Instant::now();
-    let input = Input::open(&args.input, 64, None)?;
-    let (device, batch_size, bn) = (input.device, input.batch_size, args.model.bn);
-    let every = args.every.unwrap_or((args.steps / 10).max(1));
-    let model = input.model(&args.model.model, bn);
-    let wd = args.optimizer.wd.unwrap_or(DEFAULT_WD);
-    let config = |mode| args.optimizer.adam(mode, wd, args.eps, Kind::Float);
-    let trainer = |mode| input.trainer(&model, config(mode), Kind::Float);
-    let mut adamw = trainer(DecayMode::Decoupled)?;
-    let mut prox = trainer(DecayMode::Proximal)?;
-    let mut control = trainer(DecayMode::Decoupled)?;
-    nudge_by_one_ulp(&control.flat_values());
-    let x0 = adamw.flat_values().copy();
-    let numel = x0.numel() as i64;
-    let mut shadow_w = Shadow::new(numel, config(DecayMode::Decoupled), device)?;
-    let mut shadow_p = Shadow::new(numel, config(DecayMode::Proximal), device)?;
-    let a = wd; // λ·s_t with a constant schedule
-    if args.eps == 0.0 {
-        eprintln!(
-            "note: ε = 0 runs as ε = {:e} (0/0 would make never-updated coordinates NaN)",
-            zero_eps(Kind::Float)
-        );
-    }
-    let mut board = args.output.prepare()?;
+/// The check as its lanes' observer: AdamW (lane 0), AdamProx (lane 1) and the control
+/// (lane 2), with the float64 shadows that take one step of each rule from AdamW's state.
+struct ProxWatch<'a> {
+    shadow_w: Shadow,
+    shadow_p: Shadow,
+    /// λ·s_t with a constant schedule.
+    a: f64,
+    every: u64,
+    steps: u64,
+    x0: Tensor,
+    board: Option<&'a mut Board>,
+    rows: Vec<Row>,
+    diff_sum: f64,
+    pred_sum: f64,
+    ratio_min: f64,
+    ratio_max: f64,
+    diverged: Option<String>,
+}
 
-    println!(
-        "check prox: {} {} BN, {} parameters, {} steps of batch {batch_size} on {} ({}), η_0 = {:e}, λ = {:e}, ε = {:e}",
-        args.model.model,
-        if bn { "with" } else { "without" },
-        numel,
-        args.steps,
-        input.description,
-        device_label(device),
-        args.optimizer.lr,
-        wd,
-        args.eps
-    );
+impl LaneObserver for ProxWatch<'_> {
+    fn gradients_ready(&mut self, t: u64, lanes: &[Session]) -> Result<Flow> {
+        if let Some(which) = ["AdamW", "AdamProx"]
+            .iter()
+            .zip(lanes)
+            .find_map(|(name, lane)| lane.diverged_at().map(|_| name))
+        {
+            self.diverged = Some(format!("{which}'s loss stopped being finite at step {t}"));
+            return Ok(Flow::Stop);
+        }
+        let state = buffers(lanes[0].trainer().optimizer());
+        let next_w = self.shadow_w.step_from(&state)?;
+        let next_p = self.shadow_p.step_from(&state)?;
+        let measured = distance(&next_w, &next_p);
+        let eta_u = state.values.to_kind(Kind::Double) - &next_p * (1.0 + self.a);
+        let predicted = self.a * norm(&eta_u);
+        self.diff_sum += measured;
+        self.pred_sum += predicted;
+        if predicted > 0.0 {
+            self.ratio_min = self.ratio_min.min(measured / predicted);
+            self.ratio_max = self.ratio_max.max(measured / predicted);
+        }
+        if let Some(board) = self.board.as_deref_mut() {
+            board.scalar("prox/step_difference/measured", measured, t);
+            board.scalar("prox/step_difference/predicted", predicted, t);
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn stepped(&mut self, t: u64, lanes: &mut [Session]) -> Result<Flow> {
+        if t.is_multiple_of(self.every) || t == self.steps {
+            let row = self.row(t, lanes);
+            print_row(&row);
+            if let Some(board) = self.board.as_deref_mut() {
+                log_row(board, &row);
+            }
+            self.rows.push(row);
+            (self.diff_sum, self.pred_sum) = (0.0, 0.0);
+        }
+        Ok(Flow::Continue)
+    }
+}
+
+impl ProxWatch<'_> {
+    /// The row after step `t`, from the lanes' weights and their statistics since the
+    /// last row.
+    fn row(&self, t: u64, lanes: &mut [Session]) -> Row {
+        let [w, p, c] = [0, 1, 2].map(|i| lanes[i].take_window());
+        let xw = lanes[0].trainer().flat_values();
+        let xp = lanes[1].trainer().flat_values();
+        let gap = distance(&xw, &xp);
+        let interval = (t - self.rows.last().map_or(0, |r| r.step)) as f64;
+        Row {
+            step: t,
+            relative_distance: gap / norm(&xw),
+            control_distance: distance(&xw, &lanes[2].trainer().flat_values()) / norm(&xw),
+            loss_control: c.mean_loss(),
+            gap_over_travelled: gap / distance(&xw, &self.x0),
+            loss_adamw: w.mean_loss(),
+            loss_adam_prox: p.mean_loss(),
+            accuracy_adamw: w.accuracy(),
+            accuracy_adam_prox: p.accuracy(),
+            step_difference: self.diff_sum / interval,
+            step_prediction: self.pred_sum / interval,
+            step_ratio: (self.pred_sum > 0.0).then(|| self.diff_sum / self.pred_sum),
+        }
+    }
+}
+
+fn print_header() {
     println!(
         "{:>6}  {:>12}  {:>12}  {:>8}  {:>8}  {:>8}  {:>10}  {:>10}  {:>6}",
         "step",
@@ -231,103 +284,114 @@ pub fn run(args: &ProxArgs) -> Result<Report> {
         "ratio"
     );
     println!("        (C: the control, AdamW from initial weights one float32 ulp away; step diff: one step of each rule from AdamW's state, in float64)");
-    let mut rows = Vec::new();
-    let (mut tally_w, mut tally_p, mut tally_c) =
-        (Tally::default(), Tally::default(), Tally::default());
-    let (mut diff_sum, mut pred_sum) = (0.0, 0.0);
-    let (mut ratio_min, mut ratio_max) = (f64::INFINITY, f64::NEG_INFINITY);
-    let mut diverged = None;
-    let mut steps_done = 0;
-    let mut stream = input.stream();
-    for t in 1..=args.steps {
-        let batch = stream.next_batch()?;
-        let (Step::Ready(sw), Step::Ready(sp)) = (adamw.backward(&batch)?, prox.backward(&batch)?)
-        else {
-            let which = if adamw.has_diverged() {
-                "AdamW"
-            } else {
-                "AdamProx"
-            };
-            diverged = Some(format!("{which}'s loss stopped being finite at step {t}"));
-            break;
-        };
-        tally_w.add(&sw);
-        tally_p.add(&sp);
-        if let Step::Ready(sc) = control.backward(&batch)? {
-            tally_c.add(&sc);
-        }
+}
 
-        let state = buffers(adamw.optimizer());
-        let next_w = shadow_w.step_from(&state)?;
-        let next_p = shadow_p.step_from(&state)?;
-        let measured = distance(&next_w, &next_p);
-        let eta_u = state.values.to_kind(Kind::Double) - &next_p * (1.0 + a);
-        let predicted = a * norm(&eta_u);
-        diff_sum += measured;
-        pred_sum += predicted;
-        if predicted > 0.0 {
-            ratio_min = ratio_min.min(measured / predicted);
-            ratio_max = ratio_max.max(measured / predicted);
-        }
+fn print_row(row: &Row) {
+    println!(
+        "{:>6}  {:>12}  {:>12}  {:>8}  {:>8}  {:>8}  {:>10}  {:>10}  {:>6}",
+        row.step,
+        sci(Some(row.relative_distance)),
+        sci(Some(row.control_distance)),
+        fixed(row.loss_adamw, 4),
+        fixed(row.loss_adam_prox, 4),
+        fixed(row.loss_control, 4),
+        sci(Some(row.step_difference)),
+        sci(Some(row.step_prediction)),
+        fixed(row.step_ratio, 3)
+    );
+}
 
-        adamw.apply()?;
-        prox.apply()?;
-        control.apply()?;
-        steps_done = t;
-        if let Some(board) = board.as_mut() {
-            board.scalar("prox/step_difference/measured", measured, t);
-            board.scalar("prox/step_difference/predicted", predicted, t);
-        }
-        if t % every == 0 || t == args.steps {
-            let (xw, xp) = (adamw.flat_values(), prox.flat_values());
-            let gap = distance(&xw, &xp);
-            let interval = (t - rows.last().map_or(0, |r: &Row| r.step)) as f64;
-            let row = Row {
-                step: t,
-                relative_distance: gap / norm(&xw),
-                control_distance: distance(&xw, &control.flat_values()) / norm(&xw),
-                loss_control: tally_c.mean_loss(),
-                gap_over_travelled: gap / distance(&xw, &x0),
-                loss_adamw: tally_w.mean_loss(),
-                loss_adam_prox: tally_p.mean_loss(),
-                accuracy_adamw: tally_w.accuracy(),
-                accuracy_adam_prox: tally_p.accuracy(),
-                step_difference: diff_sum / interval,
-                step_prediction: pred_sum / interval,
-                step_ratio: (pred_sum > 0.0).then(|| diff_sum / pred_sum),
-            };
-            println!(
-                "{:>6}  {:>12}  {:>12}  {:>8}  {:>8}  {:>8}  {:>10}  {:>10}  {:>6}",
-                row.step,
-                sci(Some(row.relative_distance)),
-                sci(Some(row.control_distance)),
-                fixed(row.loss_adamw, 4),
-                fixed(row.loss_adam_prox, 4),
-                fixed(row.loss_control, 4),
-                sci(Some(row.step_difference)),
-                sci(Some(row.step_prediction)),
-                fixed(row.step_ratio, 3)
-            );
-            if let Some(board) = board.as_mut() {
-                board.scalar("prox/relative_distance", row.relative_distance, t);
-                board.scalar("prox/control_distance", row.control_distance, t);
-                board.scalar("prox/gap_over_travelled", row.gap_over_travelled, t);
-                board.scalar_if_any("prox/loss/adamw", row.loss_adamw, t);
-                board.scalar_if_any("prox/loss/adam-prox", row.loss_adam_prox, t);
-                board.scalar_if_any("prox/loss/control", row.loss_control, t);
-                board.flush();
-            }
-            rows.push(row);
-            (tally_w, tally_p, tally_c) = (Tally::default(), Tally::default(), Tally::default());
-            (diff_sum, pred_sum) = (0.0, 0.0);
-        }
+fn log_row(board: &mut Board, row: &Row) {
+    let t = row.step;
+    board.scalar("prox/relative_distance", row.relative_distance, t);
+    board.scalar("prox/control_distance", row.control_distance, t);
+    board.scalar("prox/gap_over_travelled", row.gap_over_travelled, t);
+    board.scalar_if_any("prox/loss/adamw", row.loss_adamw, t);
+    board.scalar_if_any("prox/loss/adam-prox", row.loss_adam_prox, t);
+    board.scalar_if_any("prox/loss/control", row.loss_control, t);
+    board.flush();
+}
+
+pub fn run(args: &ProxArgs) -> Result<Report> {
+    let started = Instant::now();
+    let input = Input::open(&args.input, 64, None)?;
+    let (device, batch_size, bn) = (input.device, input.batch_size, args.model.bn);
+    let model = input.model(&args.model.model, bn);
+    let wd = args.optimizer.wd.unwrap_or(DEFAULT_WD);
+    let config = |mode| args.optimizer.adam(mode, wd, args.eps, Kind::Float);
+    let lane = |mode| input.lane(&model, config(mode), Kind::Float, args.steps);
+    let mut lanes = [
+        DecayMode::Decoupled,
+        DecayMode::Proximal,
+        DecayMode::Decoupled,
+    ]
+    .map(lane)
+    .into_iter()
+    .collect::<Result<Vec<_>>>()?;
+    nudge_by_one_ulp(&lanes[2].trainer().flat_values());
+    let x0 = lanes[0].trainer().flat_values().copy();
+    let numel = x0.numel() as i64;
+    if args.eps == 0.0 {
+        eprintln!(
+            "note: ε = 0 runs as ε = {:e} (0/0 would make never-updated coordinates NaN)",
+            zero_eps(Kind::Float)
+        );
     }
+    let mut board = args.output.prepare()?;
+    println!(
+        "check prox: {} {} BN, {} parameters, {} steps of batch {batch_size} on {} ({}), η_0 = {:e}, λ = {:e}, ε = {:e}",
+        args.model.model,
+        if bn { "with" } else { "without" },
+        numel,
+        args.steps,
+        input.description,
+        device_label(device),
+        args.optimizer.lr,
+        wd,
+        args.eps
+    );
+    print_header();
+    let mut watch = ProxWatch {
+        shadow_w: Shadow::new(numel, config(DecayMode::Decoupled), device)?,
+        shadow_p: Shadow::new(numel, config(DecayMode::Proximal), device)?,
+        a: wd,
+        every: args.every.unwrap_or((args.steps / 10).max(1)),
+        steps: args.steps,
+        x0,
+        board: board.as_mut(),
+        rows: Vec::new(),
+        diff_sum: 0.0,
+        pred_sum: 0.0,
+        ratio_min: f64::INFINITY,
+        ratio_max: f64::NEG_INFINITY,
+        diverged: None,
+    };
+    let mut stream = input.stream();
+    let steps_done = lockstep::run(&mut lanes, args.steps, || stream.next_batch(), &mut watch)?;
+    let report = report(args, &input, wd, watch, steps_done, started);
+    if let Some(message) = &report.diverged {
+        println!("{message}");
+    }
+    args.output
+        .finish(&report.verdict, report.wall_s, &report)?;
+    Ok(report)
+}
 
+fn report(
+    args: &ProxArgs,
+    input: &Input,
+    wd: f64,
+    watch: ProxWatch,
+    steps_done: u64,
+    started: Instant,
+) -> Report {
+    let rows = watch.rows;
     let max_relative_distance = rows.iter().map(|r| r.relative_distance).fold(0.0, f64::max);
     let last = rows.last();
-    let ratios = (ratio_min, ratio_max);
-    let (ratio_min, ratio_max) = ratio_min.is_finite().then_some(ratios).unzip();
-    let report = Report {
+    let ratios = (watch.ratio_min, watch.ratio_max);
+    let (ratio_min, ratio_max) = watch.ratio_min.is_finite().then_some(ratios).unzip();
+    let diverged = watch.diverged;
+    Report {
         check: "prox",
         verdict: verdict(
             &rows,
@@ -335,14 +399,14 @@ pub fn run(args: &ProxArgs) -> Result<Report> {
             diverged.as_deref(),
             ratio_min,
             ratio_max,
-            a,
+            watch.a,
         ),
         settings: Settings {
             model: args.model.model.clone(),
-            bn,
+            bn: args.model.bn,
             steps: args.steps,
             eps: args.eps,
-            common: CommonSettings::new(&input, &args.optimizer, wd),
+            common: CommonSettings::new(input, &args.optimizer, wd),
         },
         max_relative_distance,
         final_relative_distance: last.map_or(0.0, |r| r.relative_distance),
@@ -357,13 +421,7 @@ pub fn run(args: &ProxArgs) -> Result<Report> {
         diverged,
         wall_s: started.elapsed().as_secs_f64(),
         rows,
-    };
-    if let Some(message) = &report.diverged {
-        println!("{message}");
     }
-    args.output
-        .finish(&report.verdict, report.wall_s, &report)?;
-    Ok(report)
 }
 
 fn verdict(

@@ -16,7 +16,8 @@ use super::present::{device_label, fixed, sci, CommonSettings, OutputArgs, Verdi
 use super::{distance, norm};
 use crate::commands::distinct;
 use crate::sinks::tensorboard::Board;
-use crate::train::{GradientHooks, Step, Tally, Trainer};
+use crate::train::lockstep::{self, Flow, LaneObserver};
+use crate::train::{GradientHooks, Session};
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use optim::DecayMode;
@@ -178,13 +179,6 @@ pub struct Report {
     pub wall_s: f64,
 }
 
-struct Live {
-    run: Run,
-    trainer: Trainer,
-    reference: usize,
-    tally: Tally,
-}
-
 /// The fixed per-coordinate factors `10^U(−decades, decades)`, from the seed.
 fn coordinate_factors(numel: i64, decades: f64, seed: u64, device: Device) -> Tensor {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5CA1_EF5E_ED00_0000);
@@ -194,26 +188,23 @@ fn coordinate_factors(numel: i64, decades: f64, seed: u64, device: Device) -> Te
     Tensor::from_slice(&factors).to_device(device)
 }
 
-pub fn run(args: &ScaleFreeArgs) -> Result<Report> {
-    let started = Instant::now();
-    let wd = args.optimizer.wd.unwrap_or(DEFAULT_WD);
-    if wd == 0.0 {
-        bail!("--wd must be > 0: with λ = 0 the three optimizers are all plain Adam, with nothing to tell apart");
-    }
-    let input = Input::open(&args.input, 32, None)?;
-    let (device, batch_size, bn) = (input.device, input.batch_size, args.model.bn);
-    let every = args.every.unwrap_or((args.steps / 5).max(1));
-    let model = input.model(&args.model.model, bn);
+/// The runs: for each ε and optimizer, the reference (loss × 1) first, then each
+/// rescaling; each with its lane.
+struct Lanes {
+    runs: Vec<Run>,
+    /// The index of each run's reference.
+    references: Vec<usize>,
+    sessions: Vec<Session>,
+}
 
-    let eps_values = distinct(args.eps.iter().copied());
-    let loss_factors = [1.0].iter().chain(&args.mults);
-    let mut scalings = distinct(loss_factors.map(|&factor| Scaling::Loss { factor }));
-    if args.coord_decades > 0.0 {
-        scalings.push(Scaling::Coordinates {
-            decades: args.coord_decades,
-        });
-    }
-
+fn lanes(
+    args: &ScaleFreeArgs,
+    input: &Input,
+    eps_values: &[f64],
+    scalings: &[Scaling],
+    wd: f64,
+) -> Result<Lanes> {
+    let model = input.model(&args.model.model, args.model.bn);
     // The factors are drawn once, for the model's number of parameters, from the seed.
     let adamw = args
         .optimizer
@@ -222,13 +213,17 @@ pub fn run(args: &ScaleFreeArgs) -> Result<Report> {
         .trainer(&model, adamw, Kind::Float)?
         .flat_values()
         .numel() as i64;
-    let factors = coordinate_factors(numel, args.coord_decades, args.input.seed, device);
-    let mut live: Vec<Live> = Vec::new();
-    for &eps in &eps_values {
+    let factors = coordinate_factors(numel, args.coord_decades, args.input.seed, input.device);
+    let mut lanes = Lanes {
+        runs: Vec::new(),
+        references: Vec::new(),
+        sessions: Vec::new(),
+    };
+    for &eps in eps_values {
         let kind = args.precision.kind_for(eps);
         for mode in DecayMode::ALL {
-            let reference = live.len();
-            for &scaling in &scalings {
+            let reference = lanes.runs.len();
+            for &scaling in scalings {
                 let optimizer = args.optimizer.adam(mode, wd, eps, kind);
                 let mut hooks = GradientHooks::default();
                 match scaling {
@@ -238,7 +233,9 @@ pub fn run(args: &ScaleFreeArgs) -> Result<Report> {
                     }
                 }
                 let trainer = input.trainer(&model, optimizer, kind)?.with_hooks(hooks);
-                let run = Run {
+                lanes.sessions.push(Session::lane(trainer, args.steps));
+                lanes.references.push(reference);
+                lanes.runs.push(Run {
                     optimizer: mode,
                     eps,
                     eps_used: effective_eps(eps, kind),
@@ -252,29 +249,115 @@ pub fn run(args: &ScaleFreeArgs) -> Result<Report> {
                     train_loss: None,
                     train_accuracy: None,
                     diverged_at: None,
-                };
-                live.push(Live {
-                    run,
-                    trainer,
-                    reference,
-                    tally: Tally::default(),
                 });
             }
         }
     }
-    let mut board = args.output.prepare()?;
+    Ok(lanes)
+}
 
+/// The check as its lanes' observer: every `every` steps, each run's deviation from its
+/// reference.
+struct ScaleFreeWatch<'a> {
+    runs: Vec<Run>,
+    references: Vec<usize>,
+    eps_values: &'a [f64],
+    every: u64,
+    steps: u64,
+    board: Option<&'a mut Board>,
+}
+
+impl LaneObserver for ScaleFreeWatch<'_> {
+    fn stepped(&mut self, t: u64, lanes: &mut [Session]) -> Result<Flow> {
+        for (run, lane) in self.runs.iter_mut().zip(lanes.iter()) {
+            run.diverged_at = lane.diverged_at();
+        }
+        if t.is_multiple_of(self.every) || t == self.steps {
+            self.measure(lanes, t);
+            self.print_progress(t);
+        }
+        Ok(Flow::Continue)
+    }
+}
+
+impl ScaleFreeWatch<'_> {
+    fn measure(&mut self, lanes: &mut [Session], t: u64) {
+        let values: Vec<Tensor> = lanes.iter().map(|l| l.trainer().flat_values()).collect();
+        for (i, (run, lane)) in self.runs.iter_mut().zip(lanes.iter_mut()).enumerate() {
+            let tally = lane.take_window();
+            run.train_loss = tally.mean_loss();
+            run.train_accuracy = tally.accuracy();
+            let tag = format!(
+                "scale_free/eps{:e}/{}/{}",
+                run.eps,
+                run.optimizer,
+                run.label.replace(' ', "_")
+            );
+            if let (Some(board), Some(loss)) = (self.board.as_deref_mut(), run.train_loss) {
+                board.scalar(&format!("{tag}/loss"), loss, t);
+            }
+            if run.reference {
+                continue;
+            }
+            let reference = &values[self.references[i]];
+            let diverged = run.diverged_at.is_some() || live_diverged(&values[i]);
+            let deviation = if diverged {
+                f64::NAN
+            } else {
+                distance(&values[i], reference) / norm(reference)
+            };
+            run.deviations.push(Deviation { step: t, deviation });
+            run.final_deviation = Some(deviation);
+            run.max_deviation = Some(nan_max(run.max_deviation.unwrap_or(0.0), deviation));
+            if let Some(board) = self.board.as_deref_mut() {
+                board.scalar(&format!("{tag}/deviation"), deviation, t);
+            }
+        }
+        if let Some(board) = self.board.as_deref_mut() {
+            board.flush();
+        }
+    }
+
+    /// The worst deviation of each optimizer at each ε, on one line.
+    fn print_progress(&self, t: u64) {
+        let mut line = format!("step {t:>5}:");
+        for &eps in self.eps_values {
+            line.push_str(&format!("  ε={eps:e}"));
+            for mode in DecayMode::ALL {
+                let worst = self
+                    .runs
+                    .iter()
+                    .filter(|r| r.eps == eps && r.optimizer == mode && !r.reference)
+                    .filter_map(|r| r.deviations.last().map(|d| d.deviation))
+                    .fold(0.0, nan_max);
+                line.push_str(&format!(" {mode} {}", sci(Some(worst))));
+            }
+        }
+        println!("{line}");
+    }
+}
+
+fn print_header(
+    args: &ScaleFreeArgs,
+    input: &Input,
+    lanes: &Lanes,
+    eps_values: &[f64],
+    scalings: &[Scaling],
+    wd: f64,
+) {
+    let numel = lanes.sessions[0].trainer().flat_values().numel();
     println!(
-        "check scale-free: {} {} BN, {numel} parameters, {} steps of batch {batch_size} on {} ({}), η_0 = {:e}, λ = {:e}; \
+        "check scale-free: {} {} BN, {numel} parameters, {} steps of batch {} on {} ({}), η_0 = {:e}, λ = {:e}; \
          {} runs in lockstep (3 optimizers × ε in [{}] × {})",
         args.model.model,
-        if bn { "with" } else { "without" },
+        if args.model.bn { "with" } else { "without" },
         args.steps,
+        input.batch_size,
         input.description,
-        device_label(device),
+        device_label(input.device),
         args.optimizer.lr,
         wd,
-        live.len(),
+        lanes.runs.len(),
         eps_values
             .iter()
             .map(|&e| format!("{e:e} {}", precision_name(args.precision.kind_for(e))))
@@ -282,7 +365,6 @@ pub fn run(args: &ScaleFreeArgs) -> Result<Report> {
             .join(", "),
         scalings.iter().map(|s| s.label()).collect::<Vec<_>>().join(", ")
     );
-
     if eps_values.contains(&0.0) {
         let kind = args.precision.kind_for(0.0);
         eprintln!(
@@ -292,37 +374,43 @@ pub fn run(args: &ScaleFreeArgs) -> Result<Report> {
             precision_name(kind)
         );
     }
-    let mut stream = input.stream();
-    for t in 1..=args.steps {
-        let batch = stream.next_batch()?;
-        for l in live.iter_mut() {
-            if l.run.diverged_at.is_some() {
-                continue;
-            }
-            match l.trainer.step(&batch)? {
-                Step::Ready(stats) => l.tally.add(&stats),
-                Step::Diverged { .. } => l.run.diverged_at = Some(t),
-            }
-        }
-        if t % every == 0 || t == args.steps {
-            measure(&mut live, t, board.as_mut());
-            let mut line = format!("step {t:>5}:");
-            for &eps in &eps_values {
-                line.push_str(&format!("  ε={eps:e}"));
-                for mode in DecayMode::ALL {
-                    let worst = live
-                        .iter()
-                        .filter(|l| l.run.eps == eps && l.run.optimizer == mode && !l.run.reference)
-                        .filter_map(|l| l.run.deviations.last().map(|d| d.deviation))
-                        .fold(0.0, nan_max);
-                    line.push_str(&format!(" {mode} {}", sci(Some(worst))));
-                }
-            }
-            println!("{line}");
-        }
-    }
+}
 
-    let runs: Vec<Run> = live.into_iter().map(|l| l.run).collect();
+pub fn run(args: &ScaleFreeArgs) -> Result<Report> {
+    let started = Instant::now();
+    let wd = args.optimizer.wd.unwrap_or(DEFAULT_WD);
+    if wd == 0.0 {
+        bail!("--wd must be > 0: with λ = 0 the three optimizers are all plain Adam, with nothing to tell apart");
+    }
+    let input = Input::open(&args.input, 32, None)?;
+    let eps_values = distinct(args.eps.iter().copied());
+    let loss_factors = [1.0].iter().chain(&args.mults);
+    let mut scalings = distinct(loss_factors.map(|&factor| Scaling::Loss { factor }));
+    if args.coord_decades > 0.0 {
+        scalings.push(Scaling::Coordinates {
+            decades: args.coord_decades,
+        });
+    }
+    let mut lanes = lanes(args, &input, &eps_values, &scalings, wd)?;
+    let mut board = args.output.prepare()?;
+    print_header(args, &input, &lanes, &eps_values, &scalings, wd);
+    let mut watch = ScaleFreeWatch {
+        runs: lanes.runs,
+        references: lanes.references,
+        eps_values: &eps_values,
+        every: args.every.unwrap_or((args.steps / 5).max(1)),
+        steps: args.steps,
+        board: board.as_mut(),
+    };
+    let mut stream = input.stream();
+    lockstep::run(
+        &mut lanes.sessions,
+        args.steps,
+        || stream.next_batch(),
+        &mut watch,
+    )?;
+
+    let runs = watch.runs;
     print_table(&runs, args.steps);
     let summary: Vec<EpsSummary> = eps_values
         .iter()
@@ -333,7 +421,7 @@ pub fn run(args: &ScaleFreeArgs) -> Result<Report> {
         verdict: verdict(&summary, args.steps),
         settings: Settings {
             model: args.model.model.clone(),
-            bn,
+            bn: args.model.bn,
             steps: args.steps,
             eps: eps_values,
             loss_multipliers: args.mults.clone(),
@@ -356,43 +444,6 @@ fn nan_max(a: f64, b: f64) -> f64 {
         f64::NAN
     } else {
         a.max(b)
-    }
-}
-
-fn measure(live: &mut [Live], t: u64, mut board: Option<&mut Board>) {
-    let values: Vec<Tensor> = live.iter().map(|l| l.trainer.flat_values()).collect();
-    for (i, l) in live.iter_mut().enumerate() {
-        l.run.train_loss = l.tally.mean_loss();
-        l.run.train_accuracy = l.tally.accuracy();
-        l.tally = Tally::default();
-        let tag = format!(
-            "scale_free/eps{:e}/{}/{}",
-            l.run.eps,
-            l.run.optimizer,
-            l.run.label.replace(' ', "_")
-        );
-        if let (Some(board), Some(loss)) = (board.as_deref_mut(), l.run.train_loss) {
-            board.scalar(&format!("{tag}/loss"), loss, t);
-        }
-        if l.run.reference {
-            continue;
-        }
-        let reference = &values[l.reference];
-        let diverged = l.run.diverged_at.is_some() || live_diverged(&values[i]);
-        let deviation = if diverged {
-            f64::NAN
-        } else {
-            distance(&values[i], reference) / norm(reference)
-        };
-        l.run.deviations.push(Deviation { step: t, deviation });
-        l.run.final_deviation = Some(deviation);
-        l.run.max_deviation = Some(nan_max(l.run.max_deviation.unwrap_or(0.0), deviation));
-        if let Some(board) = board.as_deref_mut() {
-            board.scalar(&format!("{tag}/deviation"), deviation, t);
-        }
-    }
-    if let Some(board) = board {
-        board.flush();
     }
 }
 
