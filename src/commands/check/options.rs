@@ -81,7 +81,7 @@ pub struct InputArgs {
 impl InputArgs {
     /// Applies `--threads` and resolves `--device`.
     pub fn prepare(&self) -> anyhow::Result<Device> {
-        crate::commands::train::set_threads(self.threads);
+        crate::train::device::set_threads(self.threads);
         parse_device(&self.device)
     }
 }

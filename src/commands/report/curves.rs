@@ -1,5 +1,6 @@
 //! Training loss and test accuracy against epoch for each optimizer's best setting.
-use super::collect::{display_name, fmt_sci, Collection, Group, RunResult};
+use crate::plot::display_name;
+use super::collect::{fmt_sci, Collection, Group, RunResult};
 use super::figure::{draw_png, font, optimizer_color, plot_error, Area, Figure};
 use crate::plot::{extremes, header, legend, line};
 use crate::rundir::MetricsRow;
