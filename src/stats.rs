@@ -251,8 +251,16 @@ mod tests {
         );
         assert_eq!(judged.outcome, Finding::Supported);
         let detail = judged.detail("spread:3", "final training loss");
-        assert!(detail.starts_with("spread:3 vs none, paired change in final training loss: Adam-ℓ2 +0.0558 ["), "{detail}");
-        assert!(detail.ends_with("(AdamW's seed-to-seed sd 0.0283)"), "{detail}");
+        assert!(
+            detail.starts_with(
+                "spread:3 vs none, paired change in final training loss: Adam-ℓ2 +0.0558 ["
+            ),
+            "{detail}"
+        );
+        assert!(
+            detail.ends_with("(AdamW's seed-to-seed sd 0.0283)"),
+            "{detail}"
+        );
         let missing = Claim4::judge(None, Some(e(&[0.0])), None);
         assert_eq!(missing.outcome, Finding::Inconclusive);
         assert!(missing.detail("equalize", "x").contains("Adam-ℓ2 —"));

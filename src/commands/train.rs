@@ -1,9 +1,11 @@
 //! `scalefree train`: the run's configuration → data → [`Trainer`] → the run directory
 //! (metrics, scales, summary, checkpoints) and TensorBoard, with resume, signals and a
 //! progress bar.
-use crate::config::{compare, parse_device, DatasetName, FactorSpec, Layout, RunConfig, ScheduleName};
-use crate::environment::Environment;
+use crate::config::{
+    compare, parse_device, DatasetName, FactorSpec, Layout, RunConfig, ScheduleName,
+};
 use crate::data::{self, Loader, LoaderConfig};
+use crate::environment::Environment;
 use crate::rundir::{checkpoint, MetricsRow, RunDir, RunStatus, ScaleRow, Summary};
 use crate::sinks::tensorboard::Board;
 use crate::train::device;

@@ -85,7 +85,9 @@ impl Comparison {
     pub fn another_run(&self) -> Vec<&Difference> {
         self.differences
             .iter()
-            .filter(|d| d.role == Role::Result || (d.role == Role::Length && self.schedule_spans_run))
+            .filter(|d| {
+                d.role == Role::Result || (d.role == Role::Length && self.schedule_spans_run)
+            })
             .collect()
     }
 
@@ -150,7 +152,10 @@ mod tests {
         let keys = |ds: Vec<&Difference>| ds.iter().map(|d| d.key).collect::<Vec<_>>();
         assert_eq!(keys(c.another_run()), ["lr"]);
         assert_eq!(keys(c.of_role(Role::Length)), ["epochs"]);
-        assert_eq!(keys(c.of_role(Role::Runtime)), ["kernel", "device", "threads", "layout"]);
+        assert_eq!(
+            keys(c.of_role(Role::Runtime)),
+            ["kernel", "device", "threads", "layout"]
+        );
         assert_eq!(keys(c.of_role(Role::Logging)), ["eval_every", "hist_every"]);
         assert_eq!(keys(c.of_role(Role::Placement)), ["name"]);
         assert_eq!(describe(&c.another_run()), "`lr` 0.001 → 0.002");
@@ -159,9 +164,8 @@ mod tests {
 
     #[test]
     fn a_schedule_that_spans_the_run_makes_its_length_part_of_the_result() {
-        let run = |epochs: u32, schedule: &str| {
-            config(json!({"epochs": epochs, "schedule": schedule}))
-        };
+        let run =
+            |epochs: u32, schedule: &str| config(json!({"epochs": epochs, "schedule": schedule}));
         for spanning in ["cosine", "warmup-cosine"] {
             let c = Comparison::of(&run(2, spanning), &run(4, spanning));
             assert_eq!(c.another_run().len(), 1, "{spanning}");

@@ -41,7 +41,12 @@ pub struct Setting {
     pub name_part: Option<NamePart>,
 }
 
-const fn setting(key: &'static str, section: &'static str, field: &'static str, role: Role) -> Setting {
+const fn setting(
+    key: &'static str,
+    section: &'static str,
+    field: &'static str,
+    role: Role,
+) -> Setting {
     Setting {
         key,
         section,
@@ -81,7 +86,9 @@ pub const SETTINGS: [Setting; 32] = [
     naming("optimizer", "optimizer", "decay", |c| {
         Some(format!("_{}", c.optimizer.decay))
     }),
-    naming("lr", "optimizer", "lr", |c| Some(format!("_lr{}", c.optimizer.lr))),
+    naming("lr", "optimizer", "lr", |c| {
+        Some(format!("_lr{}", c.optimizer.lr))
+    }),
     naming("wd", "optimizer", "weight_decay", |c| {
         Some(format!("_wd{}", c.optimizer.weight_decay))
     }),
@@ -96,7 +103,9 @@ pub const SETTINGS: [Setting; 32] = [
     setting("warmup_epochs", "schedule", "warmup_epochs", Role::Result),
     setting("epochs", "training", "epochs", Role::Length),
     setting("max_steps", "training", "max_steps", Role::Length),
-    naming("seed", "training", "seed", |c| Some(format!("_s{}", c.training.seed))),
+    naming("seed", "training", "seed", |c| {
+        Some(format!("_s{}", c.training.seed))
+    }),
     naming("loss_mult", "training", "loss_mult", |c| {
         let m = c.training.loss_mult;
         (m != 1.0).then(|| format!("_lm{m}"))
@@ -167,7 +176,11 @@ pub fn canonical(key: &str) -> Result<&'static str> {
     }
     bail!(
         "unknown field `{key}`; valid: {}",
-        SETTINGS.iter().map(|s| s.key).collect::<Vec<_>>().join(", ")
+        SETTINGS
+            .iter()
+            .map(|s| s.key)
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }
 

@@ -10,8 +10,8 @@ pub mod compare;
 mod factors;
 pub mod keys;
 
-pub use factors::FactorSpec;
 use anyhow::{anyhow, bail, Context, Result};
+pub use factors::FactorSpec;
 use optim::{AdamConfig, OptimError, Schedule};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -439,6 +439,22 @@ mod tests {
         let sectioned = Value::Object(config.sections());
         assert!(keys::is_sectioned(sectioned.as_object().unwrap()));
         assert_eq!(RunConfig::from_value(&sectioned).unwrap(), config);
+    }
+
+    #[test]
+    fn run_names_are_made_from_the_naming_rows_as_before_the_table() {
+        assert_eq!(
+            RunConfig::default().derived_name(),
+            "resnet20-nobn_adamw_lr0.001_wd0.00005_s0"
+        );
+        let config = RunConfig::from_value(&json!({"model": "resnet56", "bn": true,
+            "optimizer": "adam-l2", "lr": 5e-4, "wd": 0, "seed": 2, "loss_mult": 10,
+            "grad_factors": "spread:3", "eps": 1e-10, "epochs": 7}))
+        .unwrap();
+        assert_eq!(
+            config.derived_name(),
+            "resnet56-bn_adam-l2_lr0.0005_wd0_s2_lm10_gf-spread3"
+        );
     }
 
     #[test]

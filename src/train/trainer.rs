@@ -2,9 +2,9 @@
 //! training mode, cross-entropy, backward of `loss × multiplier`, the gradient hooks,
 //! then one optimizer step.
 use super::factors::{self, LayerFactors};
-use crate::config::FactorSpec;
 use super::scale_probe::layers_of;
 use super::tally::{PendingStats, StepStats, Tally};
+use crate::config::FactorSpec;
 use crate::config::RunConfig;
 use crate::data::{Batch, Batches};
 use anyhow::{bail, Result};

@@ -13,9 +13,11 @@ use super::input::Input;
 use super::options::{at_least_one, non_negative, positive, InputArgs, ModelArgs};
 use super::present::{device_label, fixed, OutputArgs, Verdict};
 use crate::commands::distinct;
-use crate::plot::{display_name, draw_png, extremes, font, legend, line, optimizer_color, plot_error};
-use crate::stats::{paired, Claim4, Estimate, Finding};
 use crate::config::FactorSpec;
+use crate::plot::{
+    display_name, draw_png, extremes, font, legend, line, optimizer_color, plot_error,
+};
+use crate::stats::{paired, Claim4, Estimate, Finding};
 use crate::train::{Step, Tally};
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
@@ -164,10 +166,10 @@ fn values(lane: &Lane, metric: Metric) -> Vec<(u64, f64)> {
 
 pub fn run(args: &MultiScaleArgs) -> Result<Report> {
     let started = Instant::now();
-    let device = args.input.prepare()?;
+    let device = args.input.set_threads_and_device()?;
     let batch_size = args.input.batch_size.unwrap_or(128);
     let png = args.output.png(&args.png, "multi-scale.png")?;
-    let mut board = args.output.prepare()?;
+    let mut board = args.output.create_outputs()?;
     let factors = distinct([FactorSpec::None].into_iter().chain(args.factors.clone()));
     if factors.len() < 2 {
         bail!("--factors: give at least one intervention besides none (spread:3, equalize, …)");
@@ -366,10 +368,10 @@ pub fn run(args: &MultiScaleArgs) -> Result<Report> {
 /// Claim 4's rule ([`Claim4`]) on the chosen measure, for one intervention.
 fn judge(factors: &str, changes: &[Change], lanes: &[Lane], metric: Metric) -> Judgement {
     // Harm is a drop in accuracy.
-    let of = |mode: DecayMode| {
+    let of = |optimizer: DecayMode| {
         changes
             .iter()
-            .find(|c| c.optimizer == mode && c.factors == factors)
+            .find(|c| c.optimizer == optimizer && c.factors == factors)
             .and_then(|c| metric.of(c.train_loss, c.test_accuracy.map(|e| e.negated())))
     };
     let adamw_without = lanes
@@ -380,7 +382,10 @@ fn judge(factors: &str, changes: &[Change], lanes: &[Lane], metric: Metric) -> J
     let detail = if judged.adam_l2.is_none() || judged.adamw.is_none() {
         "a lane has no result (diverged, or no test set)".into()
     } else {
-        judged.detail(factors, metric.of("final training loss", "test-accuracy drop"))
+        judged.detail(
+            factors,
+            metric.of("final training loss", "test-accuracy drop"),
+        )
     };
     Judgement {
         factors: factors.into(),

@@ -80,7 +80,7 @@ pub struct InputArgs {
 
 impl InputArgs {
     /// Applies `--threads` and resolves `--device`.
-    pub fn prepare(&self) -> anyhow::Result<Device> {
+    pub fn set_threads_and_device(&self) -> anyhow::Result<Device> {
         crate::train::device::set_threads(self.threads);
         parse_device(&self.device)
     }

@@ -262,7 +262,7 @@ pub fn run(args: &ScaleFreeArgs) -> Result<Report> {
             }
         }
     }
-    let mut board = args.output.prepare()?;
+    let mut board = args.output.create_outputs()?;
 
     println!(
         "check scale-free: {} {} BN, {numel} parameters, {} steps of batch {batch_size} on {} ({}), η_0 = {:e}, λ = {:e}; \

@@ -68,7 +68,10 @@ impl GroupKey {
         }
         if !self.grad_factors.is_none() {
             label.push_str(&format!(", factors {}", self.grad_factors));
-            slug.push_str(&format!("-gf-{}", self.grad_factors.to_string().replace(':', "")));
+            slug.push_str(&format!(
+                "-gf-{}",
+                self.grad_factors.to_string().replace(':', "")
+            ));
         }
         (label, slug)
     }

@@ -1,9 +1,9 @@
 //! Final test error over (η_0, λ), one panel per optimizer on one colour scale, the
 //! best cell outlined (the paper's heatmaps). Drawn cell by cell in pixels: the axes are
 //! categorical, which plotters' numeric meshes do not express well.
-use crate::plot::display_name;
 use super::collect::{fmt_sci, Cell, Collection, Group, RunProgress, DIVERGED_ERROR};
 use super::figure::{centered, draw_png, plot_error, Area, Figure};
+use crate::plot::display_name;
 use crate::plot::{anchored, extremes, header, text};
 use anyhow::Result;
 use plotters::prelude::*;

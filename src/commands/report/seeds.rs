@@ -2,8 +2,8 @@
 //! AdamW − Adam-ℓ2 gap paired by seed, and claim 4's verdict wherever the experiment ran
 //! a gradient-factor intervention beside the same settings without one.
 use super::collect::{Cell, Collection, Group};
-use crate::rundir::Summary;
 use crate::config::FactorSpec;
+use crate::rundir::Summary;
 use crate::stats::{paired, Claim4, Estimate, Finding};
 use optim::DecayMode;
 use serde::Serialize;

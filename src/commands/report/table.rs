@@ -1,11 +1,11 @@
 //! The summary table: per (model, BN), each optimizer's best setting and accuracy, the
 //! AdamW − Adam-ℓ2 gap and the gradient scale spread at initialisation (the paper's
 //! claim 4 in one table), as `summary.json` and `summary.md`.
-use crate::config::FactorSpec;
-use crate::plot::display_name;
-use super::collect::{fmt_sci, Collection, Counts, Group, RunResult, RunProgress};
+use super::collect::{fmt_sci, Collection, Counts, Group, RunProgress, RunResult};
 use super::figure::Figure;
 use super::seeds::{self, Claim4Row};
+use crate::config::FactorSpec;
+use crate::plot::display_name;
 use crate::rundir::SpreadRow;
 use crate::stats::Estimate;
 use anyhow::Result;

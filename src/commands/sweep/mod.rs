@@ -172,7 +172,12 @@ fn triage(plan: &Plan, args: &SweepArgs, folder: &ExperimentDir) -> Result<Triag
 }
 
 /// `--redo-stale`: moves the stale run aside (unless this is a dry run); says where.
-fn redo_stale(run: &PlannedRun, folder: &ExperimentDir, dry_run: bool, what: &str) -> Result<String> {
+fn redo_stale(
+    run: &PlannedRun,
+    folder: &ExperimentDir,
+    dry_run: bool,
+    what: &str,
+) -> Result<String> {
     let dest = folder.stale_destination(&run.name);
     if dry_run {
         return Ok(format!(
@@ -339,7 +344,8 @@ fn run_locally(
     for (name, why) in &ended.failed {
         println!("  failed: {name} ({why})");
     }
-    let clean = ended.failed.is_empty() && ended.busy.is_empty() && !ended.interrupted && !unresolved;
+    let clean =
+        ended.failed.is_empty() && ended.busy.is_empty() && !ended.interrupted && !unresolved;
     Ok(if clean { 0 } else { 1 })
 }
 

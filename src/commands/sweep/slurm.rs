@@ -57,26 +57,14 @@ fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-/// The batch script for `runs` (array index = position).
-pub fn script(
-    experiment: &str,
-    runs: &[(PlannedRun, bool)],
-    folder: &ExperimentDir,
-    options: &SlurmOptions,
-) -> Result<String> {
-    let slurm_dir = folder.slurm_dir();
-    let workdir = std::env::current_dir()?;
-    let mut s = String::from("#!/bin/bash\n");
-    s.push_str(&format!("#SBATCH --job-name=scalefree-{experiment}\n"));
+/// The `#SBATCH` lines of an array of `tasks` tasks.
+fn directives(experiment: &str, tasks: usize, slurm_dir: &Path, options: &SlurmOptions) -> String {
+    let mut s = format!("#SBATCH --job-name=scalefree-{experiment}\n");
     let throttle = options
         .max_parallel
         .map(|m| format!("%{m}"))
         .unwrap_or_default();
-    let per_task = options.runs_per_task.max(1);
-    s.push_str(&format!(
-        "#SBATCH --array=0-{}{throttle}\n",
-        runs.len().div_ceil(per_task) - 1
-    ));
+    s.push_str(&format!("#SBATCH --array=0-{}{throttle}\n", tasks - 1));
     s.push_str(&format!(
         "#SBATCH --output={}/%A_%a.out\n",
         slurm_dir.display()
@@ -97,6 +85,21 @@ pub fn script(
     for extra in &options.extra {
         s.push_str(&format!("#SBATCH {extra}\n"));
     }
+    s
+}
+
+/// The batch script for `runs` (array index = position).
+pub fn script(
+    experiment: &str,
+    runs: &[(PlannedRun, bool)],
+    folder: &ExperimentDir,
+    options: &SlurmOptions,
+) -> Result<String> {
+    let workdir = std::env::current_dir()?;
+    let per_task = options.runs_per_task.max(1);
+    let tasks = runs.len().div_ceil(per_task);
+    let mut s = String::from("#!/bin/bash\n");
+    s.push_str(&directives(experiment, tasks, &folder.slurm_dir(), options));
     s.push_str("set -euo pipefail\n");
     s.push_str(&format!("cd {}\n", quote(&workdir.display().to_string())));
     s.push_str("RUNS=(\n");
@@ -151,7 +154,8 @@ pub fn script(
         .collect();
     let train = format!("{program} {} \"${{RESUME[@]}}\"", args.join(" "));
     // A run that wrote its directory before (an earlier, interrupted attempt) resumes.
-    let resume = format!("RESUME=()\nif [ -f \"$DIR/{CONFIG_FILE}\" ]; then RESUME=(--resume); fi\n");
+    let resume =
+        format!("RESUME=()\nif [ -f \"$DIR/{CONFIG_FILE}\" ]; then RESUME=(--resume); fi\n");
     if per_task == 1 {
         s.push_str("NAME=${RUNS[$SLURM_ARRAY_TASK_ID]}\n");
         s.push_str(&format!("DIR={runs_dir}/\"$NAME\"\n"));
@@ -205,10 +209,7 @@ pub fn submit(
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
     let path = slurm_dir.join(format!("sweep-{stamp}.sbatch"));
-    write_atomic(
-        &path,
-        script(experiment, runs, folder, options)?.as_bytes(),
-    )?;
+    write_atomic(&path, script(experiment, runs, folder, options)?.as_bytes())?;
     let output = match Command::new("sbatch").arg("--parsable").arg(&path).output() {
         Ok(output) => output,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
