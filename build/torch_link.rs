@@ -1,6 +1,8 @@
-// Shared by every crate in this workspace that produces binaries linked against
-// libtorch (the driver, and the test/example/bench binaries of `optim` and `models`);
-// each crate's build.rs `include!`s this file and calls `link_libtorch()`.
+// Shared by the driver's build.rs and `models`' (crates/models/build.rs), which
+// `include!` this file and call `link_libtorch()` for their binaries (the driver, and
+// `models`' test, example and bench binaries). `optim` does not include it: its own
+// build.rs (crates/optim/build.rs) links its binaries and publishes the flags to its
+// dependents.
 //
 // Why: torch-sys finds libtorch but leaves two things to the final binary:
 // - an rpath to libtorch's lib directory, so the binary runs from anywhere without

@@ -63,7 +63,7 @@ fn run() -> anyhow::Result<()> {
                         ..RunOptions::default()
                     };
                     train(&config, &options)?;
-                    let (_, summary) = RunDir::new(&out).state()?;
+                    let (_, summary) = RunDir::new(&out).progress()?;
                     let summary = summary.expect("a finished run has a summary");
                     images_per_s[v].push(summary.images_per_s);
                     per_step[v].push(128.0 / summary.images_per_s);

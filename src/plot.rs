@@ -1,5 +1,5 @@
 //! What every PNG figure shares (plotters, bitmap backend): the font, drawing a PNG
-//! atomically, the optimizers' colours, text styles, and the magnitude-histogram panel
+//! atomically, the optimizers' colours and names, text styles, and the magnitude-histogram panel
 //! that the report and `check grad-scales` both draw.
 //!
 //! Text needs a TrueType font; plotters' `ab_glyph` backend takes one as bytes, so no
@@ -88,6 +88,15 @@ pub fn optimizer_color(optimizer: DecayMode) -> RGBColor {
         DecayMode::L2 => RGBColor(31, 119, 180),
         DecayMode::Decoupled => RGBColor(214, 39, 40),
         DecayMode::Proximal => RGBColor(44, 160, 44),
+    }
+}
+
+/// Adam-ℓ2, AdamW, AdamProx: the names used in figures and tables.
+pub fn display_name(optimizer: DecayMode) -> &'static str {
+    match optimizer {
+        DecayMode::L2 => "Adam-ℓ2",
+        DecayMode::Decoupled => "AdamW",
+        DecayMode::Proximal => "AdamProx",
     }
 }
 

@@ -1,6 +1,6 @@
 //! Statistics over seeds: means with 95 % confidence intervals (Student's t), paired
-//! differences, and the verdict rule of claim 4, shared by `scalefree check multi-scale`
-//! and the report so that both judge the same way.
+//! differences, and claim 4's verdict ([`Claim4`]: the rule and how it is told), shared by
+//! `scalefree check multi-scale` and the report so that both judge and say it the same way.
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
@@ -64,6 +64,25 @@ impl Estimate {
         self.half_width.map(|h| self.mean + h)
     }
 
+    /// The estimate with its sign turned: a drop in accuracy as a harm.
+    pub fn negated(&self) -> Estimate {
+        Estimate {
+            mean: -self.mean,
+            ..*self
+        }
+    }
+
+    /// `+0.0123 [+0.0100, +0.0146] (n = 4)`, or `+0.0123 (1 seed)`.
+    pub fn signed_text(&self, digits: usize) -> String {
+        match (self.low(), self.high()) {
+            (Some(lo), Some(hi)) => format!(
+                "{:+.digits$} [{lo:+.digits$}, {hi:+.digits$}] (n = {})",
+                self.mean, self.n
+            ),
+            _ => format!("{:+.digits$} (1 seed)", self.mean),
+        }
+    }
+
     /// `0.123 ± 0.045 (n = 4)`, or `0.123 (1 seed)`.
     pub fn text(&self, digits: usize) -> String {
         match self.half_width {
@@ -80,20 +99,21 @@ pub fn paired(a: &[(u64, f64)], b: &[(u64, f64)]) -> Vec<f64> {
         .collect()
 }
 
+/// What the evidence says of a claim.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Outcome {
+pub enum Finding {
     Supported,
     NotSupported,
     Inconclusive,
 }
 
-impl Outcome {
+impl Finding {
     pub fn word(self) -> &'static str {
         match self {
-            Outcome::Supported => "SUPPORTED",
-            Outcome::NotSupported => "NOT SUPPORTED",
-            Outcome::Inconclusive => "INCONCLUSIVE",
+            Finding::Supported => "SUPPORTED",
+            Finding::NotSupported => "NOT SUPPORTED",
+            Finding::Inconclusive => "INCONCLUSIVE",
         }
     }
 }
@@ -108,18 +128,65 @@ impl Outcome {
 /// - NOT SUPPORTED: Adam-ℓ2's CI lies at or below 0 (no harm, within the CI), or AdamW's
 ///   CI lies above 0 with a mean change at least Adam-ℓ2's;
 /// - INCONCLUSIVE: anything else (a CI too wide to tell, or fewer than 2 seeds).
-pub fn claim4(harm_l2: &Estimate, harm_w: &Estimate, noise_w: f64) -> Outcome {
+pub fn claim4(harm_l2: &Estimate, harm_w: &Estimate, noise_w: f64) -> Finding {
     let (Some(l2_low), Some(l2_high), Some(w_low)) = (harm_l2.low(), harm_l2.high(), harm_w.low())
     else {
-        return Outcome::Inconclusive;
+        return Finding::Inconclusive;
     };
     let w_change = harm_w.mean.abs();
     if l2_low > 0.0 && w_change < noise_w && w_change < l2_low {
-        Outcome::Supported
+        Finding::Supported
     } else if l2_high <= 0.0 || (w_low > 0.0 && harm_w.mean >= harm_l2.mean) {
-        Outcome::NotSupported
+        Finding::NotSupported
     } else {
-        Outcome::Inconclusive
+        Finding::Inconclusive
+    }
+}
+
+/// Claim 4 judged for one intervention, and how the verdict is told.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Claim4 {
+    pub outcome: Finding,
+    /// The paired changes (intervention − none, per seed) of Adam-ℓ2 and AdamW in a
+    /// measure where larger is worse.
+    pub adam_l2: Option<Estimate>,
+    pub adamw: Option<Estimate>,
+    /// AdamW's seed-to-seed standard deviation of the measure without the intervention.
+    pub noise_w: f64,
+}
+
+impl Claim4 {
+    /// Judges the changes by [`claim4`]; `adamw_without` is AdamW's estimate of the measure
+    /// without factors, whose spread is the noise. A missing change is inconclusive.
+    pub fn judge(
+        adam_l2: Option<Estimate>,
+        adamw: Option<Estimate>,
+        adamw_without: Option<Estimate>,
+    ) -> Claim4 {
+        let noise_w = adamw_without.map_or(0.0, |e| e.sd);
+        let outcome = match (&adam_l2, &adamw) {
+            (Some(l2), Some(w)) => claim4(l2, w, noise_w),
+            _ => Finding::Inconclusive,
+        };
+        Claim4 {
+            outcome,
+            adam_l2,
+            adamw,
+            noise_w,
+        }
+    }
+
+    /// `spread:3 vs none, paired change in final training loss: Adam-ℓ2 +0.0123 [+0.0100,
+    /// +0.0146] (n = 4), AdamW +0.0004 [… ] (n = 4) (AdamW's seed-to-seed sd 0.0355)`.
+    pub fn detail(&self, factors: &str, measure: &str) -> String {
+        let text = |e: &Option<Estimate>| e.map_or("—".into(), |e| e.signed_text(4));
+        format!(
+            "{factors} vs none, paired change in {measure}: Adam-ℓ2 {}, AdamW {} \
+             (AdamW's seed-to-seed sd {:.4})",
+            text(&self.adam_l2),
+            text(&self.adamw),
+            self.noise_w
+        )
     }
 }
 
@@ -153,24 +220,49 @@ mod tests {
         let e = |v: &[f64]| Estimate::of(v).unwrap();
         let harmed = e(&[0.05, 0.06, 0.055, 0.058]);
         let untouched = e(&[0.001, -0.002, 0.0, 0.001]);
-        assert_eq!(claim4(&harmed, &untouched, 0.02), Outcome::Supported);
-        assert_eq!(claim4(&untouched, &untouched, 0.02), Outcome::Inconclusive);
+        assert_eq!(claim4(&harmed, &untouched, 0.02), Finding::Supported);
+        assert_eq!(claim4(&untouched, &untouched, 0.02), Finding::Inconclusive);
         assert_eq!(
             claim4(&e(&[0.0, 0.0, 0.0]), &e(&[0.0, 0.0, 0.0]), 0.02),
-            Outcome::NotSupported
+            Finding::NotSupported
         );
         assert_eq!(
             claim4(&e(&[-0.05, -0.06, -0.04]), &untouched, 0.02),
-            Outcome::NotSupported
+            Finding::NotSupported
         );
         assert_eq!(
             claim4(&harmed, &e(&[0.07, 0.08, 0.075]), 0.02),
-            Outcome::NotSupported
+            Finding::NotSupported
         );
         assert_eq!(
             claim4(&e(&[0.1, -0.1, 0.3]), &untouched, 0.02),
-            Outcome::Inconclusive
+            Finding::Inconclusive
         );
-        assert_eq!(claim4(&e(&[0.05]), &e(&[0.0]), 0.02), Outcome::Inconclusive);
+        assert_eq!(claim4(&e(&[0.05]), &e(&[0.0]), 0.02), Finding::Inconclusive);
+    }
+
+    #[test]
+    fn a_judgement_tells_its_numbers() {
+        let e = |v: &[f64]| Estimate::of(v).unwrap();
+        let judged = Claim4::judge(
+            Some(e(&[0.05, 0.06, 0.055, 0.058])),
+            Some(e(&[0.001, -0.002, 0.0, 0.001])),
+            Some(e(&[1.0, 1.04])),
+        );
+        assert_eq!(judged.outcome, Finding::Supported);
+        let detail = judged.detail("spread:3", "final training loss");
+        assert!(
+            detail.starts_with(
+                "spread:3 vs none, paired change in final training loss: Adam-ℓ2 +0.0558 ["
+            ),
+            "{detail}"
+        );
+        assert!(
+            detail.ends_with("(AdamW's seed-to-seed sd 0.0283)"),
+            "{detail}"
+        );
+        let missing = Claim4::judge(None, Some(e(&[0.0])), None);
+        assert_eq!(missing.outcome, Finding::Inconclusive);
+        assert!(missing.detail("equalize", "x").contains("Adam-ℓ2 —"));
     }
 }

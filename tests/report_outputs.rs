@@ -337,7 +337,7 @@ fn an_unreadable_run_file_is_an_error_naming_it() {
     let tmp = tempfile::tempdir().unwrap();
     let runs = tmp.path().join("runs");
     let plan = write_experiment(&runs);
-    let broken = plan.runs[0].dir.join("summary.json");
+    let broken = plan.runs[0].dir().join("summary.json");
     std::fs::write(&broken, "{ not json").unwrap();
     let err = generate(&args(&runs, &tmp.path().join("out"), EXPERIMENT))
         .err()
@@ -348,7 +348,7 @@ fn an_unreadable_run_file_is_an_error_naming_it() {
     );
 
     std::fs::remove_file(&broken).unwrap();
-    let scales = plan.runs[6].dir.join("scales.jsonl");
+    let scales = plan.runs[6].dir().join("scales.jsonl");
     std::fs::write(&scales, "{\"step\": oops}\n").unwrap();
     let err = generate(&args(&runs, &tmp.path().join("out"), EXPERIMENT))
         .err()
@@ -365,7 +365,7 @@ fn a_plan_with_no_run_started_still_gives_a_report_of_grey_heatmaps() {
     let runs = tmp.path().join("runs");
     let plan = write_experiment(&runs);
     for run in &plan.runs {
-        let _ = std::fs::remove_dir_all(&run.dir);
+        let _ = std::fs::remove_dir_all(run.dir());
     }
     let written = generate(&args(&runs, &tmp.path().join("out"), EXPERIMENT)).unwrap();
     let files: Vec<&str> = written

@@ -2,8 +2,8 @@
 //! with their 95 % CIs, the AdamW − Adam-ℓ2 gap paired by seed, and claim 4's verdict
 //! for an intervention group beside its group without factors.
 use scalefree::commands::report::{generate, ReportArgs};
-use scalefree::commands::sweep::experiment::{Plan, PlannedRun};
 use scalefree::config::RunConfig;
+use scalefree::experiment::{Plan, PlannedRun};
 use scalefree::rundir::{RunDir, RunStatus, Summary};
 use serde_json::json;
 use std::path::Path;
@@ -55,7 +55,7 @@ fn write_runs(runs: &Path) {
                         timing: None,
                     })
                     .unwrap();
-                planned.push(PlannedRun { name, dir, config });
+                planned.push(PlannedRun::new(name, dir, config));
             }
         }
     }

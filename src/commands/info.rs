@@ -1,56 +1,17 @@
-//! `scalefree info`: what this binary runs on, also recorded in every run directory.
+//! `scalefree info`: what this binary runs on (the [`Environment`] every run directory
+//! records too) and where it looks for data.
 use crate::data::{self, DatasetKind};
+use crate::environment::Environment;
 use crate::libtorch;
 use clap::Args;
 use serde::Serialize;
 use std::path::PathBuf;
-use tch::Cuda;
 
 #[derive(Args)]
 pub struct InfoArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
-}
-
-#[derive(Serialize, Debug, Clone)]
-pub struct Environment {
-    pub scalefree_version: String,
-    pub git_describe: String,
-    /// The libtorch in use (found at run time).
-    pub libtorch_version: String,
-    pub libtorch_lib_dir: String,
-    /// The libtorch the binary was built for (`TORCH_VERSION` at build time).
-    pub libtorch_built_for: String,
-    pub cpu_threads: i32,
-    pub cuda_available: bool,
-    pub cudnn_available: bool,
-    pub gpus: Vec<String>,
-}
-
-impl Environment {
-    pub fn detect() -> Self {
-        let cuda_available = Cuda::is_available();
-        let loaded = libtorch::Loaded::detect();
-        Environment {
-            scalefree_version: env!("CARGO_PKG_VERSION").to_string(),
-            git_describe: option_env!("SCALEFREE_GIT_DESCRIBE")
-                .unwrap_or("unknown")
-                .to_string(),
-            libtorch_version: loaded
-                .as_ref()
-                .map_or_else(|| "unknown".to_string(), |l| l.version.clone()),
-            libtorch_lib_dir: loaded.as_ref().map_or_else(
-                || "unknown".to_string(),
-                |l| l.lib_dir.display().to_string(),
-            ),
-            libtorch_built_for: libtorch::built_for().to_string(),
-            cpu_threads: tch::get_num_threads(),
-            cuda_available,
-            cudnn_available: cuda_available && Cuda::cudnn_is_available(),
-            gpus: cuda_available.then(gpu_names).unwrap_or_default(),
-        }
-    }
 }
 
 /// Where datasets are looked for when no `--data` is given, as `scalefree info` prints it.
@@ -87,15 +48,6 @@ impl DataLocations {
             cache_dir: data::default_cache_dir(),
         }
     }
-}
-
-/// The GPUs libtorch sees, counted only: touching one (an allocation) would open a CUDA
-/// context on it, hundreds of MB on every GPU for every run, and fail on a GPU in
-/// exclusive-process mode that another run holds. A run proves its own device by using it.
-fn gpu_names() -> Vec<String> {
-    (0..Cuda::device_count())
-        .map(|i| format!("cuda:{i}"))
-        .collect()
 }
 
 pub fn run(args: &InfoArgs) -> anyhow::Result<()> {

@@ -1,9 +1,11 @@
 //! `scalefree train`: the run's configuration → data → [`Trainer`] → the run directory
 //! (metrics, scales, summary, checkpoints) and TensorBoard, with resume, signals and a
 //! progress bar.
-use crate::commands::info::Environment;
-use crate::config::{parse_device, DatasetName, Layout, RunConfig, ScheduleName};
+use crate::config::{
+    compare, parse_device, DatasetName, FactorSpec, Layout, RunConfig, ScheduleName,
+};
 use crate::data::{self, RunLoaders};
+use crate::environment::Environment;
 use crate::rundir::{checkpoint, RunDir, RunRecorder, RunStatus};
 use crate::sinks::progress::Progress;
 use crate::sinks::run_board::RunBoard;
@@ -104,7 +106,7 @@ pub struct TrainArgs {
     /// Per-layer gradient factors: none, spread:D (c = 10^(D·U(−1,1)) per layer), equalize
     /// (1/rms of each layer's first gradient) or a JSON file {"layer": factor}.
     #[arg(long)]
-    pub grad_factors: Option<String>,
+    pub grad_factors: Option<FactorSpec>,
     /// Seed of spread:D's draw (independent of --seed).
     #[arg(long)]
     pub factor_seed: Option<u64>,
@@ -189,40 +191,6 @@ pub struct RunOptions {
     pub stop: StopRequest,
 }
 
-/// Settings a resumed run may change: where and how fast it runs, and how far it goes.
-pub const CHANGEABLE_ON_RESUME: [&str; 6] =
-    ["device", "threads", "layout", "epochs", "max_steps", "out"];
-
-fn check_resume_compatible(stored: &RunConfig, requested: &RunConfig) -> Result<()> {
-    let requested = requested.settings();
-    for (field, value) in stored.settings() {
-        if !CHANGEABLE_ON_RESUME.contains(&field.as_str()) && requested.get(&field) != Some(&value)
-        {
-            bail!(
-                "cannot resume with `{field}` = {}: the run was started with {value}; \
-                 only {} may change on resume",
-                requested.get(&field).cloned().unwrap_or_default(),
-                CHANGEABLE_ON_RESUME.join(", ")
-            );
-        }
-    }
-    Ok(())
-}
-
-/// What a valid configuration may still not train: ε = 0 (the checks' ε = 0 mode runs in
-/// float64 with a stand-in; a training run would divide 0 by 0).
-pub fn check_trainable(config: &RunConfig) -> Result<()> {
-    let eps = config.optimizer.eps;
-    if eps <= 0.0 {
-        bail!(
-            "invalid `eps` = {eps}: must be > 0 to train (with ε = 0 a coordinate whose gradient \
-             stays 0, such as a dead ReLU channel, gets 0/0 = NaN and the run diverges at once; \
-             `scalefree check scale-free` is where ε = 0 is studied); the default is 1e-8"
-        );
-    }
-    Ok(())
-}
-
 /// Reads the flags (and run file), and refuses a run directory that holds another run.
 fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
     let mut config = args.effective_config(None)?;
@@ -232,14 +200,14 @@ fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
         if args.config.is_none() {
             config = args.effective_config(Some(stored.clone()))?;
         }
-        check_resume_compatible(&stored, &config)?;
+        compare::check_resume(&stored, &config)?;
     } else if !args.resume && !args.print_config && dir.has_run() {
         bail!(
             "{} already holds a run; pass --resume to continue it, or --name/--out for a new one",
             dir.path().display()
         );
     }
-    check_trainable(&config)?;
+    config.check_trainable()?;
     Ok(config)
 }
 
@@ -260,16 +228,6 @@ pub fn run(args: &TrainArgs) -> Result<Outcome> {
         stop: StopRequest::on_signals(),
     };
     train(&config, &options)
-}
-
-pub fn set_threads(threads: Option<usize>) {
-    if let Some(n) = threads {
-        tch::set_num_threads(n as i32);
-        // Only the first call in a process can size rayon's global pool.
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global();
-    }
 }
 
 /// The run's loaders, from its data settings.
@@ -351,7 +309,7 @@ fn load_checkpoint(
 /// events are on the disk before a checkpoint or the summary is written).
 pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
     let dir = RunDir::new(config.run_dir());
-    set_threads(config.runtime.threads);
+    device::set_threads(config.runtime.threads);
     if config.runtime.device != "cpu" {
         // `auto` would train on the CPU, `cuda` fail, when the driver is too old for the wheel.
         crate::cuda_driver::refuse_unusable_gpus(&format!("--device {}", config.runtime.device))?;

@@ -1,48 +1,147 @@
-//! The run configuration's key space. On the command line, in experiment grids, in run
-//! files and in `config.json` every setting has one flat name (`lr`, `batch_size`); in the
-//! code (and in run files written in sections) it lives in a section (`optimizer.lr`,
-//! `data.batch_size`). This table is the one place that maps the two, so any setting can
-//! be given as a flag, swept in a grid, or written either way.
+//! The run configuration's settings, in one table. On the command line, in experiment
+//! grids, in run files and in `config.json` every setting has one flat name (`lr`,
+//! `batch_size`); in the code (and in run files written in sections) it lives in a section
+//! (`optimizer.lr`, `data.batch_size`). Each row also says what the setting is to a run
+//! (its [`Role`]) and how it shows in a derived run name: resume checks, sweep staleness
+//! ([`super::compare`]), run names and `--print-config` all read this table, so a new
+//! setting is one row.
+use super::RunConfig;
 use anyhow::{bail, Result};
 use serde_json::{Map, Value};
 
-/// (flat name, section, field in the section). The flat name is the flag without `--`.
-pub const KEYS: [(&str, &str, &str); 30] = [
-    ("dataset", "data", "dataset"),
-    ("data", "data", "path"),
-    ("train_subset", "data", "train_subset"),
-    ("val_fraction", "data", "val_fraction"),
-    ("batch_size", "data", "batch_size"),
-    ("model", "model", "name"),
-    ("bn", "model", "bn"),
-    ("optimizer", "optimizer", "decay"),
-    ("lr", "optimizer", "lr"),
-    ("wd", "optimizer", "weight_decay"),
-    ("beta1", "optimizer", "beta1"),
-    ("beta2", "optimizer", "beta2"),
-    ("eps", "optimizer", "eps"),
-    ("amsgrad", "optimizer", "amsgrad"),
-    ("kernel", "optimizer", "kernel"),
-    ("schedule", "schedule", "kind"),
-    ("step_every", "schedule", "step_every"),
-    ("step_gamma", "schedule", "step_gamma"),
-    ("warmup_epochs", "schedule", "warmup_epochs"),
-    ("epochs", "training", "epochs"),
-    ("max_steps", "training", "max_steps"),
-    ("loss_mult", "training", "loss_mult"),
-    ("seed", "training", "seed"),
-    ("eval_every", "training", "eval_every"),
-    ("hist_every", "training", "hist_every"),
-    ("grad_factors", "training", "grad_factors"),
-    ("factor_seed", "training", "factor_seed"),
-    ("device", "runtime", "device"),
-    ("threads", "runtime", "threads"),
-    ("layout", "runtime", "layout"),
+/// What a setting is to a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Defines the run's result: with another value it is another run.
+    Result,
+    /// How far the run goes (`epochs`, `max_steps`): a resumed run may go further, unless
+    /// its schedule spans the run (cosine, warm-up cosine), where another length is
+    /// another schedule and so another run.
+    Length,
+    /// Where the run's files go (`out`, `name`), not what they hold.
+    Placement,
+    /// Where and how fast it runs (device, threads, layout, kernel): never the numbers.
+    Runtime,
+    /// What is logged along the way (`hist_every`, `eval_every`), not what is trained.
+    Logging,
+}
+
+/// A run's derived name part for one setting: `None` leaves the setting out of the name.
+type NamePart = fn(&RunConfig) -> Option<String>;
+
+/// One setting of a run.
+pub struct Setting {
+    /// The flat name: the flag without `--`, the key of grids and `config.json`.
+    pub key: &'static str,
+    pub section: &'static str,
+    pub field: &'static str,
+    pub role: Role,
+    /// Its part of [`RunConfig::derived_name`], for the settings that name the runs of the
+    /// paper's grids; other settings a grid sweeps are added to names as `_<key><value>`.
+    pub name_part: Option<NamePart>,
+}
+
+const fn setting(
+    key: &'static str,
+    section: &'static str,
+    field: &'static str,
+    role: Role,
+) -> Setting {
+    Setting {
+        key,
+        section,
+        field,
+        role,
+        name_part: None,
+    }
+}
+
+const fn naming(
+    key: &'static str,
+    section: &'static str,
+    field: &'static str,
+    name_part: NamePart,
+) -> Setting {
+    Setting {
+        key,
+        section,
+        field,
+        role: Role::Result,
+        name_part: Some(name_part),
+    }
+}
+
+/// Every setting. The naming rows are in the order their parts make a run's name
+/// (`resnet20-nobn_adamw_lr0.001_wd0.00005_s0`).
+pub const SETTINGS: [Setting; 32] = [
+    setting("dataset", "data", "dataset", Role::Result),
+    setting("data", "data", "path", Role::Result),
+    setting("train_subset", "data", "train_subset", Role::Result),
+    setting("val_fraction", "data", "val_fraction", Role::Result),
+    setting("batch_size", "data", "batch_size", Role::Result),
+    naming("model", "model", "name", |c| Some(c.model.name.clone())),
+    naming("bn", "model", "bn", |c| {
+        Some(if c.model.bn { "-bn" } else { "-nobn" }.into())
+    }),
+    naming("optimizer", "optimizer", "decay", |c| {
+        Some(format!("_{}", c.optimizer.decay))
+    }),
+    naming("lr", "optimizer", "lr", |c| {
+        Some(format!("_lr{}", c.optimizer.lr))
+    }),
+    naming("wd", "optimizer", "weight_decay", |c| {
+        Some(format!("_wd{}", c.optimizer.weight_decay))
+    }),
+    setting("beta1", "optimizer", "beta1", Role::Result),
+    setting("beta2", "optimizer", "beta2", Role::Result),
+    setting("eps", "optimizer", "eps", Role::Result),
+    setting("amsgrad", "optimizer", "amsgrad", Role::Result),
+    setting("kernel", "optimizer", "kernel", Role::Runtime),
+    setting("schedule", "schedule", "kind", Role::Result),
+    setting("step_every", "schedule", "step_every", Role::Result),
+    setting("step_gamma", "schedule", "step_gamma", Role::Result),
+    setting("warmup_epochs", "schedule", "warmup_epochs", Role::Result),
+    setting("epochs", "training", "epochs", Role::Length),
+    setting("max_steps", "training", "max_steps", Role::Length),
+    naming("seed", "training", "seed", |c| {
+        Some(format!("_s{}", c.training.seed))
+    }),
+    naming("loss_mult", "training", "loss_mult", |c| {
+        let m = c.training.loss_mult;
+        (m != 1.0).then(|| format!("_lm{m}"))
+    }),
+    setting("eval_every", "training", "eval_every", Role::Logging),
+    setting("hist_every", "training", "hist_every", Role::Logging),
+    naming("grad_factors", "training", "grad_factors", |c| {
+        let factors = &c.training.grad_factors;
+        (!factors.is_none()).then(|| format!("_gf-{}", factors.slug()))
+    }),
+    setting("factor_seed", "training", "factor_seed", Role::Result),
+    setting("device", "runtime", "device", Role::Runtime),
+    setting("threads", "runtime", "threads", Role::Runtime),
+    setting("layout", "runtime", "layout", Role::Runtime),
+    setting("out", "runtime", "out", Role::Placement),
+    setting("name", "runtime", "name", Role::Placement),
 ];
 
-/// Where a run's files go: not part of what defines the run, but settable like the rest.
-pub const PLACEMENT_KEYS: [(&str, &str, &str); 2] =
-    [("out", "runtime", "out"), ("name", "runtime", "name")];
+/// The row of a canonical flat name.
+pub fn get(key: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.key == key)
+}
+
+/// The role of a canonical flat name.
+pub fn role(key: &str) -> Role {
+    get(key).map_or(Role::Result, |s| s.role)
+}
+
+/// The flat names of the settings with a role among `roles`, in the table's order.
+pub fn keys_with(roles: &[Role]) -> Vec<&'static str> {
+    SETTINGS
+        .iter()
+        .filter(|s| roles.contains(&s.role))
+        .map(|s| s.key)
+        .collect()
+}
 
 /// Other spellings accepted in files and grids. λ is `wd` as a flag and a flat key (the
 /// name run names and experiment files have always used) and `optimizer.weight_decay` in
@@ -58,28 +157,28 @@ pub const SECTIONS: [&str; 6] = [
     "runtime",
 ];
 
-fn all_keys() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
-    KEYS.iter().chain(PLACEMENT_KEYS.iter())
-}
-
 /// The canonical flat name of `key` (a flat name, an alias, or `section.field`).
 pub fn canonical(key: &str) -> Result<&'static str> {
     let key = ALIASES
         .iter()
         .find(|(alias, _)| *alias == key)
         .map_or(key, |(_, name)| name);
-    if let Some((flat, ..)) = all_keys().find(|(flat, ..)| *flat == key) {
-        return Ok(flat);
+    if let Some(setting) = get(key) {
+        return Ok(setting.key);
     }
     if let Some((section, field)) = key.split_once('.') {
-        if let Some((flat, ..)) = all_keys().find(|(_, s, f)| *s == section && *f == field) {
-            return Ok(flat);
+        if let Some(s) = SETTINGS
+            .iter()
+            .find(|s| s.section == section && s.field == field)
+        {
+            return Ok(s.key);
         }
     }
     bail!(
         "unknown field `{key}`; valid: {}",
-        all_keys()
-            .map(|(flat, ..)| *flat)
+        SETTINGS
+            .iter()
+            .map(|s| s.key)
             .collect::<Vec<_>>()
             .join(", ")
     )
@@ -123,15 +222,13 @@ pub fn flatten(map: &Map<String, Value>) -> Result<Map<String, Value>> {
 pub fn nest(flat: &Map<String, Value>) -> Map<String, Value> {
     let mut nested = Map::new();
     for (key, value) in flat {
-        let (_, section, field) = all_keys()
-            .find(|(f, ..)| f == key)
-            .expect("flat settings carry canonical names");
+        let setting = get(key).expect("flat settings carry canonical names");
         nested
-            .entry(section.to_string())
+            .entry(setting.section.to_string())
             .or_insert_with(|| Value::Object(Map::new()))
             .as_object_mut()
             .expect("sections are objects")
-            .insert(field.to_string(), value.clone());
+            .insert(setting.field.to_string(), value.clone());
     }
     nested
 }
@@ -143,8 +240,9 @@ mod tests {
 
     #[test]
     fn every_key_round_trips_between_flat_and_sectioned() {
-        let flat: Map<String, Value> = all_keys()
-            .map(|(k, ..)| (k.to_string(), json!(1)))
+        let flat: Map<String, Value> = SETTINGS
+            .iter()
+            .map(|s| (s.key.to_string(), json!(1)))
             .collect();
         let nested = nest(&flat);
         assert!(is_sectioned(&nested));

@@ -1,14 +1,17 @@
 //! The run configuration: every setting of a training run, grouped by concern (data,
 //! model, optimizer, schedule, training, runtime), validated once, before any work.
 //!
-//! It is built the same way from every source: defaults, then a run file (sectioned, or
-//! flat as before the sections existed), then experiment-grid values or flags, each a
-//! flat key of [`keys::KEYS`]. The optimizer section is the optim crate's own
-//! [`AdamConfig`].
+//! It is built the same way from every source: defaults, then a run file (flat, as
+//! `config.json` and `--print-config` write it, or in sections), then experiment-grid
+//! values or flags, each a flat key of [`keys::SETTINGS`]. The optimizer section is the
+//! optim crate's own [`AdamConfig`]. [`compare`] says how two configurations of a run
+//! differ, by the settings' roles.
+pub mod compare;
+mod factors;
 pub mod keys;
 
-use crate::train::factors::FactorSpec;
 use anyhow::{anyhow, bail, Context, Result};
+pub use factors::FactorSpec;
 use optim::{AdamConfig, OptimError, Schedule};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -110,7 +113,7 @@ pub struct TrainingConfig {
     /// Log gradient-scale histograms every N steps (0 = off).
     pub hist_every: u64,
     /// Fixed per-layer factors on the gradients: `none`, `spread:D`, `equalize` or a
-    /// JSON file ([`crate::train::factors`]).
+    /// JSON file ([`FactorSpec`]).
     pub grad_factors: FactorSpec,
     /// Seeds `spread:D`'s draw, apart from the initialisation's seed.
     pub factor_seed: u64,
@@ -266,8 +269,8 @@ impl RunConfig {
         map
     }
 
-    /// A run file's contents: sectioned (`config.json`) or flat (older run files, and
-    /// users' own); missing settings keep their defaults.
+    /// A run file's contents: flat (`config.json`, `--print-config`, experiment files and
+    /// most users' run files) or in sections; missing settings keep their defaults.
     pub fn from_value(value: &Value) -> Result<Self> {
         let Some(map) = value.as_object() else {
             bail!("a run file is a JSON object of settings");
@@ -340,6 +343,20 @@ impl RunConfig {
         Ok(())
     }
 
+    /// What a valid configuration may still not train: ε = 0 (the checks' ε = 0 mode runs
+    /// in float64 with a stand-in; a training run would divide 0 by 0).
+    pub fn check_trainable(&self) -> Result<()> {
+        let eps = self.optimizer.eps;
+        if eps <= 0.0 {
+            bail!(
+                "invalid `eps` = {eps}: must be > 0 to train (with ε = 0 a coordinate whose gradient \
+                 stays 0, such as a dead ReLU channel, gets 0/0 = NaN and the run diverges at once; \
+                 `scalefree check scale-free` is where ε = 0 is studied); the default is 1e-8"
+            );
+        }
+        Ok(())
+    }
+
     /// The schedule over the run's total number of optimizer steps.
     pub fn schedule(&self, steps_per_epoch: u64, total_steps: u64) -> Schedule {
         let total_steps = total_steps.max(1);
@@ -358,24 +375,13 @@ impl RunConfig {
         }
     }
 
-    /// A stable name from the settings that distinguish the runs of the paper's grids.
+    /// A stable name from the settings that distinguish the runs of the paper's grids
+    /// (the rows of [`keys::SETTINGS`] with a name part, in their order).
     pub fn derived_name(&self) -> String {
-        let mut name = format!(
-            "{}-{}_{}_lr{}_wd{}_s{}",
-            self.model.name,
-            if self.model.bn { "bn" } else { "nobn" },
-            self.optimizer.decay,
-            self.optimizer.lr,
-            self.optimizer.weight_decay,
-            self.training.seed
-        );
-        if self.training.loss_mult != 1.0 {
-            name.push_str(&format!("_lm{}", self.training.loss_mult));
-        }
-        if !self.training.grad_factors.is_none() {
-            name.push_str(&format!("_gf-{}", self.training.grad_factors.slug()));
-        }
-        name
+        keys::SETTINGS
+            .iter()
+            .filter_map(|s| s.name_part?(self))
+            .collect()
     }
 
     pub fn run_dir(&self) -> PathBuf {
@@ -433,6 +439,22 @@ mod tests {
         let sectioned = Value::Object(config.sections());
         assert!(keys::is_sectioned(sectioned.as_object().unwrap()));
         assert_eq!(RunConfig::from_value(&sectioned).unwrap(), config);
+    }
+
+    #[test]
+    fn run_names_are_made_from_the_naming_rows_as_before_the_table() {
+        assert_eq!(
+            RunConfig::default().derived_name(),
+            "resnet20-nobn_adamw_lr0.001_wd0.00005_s0"
+        );
+        let config = RunConfig::from_value(&json!({"model": "resnet56", "bn": true,
+            "optimizer": "adam-l2", "lr": 5e-4, "wd": 0, "seed": 2, "loss_mult": 10,
+            "grad_factors": "spread:3", "eps": 1e-10, "epochs": 7}))
+        .unwrap();
+        assert_eq!(
+            config.derived_name(),
+            "resnet56-bn_adam-l2_lr0.0005_wd0_s2_lm10_gf-spread3"
+        );
     }
 
     #[test]

@@ -70,6 +70,26 @@ impl Summary {
     pub fn read(path: &Path) -> Result<Self> {
         crate::sinks::jsonl::read_json(path, "a valid run summary")
     }
+
+    /// The paper's heatmap value of a run that ended as `status` with this final test
+    /// accuracy: 1 − the accuracy, or [`DIVERGED_ERROR`] for a diverged run.
+    pub fn heatmap_value(status: RunStatus, final_test_accuracy: Option<f64>) -> Option<f64> {
+        match status {
+            RunStatus::Diverged => Some(DIVERGED_ERROR),
+            _ => final_test_accuracy.map(|a| 1.0 - a),
+        }
+    }
+
+    /// This run's heatmap value, from its status and final accuracy (the stored value where
+    /// it has no accuracy); `None` while it has no final value (interrupted).
+    pub fn heatmap_error(&self) -> Option<f64> {
+        if self.status == RunStatus::Interrupted {
+            return None;
+        }
+        Summary::heatmap_value(self.status, self.final_test_accuracy)
+            .or(self.test_error_for_heatmap)
+            .filter(|e| e.is_finite())
+    }
 }
 
 /// The paper's heatmap value of a diverged run: worse than any accuracy.

@@ -17,7 +17,8 @@
 //! | `train.log` | a sweep's run: the output of its `scalefree train` |
 //!
 //! [`RunDir::claim`] is how a writer starts: it refuses a folder that holds anything but
-//! a run, and takes the lock.
+//! a run, and takes the lock. A summary's [`RunStatus`] is how one training process
+//! ended; a directory's [`RunProgress`] is how far its run has got, from what it holds.
 pub mod checkpoint;
 mod files;
 pub mod lock;
@@ -28,6 +29,7 @@ pub use recorder::RunRecorder;
 pub use crate::train::RunStatus;
 pub use files::{MetricsRow, ScaleRow, SpreadRow, Summary, DIVERGED_ERROR};
 
+use crate::config::keys::{self, Role};
 use crate::config::RunConfig;
 use crate::sinks::{atomic::write_json_atomic, jsonl};
 use crate::train::factors::LayerFactors;
@@ -35,10 +37,16 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// Where a run stands, from what its directory holds.
+/// Its configuration, the file every run writes first.
+pub const CONFIG_FILE: &str = "config.json";
+/// A sweep's run: the output of its `scalefree train`.
+pub const TRAIN_LOG: &str = "train.log";
+const LOCK_FILE: &str = "run.lock";
+
+/// How far a run has got, from what its directory holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum RunState {
+pub enum RunProgress {
     /// No run directory, or nothing written yet.
     Missing,
     /// Started, no summary: running now, or stopped without one (killed, crashed).
@@ -48,21 +56,21 @@ pub enum RunState {
     Diverged,
 }
 
-impl RunState {
+impl RunProgress {
     pub fn label(self) -> &'static str {
         match self {
-            RunState::Missing => "not started",
-            RunState::Started => "started, unfinished",
-            RunState::Interrupted => "interrupted",
-            RunState::Completed => "completed",
-            RunState::Diverged => "diverged",
+            RunProgress::Missing => "not started",
+            RunProgress::Started => "started, unfinished",
+            RunProgress::Interrupted => "interrupted",
+            RunProgress::Completed => "completed",
+            RunProgress::Diverged => "diverged",
         }
     }
 
     /// Completed and diverged runs are final: a sweep skips them and a report has their
     /// value.
     pub fn is_final(self) -> bool {
-        matches!(self, RunState::Completed | RunState::Diverged)
+        matches!(self, RunProgress::Completed | RunProgress::Diverged)
     }
 }
 
@@ -89,7 +97,7 @@ impl RunDir {
     }
 
     pub fn config_path(&self) -> PathBuf {
-        self.path.join("config.json")
+        self.path.join(CONFIG_FILE)
     }
 
     pub fn environment_path(&self) -> PathBuf {
@@ -141,7 +149,11 @@ impl RunDir {
     }
 
     pub fn lock_path(&self) -> PathBuf {
-        self.path.join("run.lock")
+        self.path.join(LOCK_FILE)
+    }
+
+    pub fn train_log_path(&self) -> PathBuf {
+        self.path.join(TRAIN_LOG)
     }
 
     /// Whether a run was started here (its configuration is written first).
@@ -162,8 +174,8 @@ impl RunDir {
         for entry in entries {
             let entry = entry.with_context(|| format!("cannot list {}", self.path.display()))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let ours = ["train.log", "run.lock"].contains(&name.as_str())
-                || (name.starts_with("config.json.tmp")
+            let ours = [TRAIN_LOG, LOCK_FILE].contains(&name.as_str())
+                || (name.starts_with(&format!("{CONFIG_FILE}.tmp"))
                     || name.starts_with("environment.json.tmp"));
             if !ours {
                 let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
@@ -209,29 +221,43 @@ impl RunDir {
         lock::Lock::holder(&self.lock_path())
     }
 
-    /// The state, and the summary when there is one. A summary that exists but cannot be
+    /// How far the run has got, and its summary when there is one. A summary that exists but cannot be
     /// read is an error naming it (summaries are written atomically, so it was damaged).
-    pub fn state(&self) -> Result<(RunState, Option<Summary>)> {
+    pub fn progress(&self) -> Result<(RunProgress, Option<Summary>)> {
         let path = self.summary_path();
         if path.exists() {
             let summary = Summary::read(&path)?;
             let state = match summary.status {
-                RunStatus::Completed => RunState::Completed,
-                RunStatus::Diverged => RunState::Diverged,
-                RunStatus::Interrupted => RunState::Interrupted,
+                RunStatus::Completed => RunProgress::Completed,
+                RunStatus::Diverged => RunProgress::Diverged,
+                RunStatus::Interrupted => RunProgress::Interrupted,
             };
             return Ok((state, Some(summary)));
         }
         let state = if self.has_run() {
-            RunState::Started
+            RunProgress::Started
         } else {
-            RunState::Missing
+            RunProgress::Missing
         };
         Ok((state, None))
     }
 
     pub fn read_config(&self) -> Result<RunConfig> {
         RunConfig::from_file(&self.config_path())
+    }
+
+    /// The settings the run was made with, its runtime settings left at their defaults:
+    /// those never say what a run is, and the device it ran on may not exist where it is
+    /// read (a login node without the GPUs).
+    pub fn read_config_without_runtime(&self) -> Result<RunConfig> {
+        let path = self.config_path();
+        let value: serde_json::Value = jsonl::read_json(&path, "a run configuration")?;
+        let Some(map) = value.as_object() else {
+            bail!("{} is not a run configuration", path.display());
+        };
+        let mut flat = keys::flatten(map).with_context(|| format!("{}", path.display()))?;
+        flat.retain(|key, _| keys::role(key) != Role::Runtime);
+        RunConfig::from_settings(&flat).with_context(|| format!("{}", path.display()))
     }
 
     pub fn write_config(&self, config: &RunConfig) -> Result<()> {

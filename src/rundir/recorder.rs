@@ -1,7 +1,7 @@
 //! The run directory as a session's observer: it records each evaluation in
 //! `metrics.jsonl`, each scale snapshot in `scales.jsonl`, the gradient factors, the
 //! checkpoints and, at the end, `summary.json`.
-use super::{checkpoint, MetricsRow, RunDir, RunStatus, ScaleRow, Summary, DIVERGED_ERROR};
+use super::{checkpoint, MetricsRow, RunDir, RunStatus, ScaleRow, Summary};
 use crate::config::RunConfig;
 use crate::train::{Ending, Event, LastEvaluation, Observer, Position};
 use anyhow::Result;
@@ -64,10 +64,7 @@ impl RunRecorder {
             steps_done: ending.position.step,
             wall_s: ending.wall_s,
             images_per_s: ending.images_per_s,
-            test_error_for_heatmap: match ending.status {
-                RunStatus::Diverged => Some(DIVERGED_ERROR),
-                _ => final_test_accuracy.map(|a| 1.0 - a),
-            },
+            test_error_for_heatmap: Summary::heatmap_value(ending.status, final_test_accuracy),
             message: ending.message.clone(),
             timing: Some(ending.timing.clone()),
         }

@@ -1,5 +1,6 @@
 //! The run's device beyond where tensors live: waiting for it, so that a measured time is
-//! the device's work and not the time it took to queue it, and cuDNN's algorithm choice.
+//! the device's work and not the time it took to queue it, cuDNN's algorithm choice, and
+//! the CPU threads of libtorch and the data pipeline.
 use tch::Device;
 
 /// Set to `0` to keep cuDNN's benchmark mode off on CUDA (see [`configure`]).
@@ -24,4 +25,15 @@ pub fn configure(device: Device) -> bool {
         tch::Cuda::cudnn_set_benchmark(on);
     }
     on
+}
+
+/// Sizes libtorch's thread pool and rayon's (the data pipeline's) to `threads`, when given.
+pub fn set_threads(threads: Option<usize>) {
+    if let Some(n) = threads {
+        tch::set_num_threads(n as i32);
+        // Only the first call in a process can size rayon's global pool.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
+    }
 }

@@ -1,9 +1,10 @@
 //! [`Trainer`]: one model with its optimizer, trained as the paper trains: forward in
 //! training mode, cross-entropy, backward of `loss × multiplier`, the gradient hooks,
 //! then one optimizer step.
-use super::factors::{self, FactorSpec, LayerFactors};
+use super::factors::{self, LayerFactors};
 use super::scale_probe::layers_of;
 use super::tally::{PendingStats, StepStats, Tally};
+use crate::config::FactorSpec;
 use crate::config::RunConfig;
 use crate::data::{Batch, Batches};
 use anyhow::{bail, Result};

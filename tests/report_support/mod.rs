@@ -3,8 +3,8 @@
 //! a diverged, a missing, a started and an interrupted run.
 #![allow(dead_code)]
 use optim::DecayMode;
-use scalefree::commands::sweep::experiment::{Plan, PlannedRun};
 use scalefree::config::RunConfig;
+use scalefree::experiment::{Plan, PlannedRun};
 use scalefree::rundir::{MetricsRow, RunDir, RunStatus, ScaleRow, SpreadRow, Summary};
 use serde_json::json;
 use std::path::Path;
@@ -189,7 +189,7 @@ pub fn write_experiment(runs: &Path) -> Plan {
             }
             Fake::Missing => {}
         }
-        planned.push(PlannedRun { name, dir, config });
+        planned.push(PlannedRun::new(name, dir, config));
     }
     let plan = Plan {
         experiment: EXPERIMENT.into(),

@@ -114,7 +114,7 @@ pub fn run(args: &GradScalesArgs) -> Result<Report> {
         bail!("--models: give at least one model");
     }
     let png = args.output.png(&args.png, "grad-scales.png")?;
-    let mut board = args.output.prepare()?;
+    let mut board = args.output.create_outputs()?;
     println!(
         "check grad-scales: {} batch(es) of {batch_size} from {} ({}), after {} AdamW step(s); log2|g| over non-BN weights",
         args.batches,

@@ -38,7 +38,7 @@ impl Input {
         default_batch: usize,
         default_subset: Option<usize>,
     ) -> Result<Input> {
-        let device = args.prepare()?;
+        let device = args.set_threads_and_device()?;
         let batch_size = args.batch_size.unwrap_or(default_batch);
         let kind = args.dataset.kind();
         let classes = kind.num_classes() as i64;

@@ -8,16 +8,17 @@
 //! Per seed, every lane (each optimizer without and with each intervention) starts from
 //! the same initial weights and sees the same batches, in lockstep; the lanes' final
 //! training loss (mean over the last epoch) and test accuracy are compared seed by seed,
-//! and the paired changes judged by [`crate::stats::claim4`].
+//! and the paired changes judged by [`crate::stats::Claim4`].
 use super::input::Input;
 use super::options::{at_least_one, non_negative, positive, InputArgs, ModelArgs};
 use super::present::{device_label, fixed, OutputArgs, Verdict};
 use crate::commands::distinct;
-use crate::commands::report::collect::display_name;
-use crate::plot::{draw_png, extremes, font, legend, line, optimizer_color, plot_error};
+use crate::config::FactorSpec;
+use crate::plot::{
+    display_name, draw_png, extremes, font, legend, line, optimizer_color, plot_error,
+};
 use crate::sinks::tensorboard::Board;
-use crate::stats::{claim4, paired, Estimate, Outcome};
-use crate::train::factors::FactorSpec;
+use crate::stats::{paired, Claim4, Estimate, Finding};
 use crate::train::lockstep::{self, Flow, LaneObserver};
 use crate::train::Session;
 use anyhow::{bail, Result};
@@ -123,7 +124,7 @@ pub struct Change {
 #[derive(Clone, Debug, Serialize)]
 pub struct Judgement {
     pub factors: String,
-    pub outcome: Outcome,
+    pub outcome: Finding,
     pub detail: String,
 }
 
@@ -131,7 +132,7 @@ pub struct Judgement {
 pub struct Report {
     pub check: &'static str,
     pub verdict: Verdict,
-    pub outcome: Outcome,
+    pub outcome: Finding,
     pub metric: Metric,
     pub budget: String,
     pub model: String,
@@ -299,10 +300,10 @@ fn train_seed(
 
 pub fn run(args: &MultiScaleArgs) -> Result<Report> {
     let started = Instant::now();
-    let device = args.input.prepare()?;
+    let device = args.input.set_threads_and_device()?;
     let batch_size = args.input.batch_size.unwrap_or(128);
     let png = args.output.png(&args.png, "multi-scale.png")?;
-    let mut board = args.output.prepare()?;
+    let mut board = args.output.create_outputs()?;
     let factors = distinct([FactorSpec::None].into_iter().chain(args.factors.clone()));
     if factors.len() < 2 {
         bail!("--factors: give at least one intervention besides none (spread:3, equalize, …)");
@@ -356,7 +357,7 @@ pub fn run(args: &MultiScaleArgs) -> Result<Report> {
     );
     let verdict = Verdict {
         claim: CLAIM.to_string(),
-        supported: first.outcome == Outcome::Supported,
+        supported: first.outcome == Finding::Supported,
         line: format!(
             "{CLAIM}: {} — {}; budget: {budget}",
             first.outcome.word(),
@@ -400,43 +401,32 @@ pub fn run(args: &MultiScaleArgs) -> Result<Report> {
     Ok(report)
 }
 
-/// The rule of [`claim4`] on the chosen measure, for one intervention.
+/// Claim 4's rule ([`Claim4`]) on the chosen measure, for one intervention.
 fn judge(factors: &str, changes: &[Change], lanes: &[Lane], metric: Metric) -> Judgement {
     // Harm is a drop in accuracy.
-    let harm = |e: Estimate| Estimate { mean: -e.mean, ..e };
-    let of = |mode: DecayMode| {
+    let of = |optimizer: DecayMode| {
         changes
             .iter()
-            .find(|c| c.optimizer == mode && c.factors == factors)
-            .and_then(|c| metric.of(c.train_loss, c.test_accuracy.map(harm)))
+            .find(|c| c.optimizer == optimizer && c.factors == factors)
+            .and_then(|c| metric.of(c.train_loss, c.test_accuracy.map(|e| e.negated())))
     };
-    let noise_w = lanes
+    let adamw_without = lanes
         .iter()
         .find(|l| l.optimizer == DecayMode::Decoupled && l.factors == "none")
-        .and_then(|l| metric.of(l.train_loss, l.test_accuracy))
-        .map_or(0.0, |e| e.sd);
-    let (Some(l2), Some(w)) = (of(DecayMode::L2), of(DecayMode::Decoupled)) else {
-        return Judgement {
-            factors: factors.into(),
-            outcome: Outcome::Inconclusive,
-            detail: "a lane has no result (diverged, or no test set)".into(),
-        };
-    };
-    let what = metric.of("final training loss", "test-accuracy drop");
-    let ci = |e: &Estimate| match (e.low(), e.high()) {
-        (Some(lo), Some(hi)) => format!("{:+.4} [{lo:+.4}, {hi:+.4}]", e.mean),
-        _ => format!("{:+.4} (1 seed, no CI)", e.mean),
+        .and_then(|l| metric.of(l.train_loss, l.test_accuracy));
+    let judged = Claim4::judge(of(DecayMode::L2), of(DecayMode::Decoupled), adamw_without);
+    let detail = if judged.adam_l2.is_none() || judged.adamw.is_none() {
+        "a lane has no result (diverged, or no test set)".into()
+    } else {
+        judged.detail(
+            factors,
+            metric.of("final training loss", "test-accuracy drop"),
+        )
     };
     Judgement {
         factors: factors.into(),
-        outcome: claim4(&l2, &w, noise_w),
-        detail: format!(
-            "{factors} vs none, change in {what} (mean, 95% CI over {} paired seeds): Adam-ℓ2 {}, AdamW {} \
-             (AdamW's seed-to-seed sd {noise_w:.4})",
-            l2.n,
-            ci(&l2),
-            ci(&w)
-        ),
+        outcome: judged.outcome,
+        detail,
     }
 }
 

@@ -80,8 +80,8 @@ pub struct InputArgs {
 
 impl InputArgs {
     /// Applies `--threads` and resolves `--device`.
-    pub fn prepare(&self) -> anyhow::Result<Device> {
-        crate::commands::train::set_threads(self.threads);
+    pub fn set_threads_and_device(&self) -> anyhow::Result<Device> {
+        crate::train::device::set_threads(self.threads);
         parse_device(&self.device)
     }
 }

@@ -53,7 +53,7 @@ pub struct OutputArgs {
 impl OutputArgs {
     /// Makes the places the outputs go (the JSON's folder, the TensorBoard folder) before
     /// any work, so that a bad path fails at once rather than after the check has run.
-    pub fn prepare(&self) -> Result<Option<Board>> {
+    pub fn create_outputs(&self) -> Result<Option<Board>> {
         if let Some(path) = &self.json {
             create_parent(path).with_context(|| format!("--json {}", path.display()))?;
         }
@@ -64,7 +64,7 @@ impl OutputArgs {
     }
 
     /// Where a check's figure goes: `png`, else the `--json` path with `.png`, else
-    /// `default`; its folder is made now, as [`OutputArgs::prepare`] does.
+    /// `default`; its folder is made now, as [`OutputArgs::create_outputs`] does.
     pub fn png(&self, png: &Option<PathBuf>, default: &str) -> Result<PathBuf> {
         let path = match (png, &self.json) {
             (Some(png), _) => png.clone(),

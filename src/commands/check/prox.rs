@@ -337,7 +337,7 @@ pub fn run(args: &ProxArgs) -> Result<Report> {
             zero_eps(Kind::Float)
         );
     }
-    let mut board = args.output.prepare()?;
+    let mut board = args.output.create_outputs()?;
     println!(
         "check prox: {} {} BN, {} parameters, {} steps of batch {batch_size} on {} ({}), η_0 = {:e}, λ = {:e}, ε = {:e}",
         args.model.model,

@@ -392,7 +392,7 @@ pub fn run(args: &ScaleFreeArgs) -> Result<Report> {
         });
     }
     let mut lanes = lanes(args, &input, &eps_values, &scalings, wd)?;
-    let mut board = args.output.prepare()?;
+    let mut board = args.output.create_outputs()?;
     print_header(args, &input, &lanes, &eps_values, &scalings, wd);
     let mut watch = ScaleFreeWatch {
         runs: lanes.runs,

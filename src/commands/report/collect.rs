@@ -2,10 +2,10 @@
 //! with its state, grouped by (model, BN, loss multiplier) into (η_0, λ) grids per
 //! optimizer, each with its best cell.
 use crate::commands::distinct;
-use crate::commands::sweep::experiment::Plan;
-use crate::config::RunConfig;
+use crate::config::{FactorSpec, RunConfig};
+use crate::experiment::Plan;
 use crate::rundir::{MetricsRow, RunDir, ScaleRow, Summary};
-pub use crate::rundir::{RunState, DIVERGED_ERROR};
+pub use crate::rundir::{RunProgress, DIVERGED_ERROR};
 use anyhow::Result;
 use optim::DecayMode;
 use serde::Serialize;
@@ -16,22 +16,14 @@ pub struct RunResult {
     pub name: String,
     pub dir: PathBuf,
     pub config: RunConfig,
-    pub outcome: RunState,
+    pub progress: RunProgress,
     pub summary: Option<Summary>,
 }
 
 impl RunResult {
     /// Final test error, 1.1 when diverged; `None` while the run has no final value.
     pub fn heatmap_error(&self) -> Option<f64> {
-        match (self.outcome, &self.summary) {
-            (RunState::Diverged, _) => Some(DIVERGED_ERROR),
-            (RunState::Completed, Some(s)) => s
-                .final_test_accuracy
-                .map(|a| 1.0 - a)
-                .or(s.test_error_for_heatmap)
-                .filter(|e| e.is_finite()),
-            _ => None,
-        }
+        self.summary.as_ref()?.heatmap_error()
     }
 
     pub fn metrics(&self) -> Result<Vec<MetricsRow>> {
@@ -50,7 +42,7 @@ pub struct GroupKey {
     pub bn: bool,
     pub loss_mult: f64,
     /// The gradient-factor intervention (`none`, `spread:3`, …).
-    pub grad_factors: String,
+    pub grad_factors: FactorSpec,
 }
 
 impl GroupKey {
@@ -59,7 +51,7 @@ impl GroupKey {
             model: config.model.name.clone(),
             bn: config.model.bn,
             loss_mult: config.training.loss_mult,
-            grad_factors: config.training.grad_factors.to_string(),
+            grad_factors: config.training.grad_factors.clone(),
         }
     }
 
@@ -74,9 +66,12 @@ impl GroupKey {
             label.push_str(&format!(", loss × {}", self.loss_mult));
             slug.push_str(&format!("-lm{}", self.loss_mult));
         }
-        if self.grad_factors != "none" {
+        if !self.grad_factors.is_none() {
             label.push_str(&format!(", factors {}", self.grad_factors));
-            slug.push_str(&format!("-gf-{}", self.grad_factors.replace(':', "")));
+            slug.push_str(&format!(
+                "-gf-{}",
+                self.grad_factors.to_string().replace(':', "")
+            ));
         }
         (label, slug)
     }
@@ -111,12 +106,12 @@ impl Counts {
         let mut counts = Counts::default();
         for run in runs {
             counts.planned += 1;
-            match run.outcome {
-                RunState::Missing => counts.missing += 1,
-                RunState::Started => counts.started += 1,
-                RunState::Interrupted => counts.interrupted += 1,
-                RunState::Completed => counts.completed += 1,
-                RunState::Diverged => counts.diverged += 1,
+            match run.progress {
+                RunProgress::Missing => counts.missing += 1,
+                RunProgress::Started => counts.started += 1,
+                RunProgress::Interrupted => counts.interrupted += 1,
+                RunProgress::Completed => counts.completed += 1,
+                RunProgress::Diverged => counts.diverged += 1,
             }
         }
         counts
@@ -201,7 +196,7 @@ impl Collection {
     /// A cell's completed runs, for results over seeds.
     pub fn completed<'a>(&'a self, cell: &'a Cell) -> impl Iterator<Item = &'a RunResult> {
         self.runs_of(cell)
-            .filter(|r| r.outcome == RunState::Completed)
+            .filter(|r| r.progress == RunProgress::Completed)
     }
 
     /// The run standing for a cell in curves and histograms: its first completed seed.
@@ -211,12 +206,12 @@ impl Collection {
 }
 
 fn read_run(name: &str, dir: &Path, config: &RunConfig) -> Result<RunResult> {
-    let (outcome, summary) = RunDir::new(dir).state()?;
+    let (progress, summary) = RunDir::new(dir).progress()?;
     Ok(RunResult {
         name: name.to_string(),
         dir: dir.to_path_buf(),
         config: config.clone(),
-        outcome,
+        progress,
         summary,
     })
 }
@@ -233,7 +228,7 @@ pub fn collect(plan: Plan) -> Result<Collection> {
     let runs: Vec<RunResult> = plan
         .runs
         .iter()
-        .map(|r| read_run(&r.name, &r.dir, &r.config))
+        .map(|r| read_run(&r.name, r.dir(), &r.config))
         .collect::<Result<_>>()?;
     let counts = Counts::of(runs.iter());
     let keys = distinct(runs.iter().map(|run| GroupKey::of(&run.config)));
@@ -280,7 +275,7 @@ fn build_group(key: GroupKey, runs: &[RunResult]) -> Group {
                         .then(|| errors.iter().sum::<f64>() / errors.len() as f64);
                     let any_diverged = of_cell
                         .iter()
-                        .any(|&i| runs[i].outcome == RunState::Diverged);
+                        .any(|&i| runs[i].progress == RunProgress::Diverged);
                     cells.push(Cell {
                         lr,
                         wd,
@@ -320,14 +315,5 @@ pub fn fmt_sci(x: f64) -> String {
         "0".into()
     } else {
         format!("{x:e}")
-    }
-}
-
-/// Adam-ℓ2, AdamW, AdamProx: the names used in figures and tables.
-pub fn display_name(optimizer: DecayMode) -> &'static str {
-    match optimizer {
-        DecayMode::L2 => "Adam-ℓ2",
-        DecayMode::Decoupled => "AdamW",
-        DecayMode::Proximal => "AdamProx",
     }
 }

@@ -1,6 +1,7 @@
 //! Training loss and test accuracy against epoch for each optimizer's best setting.
-use super::collect::{display_name, fmt_sci, Collection, Group, RunResult};
+use super::collect::{fmt_sci, Collection, Group, RunResult};
 use super::figure::{draw_png, font, optimizer_color, plot_error, Area, Figure};
+use crate::plot::display_name;
 use crate::plot::{extremes, header, legend, line};
 use crate::rundir::MetricsRow;
 use anyhow::Result;

@@ -26,7 +26,7 @@ pub fn draw(groups: &[GroupRow], dir: &Path) -> Result<Option<Figure>> {
             Some((g, spread, gap * 100.0, half * 100.0))
         })
         .collect();
-    let intervention = points.iter().any(|p| p.0.grad_factors != "none");
+    let intervention = points.iter().any(|p| !p.0.grad_factors.is_none());
     if points.len() < 2 || (points.len() < 3 && !intervention) {
         return Ok(None);
     }
@@ -61,7 +61,7 @@ pub fn draw(groups: &[GroupRow], dir: &Path) -> Result<Option<Figure>> {
             let stroke = color.mix(0.6).stroke_width(2);
             let bar = PathElement::new(vec![(x, y - half), (x, y + half)], stroke);
             chart.draw_series([bar]).map_err(plot_error)?;
-            let natural = group.grad_factors == "none";
+            let natural = group.grad_factors.is_none();
             if natural {
                 let dot = Circle::new((x, y), 6, color.filled());
                 chart.draw_series([dot]).map_err(plot_error)?;

@@ -1,8 +1,9 @@
 //! Final test error over (η_0, λ), one panel per optimizer on one colour scale, the
 //! best cell outlined (the paper's heatmaps). Drawn cell by cell in pixels: the axes are
 //! categorical, which plotters' numeric meshes do not express well.
-use super::collect::{display_name, fmt_sci, Cell, Collection, Group, RunState, DIVERGED_ERROR};
+use super::collect::{fmt_sci, Cell, Collection, Group, RunProgress, DIVERGED_ERROR};
 use super::figure::{centered, draw_png, plot_error, Area, Figure};
+use crate::plot::display_name;
 use crate::plot::{anchored, extremes, header, text};
 use anyhow::Result;
 use plotters::prelude::*;
@@ -114,10 +115,10 @@ fn cell_label(collection: &Collection, cell: &Cell) -> (String, String) {
         return (String::new(), String::new());
     }
     let Some(error) = cell.error else {
-        let runs = collection.runs_of(cell).map(|r| r.outcome);
+        let runs = collection.runs_of(cell).map(|r| r.progress);
         let note = if runs
             .clone()
-            .any(|o| matches!(o, RunState::Started | RunState::Interrupted))
+            .any(|o| matches!(o, RunProgress::Started | RunProgress::Interrupted))
         {
             "unfinished"
         } else {

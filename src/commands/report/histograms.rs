@@ -2,9 +2,10 @@
 //! and parameters, all non-BN layers merged, as proportions per octave, at the first,
 //! a middle and the last logged step. One figure per (model, loss multiplier) and
 //! quantity: optimizers side by side, with and without BN one above the other.
-use super::collect::{display_name, fmt_sci, Collection, Group};
+use super::collect::{fmt_sci, Collection, Group};
 use super::figure::{centered, draw_png, Area, Figure};
 use crate::commands::distinct;
+use crate::plot::display_name;
 use crate::plot::{header, octave_panel, text, OctaveSeries};
 use crate::rundir::ScaleRow;
 use anyhow::Result;

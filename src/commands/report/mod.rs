@@ -11,7 +11,7 @@ pub mod html;
 pub mod seeds;
 pub mod table;
 
-use crate::commands::sweep::experiment::{Experiment, Plan};
+use crate::experiment::{Experiment, ExperimentDir};
 use crate::sinks::atomic::{write_atomic, write_json_atomic};
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -56,7 +56,8 @@ pub struct Written {
 /// Reads the plan and the runs, writes every figure, the tables and the page.
 pub fn generate(args: &ReportArgs) -> Result<Written> {
     let name = experiment_name(&args.experiment)?;
-    let plan_path = Plan::dir(&args.runs, &name).join("plan.json");
+    let folder = ExperimentDir::new(&args.runs, &name);
+    let plan_path = folder.plan_path();
     if !plan_path.exists() {
         bail!(
             "no plan at {}: run `scalefree sweep {}` first (or pass --runs where the runs are)",
@@ -64,7 +65,7 @@ pub fn generate(args: &ReportArgs) -> Result<Written> {
             args.experiment
         );
     }
-    let plan = Plan::read(&plan_path)?;
+    let plan = folder.read_plan()?;
     let collection = collect::collect(plan)?;
     let dir = args.out.join(&name);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;

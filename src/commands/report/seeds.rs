@@ -2,8 +2,9 @@
 //! AdamW − Adam-ℓ2 gap paired by seed, and claim 4's verdict wherever the experiment ran
 //! a gradient-factor intervention beside the same settings without one.
 use super::collect::{Cell, Collection, Group};
+use crate::config::FactorSpec;
 use crate::rundir::Summary;
-use crate::stats::{claim4, paired, Estimate, Outcome};
+use crate::stats::{paired, Claim4, Estimate, Finding};
 use optim::DecayMode;
 use serde::Serialize;
 
@@ -44,7 +45,7 @@ pub struct Claim4Row {
     pub model: String,
     pub bn: bool,
     pub loss_mult: f64,
-    pub factors: String,
+    pub factors: FactorSpec,
     /// Paired changes (intervention − none) of each optimizer at its best setting without
     /// factors: final training loss and final test accuracy.
     pub adam_l2_train_loss: Option<Estimate>,
@@ -52,7 +53,7 @@ pub struct Claim4Row {
     pub adam_l2_test_accuracy: Option<Estimate>,
     pub adamw_test_accuracy: Option<Estimate>,
     /// Judged on the training loss (the measure the experiments fix in advance).
-    pub outcome: Outcome,
+    pub outcome: Finding,
     pub line: String,
 }
 
@@ -74,10 +75,10 @@ pub fn claim4_rows(collection: &Collection) -> Vec<Claim4Row> {
     for group in collection
         .groups
         .iter()
-        .filter(|g| g.key.grad_factors != "none")
+        .filter(|g| !g.key.grad_factors.is_none())
     {
         let Some(none) = collection.groups.iter().find(|g| {
-            g.key.grad_factors == "none"
+            g.key.grad_factors.is_none()
                 && g.key.model == group.key.model
                 && g.key.bn == group.key.bn
                 && g.key.loss_mult == group.key.loss_mult
@@ -92,55 +93,39 @@ pub fn claim4_rows(collection: &Collection) -> Vec<Claim4Row> {
                 &per_seed(collection, natural, value),
             ))
         };
-        let (l2_loss, w_loss) = (
+        let adamw_without = none
+            .best_cell(DecayMode::Decoupled)
+            .and_then(|c| Estimate::of_seeds(&per_seed(collection, c, train_loss)));
+        let judged = Claim4::judge(
             change(DecayMode::L2, train_loss),
             change(DecayMode::Decoupled, train_loss),
+            adamw_without,
         );
-        let noise_w = none
-            .best_cell(DecayMode::Decoupled)
-            .and_then(|c| Estimate::of_seeds(&per_seed(collection, c, train_loss)))
-            .map_or(0.0, |e| e.sd);
-        let outcome = match (&l2_loss, &w_loss) {
-            (Some(l2), Some(w)) => claim4(l2, w, noise_w),
-            _ => Outcome::Inconclusive,
-        };
-        let text = |e: &Option<Estimate>| e.map_or("—".into(), |e| signed(&e, 4));
+        let (l2_accuracy, w_accuracy) = (
+            change(DecayMode::L2, accuracy),
+            change(DecayMode::Decoupled, accuracy),
+        );
+        let text = |e: &Option<Estimate>| e.map_or("—".into(), |e| e.signed_text(4));
         let line = format!(
-            "claim 4 ({}): {} — {} vs none, paired change in final training loss: Adam-ℓ2 {}, AdamW {} \
-             (AdamW's seed-to-seed sd {noise_w:.4}); in test accuracy: Adam-ℓ2 {}, AdamW {}",
+            "claim 4 ({}): {} — {}; in test accuracy: Adam-ℓ2 {}, AdamW {}",
             none.key.label(),
-            outcome.word(),
-            group.key.grad_factors,
-            text(&l2_loss),
-            text(&w_loss),
-            text(&change(DecayMode::L2, accuracy)),
-            text(&change(DecayMode::Decoupled, accuracy)),
+            judged.outcome.word(),
+            judged.detail(&group.key.grad_factors.to_string(), "final training loss"),
+            text(&l2_accuracy),
+            text(&w_accuracy),
         );
         rows.push(Claim4Row {
             model: group.key.model.clone(),
             bn: group.key.bn,
             loss_mult: group.key.loss_mult,
             factors: group.key.grad_factors.clone(),
-            adam_l2_train_loss: l2_loss,
-            adamw_train_loss: w_loss,
-            adam_l2_test_accuracy: change(DecayMode::L2, accuracy),
-            adamw_test_accuracy: change(DecayMode::Decoupled, accuracy),
-            outcome,
+            adam_l2_train_loss: judged.adam_l2,
+            adamw_train_loss: judged.adamw,
+            adam_l2_test_accuracy: l2_accuracy,
+            adamw_test_accuracy: w_accuracy,
+            outcome: judged.outcome,
             line,
         });
     }
     rows
-}
-
-/// `+0.0123 [+0.0100, +0.0146] (n = 4)`, or `+0.0123 (1 seed)`.
-pub fn signed(e: &Estimate, digits: usize) -> String {
-    match (e.low(), e.high()) {
-        (Some(lo), Some(hi)) => {
-            format!(
-                "{:+.digits$} [{lo:+.digits$}, {hi:+.digits$}] (n = {})",
-                e.mean, e.n
-            )
-        }
-        _ => format!("{:+.digits$} (1 seed)", e.mean),
-    }
 }

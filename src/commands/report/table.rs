@@ -1,9 +1,11 @@
 //! The summary table: per (model, BN), each optimizer's best setting and accuracy, the
 //! AdamW − Adam-ℓ2 gap and the gradient scale spread at initialisation (the paper's
 //! claim 4 in one table), as `summary.json` and `summary.md`.
-use super::collect::{display_name, fmt_sci, Collection, Counts, Group, RunResult, RunState};
+use super::collect::{fmt_sci, Collection, Counts, Group, RunProgress, RunResult};
 use super::figure::Figure;
 use super::seeds::{self, Claim4Row};
+use crate::config::FactorSpec;
+use crate::plot::display_name;
 use crate::rundir::SpreadRow;
 use crate::stats::Estimate;
 use anyhow::Result;
@@ -33,7 +35,7 @@ pub struct GroupRow {
     pub model: String,
     pub bn: bool,
     pub loss_mult: f64,
-    pub grad_factors: String,
+    pub grad_factors: FactorSpec,
     pub optimizers: Vec<OptimizerRow>,
     /// Final test accuracy of AdamW's best setting minus Adam-ℓ2's (a fraction).
     pub adamw_minus_adam_l2: Option<f64>,
@@ -84,14 +86,14 @@ pub struct SpreadAtInit {
 #[derive(Clone, Debug, Serialize)]
 pub struct RunListing {
     pub name: String,
-    pub state: RunState,
+    pub state: RunProgress,
     pub dir: PathBuf,
 }
 
 fn listing(run: &RunResult) -> RunListing {
     RunListing {
         name: run.name.clone(),
-        state: run.outcome,
+        state: run.progress,
         dir: run.dir.clone(),
     }
 }
@@ -102,8 +104,8 @@ pub fn build(collection: &Collection, figures: Vec<Figure>) -> Result<Report> {
         .iter()
         .map(|g| group_row(collection, g))
         .collect::<Result<_>>()?;
-    let listed = |keep: &dyn Fn(RunState) -> bool| {
-        let runs = collection.runs.iter().filter(|r| keep(r.outcome));
+    let listed = |keep: &dyn Fn(RunProgress) -> bool| {
+        let runs = collection.runs.iter().filter(|r| keep(r.progress));
         runs.map(listing).collect()
     };
     Ok(Report {
@@ -113,7 +115,7 @@ pub fn build(collection: &Collection, figures: Vec<Figure>) -> Result<Report> {
         counts: collection.counts,
         groups,
         unfinished: listed(&|state| !state.is_final()),
-        diverged: listed(&|state| state == RunState::Diverged),
+        diverged: listed(&|state| state == RunProgress::Diverged),
         claim4: seeds::claim4_rows(collection),
         figures,
     })
@@ -175,7 +177,7 @@ fn spread_at_init(collection: &Collection, group: &Group) -> Result<Option<Sprea
     let cells = group.optimizers.iter().flat_map(|grid| &grid.cells);
     let any = cells.flat_map(|cell| collection.runs_of(cell));
     for (run, from) in best.chain(any.map(|run| (run, "first run with scales".to_string()))) {
-        if run.outcome == RunState::Missing {
+        if run.progress == RunProgress::Missing {
             continue;
         }
         let rows = run.scale_rows()?;
@@ -291,7 +293,7 @@ pub fn table_cells(report: &Report) -> (Vec<String>, Vec<Vec<String>>) {
     if show_loss_mult {
         header.push("loss ×".into());
     }
-    let show_factors = report.groups.iter().any(|g| g.grad_factors != "none");
+    let show_factors = report.groups.iter().any(|g| !g.grad_factors.is_none());
     if show_factors {
         header.push("gradient factors".into());
     }
@@ -315,7 +317,7 @@ pub fn table_cells(report: &Report) -> (Vec<String>, Vec<Vec<String>>) {
                 cells.push(format!("{}", g.loss_mult));
             }
             if show_factors {
-                cells.push(g.grad_factors.clone());
+                cells.push(g.grad_factors.to_string());
             }
             cells.extend(columns.iter().map(|&o| best_text(row_for(g, o))));
             cells.push(paired_gap_text(g));

@@ -6,7 +6,7 @@
 //! SIGTERM when the sweep exits (`PR_SET_PDEATHSIG`), so a killed sweep leaves no orphan
 //! writing a run; they checkpoint and stop, and the next sweep resumes them. A run that
 //! another process is writing (its `run.lock` is held) is left to it and reported as busy.
-use super::experiment::{Plan, PlannedRun};
+use crate::experiment::{ExperimentDir, Plan, PlannedRun};
 use crate::rundir::lock::Busy;
 use crate::rundir::RunDir;
 use anyhow::{Context, Result};
@@ -235,19 +235,137 @@ pub fn train_command(
     Ok(cmd)
 }
 
-pub fn run(
-    plan: &Plan,
-    todo: Vec<(PlannedRun, bool)>,
-    configs: &Path,
-    options: &LocalOptions,
-) -> Result<LocalOutcome> {
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+/// The sweep's runs as they go: the children running, the slots they hold, and the tally.
+struct Pool<'a> {
+    options: &'a LocalOptions,
+    folder: &'a ExperimentDir,
+    bar: ProgressBar,
+    running: Vec<Running>,
+    slots_busy: Vec<bool>,
+    ended: LocalOutcome,
+}
+
+impl Pool<'_> {
+    /// Starts `run` in a free slot, or leaves it to the process that is writing it.
+    fn start(&mut self, run: PlannedRun, resume: bool) -> Result<()> {
+        let dir = RunDir::new(run.dir());
+        if let Some(holder) = dir.writer()? {
+            self.left_to(&run.name, holder.to_string());
+            self.bar.inc(1);
+            return Ok(());
+        }
+        let slot = self
+            .slots_busy
+            .iter()
+            .position(|b| !b)
+            .expect("a free slot exists");
+        let placement = self.options.placements[slot % self.options.placements.len()].label();
+        std::fs::create_dir_all(dir.path())
+            .with_context(|| format!("cannot create {}", dir.path().display()))?;
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.train_log_path())?;
+        let mut cmd = self
+            .options
+            .child_command(slot, &self.folder.run_file(&run.name), resume)?;
+        cmd.stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        die_with_parent(&mut cmd);
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("cannot start the run {}", run.name))?;
+        self.slots_busy[slot] = true;
+        say(&self.bar, format!("started  {} on {placement}", run.name));
+        self.running.push(Running { child, run, slot });
+        Ok(())
     }
-    let total = todo.len();
-    let bar = ProgressBar::new(total as u64);
+
+    fn left_to(&mut self, name: &str, holder: String) {
+        say(
+            &self.bar,
+            format!("busy     {name}: {holder} is writing it; left to it"),
+        );
+        self.ended.busy.push((name.to_string(), holder));
+    }
+
+    /// Reaps the children that have exited, freeing their slots.
+    fn reap(&mut self) -> Result<()> {
+        let mut still = Vec::new();
+        for mut r in std::mem::take(&mut self.running) {
+            match r.child.try_wait()? {
+                None => still.push(r),
+                Some(status) => {
+                    self.slots_busy[r.slot] = false;
+                    self.ended_with(&r.run, status.code());
+                    self.bar.inc(1);
+                }
+            }
+        }
+        self.running = still;
+        self.bar.set_message(format!(
+            "done {}, running {}, failed {}",
+            self.ended.done,
+            self.running.len(),
+            self.ended.failed.len()
+        ));
+        Ok(())
+    }
+
+    /// Counts and says how a child ended, by its exit code.
+    fn ended_with(&mut self, run: &PlannedRun, code: Option<i32>) {
+        match code {
+            Some(0) | Some(3) => {
+                self.ended.done += 1;
+                let word = if code == Some(3) {
+                    "diverged"
+                } else {
+                    "finished"
+                };
+                say(&self.bar, format!("{word} {}", run.name));
+            }
+            Some(Busy::EXIT_CODE) => {
+                let holder = RunDir::new(run.dir())
+                    .writer()
+                    .ok()
+                    .flatten()
+                    .map_or("another process".to_string(), |h| h.to_string());
+                self.left_to(&run.name, holder);
+            }
+            Some(130) => say(
+                &self.bar,
+                format!("stopped  {} (checkpointed; a re-run resumes it)", run.name),
+            ),
+            code => {
+                let why = match code {
+                    Some(c) => format!("exit code {c}"),
+                    None => "killed by a signal".to_string(),
+                };
+                let log = RunDir::new(run.dir()).train_log_path();
+                say(
+                    &self.bar,
+                    format!("FAILED   {} ({why}); log: {}", run.name, log.display()),
+                );
+                self.ended.failed.push((run.name.clone(), why));
+            }
+        }
+    }
+
+    /// A terminal's Ctrl-C reaches the children already; a signal sent to the sweep alone
+    /// (kill, a scheduler) is passed on so that they checkpoint and stop too.
+    fn forward_stop(&self) {
+        for r in &self.running {
+            // SAFETY: sending a signal to a child we spawned and have not reaped.
+            unsafe {
+                libc::kill(r.child.id() as libc::pid_t, libc::SIGINT);
+            }
+        }
+    }
+}
+
+fn progress_bar(experiment: &str, runs: usize) -> ProgressBar {
+    let bar = ProgressBar::new(runs as u64);
     bar.set_style(
         ProgressStyle::with_template(
             "{prefix} [{bar:30}] {pos}/{len} {msg} elapsed {elapsed} ETA {eta}",
@@ -255,139 +373,58 @@ pub fn run(
         .expect("the template is valid")
         .progress_chars("=> "),
     );
-    bar.set_prefix(plan.experiment.clone());
+    bar.set_prefix(experiment.to_string());
+    bar
+}
+
+/// Runs `todo` (each run, and whether it resumes), `options.jobs` at once, until all have
+/// ended or a stop is asked for.
+pub fn run(
+    plan: &Plan,
+    todo: Vec<(PlannedRun, bool)>,
+    folder: &ExperimentDir,
+    options: &LocalOptions,
+) -> Result<LocalOutcome> {
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    }
+    let mut pool = Pool {
+        options,
+        folder,
+        bar: progress_bar(&plan.experiment, todo.len()),
+        running: Vec::new(),
+        slots_busy: vec![false; options.jobs],
+        ended: LocalOutcome {
+            done: 0,
+            failed: Vec::new(),
+            busy: Vec::new(),
+            interrupted: false,
+        },
+    };
     let mut queue = todo.into_iter();
-    let mut running: Vec<Running> = Vec::new();
-    let mut slots_busy = vec![false; options.jobs];
-    let mut done = 0;
-    let mut failed = Vec::new();
-    let mut busy = Vec::new();
     let mut forwarded = false;
     loop {
         if stop.load(Ordering::SeqCst) && !forwarded {
-            // A terminal's Ctrl-C reaches the children already; a signal sent to the sweep
-            // alone (kill, a scheduler) is passed on so that they checkpoint and stop too.
-            for r in &running {
-                // SAFETY: sending a signal to a child we spawned and have not reaped.
-                unsafe {
-                    libc::kill(r.child.id() as libc::pid_t, libc::SIGINT);
-                }
-            }
+            pool.forward_stop();
             forwarded = true;
         }
-        while !stop.load(Ordering::SeqCst) && running.len() < options.jobs {
+        while !stop.load(Ordering::SeqCst) && pool.running.len() < options.jobs {
             let Some((run, resume)) = queue.next() else {
                 break;
             };
-            let slot = slots_busy
-                .iter()
-                .position(|b| !b)
-                .expect("a free slot exists");
-            let placement = options.placements[slot % options.placements.len()].label();
-            if let Some(holder) = RunDir::new(&run.dir).writer()? {
-                say(
-                    &bar,
-                    format!("busy     {}: {holder} is writing it; left to it", run.name),
-                );
-                busy.push((run.name.clone(), holder.to_string()));
-                bar.inc(1);
-                continue;
-            }
-            std::fs::create_dir_all(&run.dir)
-                .with_context(|| format!("cannot create {}", run.dir.display()))?;
-            let log = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(run.dir.join("train.log"))?;
-            let mut cmd =
-                options.child_command(slot, &configs.join(format!("{}.json", run.name)), resume)?;
-            cmd.stdin(Stdio::null())
-                .stdout(log.try_clone()?)
-                .stderr(log);
-            die_with_parent(&mut cmd);
-            let child = cmd
-                .spawn()
-                .with_context(|| format!("cannot start the run {}", run.name))?;
-            slots_busy[slot] = true;
-            say(&bar, format!("started  {} on {placement}", run.name));
-            running.push(Running { child, run, slot });
+            pool.start(run, resume)?;
         }
-        if running.is_empty() {
+        if pool.running.is_empty() {
             break;
         }
         std::thread::sleep(Duration::from_millis(200));
-        let mut still = Vec::new();
-        for mut r in running.drain(..) {
-            match r.child.try_wait()? {
-                None => still.push(r),
-                Some(status) => {
-                    slots_busy[r.slot] = false;
-                    match status.code() {
-                        Some(0) | Some(3) => {
-                            done += 1;
-                            let word = if status.code() == Some(3) {
-                                "diverged"
-                            } else {
-                                "finished"
-                            };
-                            say(&bar, format!("{word} {}", r.run.name));
-                        }
-                        Some(Busy::EXIT_CODE) => {
-                            let holder = RunDir::new(&r.run.dir)
-                                .writer()
-                                .ok()
-                                .flatten()
-                                .map_or("another process".to_string(), |h| h.to_string());
-                            say(
-                                &bar,
-                                format!(
-                                    "busy     {}: {holder} is writing it; left to it",
-                                    r.run.name
-                                ),
-                            );
-                            busy.push((r.run.name.clone(), holder));
-                        }
-                        Some(130) => say(
-                            &bar,
-                            format!(
-                                "stopped  {} (checkpointed; a re-run resumes it)",
-                                r.run.name
-                            ),
-                        ),
-                        code => {
-                            let why = match code {
-                                Some(c) => format!("exit code {c}"),
-                                None => "killed by a signal".to_string(),
-                            };
-                            say(
-                                &bar,
-                                format!(
-                                    "FAILED   {} ({why}); log: {}",
-                                    r.run.name,
-                                    r.run.dir.join("train.log").display()
-                                ),
-                            );
-                            failed.push((r.run.name.clone(), why));
-                        }
-                    }
-                    bar.inc(1);
-                }
-            }
-        }
-        running = still;
-        bar.set_message(format!(
-            "done {done}, running {}, failed {}",
-            running.len(),
-            failed.len()
-        ));
+        pool.reap()?;
     }
-    bar.finish_and_clear();
-    Ok(LocalOutcome {
-        done,
-        failed,
-        busy,
-        interrupted: stop.load(Ordering::SeqCst),
-    })
+    pool.bar.finish_and_clear();
+    pool.ended.interrupted = stop.load(Ordering::SeqCst);
+    Ok(pool.ended)
 }
 
 #[cfg(test)]

@@ -4,17 +4,15 @@
 //! with other settings than the plan's (the experiment was edited) is stale: never counted
 //! as done, reported, and redone or kept only when asked (`--redo-stale`, `--keep-stale`).
 //! One sweep of an experiment at a time (`sweep.lock` in its folder).
-pub mod experiment;
 pub mod local;
 pub mod slurm;
 pub mod stale;
 
+use crate::experiment::{resolve_path, Experiment, ExperimentDir, Plan, PlannedRun};
 use crate::rundir::lock::Lock;
-use crate::rundir::{RunDir, RunState};
-use crate::sinks::atomic::write_json_atomic;
+use crate::rundir::{RunDir, RunProgress};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use experiment::{resolve_path, Experiment, Plan};
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -111,120 +109,100 @@ pub fn plan_of(spec: &str, runs_dir: &Path) -> Result<Plan> {
     experiment.expand(&path, runs_dir)
 }
 
-/// Writes the plan and one run file per run; returns the run files' folder.
-pub fn write_plan(plan: &Plan, runs_dir: &Path) -> Result<PathBuf> {
-    let dir = Plan::dir(runs_dir, &plan.experiment);
-    let configs = dir.join("configs");
-    std::fs::create_dir_all(&configs)
-        .with_context(|| format!("cannot create {}", configs.display()))?;
-    plan.write(&dir.join("plan.json"))?;
-    for run in &plan.runs {
-        write_json_atomic(&configs.join(format!("{}.json", run.name)), &run.config)?;
-    }
-    Ok(configs)
-}
-
-/// Reads and expands the experiment, and writes its plan and one run file per run.
-pub fn prepare(spec: &str, runs_dir: &Path) -> Result<(Plan, PathBuf)> {
-    let plan = plan_of(spec, runs_dir)?;
-    let configs = write_plan(&plan, runs_dir)?;
-    Ok((plan, configs))
-}
-
 /// What a sweep finds in the planned runs' directories.
 #[derive(Default)]
 struct Triage {
     /// Runs to start (`false`) or resume (`true`).
-    todo: Vec<(experiment::PlannedRun, bool)>,
+    todo: Vec<(PlannedRun, bool)>,
     done: usize,
-    /// (name, state, what differs) of stale runs left alone.
-    stale: Vec<(String, RunState, String)>,
+    /// (name, progress, what differs) of stale runs left alone.
+    stale: Vec<(String, RunProgress, String)>,
     /// Lines saying what happens to runs that differ from the plan.
     notes: Vec<String>,
     /// (name, who writes it) of runs another process is writing.
     busy: Vec<(String, String)>,
 }
 
-/// Where a stale run goes with `--redo-stale`: `<experiment>/stale/<name>`, numbered if taken.
-fn stale_destination(experiment_dir: &Path, name: &str) -> PathBuf {
-    let dir = experiment_dir.join("stale");
-    let mut dest = dir.join(name);
-    let mut n = 2;
-    while dest.exists() {
-        dest = dir.join(format!("{name}.{n}"));
-        n += 1;
-    }
-    dest
-}
-
-fn triage(plan: &Plan, args: &SweepArgs, configs: &Path) -> Result<Triage> {
-    let experiment_dir = Plan::dir(&args.runs, &plan.experiment);
+fn triage(plan: &Plan, args: &SweepArgs, folder: &ExperimentDir) -> Result<Triage> {
     let mut t = Triage::default();
     for run in &plan.runs {
-        let dir = RunDir::new(&run.dir);
+        let dir = RunDir::new(run.dir());
         if let Some(holder) = dir.writer()? {
             t.busy.push((run.name.clone(), holder.to_string()));
             continue;
         }
-        let (state, _) = dir.state()?;
-        if state == RunState::Missing {
+        let (progress, _) = dir.progress()?;
+        if progress == RunProgress::Missing {
             t.todo.push((run.clone(), false));
             continue;
         }
-        match stale::check(&dir, &run.config, state) {
-            stale::Match::Same if state.is_final() => t.done += 1,
+        match stale::check(&dir, &run.config, progress) {
+            stale::Match::Same if progress.is_final() => t.done += 1,
             stale::Match::Same => t.todo.push((run.clone(), true)),
-            stale::Match::Extend(_) if state == RunState::Diverged => t.done += 1,
+            stale::Match::Extend(_) if progress == RunProgress::Diverged => t.done += 1,
             stale::Match::Extend(what) => {
                 t.notes.push(format!(
                     "  continues: {} ({}; {what})",
                     run.name,
-                    state.label()
+                    progress.label()
                 ));
                 t.todo.push((run.clone(), true));
             }
             stale::Match::Stale(what) if args.redo_stale => {
-                let dest = stale_destination(&experiment_dir, &run.name);
-                if args.dry_run {
-                    t.notes.push(format!(
-                        "  stale, would be moved to {} and redone: {} ({what})",
-                        dest.display(),
-                        run.name
-                    ));
-                } else {
-                    std::fs::create_dir_all(dest.parent().expect("under the experiment"))?;
-                    std::fs::rename(&run.dir, &dest).with_context(|| {
-                        format!("cannot move {} to {}", run.dir.display(), dest.display())
-                    })?;
-                    t.notes.push(format!(
-                        "  stale, moved to {} and redone: {} ({what})",
-                        dest.display(),
-                        run.name
-                    ));
-                }
+                t.notes.push(redo_stale(run, folder, args.dry_run, &what)?);
                 t.todo.push((run.clone(), false));
             }
             stale::Match::Stale(what) if args.keep_stale => {
                 t.notes.push(format!(
                     "  stale, kept as it is: {} ({}; {what})",
                     run.name,
-                    state.label()
+                    progress.label()
                 ));
-                if state.is_final() {
+                if progress.is_final() {
                     t.done += 1;
                 } else {
-                    // It continues with its own settings, not the plan's.
-                    let mut out = serde_json::Map::new();
-                    out.insert("out".into(), run.dir.display().to_string().into());
-                    let stored = stale::stored_config(&dir)?.with_settings(&out)?;
-                    write_json_atomic(&configs.join(format!("{}.json", run.name)), &stored)?;
+                    keep_stale(run, &dir, folder)?;
                     t.todo.push((run.clone(), true));
                 }
             }
-            stale::Match::Stale(what) => t.stale.push((run.name.clone(), state, what)),
+            stale::Match::Stale(what) => t.stale.push((run.name.clone(), progress, what)),
         }
     }
     Ok(t)
+}
+
+/// `--redo-stale`: moves the stale run aside (unless this is a dry run); says where.
+fn redo_stale(
+    run: &PlannedRun,
+    folder: &ExperimentDir,
+    dry_run: bool,
+    what: &str,
+) -> Result<String> {
+    let dest = folder.stale_destination(&run.name);
+    if dry_run {
+        return Ok(format!(
+            "  stale, would be moved to {} and redone: {} ({what})",
+            dest.display(),
+            run.name
+        ));
+    }
+    std::fs::create_dir_all(dest.parent().expect("under the experiment"))?;
+    std::fs::rename(run.dir(), &dest)
+        .with_context(|| format!("cannot move {} to {}", run.dir().display(), dest.display()))?;
+    Ok(format!(
+        "  stale, moved to {} and redone: {} ({what})",
+        dest.display(),
+        run.name
+    ))
+}
+
+/// `--keep-stale` of an unfinished run: its run file becomes its own settings, not the
+/// plan's, so that it continues as it was made.
+fn keep_stale(run: &PlannedRun, dir: &RunDir, folder: &ExperimentDir) -> Result<()> {
+    let mut out = serde_json::Map::new();
+    out.insert("out".into(), run.dir().display().to_string().into());
+    let stored = dir.read_config_without_runtime()?.with_settings(&out)?;
+    folder.write_run_file(&run.name, &stored)
 }
 
 pub fn run(args: &SweepArgs) -> Result<i32> {
@@ -236,16 +214,7 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
     };
     let plan = plan_of(spec, &args.runs)?;
     // Every setting is checked before the sweep writes its plan or moves a stale run.
-    let file_runs_per_gpu = Experiment::read(&resolve_path(spec))?.runs_per_gpu;
-    if file_runs_per_gpu == Some(0) {
-        bail!(
-            "experiment file {}: key `runs_per_gpu` = 0: must be at least 1 (runs sharing one GPU)",
-            resolve_path(spec).display()
-        );
-    }
-    let runs_per_gpu = args
-        .runs_per_gpu
-        .map_or(file_runs_per_gpu.unwrap_or(1), |n| n as usize);
+    let runs_per_gpu = runs_per_gpu(args, spec)?;
     if args.backend == Backend::Local && args.device.as_deref() != Some("cpu") {
         // Without a device the runs would go to the CPU, unasked, on a GPU machine.
         crate::cuda_driver::refuse_unusable_gpus(&format!(
@@ -263,23 +232,49 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
         )?),
         _ => None,
     };
-    let experiment_dir = Plan::dir(&args.runs, &plan.experiment);
-    std::fs::create_dir_all(&experiment_dir)
-        .with_context(|| format!("cannot create {}", experiment_dir.display()))?;
+    let folder = ExperimentDir::new(&args.runs, &plan.experiment);
+    std::fs::create_dir_all(folder.path())
+        .with_context(|| format!("cannot create {}", folder.path().display()))?;
     // One sweep of an experiment at a time; released when this process ends.
-    let _lock = Lock::acquire(
-        &experiment_dir,
-        &experiment_dir.join("sweep.lock"),
-        "scalefree sweep",
-    )?;
-    let configs = write_plan(&plan, &args.runs)?;
-    let triage = triage(&plan, args, &configs)?;
+    let _lock = Lock::acquire(folder.path(), &folder.lock_path(), "scalefree sweep")?;
+    folder.write_plan(&plan)?;
+    let triage = triage(&plan, args, &folder)?;
+    print_triage(&plan, &triage, &folder);
+    let unresolved = !triage.stale.is_empty() || !triage.busy.is_empty();
     let todo = triage.todo;
+    if args.dry_run || todo.is_empty() {
+        for (run, resume) in &todo {
+            println!("  {}{}", run.name, if *resume { " (resume)" } else { "" });
+        }
+        return Ok(if unresolved && !args.dry_run { 1 } else { 0 });
+    }
+    match local_options {
+        Some(options) => run_locally(&plan, todo, &folder, &options, unresolved),
+        None => submit_to_slurm(&plan, &todo, &folder, args, runs_per_gpu, unresolved),
+    }
+}
+
+/// Runs sharing a GPU: `--runs-per-gpu`, else the experiment's `runs_per_gpu`, else 1.
+fn runs_per_gpu(args: &SweepArgs, spec: &str) -> Result<usize> {
+    let file_runs_per_gpu = Experiment::read(&resolve_path(spec))?.runs_per_gpu;
+    if file_runs_per_gpu == Some(0) {
+        bail!(
+            "experiment file {}: key `runs_per_gpu` = 0: must be at least 1 (runs sharing one GPU)",
+            resolve_path(spec).display()
+        );
+    }
+    Ok(args
+        .runs_per_gpu
+        .map_or(file_runs_per_gpu.unwrap_or(1), |n| n as usize))
+}
+
+/// The counts, then a line per run that differs from the plan or that another process holds.
+fn print_triage(plan: &Plan, triage: &Triage, folder: &ExperimentDir) {
     let mut counts = format!(
         "{} runs, {} already done, {} to run",
         plan.runs.len(),
         triage.done,
-        todo.len()
+        triage.todo.len()
     );
     if !triage.stale.is_empty() {
         counts.push_str(&format!(", {} stale", triage.stale.len()));
@@ -290,7 +285,7 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
     println!(
         "{}: {counts}; plan at {}",
         plan.experiment,
-        experiment_dir.join("plan.json").display()
+        folder.plan_path().display()
     );
     for note in &triage.notes {
         println!("{note}");
@@ -298,111 +293,116 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
     for (name, holder) in &triage.busy {
         println!("  busy: {name} ({holder} is writing it; left to it)");
     }
-    for (name, state, what) in &triage.stale {
-        println!("  stale: {name} ({}; {what})", state.label());
+    for (name, progress, what) in &triage.stale {
+        println!("  stale: {name} ({}; {what})", progress.label());
     }
     if !triage.stale.is_empty() {
         println!(
             "  {} made with other settings than the plan's, so not counted as done: \
              --redo-stale moves them to {} and runs them again; --keep-stale keeps them as they are",
             if triage.stale.len() == 1 { "1 run was" } else { "these runs were" },
-            experiment_dir.join("stale").display()
+            folder.stale_dir().display()
         );
     }
-    let unresolved = !triage.stale.is_empty() || !triage.busy.is_empty();
-    if args.dry_run || todo.is_empty() {
-        for (run, resume) in &todo {
-            println!("  {}{}", run.name, if *resume { " (resume)" } else { "" });
+}
+
+/// The local backend, and what it says at the end; the exit code.
+fn run_locally(
+    plan: &Plan,
+    todo: Vec<(PlannedRun, bool)>,
+    folder: &ExperimentDir,
+    options: &local::LocalOptions,
+    unresolved: bool,
+) -> Result<i32> {
+    let placements: Vec<String> = options.placements.iter().map(|p| p.label()).collect();
+    println!(
+        "{} at once, {} CPU threads each, on {}",
+        options.jobs,
+        options.threads_per_run,
+        placements.join(", ")
+    );
+    let ended = local::run(plan, todo, folder, options)?;
+    let busy = if ended.busy.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", {} busy (another process is writing them)",
+            ended.busy.len()
+        )
+    };
+    println!(
+        "{}: {} done, {} failed{busy}{}",
+        plan.experiment,
+        ended.done,
+        ended.failed.len(),
+        if ended.interrupted {
+            ", interrupted (re-run to continue)"
+        } else {
+            ""
         }
-        return Ok(if unresolved && !args.dry_run { 1 } else { 0 });
+    );
+    for (name, why) in &ended.failed {
+        println!("  failed: {name} ({why})");
     }
-    match args.backend {
-        Backend::Local => {
-            let options = local_options.expect("made above for the local backend");
-            let placements: Vec<String> = options.placements.iter().map(|p| p.label()).collect();
-            println!(
-                "{} at once, {} CPU threads each, on {}",
-                options.jobs,
-                options.threads_per_run,
-                placements.join(", ")
-            );
-            let outcome = local::run(&plan, todo, &configs, &options)?;
-            let busy = if outcome.busy.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    ", {} busy (another process is writing them)",
-                    outcome.busy.len()
-                )
-            };
-            println!(
-                "{}: {} done, {} failed{busy}{}",
-                plan.experiment,
-                outcome.done,
-                outcome.failed.len(),
-                if outcome.interrupted {
-                    ", interrupted (re-run to continue)"
-                } else {
-                    ""
-                }
-            );
-            for (name, why) in &outcome.failed {
-                println!("  failed: {name} ({why})");
-            }
-            let clean = outcome.failed.is_empty()
-                && outcome.busy.is_empty()
-                && !outcome.interrupted
-                && !unresolved;
-            Ok(if clean { 0 } else { 1 })
-        }
-        Backend::Slurm => {
-            let options = slurm::SlurmOptions {
-                partition: args.partition.clone(),
-                time: args.time.clone(),
-                gpus_per_task: args.gpus_per_task,
-                cpus_per_task: args.threads.unwrap_or(args.cpus_per_task),
-                max_parallel: args.max_parallel,
-                extra: args.sbatch_args.clone(),
-                // Runs share a GPU, runs_per_gpu on each of the task's GPUs; CPU-only
-                // tasks keep one run each.
-                runs_per_task: if args.gpus_per_task > 0 {
-                    runs_per_gpu * args.gpus_per_task as usize
-                } else {
-                    1
-                },
-            };
-            let slurm_dir = experiment_dir.join("slurm");
-            let submission =
-                slurm::submit(&plan.experiment, &todo, &configs, &slurm_dir, &options)?;
-            println!(
-                "submitted job {} ({} array tasks of {} run(s), script {}); follow with `scalefree sweep status {spec}`",
-                submission.job_id,
-                submission.runs.len().div_ceil(submission.runs_per_task),
-                submission.runs_per_task,
-                submission.script.display()
-            );
-            Ok(if unresolved { 1 } else { 0 })
-        }
-    }
+    let clean =
+        ended.failed.is_empty() && ended.busy.is_empty() && !ended.interrupted && !unresolved;
+    Ok(if clean { 0 } else { 1 })
+}
+
+/// The Slurm backend: one array job for the runs to do; the exit code.
+fn submit_to_slurm(
+    plan: &Plan,
+    todo: &[(PlannedRun, bool)],
+    folder: &ExperimentDir,
+    args: &SweepArgs,
+    runs_per_gpu: usize,
+    unresolved: bool,
+) -> Result<i32> {
+    let options = slurm::SlurmOptions {
+        partition: args.partition.clone(),
+        time: args.time.clone(),
+        gpus_per_task: args.gpus_per_task,
+        cpus_per_task: args.threads.unwrap_or(args.cpus_per_task),
+        max_parallel: args.max_parallel,
+        extra: args.sbatch_args.clone(),
+        // Runs share a GPU, runs_per_gpu on each of the task's GPUs; CPU-only
+        // tasks keep one run each.
+        runs_per_task: if args.gpus_per_task > 0 {
+            runs_per_gpu * args.gpus_per_task as usize
+        } else {
+            1
+        },
+    };
+    let submission = slurm::submit(&plan.experiment, todo, folder, &options)?;
+    println!(
+        "submitted job {} ({} array tasks of {} run(s), script {}); follow with `scalefree sweep status {}`",
+        submission.job_id,
+        submission.runs.len().div_ceil(submission.runs_per_task),
+        submission.runs_per_task,
+        submission.script.display(),
+        args.experiment.as_deref().unwrap_or(&plan.experiment)
+    );
+    Ok(if unresolved { 1 } else { 0 })
 }
 
 fn status(spec: &str, runs_dir: &Path) -> Result<i32> {
     let plan = plan_of(spec, runs_dir)?;
-    let slurm_states = slurm::states(&Plan::dir(runs_dir, &plan.experiment).join("slurm"));
+    let folder = ExperimentDir::new(runs_dir, &plan.experiment);
+    let slurm_states = slurm::states(&folder.slurm_dir());
     println!(
         "{:<48} {:<20} {:<22} {:>9} {:>7}",
         "run", "state", "slurm", "test acc", "epochs"
     );
     let mut counts = std::collections::BTreeMap::new();
     for run in &plan.runs {
-        let dir = RunDir::new(&run.dir);
-        let (state, summary) = dir.state()?;
-        let label = match (dir.writer()?, stale::check(&dir, &run.config, state)) {
+        let dir = RunDir::new(run.dir());
+        let (progress, summary) = dir.progress()?;
+        let label = match (dir.writer()?, stale::check(&dir, &run.config, progress)) {
             (Some(holder), _) => holder
                 .pid
                 .map_or("running".into(), |pid| format!("running (PID {pid})")),
-            (None, stale::Match::Stale(_)) => format!("{}, stale", state.label()),
-            (None, _) => state.label().to_string(),
+            (None, stale::Match::Stale(_)) => format!("{}, stale", progress.label()),
+            (None, _) => progress.label().to_string(),
         };
         *counts.entry(label.clone()).or_insert(0) += 1;
         let (acc, epochs) = match &summary {

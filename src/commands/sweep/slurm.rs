@@ -4,8 +4,9 @@
 //! N > 1 (`--runs-per-gpu` on GPU jobs), task `i` runs runs `i·N … i·N+N−1` at once on
 //! its one allocation (its GPU), each with its share of the task's CPUs and its output in
 //! its run directory's `train.log`.
-use super::experiment::PlannedRun;
 use super::local::train_command;
+use crate::experiment::{ExperimentDir, PlannedRun};
+use crate::rundir::{CONFIG_FILE, TRAIN_LOG};
 use crate::sinks::atomic::{write_atomic, write_json_atomic};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -56,26 +57,14 @@ fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-/// The batch script for `runs` (array index = position).
-pub fn script(
-    experiment: &str,
-    runs: &[(PlannedRun, bool)],
-    configs: &Path,
-    slurm_dir: &Path,
-    options: &SlurmOptions,
-) -> Result<String> {
-    let workdir = std::env::current_dir()?;
-    let mut s = String::from("#!/bin/bash\n");
-    s.push_str(&format!("#SBATCH --job-name=scalefree-{experiment}\n"));
+/// The `#SBATCH` lines of an array of `tasks` tasks.
+fn directives(experiment: &str, tasks: usize, slurm_dir: &Path, options: &SlurmOptions) -> String {
+    let mut s = format!("#SBATCH --job-name=scalefree-{experiment}\n");
     let throttle = options
         .max_parallel
         .map(|m| format!("%{m}"))
         .unwrap_or_default();
-    let per_task = options.runs_per_task.max(1);
-    s.push_str(&format!(
-        "#SBATCH --array=0-{}{throttle}\n",
-        runs.len().div_ceil(per_task) - 1
-    ));
+    s.push_str(&format!("#SBATCH --array=0-{}{throttle}\n", tasks - 1));
     s.push_str(&format!(
         "#SBATCH --output={}/%A_%a.out\n",
         slurm_dir.display()
@@ -96,6 +85,21 @@ pub fn script(
     for extra in &options.extra {
         s.push_str(&format!("#SBATCH {extra}\n"));
     }
+    s
+}
+
+/// The batch script for `runs` (array index = position).
+pub fn script(
+    experiment: &str,
+    runs: &[(PlannedRun, bool)],
+    folder: &ExperimentDir,
+    options: &SlurmOptions,
+) -> Result<String> {
+    let workdir = std::env::current_dir()?;
+    let per_task = options.runs_per_task.max(1);
+    let tasks = runs.len().div_ceil(per_task);
+    let mut s = String::from("#!/bin/bash\n");
+    s.push_str(&directives(experiment, tasks, &folder.slurm_dir(), options));
     s.push_str("set -euo pipefail\n");
     s.push_str(&format!("cd {}\n", quote(&workdir.display().to_string())));
     s.push_str("RUNS=(\n");
@@ -106,7 +110,7 @@ pub fn script(
     let runs_dir = quote(
         &runs[0]
             .0
-            .dir
+            .dir()
             .parent()
             .unwrap_or(Path::new("."))
             .display()
@@ -118,7 +122,8 @@ pub fn script(
         "cpu"
     };
     let threads = (options.cpus_per_task / per_task).max(1);
-    let cmd = train_command(&configs.join("NAME.json"), false, device, threads)?;
+    let run_file = folder.run_file("NAME").display().to_string();
+    let cmd = train_command(Path::new(&run_file), false, device, threads)?;
     // From a bundle, the launcher: the node then finds its own PyTorch's libtorch.
     let program = match std::env::var_os("SCALEFREE_LAUNCHER") {
         Some(launcher) => quote(&launcher.to_string_lossy()),
@@ -138,8 +143,10 @@ pub fn script(
         .map(|a| {
             if let (Some(gpu), "cuda") = (&packed_gpu, a.as_str()) {
                 gpu.clone()
-            } else if a.ends_with("NAME.json") {
-                format!("{}/\"$NAME\".json", quote(&configs.display().to_string()))
+            } else if a == run_file {
+                // The run file of the task's run, `$NAME` in place of the placeholder.
+                let (before, after) = run_file.rsplit_once("NAME").expect("it holds NAME");
+                format!("{}\"$NAME\"{}", quote(before), quote(after))
             } else {
                 quote(&a)
             }
@@ -147,11 +154,12 @@ pub fn script(
         .collect();
     let train = format!("{program} {} \"${{RESUME[@]}}\"", args.join(" "));
     // A run that wrote its directory before (an earlier, interrupted attempt) resumes.
-    let resume = "RESUME=()\nif [ -f \"$DIR/config.json\" ]; then RESUME=(--resume); fi\n";
+    let resume =
+        format!("RESUME=()\nif [ -f \"$DIR/{CONFIG_FILE}\" ]; then RESUME=(--resume); fi\n");
     if per_task == 1 {
         s.push_str("NAME=${RUNS[$SLURM_ARRAY_TASK_ID]}\n");
         s.push_str(&format!("DIR={runs_dir}/\"$NAME\"\n"));
-        s.push_str(resume);
+        s.push_str(&resume);
         s.push_str(&format!("exec {train}\n"));
     } else {
         // N runs at once on this task's allocation; the task fails if one of them fails
@@ -164,10 +172,10 @@ pub fn script(
         ));
         s.push_str("NAME=${RUNS[$i]}\n");
         s.push_str(&format!("DIR={runs_dir}/\"$NAME\"\n"));
-        s.push_str(resume);
+        s.push_str(&resume);
         s.push_str("mkdir -p \"$DIR\"\n");
         s.push_str(&format!(
-            "{train} >>\"$DIR/train.log\" 2>&1 &\nPIDS+=($!)\ndone\n"
+            "{train} >>\"$DIR/{TRAIN_LOG}\" 2>&1 &\nPIDS+=($!)\ndone\n"
         ));
         s.push_str(
             "STATUS=0\nfor pid in \"${PIDS[@]}\"; do\n  wait \"$pid\" && code=0 || code=$?\n  \
@@ -192,19 +200,16 @@ pub fn read_submissions(slurm_dir: &Path) -> Vec<Submission> {
 pub fn submit(
     experiment: &str,
     runs: &[(PlannedRun, bool)],
-    configs: &Path,
-    slurm_dir: &Path,
+    folder: &ExperimentDir,
     options: &SlurmOptions,
 ) -> Result<Submission> {
+    let slurm_dir = &folder.slurm_dir();
     std::fs::create_dir_all(slurm_dir)?;
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
     let path = slurm_dir.join(format!("sweep-{stamp}.sbatch"));
-    write_atomic(
-        &path,
-        script(experiment, runs, configs, slurm_dir, options)?.as_bytes(),
-    )?;
+    write_atomic(&path, script(experiment, runs, folder, options)?.as_bytes())?;
     let output = match Command::new("sbatch").arg("--parsable").arg(&path).output() {
         Ok(output) => output,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -306,11 +311,9 @@ mod tests {
     fn planned(runs_dir: &Path, n: usize) -> Vec<(PlannedRun, bool)> {
         (0..n)
             .map(|i| {
-                let run = PlannedRun {
-                    name: format!("run{i}"),
-                    dir: runs_dir.join(format!("run{i}")),
-                    config: RunConfig::default(),
-                };
+                let name = format!("run{i}");
+                let dir = runs_dir.join(&name);
+                let run = PlannedRun::new(name, dir, RunConfig::default());
                 (run, false)
             })
             .collect()
@@ -327,7 +330,7 @@ mod tests {
             runs_per_task: 2,
             ..Default::default()
         };
-        let text = script("x", &runs, dir.path(), dir.path(), &options).unwrap();
+        let text = script("x", &runs, &ExperimentDir::new(dir.path(), "x"), &options).unwrap();
         assert!(text.contains("#SBATCH --array=0-1\n"), "{text}");
         assert!(text.contains("#SBATCH --gres=gpu:1\n"), "{text}");
         assert!(text.contains("'--threads' '4'"), "{text}");
@@ -369,7 +372,7 @@ mod tests {
             runs_per_task: 4,
             ..Default::default()
         };
-        let text = script("x", &runs, dir.path(), dir.path(), &options).unwrap();
+        let text = script("x", &runs, &ExperimentDir::new(dir.path(), "x"), &options).unwrap();
         let device = "\"cuda:$(((i - FIRST) * 2 / 4))\"";
         assert!(text.contains(&format!("'--device' {device}")), "{text}");
         // Task 1 holds runs 4 … 7: two on each GPU.

@@ -14,6 +14,16 @@
 //! flag is named) with a list of values, and a grid's runs are all combinations of its
 //! lists. Several grids are unioned (the best settings of several models, say). Runs are
 //! named from their settings, so names are stable.
+//!
+//! An experiment expands into a [`Plan`], kept in the experiment's folder
+//! ([`ExperimentDir`]) beside its runs: `scalefree sweep` writes it, `sweep status` and
+//! `scalefree report` read it.
+mod folder;
+mod plan;
+
+pub use folder::ExperimentDir;
+pub use plan::{Plan, PlannedRun};
+
 use crate::config::{keys, RunConfig};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -37,39 +47,6 @@ pub struct Experiment {
 /// A grid: any run setting (a flat key, as the flag is named: `lr`, `wd`, `eps`,
 /// `batch_size` …) to the list of its values; its runs are all combinations.
 pub type Grid = Map<String, Value>;
-
-/// The settings that name a run of the paper's grids; any other swept setting is added to
-/// the name (`_eps1e-10`), so that runs differing in it never share a directory.
-const NAMING_KEYS: [&str; 8] = [
-    "model",
-    "bn",
-    "optimizer",
-    "lr",
-    "wd",
-    "seed",
-    "loss_mult",
-    "grad_factors",
-];
-
-/// One run of the plan.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct PlannedRun {
-    pub name: String,
-    pub dir: PathBuf,
-    pub config: RunConfig,
-}
-
-/// The expanded experiment, written as `runs/<experiment>/plan.json`. In the file, run
-/// directories are relative to the plan's folder (so a copied or moved runs folder still
-/// reads); [`Plan::read`] makes them paths again, and reads older plans, whose paths were
-/// as given to the sweep.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Plan {
-    pub experiment: String,
-    pub description: String,
-    pub source: PathBuf,
-    pub runs: Vec<PlannedRun>,
-}
 
 /// An experiment given by path, or by name under `experiments/`.
 pub fn resolve_path(spec: &str) -> PathBuf {
@@ -96,7 +73,11 @@ impl Experiment {
     }
 
     /// Every run of every grid, validated as `scalefree train` would, under `runs_dir`.
+    /// A run is named from its settings ([`RunConfig::derived_name`]); any other setting a
+    /// grid sweeps is added to the name (`_eps1e-10`), so that runs differing in it never
+    /// share a directory.
     pub fn expand(&self, source: &Path, runs_dir: &Path) -> Result<Plan> {
+        let folder = ExperimentDir::new(runs_dir, &self.name);
         let at = |key: &str| format!("experiment file {}: key `{key}`", source.display());
         if self.grids.is_empty() {
             bail!("{}: the experiment has no grids, so no runs", at("grids"));
@@ -126,19 +107,19 @@ impl Experiment {
                 );
                 settings.remove("name");
                 let config = RunConfig::from_settings(&settings)
-                    .and_then(|c| crate::commands::train::check_trainable(&c).map(|_| c))
+                    .and_then(|c| c.check_trainable().map(|_| c))
                     .with_context(|| at(&format!("grids[{g}]")))?;
                 let mut name = config.derived_name();
                 for (key, value) in &combination {
-                    if !NAMING_KEYS.contains(key) {
+                    let named = keys::get(key).is_some_and(|s| s.name_part.is_some());
+                    if !named {
                         name.push_str(&format!("_{key}{}", compact(value)));
                     }
                 }
-                let dir = runs_dir.join(&self.name).join(&name);
-                settings.insert("out".into(), Value::String(dir.display().to_string()));
+                let dir = folder.run_dir(&name);
                 let config = config.with_settings(&settings)?;
                 if !runs.iter().any(|r| r.name == name) {
-                    runs.push(PlannedRun { name, dir, config });
+                    runs.push(PlannedRun::new(name, dir, config));
                 }
             }
         }
@@ -180,51 +161,3 @@ fn compact(value: &Value) -> String {
         other => other.to_string(),
     }
 }
-
-impl Plan {
-    pub fn dir(runs_dir: &Path, experiment: &str) -> PathBuf {
-        runs_dir.join(experiment)
-    }
-
-    pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let value: Value = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a sweep plan", path.display()))?;
-        let relative = value.get(RELATIVE_KEY) == Some(&Value::Bool(true));
-        let mut plan: Plan = serde_json::from_value(value)
-            .with_context(|| format!("{} is not a sweep plan", path.display()))?;
-        let here = path.parent().unwrap_or(Path::new("."));
-        for run in &mut plan.runs {
-            if relative {
-                run.dir = here.join(&run.dir);
-            } else if !run.dir.exists() && here.join(&run.name).exists() {
-                // An older plan (paths as given to the sweep) in a folder copied or moved since.
-                run.dir = here.join(&run.name);
-            }
-            run.config.runtime.out = Some(run.dir.clone());
-        }
-        Ok(plan)
-    }
-
-    /// Writes the plan to `path` (in the experiment's folder), run directories relative to it.
-    pub fn write(&self, path: &Path) -> Result<()> {
-        let here = path.parent().unwrap_or(Path::new("."));
-        let mut plan = self.clone();
-        for run in &mut plan.runs {
-            if let Ok(relative) = run.dir.strip_prefix(here) {
-                run.dir = relative.to_path_buf();
-                run.config.runtime.out = Some(run.dir.clone());
-            }
-        }
-        let mut value = serde_json::to_value(&plan)?;
-        value
-            .as_object_mut()
-            .expect("a plan is an object")
-            .insert(RELATIVE_KEY.into(), Value::Bool(true));
-        crate::sinks::atomic::write_json_atomic(path, &value)
-    }
-}
-
-/// Marks a plan whose run directories are relative to its folder.
-const RELATIVE_KEY: &str = "run_dirs_relative_to_plan";

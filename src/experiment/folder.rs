@@ -1,0 +1,96 @@
+//! An experiment's folder, `<runs>/<experiment>/`: the one place that knows its file names.
+//!
+//! | entry | written by |
+//! |---|---|
+//! | `plan.json` | `sweep`: the [`Plan`] |
+//! | `configs/<run>.json` | `sweep`: each run's run file, which its `scalefree train` reads |
+//! | `<run>/` | each run's directory ([`crate::rundir::RunDir`]) |
+//! | `sweep.lock` | held by the one sweep of the experiment |
+//! | `stale/<run>/` | `sweep --redo-stale`: runs made with other settings, moved aside |
+//! | `slurm/` | the Slurm backend: its scripts and submissions |
+use super::Plan;
+use crate::config::RunConfig;
+use crate::sinks::atomic::write_json_atomic;
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExperimentDir {
+    path: PathBuf,
+}
+
+impl ExperimentDir {
+    /// The folder of `experiment` under `runs_dir`.
+    pub fn new(runs_dir: &Path, experiment: &str) -> ExperimentDir {
+        ExperimentDir {
+            path: runs_dir.join(experiment),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn plan_path(&self) -> PathBuf {
+        self.path.join("plan.json")
+    }
+
+    pub fn configs_dir(&self) -> PathBuf {
+        self.path.join("configs")
+    }
+
+    /// The run file of the run `name`.
+    pub fn run_file(&self, name: &str) -> PathBuf {
+        self.configs_dir().join(format!("{name}.json"))
+    }
+
+    /// The directory of the run `name`.
+    pub fn run_dir(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        self.path.join("sweep.lock")
+    }
+
+    /// Where `--redo-stale` moves stale runs.
+    pub fn stale_dir(&self) -> PathBuf {
+        self.path.join("stale")
+    }
+
+    pub fn slurm_dir(&self) -> PathBuf {
+        self.path.join("slurm")
+    }
+
+    /// Where a stale run goes with `--redo-stale`: `stale/<name>`, numbered if taken.
+    pub fn stale_destination(&self, name: &str) -> PathBuf {
+        let dir = self.stale_dir();
+        let mut dest = dir.join(name);
+        let mut n = 2;
+        while dest.exists() {
+            dest = dir.join(format!("{name}.{n}"));
+            n += 1;
+        }
+        dest
+    }
+
+    pub fn read_plan(&self) -> Result<Plan> {
+        Plan::read(&self.plan_path())
+    }
+
+    /// Writes the plan and one run file per run.
+    pub fn write_plan(&self, plan: &Plan) -> Result<()> {
+        let configs = self.configs_dir();
+        std::fs::create_dir_all(&configs)
+            .with_context(|| format!("cannot create {}", configs.display()))?;
+        plan.write(&self.plan_path())?;
+        for run in &plan.runs {
+            self.write_run_file(&run.name, &run.config)?;
+        }
+        Ok(())
+    }
+
+    pub fn write_run_file(&self, name: &str, config: &RunConfig) -> Result<()> {
+        write_json_atomic(&self.run_file(name), config)
+    }
+}
