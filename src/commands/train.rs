@@ -660,7 +660,7 @@ impl Evaluation<'_> {
             eval_split: self.data.eval_name.to_string(),
             eval_loss: eval.mean_loss().unwrap_or(0.0),
             eval_accuracy: eval.accuracy().unwrap_or(0.0),
-            lr: trainer.optimizer().lr(),
+            lr: trainer.optimizer().group("all")?.scheduled_lr(),
             wall_s: position.wall_s + self.started.elapsed().as_secs_f64(),
             images_per_s,
         };

@@ -143,7 +143,7 @@ impl Trainer {
         if spec.kind == Kind::Double {
             vs.double();
         }
-        let opt = Adam::from_var_store(spec.optimizer.clone(), &vs)?;
+        let opt = spec.optimizer.clone().build(&vs)?;
         Ok(Trainer {
             vs,
             model,
@@ -228,7 +228,7 @@ impl Trainer {
         }
         // Moves freshly created gradients into the flat buffer, where the hooks (and the
         // checks) find them.
-        self.opt.sync_buffers()?;
+        self.opt.sync_grads()?;
         if self.hooks.equalize_next_batch {
             self.hooks.equalize_next_batch = false;
             let factors = self

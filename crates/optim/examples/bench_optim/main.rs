@@ -111,7 +111,7 @@ fn trial(args: &[String], candidate: &str) -> anyhow::Result<()> {
             };
             let config = AdamConfig::new(mode, 1e-3, 5e-5).kernel(kernel);
             let params = ParamGroup::from_tensors("all", make_params(&shapes, device));
-            let mut opt = Adam::new(config, vec![params])?;
+            let mut opt = config.build_groups(vec![params])?;
             median_seconds(steps, device, || opt.step().unwrap())
         }
         other => {
@@ -171,7 +171,7 @@ fn run() -> anyhow::Result<()> {
             ] {
                 let params = make_params(&shapes, Device::Cpu);
                 let config = AdamConfig::new(mode, 1e-3, 5e-5).kernel(kernel);
-                let opt = Adam::new(config, vec![ParamGroup::from_tensors("all", params)])?;
+                let opt = config.build_groups(vec![ParamGroup::from_tensors("all", params)])?;
                 ours.push((format!("scalefree {mode} ({label})"), opt));
             }
         }
