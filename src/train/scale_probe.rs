@@ -25,7 +25,7 @@ pub fn layers_of(opt: &Adam) -> Vec<Layer> {
     for (g, group) in opt.groups().enumerate() {
         for slot in group
             .slots()
-            .filter(|s| models::layer_kind(&s.name) != Some(LayerKind::BatchNorm))
+            .filter(|s| models::layer_kind(s.name()) != Some(LayerKind::BatchNorm))
         {
             let name = models::layer_name(slot.name()).to_string();
             match layers.iter_mut().find(|l| l.name == name) {
