@@ -10,7 +10,7 @@
 //! tensors), AdamW in PyTorch's convention against tch's `nn::AdamW` on the same
 //! variables, alternating (`vs_tch` in the report, with the ratio tch / scalefree).
 //!
-//! Usage: bench_optim [--reps N] [--steps N] [--out DIR]
+//! Usage: bench_optim [--reps N] [--steps N] [--depths 110,1202] [--out DIR]
 //!
 //! With `--trial scalefree|scalefree-tensor-ops|floor --depth D [--mode M] [--steps N]
 //! [--device cpu|cuda]`, or `--trial var-store|tch-adamw --shapes resnet110|transformer`,
@@ -221,8 +221,16 @@ fn run() -> anyhow::Result<()> {
         return trial(&args, &candidate);
     }
 
+    let depths: Vec<i64> = match arg(&args, "--depths") {
+        None => vec![110, 1202],
+        Some(list) => list
+            .split(',')
+            .map(|d| d.parse())
+            .collect::<Result<_, _>>()
+            .map_err(|_| anyhow::anyhow!("--depths needs comma-separated numbers, got `{list}`"))?,
+    };
     let mut results = Vec::new();
-    for depth in [110, 1202] {
+    for depth in depths {
         let shapes = resnet_shapes(depth);
         let numel: i64 = shapes.iter().map(|s| s.iter().product::<i64>()).sum();
         eprintln!(
