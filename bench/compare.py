@@ -6,7 +6,7 @@ A B A B …: one round of warm-up, then --reps rounds that count, so that the ma
 drift hits every candidate alike. Each group reports medians and ratios; the result is
 bench/results/<date>.json and a Markdown table beside it.
 
-  python bench/compare.py [--only optim,data,train,logging] [--reps 5] [--threads 2]
+  python bench/compare.py [--only optim,tch,data,train,logging] [--reps 5] [--threads 2]
                           [--device auto|cpu|cuda] [--data data/cifar10] [--out bench/results]
 
 --device auto runs the CPU groups, and the CUDA ones as well when torch sees a GPU.
@@ -34,7 +34,7 @@ LOGGING_MODELS = (("resnet20", False), ("resnet56", False))
 @dataclass
 class Candidate:
     label: str
-    side: str  # scalefree | pytorch | reference
+    side: str  # scalefree | pytorch | tch | reference
     argv: list
     # How to read the trial's result: "stdout" (one JSON line) or "summary" (the run's
     # summary.json, whose `timing` holds the numbers).
@@ -146,6 +146,24 @@ def optim_groups(a, device):
         for c in cands:
             c.guess_s = (4.5 if c.side == "pytorch" else 1.0) * (1 if depth <= 110 else 2.5)
         groups.append(Group(f"optimizer step, ResNet-{depth} shapes ({device})", "seconds_per_step", "s",
+                            False, cands, device))
+    return groups
+
+
+def tch_groups(a, device):
+    """The optimizer over a `VarStore`, as a tch user switching from `nn::AdamW` builds it,
+    against tch's `nn::AdamW` on a `VarStore` of the same variables (AdamW at tch's
+    defaults, lr 1e-3 and wd 0.01, in PyTorch's convention on both sides)."""
+    groups = []
+    for shapes in a.tch_shapes:
+        common = ["--shapes", shapes, "--steps", str(a.optim_steps), "--threads", str(a.threads),
+                  "--device", device]
+        binary = str(a.bin_dir / "examples" / "bench_optim")
+        cands = [Candidate("scalefree AdamW (VarStore)", "scalefree", [binary, "--trial", "var-store"] + common),
+                 Candidate("tch nn::AdamW", "tch", [binary, "--trial", "tch-adamw"] + common)]
+        for c in cands:
+            c.guess_s = 2.0
+        groups.append(Group(f"tch AdamW step, {shapes} shapes ({device})", "seconds_per_step", "s",
                             False, cands, device))
     return groups
 
@@ -295,6 +313,12 @@ def comparisons(groups):
                 add(f"optimizer {mode}, {shapes}: time / memory floor", g, ours, labels["memory floor"],
                     target=1.3 if device == "cpu" else None, ratio_kind="of floor")
         for g in groups:
+            if g.device != device or not g.name.startswith("tch AdamW step"):
+                continue
+            shapes = g.name.split(", ")[1].split(" (")[0]
+            add(f"optimizer adamw, {shapes}: vs tch nn::AdamW (same VarStore)", g, g.candidates[0],
+                g.candidates[1])
+        for g in groups:
             if g.device != device or not g.name.startswith("input pipeline"):
                 continue
             add("input pipeline: vs torchvision DataLoader (same workers)", g, g.candidates[0],
@@ -417,6 +441,17 @@ def markdown(report, groups):
                     f"{floor['ratio']:.2f} | {_target(floor)} {_met(floor)} |")
         lines.append("")
 
+    vs_tch = [r for r in report["comparisons"] if r["benchmark"].endswith("vs tch nn::AdamW (same VarStore)")]
+    if vs_tch:
+        lines += ["**Against tch's `nn::AdamW`** (ms per step on a `VarStore`; AdamW, lr 1e-3, wd 0.01 in "
+                  "PyTorch's convention on both sides; ratio: how many times faster scalefree is)", "",
+                  "| shapes | scalefree | tch nn::AdamW | ratio |", "|---|---:|---:|---:|"]
+        for r in vs_tch:
+            shapes = r["group"].split(", ")[1]
+            lines.append(f"| {shapes} | {r['scalefree_median'] * 1e3:.3f} | {r['other_median'] * 1e3:.3f} | "
+                         f"{r['ratio']:.2f} × |")
+        lines.append("")
+
     train = [g for g in groups if g["name"].startswith("training step")]
     if train:
         lines += ["**Training step** (images/s after 3 warm-up steps: data, forward, backward, AdamW; "
@@ -516,8 +551,8 @@ def git_commit():
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", default="optim,data,train,logging",
-                   help="comma-separated groups: optim, data, train, logging")
+    p.add_argument("--only", default="optim,tch,data,train,logging",
+                   help="comma-separated groups: optim, tch, data, train, logging")
     p.add_argument("--reps", type=int, default=5, help="counted rounds per group (default 5)")
     p.add_argument("--warmup", type=int, default=1, help="rounds not counted (default 1)")
     p.add_argument("--threads", type=int, default=2)
@@ -527,6 +562,8 @@ def parse_args():
     p.add_argument("--bin-dir", type=Path, default=ROOT / "target" / "release")
     p.add_argument("--depths", default="110,1202", help="optimizer parameter shapes (ResNet depths)")
     p.add_argument("--optim-steps", type=int, default=20)
+    p.add_argument("--tch-shapes", default="resnet110,transformer",
+                   help="the parameter sets of the comparison with tch's nn::AdamW (resnetD, transformer)")
     p.add_argument("--modes", default=",".join(MODES),
                    help="the optimizer benchmark's update rules (default all: " + ", ".join(MODES) + ")")
     p.add_argument("--models", default=",".join(f"{m}{'-bn' if bn else ''}" for m, bn in TRAIN_MODELS),
@@ -538,9 +575,9 @@ def parse_args():
                    help="result file name (default: the date, with -2, -3 … for later runs that day)")
     a = p.parse_args()
     a.only = [s for s in a.only.split(",") if s]
-    unknown = [s for s in a.only if s not in ("optim", "data", "train", "logging")]
+    unknown = [s for s in a.only if s not in ("optim", "tch", "data", "train", "logging")]
     if unknown:
-        p.error(f"--only: unknown group(s) {', '.join(unknown)}; valid: optim, data, train, logging")
+        p.error(f"--only: unknown group(s) {', '.join(unknown)}; valid: optim, tch, data, train, logging")
     if a.reps < 1 or a.warmup < 0 or a.threads < 1:
         p.error("--reps and --threads must be at least 1, --warmup at least 0")
     try:
@@ -557,6 +594,10 @@ def parse_args():
             out.append((name, bn))
         return out
 
+    a.tch_shapes = [s for s in a.tch_shapes.split(",") if s]
+    if not a.tch_shapes or any(s != "transformer" and not (s.startswith("resnet") and s[6:].isdigit())
+                               for s in a.tch_shapes):
+        p.error(f"--tch-shapes: {a.tch_shapes} must be transformer or resnetD")
     a.modes = [m for m in a.modes.split(",") if m]
     if not a.modes or any(m not in MODES for m in a.modes):
         p.error(f"--modes: {a.modes} must name some of {', '.join(MODES)}")
@@ -582,6 +623,8 @@ def main():
     for device in devices:
         if "optim" in a.only:
             groups += optim_groups(a, device)
+        if "tch" in a.only:
+            groups += tch_groups(a, device)
         if "data" in a.only and device == "cpu":
             groups += data_groups(a)
         if "train" in a.only:

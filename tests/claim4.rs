@@ -3,7 +3,7 @@
 mod train_support;
 
 use models::ModelConfig;
-use optim::{Adam, AdamConfig, DecayMode, ParamGroup};
+use optim::{AdamConfig, DecayMode, ParamGroup};
 use scalefree::data::Batch;
 use scalefree::train::factors::{self, LayerFactors};
 use scalefree::train::{Trainer, TrainerSpec};
@@ -109,7 +109,10 @@ fn adam_l2_with_layer_factors_is_adam_l2_with_per_layer_decay_lambda_over_c() {
                 .with_weight_decay(decay),
         );
     }
-    let mut per_layer = Adam::new(AdamConfig::adam_l2(lr, wd).eps(EPS_ZERO), groups).unwrap();
+    let mut per_layer = AdamConfig::adam_l2(lr, wd)
+        .eps(EPS_ZERO)
+        .build_groups(groups)
+        .unwrap();
     for i in 0..12 {
         let b = batch(i);
         step(&mut with_factors, &b);

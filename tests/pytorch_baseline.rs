@@ -225,6 +225,45 @@ fn compare_alternates_the_optimizer_trials_and_reports_medians_and_ratios() {
 }
 
 #[test]
+fn compare_times_the_optimizer_against_tch_adamw_on_a_var_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let (report, table, _) = compare(
+        &[
+            "--only",
+            "tch",
+            "--tch-shapes",
+            "resnet20,transformer",
+            "--optim-steps",
+            "2",
+            "--reps",
+            "1",
+            "--warmup",
+            "0",
+            "--device",
+            "cpu",
+        ],
+        dir.path(),
+    );
+    let rows = report["comparisons"].as_array().unwrap();
+    for shapes in ["resnet20", "transformer"] {
+        let row = rows
+            .iter()
+            .find(|r| {
+                r["benchmark"]
+                    == format!("optimizer adamw, {shapes} shapes: vs tch nn::AdamW (same VarStore)")
+            })
+            .unwrap_or_else(|| panic!("{shapes}: {rows:?}"));
+        let ratio =
+            row["other_median"].as_f64().unwrap() / row["scalefree_median"].as_f64().unwrap();
+        assert!((row["ratio"].as_f64().unwrap() - ratio).abs() < 1e-12);
+        assert!(
+            table.contains(&format!("| {shapes} shapes (cpu) |")),
+            "{table}"
+        );
+    }
+}
+
+#[test]
 fn compare_times_training_and_logging_on_both_sides_with_peak_memory() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

@@ -259,10 +259,13 @@ impl RunConfig {
 
     /// Every setting in its section.
     pub fn sections(&self) -> Map<String, Value> {
-        let value = serde_json::json!({
+        let mut value = serde_json::json!({
             "data": self.data, "model": self.model, "optimizer": self.optimizer,
             "schedule": self.schedule, "training": self.training, "runtime": self.runtime,
         });
+        // The `kernel` setting is the optim crate's implementation override, which its
+        // config reads but does not write: the run's files record it here.
+        value["optimizer"]["kernel"] = serde_json::json!(self.optimizer.kernel);
         let Value::Object(map) = value else {
             unreachable!("sections serialise to an object")
         };

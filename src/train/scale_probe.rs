@@ -25,14 +25,14 @@ pub fn layers_of(opt: &Adam) -> Vec<Layer> {
     for (g, group) in opt.groups().enumerate() {
         for slot in group
             .slots()
-            .filter(|s| models::layer_kind(&s.name) != Some(LayerKind::BatchNorm))
+            .filter(|s| models::layer_kind(s.name()) != Some(LayerKind::BatchNorm))
         {
-            let name = models::layer_name(&slot.name).to_string();
+            let name = models::layer_name(slot.name()).to_string();
             match layers.iter_mut().find(|l| l.name == name) {
-                Some(layer) => layer.parts.push((g, slot.offset, slot.numel)),
+                Some(layer) => layer.parts.push((g, slot.offset(), slot.numel())),
                 None => layers.push(Layer {
                     name,
-                    parts: vec![(g, slot.offset, slot.numel)],
+                    parts: vec![(g, slot.offset(), slot.numel())],
                 }),
             }
         }
@@ -105,7 +105,7 @@ impl ScaleProbe {
 
     /// Before the optimizer step: gradients and parameters, and a copy of the values.
     pub fn before_step(&mut self, opt: &mut Adam) -> Result<()> {
-        opt.sync_buffers()?;
+        opt.sync_grads()?;
         let grads: Vec<Tensor> = opt.groups().map(|g| g.grads().shallow_clone()).collect();
         let values: Vec<Tensor> = opt.groups().map(|g| g.values().copy()).collect();
         let grad = self.per_layer(&grads.iter().collect::<Vec<_>>(), 1.0);

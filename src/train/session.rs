@@ -538,7 +538,7 @@ impl Session {
             train: self.position.epoch_tally(),
             split: data.eval_split,
             eval,
-            lr: self.trainer.optimizer().lr(),
+            lr: self.trainer.lr(),
             wall_s: self.position.wall_s + self.started.elapsed().as_secs_f64(),
             images_per_s,
         };

@@ -133,7 +133,7 @@ impl Trainer {
         if spec.kind == Kind::Double {
             vs.double();
         }
-        let opt = Adam::from_var_store(spec.optimizer.clone(), &vs)?;
+        let opt = spec.optimizer.clone().build(&vs)?;
         Ok(Trainer {
             vs,
             model,
@@ -200,7 +200,7 @@ impl Trainer {
         }
         // Moves freshly created gradients into the flat buffer, where the hooks (and the
         // checks) find them.
-        self.opt.sync_buffers()?;
+        self.opt.sync_grads()?;
         if self.hooks.equalize_next_batch {
             self.hooks.equalize_next_batch = false;
             let factors = self
@@ -348,6 +348,11 @@ impl Trainer {
     /// The gradient as the optimizer's single flat buffer (a view).
     pub fn flat_grads(&self) -> Tensor {
         self.single_group().grads().shallow_clone()
+    }
+
+    /// η_t of the next step (the trainer's one group).
+    pub fn lr(&self) -> f64 {
+        self.single_group().scheduled_lr()
     }
 
     fn single_group(&self) -> optim::GroupView<'_> {

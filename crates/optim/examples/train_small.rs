@@ -2,7 +2,7 @@
 //! AdamProx, using parameter groups (no decay on biases) and a cosine schedule.
 //!
 //! Run: `cargo run --release -p adamw-prox --example train_small`
-use adamw_prox::{Adam, AdamConfig, DecayMode, ParamGroup, Schedule};
+use adamw_prox::{AdamConfig, DecayMode, ParamGroup, Schedule};
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Reduction, Tensor};
 
@@ -43,7 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let groups = ParamGroup::split_var_store(&vs, |name| name.ends_with(".bias"));
         let config =
             AdamConfig::new(mode, lr0, 1e-4).schedule(Schedule::Cosine { total_steps: steps });
-        let mut opt = Adam::new(config, groups)?;
+        let mut opt = config.build_groups(groups)?;
         for _ in 0..steps {
             let loss =
                 net.forward(&x)

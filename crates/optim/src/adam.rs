@@ -9,15 +9,36 @@ use crate::kernel_tensor::{self, Buffers};
 use crate::view::GroupView;
 use crate::watch::StoreWatch;
 use std::collections::HashMap;
-use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 /// Adam with ℓ2, decoupled or proximal weight decay (see [`crate::DecayMode`]).
+///
+/// Built from an [`AdamConfig`]: [`AdamConfig::build`] over a `VarStore`, or
+/// [`AdamConfig::build_groups`] over [`ParamGroup`]s. Then, as with tch's
+/// `nn::Optimizer`, [`Adam::backward_step`] (or [`Adam::zero_grad`], `backward`,
+/// [`Adam::step`]) once per batch.
 ///
 /// Parameters that do not require grad, or have no gradient (never differentiated), are
 /// skipped by [`Adam::step`] as in `torch.optim`: their values, moments and own step
 /// counts stay as they are. [`Adam::zero_grad`] zeroes gradients in place (tch's
 /// semantics), so once a parameter has had a gradient it takes part in every step.
+///
+/// ```
+/// use adamw_prox::AdamConfig;
+/// use tch::{nn, nn::Module, Device, Kind, Tensor};
+///
+/// let vs = nn::VarStore::new(Device::Cpu);
+/// let net = nn::linear(vs.root() / "fc", 3, 1, Default::default());
+/// let mut opt = AdamConfig::torch_adamw(1e-2, 0.01).build(&vs)?;
+/// let x = Tensor::randn([32, 3], (Kind::Float, Device::Cpu));
+/// let y = x.sum_dim_intlist(1, true, Kind::Float);
+/// for _ in 0..10 {
+///     let loss = net.forward(&x).mse_loss(&y, tch::Reduction::Mean);
+///     opt.backward_step(&loss)?;
+/// }
+/// assert_eq!(opt.step_count(), 10);
+/// # Ok::<(), adamw_prox::OptimError>(())
+/// ```
 pub struct Adam {
     pub(crate) config: AdamConfig,
     /// Steps taken: the clock of the owned schedule.
@@ -29,10 +50,10 @@ pub struct Adam {
 }
 
 impl Adam {
-    /// Builds the optimizer over the given groups. A group without its own `λ` or step
-    /// size uses the config's. The parameters are moved into flat buffers (they stay
-    /// usable as before).
-    pub fn new(config: AdamConfig, groups: Vec<ParamGroup>) -> Result<Self> {
+    /// Builds the optimizer over the given groups ([`AdamConfig::build_groups`]). A group
+    /// without its own `λ` or step size uses the config's. The parameters are moved into
+    /// flat buffers (they stay usable as before).
+    pub(crate) fn new(config: AdamConfig, groups: Vec<ParamGroup>) -> Result<Self> {
         config.validate()?;
         if groups.is_empty() {
             return Err(invalid("groups", "[]", "at least one parameter group"));
@@ -50,15 +71,22 @@ impl Adam {
         Ok(adam)
     }
 
-    /// One group, `all`, with every trainable variable of `vs` (frozen ones included:
-    /// they are skipped while frozen). A variable created in `vs` later and left
-    /// trainable is an error at the next step; see [`Adam::add_param_group`].
-    pub fn from_var_store(config: AdamConfig, vs: &VarStore) -> Result<Self> {
-        Self::new(config, vec![ParamGroup::from_var_store("all", vs)])
-    }
-
     /// Adds a group, for example for variables created after the optimizer. Its
-    /// parameters start with zero moments and their own step count at 0.
+    /// parameters start with zero moments and their own step count at 0. Its name must
+    /// differ from the other groups', and its tensors must be in no other group.
+    ///
+    /// ```
+    /// use adamw_prox::{AdamConfig, ParamGroup};
+    /// use tch::{nn, Device};
+    /// let vs = nn::VarStore::new(Device::Cpu);
+    /// let _body = nn::linear(vs.root() / "body", 4, 4, Default::default());
+    /// let mut opt = AdamConfig::adamw(1e-3, 1e-5).build(&vs)?;
+    /// // A head created after the optimizer, with its own step size.
+    /// let head = vs.root().sub("head").zeros("weight", &[2, 4]);
+    /// opt.add_param_group(ParamGroup::new("head").with_param("head.weight", head).with_lr(1e-2))?;
+    /// assert_eq!(opt.group("head")?.lr(), 1e-2);
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
     pub fn add_param_group(&mut self, group: ParamGroup) -> Result<()> {
         if self.groups.iter().any(|g| g.name == group.name) {
             return Err(invalid(
@@ -135,7 +163,25 @@ impl Adam {
         Ok(takes_part)
     }
 
-    /// Applies one update from the gradients currently held by the parameters.
+    /// Applies one update from the gradients currently held by the parameters, with each
+    /// group's `η_t` (its step size times the schedule's factor) and `λ`.
+    ///
+    /// Fails, changing nothing, if a parameter changed shape, dtype or device behind the
+    /// optimizer's back, or if a `VarStore` it was built from has a trainable variable
+    /// that no group holds.
+    ///
+    /// ```
+    /// use adamw_prox::AdamConfig;
+    /// use tch::{nn, Device, Kind};
+    /// let vs = nn::VarStore::new(Device::Cpu);
+    /// let w = vs.root().ones("w", &[3]);
+    /// let mut opt = AdamConfig::adam_l2(0.1, 0.0).build(&vs)?;
+    /// opt.zero_grad();
+    /// w.sum(Kind::Float).backward();
+    /// opt.step()?; // the first Adam step moves every coordinate by η: 1 − 0.1
+    /// assert!((w.double_value(&[0]) - 0.9).abs() < 1e-6);
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
     pub fn step(&mut self) -> Result<()> {
         let takes_part = self.prepare()?;
         for (group, takes_part) in self.groups.iter_mut().zip(&takes_part) {
@@ -148,6 +194,17 @@ impl Adam {
     }
 
     /// `zero_grad`, `loss.backward()`, `step`, as tch's `Optimizer::backward_step`.
+    ///
+    /// ```
+    /// use adamw_prox::AdamConfig;
+    /// use tch::{nn, Device, Kind};
+    /// let vs = nn::VarStore::new(Device::Cpu);
+    /// let w = vs.root().ones("w", &[3]);
+    /// let mut opt = AdamConfig::adamw(1e-2, 0.0).build(&vs)?;
+    /// opt.backward_step(&w.square().sum(Kind::Float))?;
+    /// assert!(w.double_value(&[0]) < 1.0);
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
     pub fn backward_step(&mut self, loss: &Tensor) -> Result<()> {
         self.zero_grad();
         loss.backward();
@@ -155,7 +212,18 @@ impl Adam {
     }
 
     /// As [`Adam::backward_step`], with the gradients clamped to `[-max_value, max_value]`
-    /// before the step.
+    /// before the step (tch's `backward_step_clip`).
+    ///
+    /// ```
+    /// use adamw_prox::AdamConfig;
+    /// use tch::{nn, Device, Kind};
+    /// let vs = nn::VarStore::new(Device::Cpu);
+    /// let w = vs.root().ones("w", &[3]);
+    /// let mut opt = AdamConfig::adamw(1e-2, 0.0).build(&vs)?;
+    /// opt.backward_step_clip(&(w.sum(Kind::Float) * 1e6), 1.0)?;
+    /// assert!(opt.group("all")?.grads().max().double_value(&[]) <= 1.0);
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
     pub fn backward_step_clip(&mut self, loss: &Tensor, max_value: f64) -> Result<()> {
         self.zero_grad();
         loss.backward();
@@ -164,7 +232,19 @@ impl Adam {
     }
 
     /// As [`Adam::backward_step`], with the gradients clipped to a global ℓ2 norm of at
-    /// most `max_norm` before the step; returns the norm before clipping.
+    /// most `max_norm` before the step (tch's `backward_step_clip_norm`); returns the
+    /// norm before clipping.
+    ///
+    /// ```
+    /// use adamw_prox::AdamConfig;
+    /// use tch::{nn, Device, Kind};
+    /// let vs = nn::VarStore::new(Device::Cpu);
+    /// let w = vs.root().ones("w", &[4]);
+    /// let mut opt = AdamConfig::adamw(1e-2, 0.0).build(&vs)?;
+    /// let norm = opt.backward_step_clip_norm(&(w.sum(Kind::Float) * 3.0), 1.0)?;
+    /// assert!((norm - 6.0).abs() < 1e-6); // ‖(3, 3, 3, 3)‖
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
     pub fn backward_step_clip_norm(&mut self, loss: &Tensor, max_norm: f64) -> Result<f64> {
         self.zero_grad();
         loss.backward();
@@ -174,86 +254,144 @@ impl Adam {
     }
 
     /// Zeroes all gradients in place (one op per group, plus any gradient that autograd
-    /// created since the last step).
+    /// created since the last step). For gradient accumulation, call it once per
+    /// optimizer step, not per backward pass.
+    ///
+    /// ```
+    /// use adamw_prox::AdamConfig;
+    /// use tch::{nn, Device, Kind};
+    /// let vs = nn::VarStore::new(Device::Cpu);
+    /// let w = vs.root().ones("w", &[3]);
+    /// let mut opt = AdamConfig::adamw(1e-2, 0.0).build(&vs)?;
+    /// w.sum(Kind::Float).backward();
+    /// opt.zero_grad();
+    /// assert_eq!(w.grad().abs().sum(Kind::Float).double_value(&[]), 0.0);
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
     pub fn zero_grad(&mut self) {
         self.groups.iter().for_each(FlatGroup::zero_grad);
     }
 
-    /// Sets the step size of every group. Without an owned schedule this is `η_t` for the
-    /// next steps; with one, it is what the schedule scales (`η_0` of these groups). The
-    /// decay follows as `λ·η_t/η_0`, with `η_0` the config's `lr`.
-    pub fn set_lr(&mut self, lr: f64) -> Result<()> {
-        validate_lr(lr)?;
-        self.groups.iter_mut().for_each(|g| g.lr = lr);
-        Ok(())
+    /// Brings the flat gradient buffers up to date after a backward pass, and reports
+    /// what `step` would refuse.
+    ///
+    /// The gradients of the parameters are views of each group's flat buffer
+    /// ([`GroupView::grads`]), but a gradient that autograd created or replaced since the
+    /// last step (the first backward pass, or one after the gradient was set to `None`)
+    /// is copied into it only at the next step, clip or this call. Call it between
+    /// `backward` and reading or changing the gradients through [`Adam::groups`] (for
+    /// statistics, or scaling them by hand); [`Adam::step`] and the `clip_grad_*` methods
+    /// do it themselves. It fails as [`Adam::step`] would: a parameter that changed
+    /// shape, dtype or device, or a trainable variable that no group holds.
+    ///
+    /// ```
+    /// use adamw_prox::AdamConfig;
+    /// use tch::{nn, Device, Kind};
+    /// let vs = nn::VarStore::new(Device::Cpu);
+    /// let w = vs.root().ones("w", &[3]);
+    /// let mut opt = AdamConfig::adamw(1e-2, 0.0).build(&vs)?;
+    /// (w.sum(Kind::Float) * 2.0).backward();
+    /// opt.sync_grads()?;
+    /// let grads = opt.group("all")?.grads().shallow_clone();
+    /// assert_eq!(grads.sum(Kind::Float).double_value(&[]), 6.0);
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
+    pub fn sync_grads(&mut self) -> Result<()> {
+        self.prepare().map(drop)
     }
 
-    /// [`Adam::set_lr`] for one group.
-    pub fn set_group_lr(&mut self, group: &str, lr: f64) -> Result<()> {
-        validate_lr(lr)?;
-        self.group_mut(group)?.lr = lr;
-        Ok(())
-    }
-
-    /// Sets `λ` of every group.
-    pub fn set_weight_decay(&mut self, weight_decay: f64) -> Result<()> {
-        validate_weight_decay(weight_decay)?;
-        self.groups
-            .iter_mut()
-            .for_each(|g| g.weight_decay = weight_decay);
-        Ok(())
-    }
-
-    /// Sets `λ` of one group.
-    pub fn set_group_weight_decay(&mut self, group: &str, weight_decay: f64) -> Result<()> {
-        validate_weight_decay(weight_decay)?;
-        self.group_mut(group)?.weight_decay = weight_decay;
-        Ok(())
-    }
-
-    fn group_mut(&mut self, name: &str) -> Result<&mut FlatGroup> {
-        let known: Vec<String> = self.groups.iter().map(|g| g.name.clone()).collect();
-        self.groups
-            .iter_mut()
-            .find(|g| g.name == name)
-            .ok_or_else(|| OptimError::UnknownGroup {
-                name: name.to_string(),
-                known,
-            })
-    }
-
-    /// The step size `η_t` that the next step uses for the first group (the owned
-    /// schedule applied); [`GroupView::lr`] gives it for each group.
-    pub fn lr(&self) -> f64 {
-        scheduled_lr(&self.config, self.groups[0].lr, self.step)
-    }
-
+    /// The configuration the optimizer was built with (each group's current step size
+    /// and `λ` are in [`Adam::group`]).
+    ///
+    /// ```
+    /// use adamw_prox::AdamConfig;
+    /// # let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    /// # let _w = vs.root().ones("w", &[3]);
+    /// let opt = AdamConfig::adamw(1e-3, 1e-5).build(&vs)?;
+    /// assert_eq!(opt.config().lr, 1e-3);
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
     pub fn config(&self) -> &AdamConfig {
         &self.config
     }
 
     /// Number of steps taken so far (the owned schedule's clock). A parameter that was
-    /// skipped by some steps has a smaller count of its own for its bias corrections.
+    /// skipped by some steps has a smaller count of its own for its bias corrections
+    /// ([`GroupView::step_counts`]).
+    ///
+    /// ```
+    /// use adamw_prox::AdamConfig;
+    /// # let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    /// # let _w = vs.root().ones("w", &[3]);
+    /// let mut opt = AdamConfig::adamw(1e-3, 0.0).build(&vs)?;
+    /// opt.step()?; // no gradient yet: every parameter is skipped, the clock advances
+    /// assert_eq!(opt.step_count(), 1);
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
     pub fn step_count(&self) -> u64 {
         self.step
     }
 
-    /// Copies into the flat buffers any parameter or gradient that was replaced or
-    /// created since the last step. [`Adam::step`] does this; call it to read or change
-    /// the gradients in the flat buffers before the step.
-    pub fn sync_buffers(&mut self) -> Result<()> {
-        self.prepare().map(drop)
-    }
-
-    /// A look at each group's flat buffers. Gradients created since the last step are
-    /// linked in first, so [`GroupView::grads`] is current.
+    /// Each group's flat buffers and settings, in the order the groups were given.
+    /// Gradients created since the last step are linked in first where they fit (call
+    /// [`Adam::sync_grads`] to have the errors too).
+    ///
+    /// ```
+    /// use adamw_prox::{AdamConfig, ParamGroup};
+    /// use tch::{nn, Device};
+    /// let vs = nn::VarStore::new(Device::Cpu);
+    /// let _fc = nn::linear(vs.root() / "fc", 4, 2, Default::default());
+    /// let groups = ParamGroup::split_var_store(&vs, |name| name.ends_with(".bias"));
+    /// let opt = AdamConfig::adamw(1e-3, 1e-5).build_groups(groups)?;
+    /// let names: Vec<String> = opt.groups().map(|g| g.name().to_string()).collect();
+    /// assert_eq!(names, ["decay", "no_decay"]);
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
     pub fn groups(&self) -> impl Iterator<Item = GroupView<'_>> {
-        self.groups.iter().map(|group| {
-            group.link_what_fits();
-            GroupView::new(group, scheduled_lr(&self.config, group.lr, self.step))
-        })
+        self.groups.iter().map(|group| self.view(group))
     }
 
+    /// The group named `name`: its step size, `λ`, buffers and parameters.
+    ///
+    /// ```
+    /// use adamw_prox::{AdamConfig, OptimError};
+    /// # let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    /// # let _w = vs.root().ones("w", &[3]);
+    /// let opt = AdamConfig::adamw(1e-3, 1e-5).build(&vs)?;
+    /// assert_eq!(opt.group("all")?.weight_decay(), 1e-5);
+    /// assert!(matches!(opt.group("head"), Err(OptimError::UnknownGroup { .. })));
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
+    pub fn group(&self, name: &str) -> Result<GroupView<'_>> {
+        let index = self.group_index(name)?;
+        Ok(self.view(&self.groups[index]))
+    }
+
+    fn view<'a>(&'a self, group: &'a FlatGroup) -> GroupView<'a> {
+        group.link_what_fits();
+        GroupView::new(group, scheduled_lr(&self.config, group.lr, self.step))
+    }
+
+    pub(crate) fn group_index(&self, name: &str) -> Result<usize> {
+        self.groups
+            .iter()
+            .position(|g| g.name == name)
+            .ok_or_else(|| OptimError::UnknownGroup {
+                name: name.to_string(),
+                known: self.groups.iter().map(|g| g.name.clone()).collect(),
+            })
+    }
+
+    /// The number of elements of all parameters of all groups.
+    ///
+    /// ```
+    /// use adamw_prox::AdamConfig;
+    /// # let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    /// let _fc = tch::nn::linear(vs.root() / "fc", 4, 2, Default::default());
+    /// let opt = AdamConfig::adamw(1e-3, 0.0).build(&vs)?;
+    /// assert_eq!(opt.num_parameters(), 10);
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
     pub fn num_parameters(&self) -> i64 {
         self.groups.iter().map(FlatGroup::numel).sum()
     }
@@ -261,6 +399,19 @@ impl Adam {
     /// Moves the moments, the flat buffers and the parameters with their gradients to
     /// `device`, keeping the optimizer's state. Call it with the model's move
     /// (`vs.set_device(device)`), before or after it.
+    ///
+    /// ```
+    /// use adamw_prox::AdamConfig;
+    /// use tch::{nn, Device};
+    /// let mut vs = nn::VarStore::new(Device::Cpu);
+    /// let _w = vs.root().ones("w", &[3]);
+    /// let mut opt = AdamConfig::adamw(1e-3, 0.0).build(&vs)?;
+    /// let device = Device::cuda_if_available();
+    /// vs.set_device(device);
+    /// opt.set_device(device);
+    /// assert_eq!(opt.group("all")?.values().device(), device);
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
     pub fn set_device(&mut self, device: Device) {
         for group in &mut self.groups {
             let kind = group.kind;
@@ -272,6 +423,19 @@ impl Adam {
     /// Converts the moments, the flat buffers and the parameters with their gradients to
     /// `kind`, keeping the optimizer's state. Call it with the model's conversion
     /// (`vs.double()`, `vs.set_kind(kind)`, …), before or after it.
+    ///
+    /// ```
+    /// use adamw_prox::AdamConfig;
+    /// use tch::{nn, Device, Kind};
+    /// let mut vs = nn::VarStore::new(Device::Cpu);
+    /// let _w = vs.root().ones("w", &[3]);
+    /// let mut opt = AdamConfig::adamw(1e-3, 0.0).build(&vs)?;
+    /// vs.double();
+    /// opt.set_kind(Kind::Double)?;
+    /// assert_eq!(opt.group("all")?.exp_avg().kind(), Kind::Double);
+    /// assert!(opt.set_kind(Kind::Int64).is_err());
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
     pub fn set_kind(&mut self, kind: Kind) -> Result<()> {
         if !matches!(
             kind,

@@ -25,6 +25,21 @@ impl Adam {
     /// The scale is `max_norm / (norm + 1e-6)` when that is below 1, as PyTorch. A norm
     /// that is not finite is returned with the gradients left as they are (PyTorch would
     /// turn them into NaN): check it to skip such a step.
+    ///
+    /// ```
+    /// use adamw_prox::AdamConfig;
+    /// use tch::{nn, Device, Kind};
+    /// let vs = nn::VarStore::new(Device::Cpu);
+    /// let w = vs.root().ones("w", &[4]);
+    /// let mut opt = AdamConfig::adamw(1e-2, 0.0).build(&vs)?;
+    /// opt.zero_grad();
+    /// (w.sum(Kind::Float) * 3.0).backward();
+    /// let norm = opt.clip_grad_norm(1.0)?;
+    /// assert!((norm - 6.0).abs() < 1e-6);
+    /// assert!((w.grad().norm().double_value(&[]) - 1.0).abs() < 1e-5);
+    /// opt.step()?;
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
     pub fn clip_grad_norm(&mut self, max_norm: f64) -> Result<f64> {
         if !(max_norm.is_finite() && max_norm > 0.0) {
             return Err(invalid("max_norm", max_norm, "a finite number > 0"));
@@ -60,6 +75,19 @@ impl Adam {
 
     /// Clamps the gradients of the parameters that the next step updates to
     /// `[-max_value, max_value]`.
+    ///
+    /// ```
+    /// use adamw_prox::AdamConfig;
+    /// use tch::{nn, Device, Kind};
+    /// let vs = nn::VarStore::new(Device::Cpu);
+    /// let w = vs.root().ones("w", &[4]);
+    /// let mut opt = AdamConfig::adamw(1e-2, 0.0).build(&vs)?;
+    /// opt.zero_grad();
+    /// (w.sum(Kind::Float) * 3.0).backward();
+    /// opt.clip_grad_value(0.5)?;
+    /// assert_eq!(w.grad().max().double_value(&[]), 0.5);
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
     pub fn clip_grad_value(&mut self, max_value: f64) -> Result<()> {
         if !(max_value.is_finite() && max_value > 0.0) {
             return Err(invalid("max_value", max_value, "a finite number > 0"));

@@ -1,20 +1,40 @@
 //! Errors of the optimizer crate. Each one names the setting, parameter, group or state
 //! at fault, and what would be valid.
 
+/// Everything that can go wrong in this crate. Each variant names what is at fault and
+/// what would be valid; the `Display` text says it in a sentence.
+///
+/// ```
+/// use adamw_prox::{AdamConfig, OptimError};
+/// # let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+/// # let _w = vs.root().ones("w", &[3]);
+/// match AdamConfig::adamw(1e-3, -1.0).build(&vs) {
+///     Err(OptimError::InvalidSetting { field, .. }) => assert_eq!(field, "weight_decay"),
+///     _ => unreachable!(),
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum OptimError {
     /// A hyper-parameter outside its valid range.
     #[error("invalid optimizer setting `{field}` = {value}: must be {expected}")]
     InvalidSetting {
+        /// The setting's name, as the field of [`crate::AdamConfig`] (or the argument).
         field: &'static str,
+        /// The value given.
         value: String,
+        /// What would be valid.
         expected: &'static str,
     },
 
     /// A parameter tensor that the optimizer cannot manage, or one that changed behind
     /// its back in a way it cannot follow.
     #[error("parameter `{name}`: {problem}")]
-    InvalidParameter { name: String, problem: String },
+    InvalidParameter {
+        /// The parameter's name.
+        name: String,
+        /// What is wrong with it, and what to do.
+        problem: String,
+    },
 
     /// A trainable variable of a `VarStore` that the optimizer was built from, but that is
     /// in none of its parameter groups (typically created after the optimizer).
@@ -23,27 +43,45 @@ pub enum OptimError {
          optimizer, so it would never be trained; add it with `Adam::add_param_group`, build \
          the optimizer after creating every variable, or freeze it (`set_requires_grad(false)`)"
     )]
-    UnmanagedVariable { name: String },
+    UnmanagedVariable {
+        /// The variable's name in the `VarStore`.
+        name: String,
+    },
 
     /// A group name that the optimizer does not have.
     #[error("no parameter group named `{name}`; the groups are {}", quoted(.known))]
-    UnknownGroup { name: String, known: Vec<String> },
+    UnknownGroup {
+        /// The name asked for.
+        name: String,
+        /// The names of the optimizer's groups.
+        known: Vec<String>,
+    },
 
     /// A saved state that does not fit this optimizer's parameters or settings.
     /// `origin` says where it came from (a file, a reader, named tensors).
     #[error("optimizer state {origin}: {problem}")]
-    StateMismatch { origin: String, problem: String },
+    StateMismatch {
+        /// Where the state came from.
+        origin: String,
+        /// The first mismatch found.
+        problem: String,
+    },
 
+    /// Reading or writing a state failed.
     #[error("{context}: {source}")]
     Io {
+        /// What was being done (with the file's path).
         context: String,
+        /// The operating system's error.
         source: std::io::Error,
     },
 
+    /// An error from libtorch (through tch).
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
 }
 
+/// `Result` with this crate's error.
 pub type Result<T> = std::result::Result<T, OptimError>;
 
 pub(crate) fn invalid(

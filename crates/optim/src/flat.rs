@@ -17,13 +17,51 @@ use crate::error::{bad_param, Result};
 use std::ops::Range;
 use tch::{Device, Kind, Tensor};
 
-/// Where one parameter lives inside its group's flat buffers.
+/// Where one parameter lives inside its group's flat buffers ([`crate::GroupView::slots`]).
+///
+/// ```
+/// use adamw_prox::AdamConfig;
+/// # let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+/// let _fc = tch::nn::linear(vs.root() / "fc", 4, 2, Default::default());
+/// let opt = AdamConfig::adamw(1e-3, 0.0).build(&vs)?;
+/// let group = opt.group("all")?;
+/// let slots: Vec<_> = group.slots().collect();
+/// assert_eq!(slots[0].name(), "fc.bias"); // by name
+/// assert_eq!((slots[0].offset(), slots[0].numel(), slots[0].shape()), (0, 2, &[2][..]));
+/// assert_eq!((slots[1].offset(), slots[1].numel(), slots[1].shape()), (2, 8, &[2, 4][..]));
+/// // The parameter's elements in the flat buffers:
+/// let weight = group.values().narrow(0, slots[1].offset(), slots[1].numel());
+/// assert_eq!(weight.size(), [8]);
+/// # Ok::<(), adamw_prox::OptimError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParamSlot {
-    pub name: String,
-    pub shape: Vec<i64>,
-    pub offset: i64,
-    pub numel: i64,
+    pub(crate) name: String,
+    pub(crate) shape: Vec<i64>,
+    pub(crate) offset: i64,
+    pub(crate) numel: i64,
+}
+
+impl ParamSlot {
+    /// The parameter's name (its `VarStore` path, or the name it was given).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The parameter's shape.
+    pub fn shape(&self) -> &[i64] {
+        &self.shape
+    }
+
+    /// Where its first element is in the group's flat buffers.
+    pub fn offset(&self) -> i64 {
+        self.offset
+    }
+
+    /// Its number of elements.
+    pub fn numel(&self) -> i64 {
+        self.numel
+    }
 }
 
 pub(crate) struct FlatParam {

@@ -25,6 +25,12 @@ pub struct ParamGroup {
 }
 
 impl ParamGroup {
+    /// An empty group named `name`; add parameters with [`ParamGroup::with_param`].
+    ///
+    /// ```
+    /// let group = adamw_prox::ParamGroup::new("head");
+    /// assert!(group.is_empty() && group.name() == "head");
+    /// ```
     pub fn new(name: impl Into<String>) -> Self {
         ParamGroup {
             name: name.into(),
@@ -36,6 +42,13 @@ impl ParamGroup {
     }
 
     /// A group of unnamed tensors, called `param0`, `param1`, … in errors and state files.
+    ///
+    /// ```
+    /// use adamw_prox::ParamGroup;
+    /// let x = tch::Tensor::zeros([5], tch::kind::DOUBLE_CPU).set_requires_grad(true);
+    /// let group = ParamGroup::from_tensors("x", [x]);
+    /// assert_eq!(group.param_names().collect::<Vec<_>>(), ["param0"]);
+    /// ```
     pub fn from_tensors(
         name: impl Into<String>,
         tensors: impl IntoIterator<Item = Tensor>,
@@ -52,6 +65,16 @@ impl ParamGroup {
     /// All trainable variables of a `VarStore`, ordered by name, frozen ones included (as
     /// `torch.optim` takes `model.parameters()`: they are skipped while frozen).
     /// Variables without elements are left out: there is nothing to optimise in them.
+    /// With several groups from one store, each variable must be in one group only
+    /// ([`ParamGroup::split_var_store`] or [`ParamGroup::from_var_store_where`] do that).
+    ///
+    /// ```
+    /// use adamw_prox::ParamGroup;
+    /// let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    /// let _fc = tch::nn::linear(vs.root() / "fc", 4, 2, Default::default());
+    /// let group = ParamGroup::from_var_store("all", &vs);
+    /// assert_eq!(group.param_names().collect::<Vec<_>>(), ["fc.bias", "fc.weight"]);
+    /// ```
     pub fn from_var_store(name: impl Into<String>, vs: &VarStore) -> Self {
         let mut group = Self::new(name);
         group.params = trainable_variables(vs);
@@ -62,6 +85,19 @@ impl ParamGroup {
     /// Splits a `VarStore`'s trainable variables in two groups: `decay` (the config's `λ`)
     /// and `no_decay` (`λ = 0`) for the names where `no_decay` returns true, for example
     /// biases and batch-norm parameters. Empty groups are left out.
+    ///
+    /// ```
+    /// use adamw_prox::ParamGroup;
+    /// use tch::nn;
+    /// let vs = nn::VarStore::new(tch::Device::Cpu);
+    /// let _conv = nn::conv2d(vs.root() / "conv", 3, 8, 3, Default::default());
+    /// let _bn = nn::batch_norm2d(vs.root() / "bn", 8, Default::default());
+    /// let groups = ParamGroup::split_var_store(&vs, |name| {
+    ///     name.ends_with(".bias") || name.starts_with("bn.")
+    /// });
+    /// let names: Vec<Vec<&str>> = groups.iter().map(|g| g.param_names().collect()).collect();
+    /// assert_eq!(names, [vec!["conv.weight"], vec!["bn.bias", "bn.weight", "conv.bias"]]);
+    /// ```
     pub fn split_var_store(vs: &VarStore, no_decay: impl Fn(&str) -> bool) -> Vec<ParamGroup> {
         let (skip, keep): (Vec<_>, Vec<_>) = trainable_variables(vs)
             .into_iter()
@@ -79,12 +115,64 @@ impl ParamGroup {
         groups
     }
 
+    /// The trainable variables of a `VarStore` whose names `select` accepts, ordered by
+    /// name, for groups of one's own (several learning rates, layer-wise decay). Together
+    /// the groups must hold every trainable variable of the store, each once.
+    ///
+    /// ```
+    /// use adamw_prox::{AdamConfig, ParamGroup};
+    /// use tch::nn;
+    /// let vs = nn::VarStore::new(tch::Device::Cpu);
+    /// let _body = nn::linear(vs.root() / "body", 8, 8, Default::default());
+    /// let _head = nn::linear(vs.root() / "head", 8, 2, Default::default());
+    /// let is_head = |name: &str| name.starts_with("head.");
+    /// let groups = vec![
+    ///     ParamGroup::from_var_store_where("body", &vs, |n| !is_head(n)).with_lr(1e-4),
+    ///     ParamGroup::from_var_store_where("head", &vs, is_head),
+    /// ];
+    /// let opt = AdamConfig::adamw(1e-3, 1e-5).build_groups(groups)?;
+    /// assert_eq!(opt.group("body")?.lr(), 1e-4);
+    /// assert_eq!(opt.group("head")?.lr(), 1e-3);
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
+    pub fn from_var_store_where(
+        name: impl Into<String>,
+        vs: &VarStore,
+        select: impl Fn(&str) -> bool,
+    ) -> Self {
+        let mut group = Self::new(name);
+        group.params = trainable_variables(vs)
+            .into_iter()
+            .filter(|(name, _)| select(name))
+            .collect();
+        group.stores.push(vs.variables_.clone());
+        group
+    }
+
+    /// Adds a parameter under `name` (used in errors and state files). It must be a leaf
+    /// tensor of a floating-point dtype, on the same device and of the same dtype as the
+    /// group's other parameters.
+    ///
+    /// ```
+    /// let w = tch::Tensor::zeros([3], tch::kind::FLOAT_CPU).set_requires_grad(true);
+    /// let group = adamw_prox::ParamGroup::new("g").with_param("w", w);
+    /// assert_eq!(group.len(), 1);
+    /// ```
     pub fn with_param(mut self, name: impl Into<String>, tensor: Tensor) -> Self {
         self.params.push((name.into(), tensor));
         self
     }
 
     /// This group's `λ` instead of the config's.
+    ///
+    /// ```
+    /// use adamw_prox::{AdamConfig, ParamGroup};
+    /// let b = tch::Tensor::zeros([3], tch::kind::FLOAT_CPU).set_requires_grad(true);
+    /// let group = ParamGroup::new("biases").with_param("b", b).with_weight_decay(0.0);
+    /// let opt = AdamConfig::adamw(1e-3, 1e-5).build_groups(vec![group])?;
+    /// assert_eq!(opt.group("biases")?.weight_decay(), 0.0);
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
     pub fn with_weight_decay(mut self, weight_decay: f64) -> Self {
         self.weight_decay = Some(weight_decay);
         self
@@ -94,24 +182,42 @@ impl ParamGroup {
     /// scales it as it scales `η_0`; the decay is still measured against the config's
     /// `η_0` (`s_t = η_t/η_0`), which is PyTorch's `lr·weight_decay` with
     /// `weight_decay = λ/η_0`.
+    ///
+    /// ```
+    /// use adamw_prox::{AdamConfig, ParamGroup};
+    /// let w = tch::Tensor::zeros([3], tch::kind::FLOAT_CPU).set_requires_grad(true);
+    /// let group = ParamGroup::new("head").with_param("w", w).with_lr(1e-2);
+    /// let opt = AdamConfig::adamw(1e-3, 0.0).build_groups(vec![group])?;
+    /// assert_eq!(opt.group("head")?.lr(), 1e-2);
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
     pub fn with_lr(mut self, lr: f64) -> Self {
         self.lr = Some(lr);
         self
     }
 
+    /// The group's name.
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// The parameters' names, in order.
+    ///
+    /// ```
+    /// let w = tch::Tensor::zeros([3], tch::kind::FLOAT_CPU);
+    /// let group = adamw_prox::ParamGroup::new("g").with_param("w", w);
+    /// assert_eq!(group.param_names().collect::<Vec<_>>(), ["w"]);
+    /// ```
     pub fn param_names(&self) -> impl Iterator<Item = &str> {
         self.params.iter().map(|(name, _)| name.as_str())
     }
 
+    /// The number of parameters.
     pub fn len(&self) -> usize {
         self.params.len()
     }
 
+    /// Whether it has no parameters.
     pub fn is_empty(&self) -> bool {
         self.params.is_empty()
     }

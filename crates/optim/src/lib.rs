@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
 // The README shows whole programs, a dependent's build script among them.
 #![allow(clippy::needless_doctest_main)]
 mod adam;
@@ -11,17 +12,18 @@ mod group;
 mod kernel_cpu;
 mod kernel_tensor;
 mod schedule;
+mod settings;
 mod state;
 mod state_io;
 mod view;
 mod watch;
 
 pub use adam::Adam;
-pub use config::{AdamConfig, DecayMode, Kernel};
+#[doc(hidden)]
+pub use config::Kernel;
+pub use config::{AdamConfig, DecayMode};
 pub use error::{OptimError, Result};
 pub use flat::ParamSlot;
 pub use group::ParamGroup;
 pub use schedule::Schedule;
-/// The tch this crate is built with, for dependents that want to be sure to use the same.
-pub use tch;
 pub use view::GroupView;

@@ -22,19 +22,37 @@ pub enum Schedule {
     /// `η_t = η_0`.
     Constant,
     /// Cosine annealing from `η_0` to 0 over `total_steps` (at least 1), then 0.
-    Cosine { total_steps: u64 },
+    Cosine {
+        /// The steps over which it anneals.
+        total_steps: u64,
+    },
     /// `η_t = η_0 · gamma^⌊t / every⌋` (`every` at least 1, `gamma` finite and > 0).
-    Step { every: u64, gamma: f64 },
+    Step {
+        /// Steps between two reductions.
+        every: u64,
+        /// The factor of each reduction.
+        gamma: f64,
+    },
     /// Linear warm-up from `η_0/warmup_steps` to `η_0` over `warmup_steps` (at least 1),
     /// then `then` (counted from the end of the warm-up).
     Warmup {
+        /// The length of the warm-up.
         warmup_steps: u64,
+        /// The schedule after it.
         then: Box<Schedule>,
     },
 }
 
 impl Schedule {
     /// Linear warm-up followed by cosine annealing, `total_steps` in all.
+    ///
+    /// ```
+    /// use adamw_prox::Schedule;
+    /// let s = Schedule::warmup_cosine(10, 110);
+    /// assert_eq!(s.lr_at(1.0, 0), 0.1);
+    /// assert_eq!(s.lr_at(1.0, 9), 1.0);
+    /// assert_eq!(s.lr_at(1.0, 110), 0.0);
+    /// ```
     pub fn warmup_cosine(warmup_steps: u64, total_steps: u64) -> Self {
         Schedule::Warmup {
             warmup_steps,
@@ -90,6 +108,12 @@ impl Schedule {
     }
 
     /// Refuses schedules that cannot be evaluated, naming the field.
+    ///
+    /// ```
+    /// use adamw_prox::Schedule;
+    /// assert!(Schedule::Step { every: 0, gamma: 0.1 }.validate().is_err());
+    /// assert!(Schedule::Step { every: 30, gamma: 0.1 }.validate().is_ok());
+    /// ```
     pub fn validate(&self) -> Result<()> {
         match self {
             Schedule::Constant => Ok(()),

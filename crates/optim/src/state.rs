@@ -96,6 +96,27 @@ impl Adam {
     /// The state as named tensors on the CPU, each name starting with `prefix`, to be
     /// written with the model's tensors into one checkpoint (for example with
     /// `Tensor::write_safetensors`). They are copies: later steps do not change them.
+    ///
+    /// ```
+    /// use adamw_prox::AdamConfig;
+    /// use tch::{nn, Device, Kind};
+    /// let vs = nn::VarStore::new(Device::Cpu);
+    /// let w = vs.root().ones("w", &[4]);
+    /// let mut opt = AdamConfig::adamw(1e-2, 0.0).build(&vs)?;
+    /// opt.backward_step(&w.square().sum(Kind::Float))?;
+    /// // One checkpoint: the model's variables and the optimizer's state.
+    /// let mut checkpoint: Vec<(String, tch::Tensor)> = vs.variables().into_iter().collect();
+    /// checkpoint.extend(opt.state_tensors("optimizer."));
+    /// let path = std::env::temp_dir().join(format!("checkpoint-{}.safetensors", std::process::id()));
+    /// tch::Tensor::write_safetensors(&checkpoint, &path)?;
+    ///
+    /// let mut resumed = AdamConfig::adamw(1e-2, 0.0).build(&vs)?;
+    /// let loaded = tch::Tensor::read_safetensors(&path)?;
+    /// resumed.load_state_tensors("optimizer.", &loaded)?;
+    /// assert_eq!(resumed.step_count(), 1);
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn state_tensors(&self, prefix: &str) -> Vec<(String, Tensor)> {
         self.state_entries(prefix, true)
     }
@@ -117,7 +138,7 @@ impl Adam {
     /// Restores a state from named tensors written by [`Adam::state_tensors`] with the
     /// same `prefix`, for the same parameters and settings; entries without the prefix
     /// are ignored, so the whole checkpoint can be passed. Nothing is changed unless the
-    /// whole state fits.
+    /// whole state fits. See [`Adam::state_tensors`] for an example.
     pub fn load_state_tensors(&mut self, prefix: &str, tensors: &[(String, Tensor)]) -> Result<()> {
         self.load_entries(&format!("(prefix `{prefix}`)"), prefix, tensors)
     }

@@ -64,6 +64,21 @@ fn deserialize(bytes: &[u8]) -> std::result::Result<Vec<(String, Tensor)>, Strin
 impl Adam {
     /// Writes the state (the named tensors of [`Adam::state_tensors`] without prefix) in
     /// the safetensors format.
+    ///
+    /// ```
+    /// use adamw_prox::AdamConfig;
+    /// use tch::{nn, Device, Kind};
+    /// let vs = nn::VarStore::new(Device::Cpu);
+    /// let w = vs.root().ones("w", &[4]);
+    /// let mut opt = AdamConfig::adamw(1e-2, 0.0).build(&vs)?;
+    /// opt.backward_step(&w.square().sum(Kind::Float))?;
+    /// let mut bytes = Vec::new();
+    /// opt.write_state(&mut bytes)?;
+    /// let mut resumed = AdamConfig::adamw(1e-2, 0.0).build(&vs)?;
+    /// resumed.read_state(bytes.as_slice())?;
+    /// assert_eq!(resumed.step_count(), 1);
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
     pub fn write_state<W: Write>(&self, mut writer: W) -> Result<()> {
         let bytes = serialize(&self.state_entries("", false))?;
         writer
@@ -77,6 +92,7 @@ impl Adam {
 
     /// Restores a state written by [`Adam::write_state`] or [`Adam::save_state`] for the
     /// same parameters and settings. Nothing is changed unless the whole state fits.
+    /// See [`Adam::write_state`] for an example.
     pub fn read_state<R: Read>(&mut self, reader: R) -> Result<()> {
         self.read_state_from("from a reader", reader)
     }
@@ -96,7 +112,28 @@ impl Adam {
         self.load_entries(origin, "", &entries)
     }
 
-    /// Writes the state to `path` atomically (a temporary file, then a rename).
+    /// Writes the state to `path` atomically (a temporary file, then a rename). The file
+    /// is safetensors; its format version and what reads it are in the README.
+    ///
+    /// ```
+    /// use adamw_prox::AdamConfig;
+    /// use tch::{nn, Device, Kind};
+    /// let vs = nn::VarStore::new(Device::Cpu);
+    /// let w = vs.root().ones("w", &[4]);
+    /// let mut opt = AdamConfig::adamw(1e-2, 0.0).build(&vs)?;
+    /// opt.backward_step(&w.square().sum(Kind::Float))?;
+    /// let path = std::env::temp_dir().join(format!("adam-{}.safetensors", std::process::id()));
+    /// opt.save_state(&path)?;
+    ///
+    /// let mut resumed = AdamConfig::adamw(1e-2, 0.0).build(&vs)?;
+    /// resumed.load_state(&path)?;
+    /// assert_eq!(resumed.step_count(), 1);
+    /// // Another optimizer is refused, naming the difference.
+    /// let mut other = AdamConfig::adam_l2(1e-2, 0.0).build(&vs)?;
+    /// assert!(other.load_state(&path).is_err());
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
     pub fn save_state(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let tmp = temporary_path(path);
@@ -111,7 +148,8 @@ impl Adam {
         )))
     }
 
-    /// Restores a state written by [`Adam::save_state`] or [`Adam::write_state`].
+    /// Restores a state written by [`Adam::save_state`] or [`Adam::write_state`] (see
+    /// there for an example). Nothing is changed unless the whole state fits.
     pub fn load_state(&mut self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let origin = path.display().to_string();

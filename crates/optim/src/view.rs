@@ -1,20 +1,46 @@
-//! [`GroupView`]: a read-only look at one parameter group's flat buffers.
+//! [`GroupView`]: a read-only look at one parameter group's settings and flat buffers.
 use crate::flat::{FlatGroup, ParamSlot};
 use tch::Tensor;
 
-/// One parameter group's flat buffers, for statistics and logging. The parameters are
-/// views of [`GroupView::values`] and their gradients of [`GroupView::grads`]; the
-/// [`ParamSlot`]s say where each one lies.
+/// One parameter group's settings and flat buffers, from [`crate::Adam::group`] or
+/// [`crate::Adam::groups`], for statistics and logging. The parameters are views of
+/// [`GroupView::values`] and their gradients of [`GroupView::grads`]; the [`ParamSlot`]s
+/// say where each one lies. The tensors are the optimizer's own buffers: writing to
+/// them (through a `shallow_clone`) changes the optimizer's state.
+///
+/// ```
+/// use adamw_prox::{AdamConfig, Schedule};
+/// # let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+/// let _fc = tch::nn::linear(vs.root() / "fc", 4, 2, Default::default());
+/// let opt = AdamConfig::adamw(1e-3, 1e-5)
+///     .schedule(Schedule::warmup_cosine(10, 100))
+///     .build(&vs)?;
+/// let group = opt.group("all")?;
+/// assert_eq!(group.name(), "all");
+/// assert_eq!((group.lr(), group.weight_decay()), (1e-3, 1e-5));
+/// assert_eq!(group.scheduled_lr(), 1e-4); // the first warm-up step: 1/10 of lr
+/// assert_eq!(group.values().size(), [10]);
+/// assert_eq!(group.grads().size(), [10]);
+/// assert_eq!(group.exp_avg().size(), [10]);
+/// assert_eq!(group.exp_avg_sq().size(), [10]);
+/// assert!(group.max_exp_avg_sq().is_none()); // no AMSGrad
+/// assert_eq!(group.step_counts().collect::<Vec<_>>(), [0, 0]);
+/// # Ok::<(), adamw_prox::OptimError>(())
+/// ```
 pub struct GroupView<'a> {
     group: &'a FlatGroup,
-    lr: f64,
+    scheduled_lr: f64,
 }
 
 impl<'a> GroupView<'a> {
-    pub(crate) fn new(group: &'a FlatGroup, lr: f64) -> Self {
-        GroupView { group, lr }
+    pub(crate) fn new(group: &'a FlatGroup, scheduled_lr: f64) -> Self {
+        GroupView {
+            group,
+            scheduled_lr,
+        }
     }
 
+    /// The group's name.
     pub fn name(&self) -> &str {
         &self.group.name
     }
@@ -24,9 +50,16 @@ impl<'a> GroupView<'a> {
         self.group.weight_decay
     }
 
-    /// The step size `η_t` that the next step uses for this group.
+    /// The group's step size, what [`crate::Adam::set_lr`] sets: the number the schedule's
+    /// factor multiplies (without a schedule, the step size of the next step).
     pub fn lr(&self) -> f64 {
-        self.lr
+        self.group.lr
+    }
+
+    /// `η_t`, the step size the next step uses: [`GroupView::lr`] times the schedule's
+    /// factor at the current step.
+    pub fn scheduled_lr(&self) -> f64 {
+        self.scheduled_lr
     }
 
     /// All parameter values of the group, concatenated.
@@ -35,6 +68,7 @@ impl<'a> GroupView<'a> {
     }
 
     /// All gradients of the group, concatenated (zero where a parameter never had one).
+    /// See [`crate::Adam::sync_grads`] for when they are current.
     pub fn grads(&self) -> &Tensor {
         &self.group.grads
     }
@@ -54,7 +88,7 @@ impl<'a> GroupView<'a> {
         self.group.max_exp_avg_sq.as_ref()
     }
 
-    /// Where each parameter lies in the flat buffers.
+    /// Where each parameter lies in the flat buffers, in the group's order.
     pub fn slots(&self) -> impl Iterator<Item = &ParamSlot> {
         self.group.slots()
     }

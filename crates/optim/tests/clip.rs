@@ -26,7 +26,7 @@ fn setup(scale: f64) -> Setup {
             .with_param("p1", params[1].shallow_clone()),
         ParamGroup::new("b").with_param("p2", params[2].shallow_clone()),
     ];
-    let mut opt = Adam::new(AdamConfig::adamw(1e-2, 1e-2), groups).unwrap();
+    let mut opt = AdamConfig::adamw(1e-2, 1e-2).build_groups(groups).unwrap();
     let loss = params.iter().chain([&frozen]).enumerate().fold(
         Tensor::zeros([], tch::kind::FLOAT_CPU),
         |acc, (i, p)| {
@@ -110,11 +110,10 @@ fn backward_step_clip_norm_is_clip_then_step() {
     for kernel in [Kernel::Auto, Kernel::TensorOps] {
         let run = |fused: bool| {
             let p = gaussian(&[20], Kind::Float, 7).set_requires_grad(true);
-            let mut opt = Adam::new(
-                AdamConfig::adam_l2(1e-2, 1e-2).kernel(kernel),
-                vec![ParamGroup::from_tensors("g", [p.shallow_clone()])],
-            )
-            .unwrap();
+            let mut opt = AdamConfig::adam_l2(1e-2, 1e-2)
+                .kernel(kernel)
+                .build_groups(vec![ParamGroup::from_tensors("g", [p.shallow_clone()])])
+                .unwrap();
             let mut norms = Vec::new();
             for step in 0..3 {
                 let loss = (&p * gaussian(&[20], Kind::Float, 30 + step) * 5.0).sum(Kind::Float);

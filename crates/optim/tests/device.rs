@@ -119,11 +119,9 @@ fn moving_to_cuda_and_back_keeps_the_state() {
     assert!(tch::Cuda::is_available(), "this test needs a CUDA device");
     let cuda = Device::Cuda(0);
     let (mut vs, net) = model();
-    let mut opt = Adam::new(
-        AdamConfig::adamw(1e-2, 1e-2),
-        ParamGroup::split_var_store(&vs, |n| n.ends_with(".bias")),
-    )
-    .unwrap();
+    let mut opt = AdamConfig::adamw(1e-2, 1e-2)
+        .build_groups(ParamGroup::split_var_store(&vs, |n| n.ends_with(".bias")))
+        .unwrap();
     train(&mut opt, &net, Kind::Float, Device::Cpu, 2);
     let before = state(&opt);
     vs.set_device(cuda);

@@ -1,6 +1,6 @@
 //! The flat-buffer layout: parameters and gradients live in one buffer per group, and
 //! anything that replaces them is copied back in rather than silently ignored.
-use adamw_prox::{Adam, AdamConfig, ParamGroup};
+use adamw_prox::{AdamConfig, ParamGroup};
 use tch::{nn, nn::Module, Device, Kind, Tensor};
 
 fn inside(ptr: usize, buffer: &Tensor) -> bool {
@@ -16,7 +16,7 @@ fn parameters_and_their_gradients_become_views_of_the_flat_buffers() {
     let net = nn::seq()
         .add(nn::linear(vs.root() / "a", 5, 7, Default::default()))
         .add(nn::linear(vs.root() / "b", 7, 2, Default::default()));
-    let mut opt = Adam::from_var_store(AdamConfig::adamw(1e-3, 1e-4), &vs).unwrap();
+    let mut opt = AdamConfig::adamw(1e-3, 1e-4).build(&vs).unwrap();
     let x = Tensor::randn([4, 5], (Kind::Float, Device::Cpu));
     for _ in 0..3 {
         opt.zero_grad();
@@ -40,11 +40,9 @@ fn parameters_and_their_gradients_become_views_of_the_flat_buffers() {
 #[test]
 fn a_replaced_parameter_or_gradient_is_copied_back_before_the_step() {
     let mut p = Tensor::zeros([4], (Kind::Float, Device::Cpu)).set_requires_grad(true);
-    let mut opt = Adam::new(
-        AdamConfig::adamw(0.1, 0.0),
-        vec![ParamGroup::new("g").with_param("p", p.shallow_clone())],
-    )
-    .unwrap();
+    let mut opt = AdamConfig::adamw(0.1, 0.0)
+        .build_groups(vec![ParamGroup::new("g").with_param("p", p.shallow_clone())])
+        .unwrap();
     // Replace the storage behind the optimizer's back, then backpropagate a known gradient.
     p.set_data(&Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0]));
     (&p * Tensor::from_slice(&[1.0f32, -1.0, 1.0, -1.0]))
@@ -62,11 +60,9 @@ fn a_replaced_parameter_or_gradient_is_copied_back_before_the_step() {
 #[test]
 fn zero_grad_zeroes_every_gradient() {
     let p = Tensor::ones([3], (Kind::Float, Device::Cpu)).set_requires_grad(true);
-    let mut opt = Adam::new(
-        AdamConfig::default(),
-        vec![ParamGroup::new("g").with_param("p", p.shallow_clone())],
-    )
-    .unwrap();
+    let mut opt = AdamConfig::default()
+        .build_groups(vec![ParamGroup::new("g").with_param("p", p.shallow_clone())])
+        .unwrap();
     (&p * 3.0).sum(Kind::Float).backward();
     opt.step().unwrap();
     opt.zero_grad();

@@ -3,7 +3,7 @@
 //! decay mode and kernel, and the others move exactly as if the skipped ones were absent.
 mod common;
 
-use adamw_prox::{Adam, AdamConfig, DecayMode, Kernel, ParamGroup};
+use adamw_prox::{AdamConfig, DecayMode, Kernel, ParamGroup};
 use common::{gaussian, rel_error, to_vec, Reference};
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
@@ -42,7 +42,9 @@ fn frozen_and_never_differentiated_parameters_are_left_bit_for_bit() {
                     .with_param("frozen", frozen.shallow_clone())
                     .with_param("unused", unused.shallow_clone())
                     .with_param("last", last.shallow_clone());
-                let mut opt = Adam::new(config(mode, amsgrad, kernel), vec![group]).unwrap();
+                let mut opt = config(mode, amsgrad, kernel)
+                    .build_groups(vec![group])
+                    .unwrap();
                 for step in 0..5 {
                     opt.zero_grad();
                     loss(
@@ -62,12 +64,12 @@ fn frozen_and_never_differentiated_parameters_are_left_bit_for_bit() {
                 let counts: Vec<u64> = view.step_counts().collect();
                 assert_eq!(counts, [5, 0, 0, 5], "{case}: own step counts");
                 for slot in view.slots() {
-                    let m = view.exp_avg().narrow(0, slot.offset, slot.numel);
-                    let v = view.exp_avg_sq().narrow(0, slot.offset, slot.numel);
+                    let m = view.exp_avg().narrow(0, slot.offset(), slot.numel());
+                    let v = view.exp_avg_sq().narrow(0, slot.offset(), slot.numel());
                     let untouched = m.abs().max().double_value(&[]) == 0.0
                         && v.abs().max().double_value(&[]) == 0.0;
-                    let skipped = matches!(slot.name.as_str(), "frozen" | "unused");
-                    assert_eq!(untouched, skipped, "{case}: moments of `{}`", slot.name);
+                    let skipped = matches!(slot.name(), "frozen" | "unused");
+                    assert_eq!(untouched, skipped, "{case}: moments of `{}`", slot.name());
                 }
             }
         }
@@ -87,22 +89,18 @@ fn the_trained_parameters_move_exactly_as_without_the_skipped_ones() {
             };
             let (a, frozen, b) = make();
             let (a_alone, _, b_alone) = make();
-            let mut with_frozen = Adam::new(
-                config(mode, true, kernel),
-                vec![ParamGroup::from_tensors(
+            let mut with_frozen = config(mode, true, kernel)
+                .build_groups(vec![ParamGroup::from_tensors(
                     "g",
                     [a.shallow_clone(), frozen, b.shallow_clone()],
-                )],
-            )
-            .unwrap();
-            let mut without = Adam::new(
-                config(mode, true, kernel),
-                vec![ParamGroup::from_tensors(
+                )])
+                .unwrap();
+            let mut without = config(mode, true, kernel)
+                .build_groups(vec![ParamGroup::from_tensors(
                     "g",
                     [a_alone.shallow_clone(), b_alone.shallow_clone()],
-                )],
-            )
-            .unwrap();
+                )])
+                .unwrap();
             for step in 0..8 {
                 for (opt, a, b) in [
                     (&mut with_frozen, &a, &b),
@@ -127,11 +125,9 @@ fn a_parameter_unfrozen_later_counts_only_its_own_steps() {
         for kernel in [Kernel::Auto, Kernel::TensorOps] {
             let p = gaussian(&[11], Kind::Double, 21).set_requires_grad(true);
             let mut reference = Reference::new(mode, 1e-2, 5e-2, true, to_vec(&p));
-            let mut opt = Adam::new(
-                config(mode, true, kernel),
-                vec![ParamGroup::from_tensors("g", [p.shallow_clone()])],
-            )
-            .unwrap();
+            let mut opt = config(mode, true, kernel)
+                .build_groups(vec![ParamGroup::from_tensors("g", [p.shallow_clone()])])
+                .unwrap();
             for step in 0..9u64 {
                 let frozen = (3..6).contains(&step);
                 let p = p.set_requires_grad(!frozen);

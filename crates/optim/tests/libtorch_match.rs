@@ -1,9 +1,11 @@
 //! The paper's AdamW with (η_0, λ) is libtorch's AdamW with (lr = η_0,
 //! weight_decay = λ/η_0), and Adam-ℓ2 is libtorch's Adam with weight_decay = λ.
-//! tch's `nn::AdamW` / `nn::Adam` are libtorch's C++ optimizers.
+//! tch's `nn::AdamW` / `nn::Adam` are libtorch's C++ optimizers. The constructors in
+//! PyTorch's convention (`AdamConfig::torch_adamw`, `torch_adam`) take tch's numbers as
+//! they are and match step for step.
 mod common;
 
-use adamw_prox::{Adam, AdamConfig, DecayMode, Kernel, Schedule};
+use adamw_prox::{AdamConfig, DecayMode, Kernel, Schedule};
 use common::{gaussian, rel_error, to_vec};
 use tch::nn::{self, OptimizerConfig, VarStore};
 use tch::{Device, Kind, Tensor};
@@ -74,7 +76,7 @@ fn compare(mode: DecayMode, kind: Kind, kernel: Kernel, amsgrad: bool) -> f64 {
     let config = AdamConfig::new(mode, LR0, LAMBDA)
         .amsgrad(amsgrad)
         .kernel(kernel);
-    let mut ours = Adam::from_var_store(config, &ours_vs).unwrap();
+    let mut ours = config.build(&ours_vs).unwrap();
     assert_eq!(
         flat(&theirs_vs),
         flat(&ours_vs),
@@ -149,7 +151,7 @@ fn adamw_with_pytorch_weight_decay_read_as_lambda_does_not_match() {
     .build(&theirs_vs, LR0)
     .unwrap();
     let ours_vs = var_store(kind);
-    let mut ours = Adam::from_var_store(AdamConfig::adamw(LR0, LAMBDA), &ours_vs).unwrap();
+    let mut ours = AdamConfig::adamw(LR0, LAMBDA).build(&ours_vs).unwrap();
     for step in 0..STEPS {
         theirs.zero_grad();
         loss(&theirs_vs, step, kind).backward();
@@ -159,4 +161,96 @@ fn adamw_with_pytorch_weight_decay_read_as_lambda_does_not_match() {
         ours.step().unwrap();
     }
     assert!(rel_error(&flat(&ours_vs), &flat(&theirs_vs)) > 1e-3);
+}
+
+/// tch's optimizer and ours in PyTorch's convention, on two copies of one float64
+/// `VarStore`, compared after every step. With `schedule`, ours owns it while tch's is
+/// given `set_lr` by hand before each step, as a tch user schedules.
+fn torch_convention_max_error(
+    theirs: impl OptimizerConfig,
+    ours: AdamConfig,
+    schedule: Option<Schedule>,
+) -> f64 {
+    let kind = Kind::Double;
+    let theirs_vs = var_store(kind);
+    let mut theirs = theirs.build(&theirs_vs, LR0).unwrap();
+    let ours_vs = var_store(kind);
+    let ours = match &schedule {
+        Some(s) => ours.schedule(s.clone()),
+        None => ours,
+    };
+    let mut ours = ours.build(&ours_vs).unwrap();
+    let mut worst: f64 = 0.0;
+    for step in 0..STEPS {
+        if let Some(s) = &schedule {
+            theirs.set_lr(s.lr_at(LR0, step));
+        }
+        theirs.zero_grad();
+        loss(&theirs_vs, step, kind).backward();
+        theirs.step();
+        ours.zero_grad();
+        loss(&ours_vs, step, kind).backward();
+        ours.step().unwrap();
+        worst = worst.max(rel_error(&flat(&ours_vs), &flat(&theirs_vs)));
+    }
+    assert!(rel_error(&flat(&ours_vs), &flat(&var_store(kind))) > 1e-2);
+    worst
+}
+
+fn torch_cases() -> [Option<Schedule>; 2] {
+    [None, Some(Schedule::warmup_cosine(10, STEPS + 10))]
+}
+
+#[test]
+fn torch_adamw_equals_tch_adamw_step_for_step_at_the_defaults_and_another_wd() {
+    for schedule in torch_cases() {
+        let defaults = nn::AdamW::default();
+        assert_eq!(defaults.wd, 0.01, "tch's default weight decay");
+        let err = torch_convention_max_error(
+            defaults,
+            AdamConfig::torch_adamw(LR0, 0.01),
+            schedule.clone(),
+        );
+        assert!(
+            err < 1e-12,
+            "defaults, {schedule:?}: relative error {err:e}"
+        );
+        let other = nn::AdamW {
+            wd: 0.3,
+            ..Default::default()
+        };
+        let err =
+            torch_convention_max_error(other, AdamConfig::torch_adamw(LR0, 0.3), schedule.clone());
+        assert!(err < 1e-12, "wd 0.3, {schedule:?}: relative error {err:e}");
+    }
+}
+
+#[test]
+fn torch_adam_equals_tch_adam_step_for_step_at_the_defaults_and_another_wd() {
+    for schedule in torch_cases() {
+        let err = torch_convention_max_error(
+            nn::Adam::default(),
+            AdamConfig::torch_adam(LR0, 0.0),
+            schedule.clone(),
+        );
+        assert!(
+            err < 1e-12,
+            "defaults, {schedule:?}: relative error {err:e}"
+        );
+        let other = nn::Adam {
+            wd: 0.05,
+            ..Default::default()
+        };
+        let err =
+            torch_convention_max_error(other, AdamConfig::torch_adam(LR0, 0.05), schedule.clone());
+        assert!(err < 1e-12, "wd 0.05, {schedule:?}: relative error {err:e}");
+    }
+}
+
+#[test]
+fn the_conversion_goes_both_ways() {
+    let config = AdamConfig::torch_adamw(LR0, 0.02);
+    assert!((config.weight_decay - 0.02 * LR0).abs() < 1e-18);
+    assert!((config.torch_weight_decay() - 0.02).abs() < 1e-15);
+    assert_eq!(AdamConfig::adam_l2(LR0, 0.02).torch_weight_decay(), 0.02);
 }

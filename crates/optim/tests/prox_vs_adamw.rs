@@ -17,11 +17,9 @@ fn param(x0: &Tensor) -> Tensor {
 }
 
 fn optimizer(config: AdamConfig, p: &Tensor) -> Adam {
-    Adam::new(
-        config,
-        vec![ParamGroup::new("p").with_param("p", p.shallow_clone())],
-    )
-    .unwrap()
+    config
+        .build_groups(vec![ParamGroup::new("p").with_param("p", p.shallow_clone())])
+        .unwrap()
 }
 
 fn feed(opt: &mut Adam, p: &Tensor, g: &Tensor) {

@@ -3,7 +3,7 @@
 //! whose gradient depends on the iterate and spans ten decades across coordinates.
 mod common;
 
-use adamw_prox::{Adam, AdamConfig, DecayMode, Kernel, ParamGroup, Schedule};
+use adamw_prox::{AdamConfig, DecayMode, Kernel, ParamGroup, Schedule};
 use common::{flat_values, mixed_params, rel_error, Reference};
 use tch::{Kind, Tensor};
 
@@ -87,14 +87,12 @@ fn run(mode: DecayMode, amsgrad: bool, kind: Kind, kernel: Kernel, owned: bool) 
         config = config.schedule(Schedule::warmup_cosine(WARMUP, STEPS + WARMUP));
     }
     let mut reference = Reference::new(mode, LR0, LAMBDA, amsgrad, flat_values(&params));
-    let mut opt = Adam::new(
-        config,
-        vec![ParamGroup::from_tensors(
+    let mut opt = config
+        .build_groups(vec![ParamGroup::from_tensors(
             "all",
             params.iter().map(|p| p.shallow_clone()),
-        )],
-    )
-    .unwrap();
+        )])
+        .unwrap();
     for step in 0..STEPS {
         let lr = reference_lr(step);
         // The same gradient formula evaluated at each side's own iterate.

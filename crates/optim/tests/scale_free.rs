@@ -3,7 +3,7 @@
 //! changes Adam-ℓ2's, whose `λ·x` term is not rescaled.
 mod common;
 
-use adamw_prox::{Adam, AdamConfig, DecayMode, ParamGroup};
+use adamw_prox::{AdamConfig, DecayMode, ParamGroup};
 use common::{gaussian, rel_error, to_vec};
 use tch::{Device, Kind, Tensor};
 
@@ -12,11 +12,9 @@ const N: i64 = 2000;
 fn trajectory(mode: DecayMode, factors: &Tensor, kind: Kind) -> Vec<f64> {
     let p = gaussian(&[N], kind, 5).set_requires_grad(true);
     let config = AdamConfig::new(mode, 1e-3, 1e-2).eps(0.0);
-    let mut opt = Adam::new(
-        config,
-        vec![ParamGroup::new("p").with_param("p", p.shallow_clone())],
-    )
-    .unwrap();
+    let mut opt = config
+        .build_groups(vec![ParamGroup::new("p").with_param("p", p.shallow_clone())])
+        .unwrap();
     for step in 0..100 {
         let g = gaussian(&[N], kind, 10 + step) * factors;
         opt.zero_grad();

@@ -10,10 +10,9 @@ fn trainable(shape: &[i64], kind: Kind) -> Tensor {
 }
 
 fn build(config: AdamConfig) -> Result<Adam, OptimError> {
-    Adam::new(
-        config,
-        vec![ParamGroup::new("g").with_param("w", trainable(&[3], Kind::Float))],
-    )
+    config.build_groups(vec![
+        ParamGroup::new("g").with_param("w", trainable(&[3], Kind::Float))
+    ])
 }
 
 fn refused_field(config: AdamConfig) -> &'static str {
@@ -69,7 +68,8 @@ fn a_negative_group_decay_or_lr_is_refused() {
     let group = ParamGroup::new("g")
         .with_param("w", trainable(&[3], Kind::Float))
         .with_weight_decay(-1.0);
-    let err = Adam::new(AdamConfig::adamw(1e-3, 0.0), vec![group])
+    let err = AdamConfig::adamw(1e-3, 0.0)
+        .build_groups(vec![group])
         .err()
         .unwrap();
     assert!(
@@ -95,7 +95,10 @@ fn parameters_that_cannot_be_optimised_are_refused_by_name() {
     let mixed = ParamGroup::new("g")
         .with_param("a", trainable(&[3], Kind::Float))
         .with_param("b", trainable(&[3], Kind::Double));
-    let err = Adam::new(AdamConfig::default(), vec![mixed]).err().unwrap();
+    let err = AdamConfig::default()
+        .build_groups(vec![mixed])
+        .err()
+        .unwrap();
     assert!(
         err.to_string().contains("parameter `b`: is Double"),
         "{err}"
@@ -103,7 +106,8 @@ fn parameters_that_cannot_be_optimised_are_refused_by_name() {
 
     let integer =
         ParamGroup::new("g").with_param("counts", Tensor::zeros([3], (Kind::Int64, Device::Cpu)));
-    let err = Adam::new(AdamConfig::default(), vec![integer])
+    let err = AdamConfig::default()
+        .build_groups(vec![integer])
         .err()
         .unwrap();
     assert!(
@@ -113,19 +117,18 @@ fn parameters_that_cannot_be_optimised_are_refused_by_name() {
     );
 
     let computed = trainable(&[3], Kind::Float) * 2.0;
-    let err = Adam::new(
-        AdamConfig::default(),
-        vec![ParamGroup::new("g").with_param("doubled", computed)],
-    )
-    .err()
-    .unwrap();
+    let err = AdamConfig::default()
+        .build_groups(vec![ParamGroup::new("g").with_param("doubled", computed)])
+        .err()
+        .unwrap();
     assert!(
         err.to_string()
             .starts_with("parameter `doubled`: is not a leaf tensor"),
         "{err}"
     );
 
-    let err = Adam::new(AdamConfig::default(), vec![ParamGroup::new("empty")])
+    let err = AdamConfig::default()
+        .build_groups(vec![ParamGroup::new("empty")])
         .err()
         .unwrap();
     assert_eq!(
@@ -140,7 +143,10 @@ fn a_tensor_passed_twice_is_refused_naming_both_places() {
     let twice = ParamGroup::new("g")
         .with_param("a", shared.shallow_clone())
         .with_param("b", shared.shallow_clone());
-    let err = Adam::new(AdamConfig::default(), vec![twice]).err().unwrap();
+    let err = AdamConfig::default()
+        .build_groups(vec![twice])
+        .err()
+        .unwrap();
     assert_eq!(
         err.to_string(),
         "parameter `b`: is the same tensor as `a` of this group (`g`); pass each tensor once"
@@ -152,18 +158,18 @@ fn a_tensor_passed_twice_is_refused_naming_both_places() {
             .with_param("other", trainable(&[2], Kind::Float))
             .with_param("fc.weight again", shared.shallow_clone()),
     ];
-    let err = Adam::new(AdamConfig::default(), groups).err().unwrap();
+    let err = AdamConfig::default().build_groups(groups).err().unwrap();
     assert_eq!(
         err.to_string(),
         "parameter `fc.weight again`: is the same tensor as `fc.weight` of group `decay`; \
          a tensor can be in one parameter group only"
     );
 
-    let mut opt = Adam::new(
-        AdamConfig::default(),
-        vec![ParamGroup::new("first").with_param("w", shared.shallow_clone())],
-    )
-    .unwrap();
+    let mut opt = AdamConfig::default()
+        .build_groups(vec![
+            ParamGroup::new("first").with_param("w", shared.shallow_clone())
+        ])
+        .unwrap();
     let err = opt
         .add_param_group(ParamGroup::new("second").with_param("w2", shared))
         .unwrap_err();
@@ -181,7 +187,7 @@ fn an_unknown_group_is_refused_listing_the_groups() {
         ParamGroup::new("decay").with_param("w", trainable(&[3], Kind::Float)),
         ParamGroup::new("no_decay").with_param("b", trainable(&[3], Kind::Float)),
     ];
-    let mut opt = Adam::new(AdamConfig::default(), groups).unwrap();
+    let mut opt = AdamConfig::default().build_groups(groups).unwrap();
     let err = opt.set_group_lr("bias", 1e-3).unwrap_err();
     assert!(matches!(err, OptimError::UnknownGroup { .. }), "{err:?}");
     assert_eq!(

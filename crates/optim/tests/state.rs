@@ -55,12 +55,12 @@ fn save_load_and_continue_equals_an_uninterrupted_run_bit_for_bit() {
         for amsgrad in [false, true] {
             let config = AdamConfig::new(mode, 1e-2, 1e-2).amsgrad(amsgrad);
             let straight = mixed_params(Kind::Float, 1);
-            let mut opt = Adam::new(config.clone(), groups(&straight)).unwrap();
+            let mut opt = config.clone().build_groups(groups(&straight)).unwrap();
             train(&mut opt, &straight, 0..40);
 
             let path = temp_dir("resume").join(format!("{mode}-{amsgrad}.safetensors"));
             let first = mixed_params(Kind::Float, 1);
-            let mut opt = Adam::new(config.clone(), groups(&first)).unwrap();
+            let mut opt = config.clone().build_groups(groups(&first)).unwrap();
             train(&mut opt, &first, 0..20);
             opt.save_state(&path).unwrap();
             let saved_values: Vec<Tensor> = first.iter().map(|p| p.detach().copy()).collect();
@@ -74,7 +74,7 @@ fn save_load_and_continue_equals_an_uninterrupted_run_bit_for_bit() {
                     p.shallow_clone().copy_(v);
                 }
             });
-            let mut opt = Adam::new(config, groups(&resumed)).unwrap();
+            let mut opt = config.build_groups(groups(&resumed)).unwrap();
             opt.load_state(&path).unwrap();
             assert_eq!(opt.step_count(), 20);
             train(&mut opt, &resumed, 20..40);
@@ -85,7 +85,9 @@ fn save_load_and_continue_equals_an_uninterrupted_run_bit_for_bit() {
 
 fn saved_state(name: &str) -> PathBuf {
     let params = mixed_params(Kind::Float, 1);
-    let mut opt = Adam::new(AdamConfig::adamw(1e-2, 1e-2), groups(&params)).unwrap();
+    let mut opt = AdamConfig::adamw(1e-2, 1e-2)
+        .build_groups(groups(&params))
+        .unwrap();
     train(&mut opt, &params, 0..3);
     let path = temp_dir("mismatch").join(format!("{name}.safetensors"));
     opt.save_state(&path).unwrap();
@@ -105,7 +107,9 @@ fn a_state_for_other_shapes_is_refused_naming_the_parameter() {
     let path = saved_state("shape");
     let mut params = mixed_params(Kind::Float, 1);
     params[2] = Tensor::zeros([2, 3, 5], (Kind::Float, Device::Cpu)).set_requires_grad(true);
-    let mut opt = Adam::new(AdamConfig::adamw(1e-2, 1e-2), groups(&params)).unwrap();
+    let mut opt = AdamConfig::adamw(1e-2, 1e-2)
+        .build_groups(groups(&params))
+        .unwrap();
     let before = opt.step_count();
     let msg = load_error(&mut opt, &path);
     assert!(
@@ -124,7 +128,9 @@ fn a_state_for_other_shapes_is_refused_naming_the_parameter() {
 fn a_state_for_another_dtype_is_refused() {
     let path = saved_state("dtype");
     let params = mixed_params(Kind::Double, 1);
-    let mut opt = Adam::new(AdamConfig::adamw(1e-2, 1e-2), groups(&params)).unwrap();
+    let mut opt = AdamConfig::adamw(1e-2, 1e-2)
+        .build_groups(groups(&params))
+        .unwrap();
     let msg = load_error(&mut opt, &path);
     assert!(
         msg.contains("dtype Float in the state, Double here"),
@@ -140,7 +146,7 @@ fn a_state_with_another_parameter_count_is_refused() {
         ParamGroup::new("decay").with_param("w0", params[0].shallow_clone()),
         ParamGroup::new("no_decay").with_param("b1", params[1].shallow_clone()),
     ];
-    let mut opt = Adam::new(AdamConfig::adamw(1e-2, 1e-2), fewer).unwrap();
+    let mut opt = AdamConfig::adamw(1e-2, 1e-2).build_groups(fewer).unwrap();
     let msg = load_error(&mut opt, &path);
     assert!(
         msg.contains("group 0 (`decay`) has 2 parameters in the state, 1 here"),
@@ -152,13 +158,18 @@ fn a_state_with_another_parameter_count_is_refused() {
 fn a_state_saved_with_other_settings_is_refused_naming_the_field() {
     let path = saved_state("settings");
     let params = mixed_params(Kind::Float, 1);
-    let mut opt = Adam::new(AdamConfig::adam_prox(1e-2, 1e-2), groups(&params)).unwrap();
+    let mut opt = AdamConfig::adam_prox(1e-2, 1e-2)
+        .build_groups(groups(&params))
+        .unwrap();
     let msg = load_error(&mut opt, &path);
     assert!(
         msg.contains("saved with decay = adamw, but this optimizer has decay = adam-prox"),
         "{msg}"
     );
-    let mut opt = Adam::new(AdamConfig::adamw(1e-2, 1e-2).amsgrad(true), groups(&params)).unwrap();
+    let mut opt = AdamConfig::adamw(1e-2, 1e-2)
+        .amsgrad(true)
+        .build_groups(groups(&params))
+        .unwrap();
     let msg = load_error(&mut opt, &path);
     assert!(msg.contains("amsgrad"), "{msg}");
 }
@@ -166,7 +177,9 @@ fn a_state_saved_with_other_settings_is_refused_naming_the_field() {
 #[test]
 fn a_missing_or_foreign_file_is_refused_with_its_path() {
     let params = mixed_params(Kind::Float, 1);
-    let mut opt = Adam::new(AdamConfig::adamw(1e-2, 1e-2), groups(&params)).unwrap();
+    let mut opt = AdamConfig::adamw(1e-2, 1e-2)
+        .build_groups(groups(&params))
+        .unwrap();
     let missing = temp_dir("missing").join("nope.safetensors");
     assert!(load_error(&mut opt, &missing).contains("no such file"));
     let garbage = temp_dir("garbage").join("garbage.safetensors");
@@ -214,11 +227,11 @@ fn resuming_through_a_writer_or_a_checkpoint_equals_an_uninterrupted_run() {
             for amsgrad in [false, true] {
                 let config = AdamConfig::new(mode, 1e-2, 1e-2).amsgrad(amsgrad);
                 let straight = mixed_params(Kind::Float, 1);
-                let mut opt = Adam::new(config.clone(), groups(&straight)).unwrap();
+                let mut opt = config.clone().build_groups(groups(&straight)).unwrap();
                 train_freezing(&mut opt, &straight, 0..40);
 
                 let first = mixed_params(Kind::Float, 1);
-                let mut opt = Adam::new(config.clone(), groups(&first)).unwrap();
+                let mut opt = config.clone().build_groups(groups(&first)).unwrap();
                 train_freezing(&mut opt, &first, 0..20);
                 let mut bytes = Vec::new();
                 let checkpoint = dir.join(format!("{mode}-{amsgrad}.safetensors"));
@@ -244,7 +257,7 @@ fn resuming_through_a_writer_or_a_checkpoint_equals_an_uninterrupted_run() {
                         p.shallow_clone().copy_(v);
                     }
                 });
-                let mut opt = Adam::new(config, groups(&resumed)).unwrap();
+                let mut opt = config.build_groups(groups(&resumed)).unwrap();
                 match via {
                     Via::File => opt.load_state(&checkpoint).unwrap(),
                     Via::Writer => opt.read_state(bytes.as_slice()).unwrap(),
@@ -270,7 +283,9 @@ fn resuming_through_a_writer_or_a_checkpoint_equals_an_uninterrupted_run() {
 #[test]
 fn a_state_with_another_prefix_is_refused_naming_the_missing_entry() {
     let params = mixed_params(Kind::Float, 1);
-    let mut opt = Adam::new(AdamConfig::adamw(1e-2, 1e-2), groups(&params)).unwrap();
+    let mut opt = AdamConfig::adamw(1e-2, 1e-2)
+        .build_groups(groups(&params))
+        .unwrap();
     train(&mut opt, &params, 0..2);
     let entries = opt.state_tensors("opt.");
     let err = opt.load_state_tensors("optimizer.", &entries).unwrap_err();
@@ -284,7 +299,9 @@ fn a_state_with_another_prefix_is_refused_naming_the_missing_entry() {
 #[test]
 fn a_version_1_state_still_loads() {
     let params = mixed_params(Kind::Float, 1);
-    let mut opt = Adam::new(AdamConfig::adamw(1e-2, 1e-2), groups(&params)).unwrap();
+    let mut opt = AdamConfig::adamw(1e-2, 1e-2)
+        .build_groups(groups(&params))
+        .unwrap();
     train(&mut opt, &params, 0..3);
     // What version 1 wrote: one step count and one step size for every group.
     let meta = serde_json::json!({
@@ -304,10 +321,12 @@ fn a_version_1_state_still_loads() {
     entries[0].1 = Tensor::from_slice(&serde_json::to_vec(&meta).unwrap());
 
     let fresh_params = mixed_params(Kind::Float, 1);
-    let mut fresh = Adam::new(AdamConfig::adamw(1e-2, 1e-2), groups(&fresh_params)).unwrap();
+    let mut fresh = AdamConfig::adamw(1e-2, 1e-2)
+        .build_groups(groups(&fresh_params))
+        .unwrap();
     fresh.load_state_tensors("", &entries).unwrap();
     assert_eq!(fresh.step_count(), 3);
-    assert_eq!(fresh.lr(), 2.5e-3);
+    assert!(fresh.groups().all(|g| g.lr() == 2.5e-3));
     for (old, new) in opt.groups().zip(fresh.groups()) {
         assert!(new.step_counts().all(|t| t == 3));
         assert_eq!(
@@ -315,4 +334,51 @@ fn a_version_1_state_still_loads() {
             bits(&[new.exp_avg_sq().shallow_clone()])
         );
     }
+}
+
+#[test]
+fn a_state_written_with_the_kernel_in_its_config_still_loads() {
+    // Version 0.1.0 of the crate wrote the implementation override as part of the
+    // config (`"kernel": "auto"` or `"tensor-ops"`); it is no longer written, and read
+    // where it is.
+    let params = mixed_params(Kind::Float, 1);
+    let mut opt = AdamConfig::adamw(1e-2, 1e-2)
+        .build_groups(groups(&params))
+        .unwrap();
+    train(&mut opt, &params, 0..3);
+    let mut entries = opt.state_tensors("");
+    let written: serde_json::Value =
+        serde_json::from_slice(&Vec::<u8>::try_from(&entries[0].1).unwrap()).unwrap();
+    assert!(
+        written["config"].get("kernel").is_none(),
+        "the kernel is not saved: {written}"
+    );
+    for kernel in ["auto", "tensor-ops"] {
+        let mut old = written.clone();
+        old["config"]["kernel"] = kernel.into();
+        entries[0].1 = Tensor::from_slice(&serde_json::to_vec(&old).unwrap());
+        let fresh_params = mixed_params(Kind::Float, 1);
+        let mut fresh = AdamConfig::adamw(1e-2, 1e-2)
+            .build_groups(groups(&fresh_params))
+            .unwrap();
+        fresh.load_state_tensors("", &entries).unwrap();
+        assert_eq!(fresh.step_count(), 3, "{kernel}");
+    }
+}
+
+#[test]
+fn a_config_with_the_kernel_field_still_reads_and_is_written_without_it() {
+    let old = serde_json::json!({
+        "decay": "adamw", "lr": 1e-3, "weight_decay": 1e-5, "beta1": 0.9, "beta2": 0.999,
+        "eps": 1e-8, "amsgrad": false, "kernel": "tensor-ops",
+    });
+    let config: AdamConfig = serde_json::from_value(old).unwrap();
+    assert_eq!(
+        config,
+        AdamConfig::adamw(1e-3, 1e-5).kernel(adamw_prox::Kernel::TensorOps)
+    );
+    let written = serde_json::to_value(&config).unwrap();
+    assert!(written.get("kernel").is_none(), "{written}");
+    let again: AdamConfig = serde_json::from_value(written).unwrap();
+    assert_eq!(again, AdamConfig::adamw(1e-3, 1e-5));
 }

@@ -83,7 +83,7 @@ fn a_variable_created_after_the_optimizer_is_an_error_naming_it() {
 fn a_frozen_variable_outside_the_optimizer_is_allowed_until_it_is_unfrozen() {
     let (vs, body) = store_with_body();
     let groups = ParamGroup::split_var_store(&vs, |name| name.ends_with(".bias"));
-    let mut opt = Adam::new(AdamConfig::adamw(1e-2, 1e-3), groups).unwrap();
+    let mut opt = AdamConfig::adamw(1e-2, 1e-3).build_groups(groups).unwrap();
     let extra = vs.root().zeros("extra", &[2]).set_requires_grad(false);
     let loss = || body.forward(&input()).sum(Kind::Float);
     opt.backward_step(&loss()).unwrap();
@@ -128,7 +128,11 @@ fn an_owned_schedule_steps_exactly_as_set_lr_by_hand() {
         let mut by_hand = config.build(&vs_b).unwrap();
         for step in 0..15 {
             by_hand.set_lr(schedule.lr_at(lr0, step)).unwrap();
-            assert_eq!(owned.lr(), by_hand.lr(), "{mode} step {step}");
+            assert_eq!(
+                owned.group("all").unwrap().scheduled_lr(),
+                by_hand.group("all").unwrap().scheduled_lr(),
+                "{mode} step {step}"
+            );
             owned
                 .backward_step(&net_a.forward(&input()).square().sum(Kind::Float))
                 .unwrap();
@@ -136,7 +140,11 @@ fn an_owned_schedule_steps_exactly_as_set_lr_by_hand() {
                 .backward_step(&net_b.forward(&input()).square().sum(Kind::Float))
                 .unwrap();
         }
-        assert_eq!(owned.lr(), 0.0, "{mode}: the cosine ends at 0");
+        assert_eq!(
+            owned.group("all").unwrap().scheduled_lr(),
+            0.0,
+            "{mode}: the cosine ends at 0"
+        );
         assert_eq!(bits(&net_a.ws), bits(&net_b.ws), "{mode}");
     }
 }
@@ -165,7 +173,9 @@ fn group_setters_change_their_group_only() {
     };
     let (w, b) = make();
     let b_before = bits(&b);
-    let mut opt = Adam::new(AdamConfig::adamw(1e-2, 0.1), groups(&w, &b)).unwrap();
+    let mut opt = AdamConfig::adamw(1e-2, 0.1)
+        .build_groups(groups(&w, &b))
+        .unwrap();
     opt.set_group_lr("biases", 0.0).unwrap();
     opt.set_group_weight_decay("weights", 0.3).unwrap();
     train(&mut opt, &w, &b);
@@ -179,18 +189,16 @@ fn group_setters_change_their_group_only() {
 
     // The same as building the weights' group with that λ from the start.
     let (w2, b2) = make();
-    let mut expected = Adam::new(
-        AdamConfig::adamw(1e-2, 0.1),
-        vec![
+    let mut expected = AdamConfig::adamw(1e-2, 0.1)
+        .build_groups(vec![
             ParamGroup::new("weights")
                 .with_param("w", w2.shallow_clone())
                 .with_weight_decay(0.3),
             ParamGroup::new("biases")
                 .with_param("b", b2.shallow_clone())
                 .with_lr(0.0),
-        ],
-    )
-    .unwrap();
+        ])
+        .unwrap();
     train(&mut expected, &w2, &b2);
     assert_eq!(bits(&w), bits(&w2));
 
@@ -207,9 +215,9 @@ fn gradients_are_readable_before_the_first_step() {
     body.forward(&input()).sum(Kind::Float).backward();
     let group = opt.groups().next().unwrap();
     for slot in group.slots() {
-        let in_flat = group.grads().narrow(0, slot.offset, slot.numel);
-        let own = vs.variables()[&slot.name].grad().flatten(0, -1);
-        assert_eq!(bits(&in_flat), bits(&own), "{}", slot.name);
+        let in_flat = group.grads().narrow(0, slot.offset(), slot.numel());
+        let own = vs.variables()[slot.name()].grad().flatten(0, -1);
+        assert_eq!(bits(&in_flat), bits(&own), "{}", slot.name());
         assert!(own.abs().sum(Kind::Float).double_value(&[]) > 0.0);
     }
 }
@@ -223,7 +231,7 @@ fn zero_grad_also_clears_gradients_created_before_any_step() {
     let once = bits(&body.ws.grad());
     opt.zero_grad();
     loss().backward();
-    opt.sync_buffers().unwrap();
+    opt.sync_grads().unwrap();
     assert_eq!(
         bits(&body.ws.grad()),
         once,

@@ -21,7 +21,7 @@ use crate::sinks::atomic::write_json_atomic;
 use anyhow::Result;
 use clap::Args;
 use models::{Model, ModelConfig};
-use optim::{Adam, AdamConfig, DecayMode, Kernel, ParamGroup};
+use optim::{AdamConfig, DecayMode, Kernel, ParamGroup};
 use serde::Serialize;
 use std::f64::consts::{LN_10, PI};
 use std::path::PathBuf;
@@ -231,7 +231,7 @@ fn optimizer_steps(
         ..AdamConfig::new(mode, 1e-2, 5e-2)
     };
     let group = ParamGroup::from_tensors("p", params.iter().map(Tensor::shallow_clone));
-    let mut opt = Adam::new(config, vec![group])?;
+    let mut opt = config.build_groups(vec![group])?;
     for t in 1..=20 {
         opt.zero_grad();
         let mut loss = Tensor::zeros([], (kind, device));
@@ -247,7 +247,7 @@ fn optimizer_steps(
         loss.backward();
         opt.step()?;
     }
-    opt.sync_buffers()?;
+    opt.sync_grads()?;
     let flat: Vec<Tensor> = params
         .iter()
         .map(|p| p.detach().flatten(0, -1).to(Device::Cpu))
@@ -270,10 +270,8 @@ pub fn reference_iterates(
         amsgrad,
         ..AdamConfig::new(mode, lr, wd)
     };
-    let mut opt = Adam::new(
-        config,
-        vec![ParamGroup::from_tensors("x", vec![x.shallow_clone()])],
-    )?;
+    let mut opt =
+        config.build_groups(vec![ParamGroup::from_tensors("x", vec![x.shallow_clone()])])?;
     for t in 1..=steps {
         let lr_t = lr * 0.5 * (1.0 + (PI * (t - 1) as f64 / steps as f64).cos());
         opt.set_lr(lr_t)?;
@@ -283,7 +281,7 @@ pub fn reference_iterates(
         (&x * g).sum(Kind::Double).backward();
         opt.step()?;
     }
-    opt.sync_buffers()?;
+    opt.sync_grads()?;
     Ok(Vec::<f64>::try_from(x.detach().to(Device::Cpu))?)
 }
 

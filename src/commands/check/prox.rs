@@ -145,10 +145,10 @@ impl Shadow {
         // A defined gradient, so that the optimizer links it to its flat buffer and keeps
         // what is written there instead of zeroing it before the step.
         param.sum(Kind::Double).backward();
-        let opt = Adam::new(
-            config,
-            vec![ParamGroup::from_tensors("shadow", [param.shallow_clone()])],
-        )?;
+        let opt = config.build_groups(vec![ParamGroup::from_tensors(
+            "shadow",
+            [param.shallow_clone()],
+        )])?;
         Ok(Shadow { _param: param, opt })
     }
 

@@ -6,35 +6,26 @@
 //! measured as a copy of 3.5 floats per parameter (each element copied is one read and
 //! one write), so that it works on the same amount of memory as the optimizer.
 //!
-//! Usage: bench_optim [--reps N] [--steps N] [--out DIR]
+//! Then, on one `VarStore` of ResNet-110's shapes and one of a transformer's (150 small
+//! tensors), AdamW in PyTorch's convention against tch's `nn::AdamW` on the same
+//! variables, alternating (`vs_tch` in the report, with the ratio tch / scalefree).
+//!
+//! Usage: bench_optim [--reps N] [--steps N] [--depths 110,1202] [--out DIR]
 //!
 //! With `--trial scalefree|scalefree-tensor-ops|floor --depth D [--mode M] [--steps N]
-//! [--device cpu|cuda]`,
+//! [--device cpu|cuda]`, or `--trial var-store|tch-adamw --shapes resnet110|transformer`,
 //! it times one candidate alone and prints one JSON line (the median seconds of N steps
 //! after 3 warm-up steps): `bench/compare.py` alternates such trials with PyTorch's.
+mod shapes;
 mod support;
+mod vs_tch;
 use adamw_prox::{Adam, AdamConfig, DecayMode, Kernel, ParamGroup};
 use serde_json::{json, Value};
+use shapes::resnet_shapes;
 use std::time::Instant;
 use support::{arg, load_average, median, number};
 use tch::nn::OptimizerConfig;
 use tch::{Device, Kind, Tensor};
-
-/// Parameter shapes of a CIFAR ResNet-`depth` with BN (He et al. 2016).
-fn resnet_shapes(depth: i64) -> Vec<Vec<i64>> {
-    let blocks = (depth - 2) / 6;
-    let mut shapes = vec![vec![16, 3, 3, 3], vec![16], vec![16]];
-    let mut in_planes = 16;
-    for planes in [16, 32, 64] {
-        for _ in 0..blocks {
-            shapes.extend([vec![planes, in_planes, 3, 3], vec![planes], vec![planes]]);
-            shapes.extend([vec![planes, planes, 3, 3], vec![planes], vec![planes]]);
-            in_planes = planes;
-        }
-    }
-    shapes.extend([vec![10, 64], vec![10]]);
-    shapes
-}
 
 fn make_params(shapes: &[Vec<i64>], device: Device) -> Vec<Tensor> {
     shapes
@@ -89,6 +80,9 @@ fn trial(args: &[String], candidate: &str) -> anyhow::Result<()> {
         Some("cuda") if tch::Cuda::is_available() => Device::Cuda(0),
         Some(other) => anyhow::bail!("--device must be cpu or cuda (with a GPU), not `{other}`"),
     };
+    if let Some(set) = arg(args, "--shapes") {
+        return trial_var_store(candidate, &set, steps, device);
+    }
     let shapes = resnet_shapes(depth);
     let numel: i64 = shapes.iter().map(|s| s.iter().product::<i64>()).sum();
     let seconds = match candidate {
@@ -111,7 +105,7 @@ fn trial(args: &[String], candidate: &str) -> anyhow::Result<()> {
             };
             let config = AdamConfig::new(mode, 1e-3, 5e-5).kernel(kernel);
             let params = ParamGroup::from_tensors("all", make_params(&shapes, device));
-            let mut opt = Adam::new(config, vec![params])?;
+            let mut opt = config.build_groups(vec![params])?;
             median_seconds(steps, device, || opt.step().unwrap())
         }
         other => {
@@ -128,6 +122,79 @@ fn trial(args: &[String], candidate: &str) -> anyhow::Result<()> {
         })
     );
     Ok(())
+}
+
+/// `--trial var-store|tch-adamw --shapes S`: one optimizer over a `VarStore` of the set.
+fn trial_var_store(candidate: &str, set: &str, steps: usize, device: Device) -> anyhow::Result<()> {
+    let named = shapes::named(set)?;
+    let vs = vs_tch::var_store(&named, device);
+    let seconds = match candidate {
+        "var-store" => {
+            let mut opt = vs_tch::ours(&vs)?;
+            median_seconds(steps, device, || opt.step().unwrap())
+        }
+        "tch-adamw" => {
+            let mut opt = vs_tch::theirs(&vs)?;
+            median_seconds(steps, device, || opt.step())
+        }
+        other => {
+            anyhow::bail!("with --shapes, --trial must be var-store or tch-adamw, not `{other}`")
+        }
+    };
+    println!(
+        "{}",
+        json!({
+            "seconds_per_step": seconds,
+            "steps": steps,
+            "shapes": set,
+            "tensors": named.len(),
+            "parameters": vs.trainable_variables().iter().map(|t| t.numel()).sum::<usize>(),
+            "threads": tch::get_num_threads(),
+        })
+    );
+    Ok(())
+}
+
+/// Both optimizers on one `VarStore` (tch's holds the same variables that this crate's
+/// moves into its flat buffers, so both step the same memory), alternating per rep.
+fn against_tch(reps: usize, steps: usize) -> anyhow::Result<Vec<Value>> {
+    let mut results = Vec::new();
+    for set in ["resnet110", "transformer"] {
+        let named = shapes::named(set)?;
+        let vs = vs_tch::var_store(&named, Device::Cpu);
+        let numel: usize = vs.trainable_variables().iter().map(|t| t.numel()).sum();
+        let mut theirs = vs_tch::theirs(&vs)?;
+        let mut ours = vs_tch::ours(&vs)?;
+        eprintln!(
+            "{set}: {numel} parameters in {} tensors, one VarStore",
+            named.len()
+        );
+        let (mut ours_s, mut theirs_s) = (Vec::new(), Vec::new());
+        for rep in 0..=reps {
+            let a = seconds_per_call(steps, || ours.step().unwrap());
+            let b = seconds_per_call(steps, || theirs.step());
+            if rep > 0 {
+                ours_s.push(a);
+                theirs_s.push(b);
+            }
+        }
+        let (a, b) = (median(ours_s), median(theirs_s));
+        eprintln!(
+            "  scalefree AdamW {:>8.3} ms  tch nn::AdamW {:>8.3} ms  tch / scalefree {:>5.2}x",
+            a * 1e3,
+            b * 1e3,
+            b / a
+        );
+        results.push(json!({
+            "shapes": set,
+            "parameters": numel,
+            "tensors": named.len(),
+            "scalefree_adamw_median_step_ms": a * 1e3,
+            "tch_nn_adamw_median_step_ms": b * 1e3,
+            "speedup_over_tch": b / a,
+        }));
+    }
+    Ok(results)
 }
 
 fn main() {
@@ -154,8 +221,16 @@ fn run() -> anyhow::Result<()> {
         return trial(&args, &candidate);
     }
 
+    let depths: Vec<i64> = match arg(&args, "--depths") {
+        None => vec![110, 1202],
+        Some(list) => list
+            .split(',')
+            .map(|d| d.parse())
+            .collect::<Result<_, _>>()
+            .map_err(|_| anyhow::anyhow!("--depths needs comma-separated numbers, got `{list}`"))?,
+    };
     let mut results = Vec::new();
-    for depth in [110, 1202] {
+    for depth in depths {
         let shapes = resnet_shapes(depth);
         let numel: i64 = shapes.iter().map(|s| s.iter().product::<i64>()).sum();
         eprintln!(
@@ -171,7 +246,7 @@ fn run() -> anyhow::Result<()> {
             ] {
                 let params = make_params(&shapes, Device::Cpu);
                 let config = AdamConfig::new(mode, 1e-3, 5e-5).kernel(kernel);
-                let opt = Adam::new(config, vec![ParamGroup::from_tensors("all", params)])?;
+                let opt = config.build_groups(vec![ParamGroup::from_tensors("all", params)])?;
                 ours.push((format!("scalefree {mode} ({label})"), opt));
             }
         }
@@ -231,8 +306,10 @@ fn run() -> anyhow::Result<()> {
             );
         }
     }
+    let vs_tch = against_tch(reps, steps)?;
     let report: Value = json!({
         "benchmark": "optimizer step",
+        "vs_tch": vs_tch,
         "threads": threads,
         "load_average_1min_at_end": load_average(),
         "reps": reps,
