@@ -317,3 +317,36 @@ fn an_archive_whose_gzip_checksum_does_not_match_is_refused_naming_it() {
         "{msg}"
     );
 }
+
+#[test]
+fn a_damaged_jpeg_in_an_image_folder_archive_is_refused_naming_the_member() {
+    let tmp = temp_dir();
+    let src = tmp.path().join("src");
+    for (c, class) in scalefree::data::CIFAR10_CLASSES.iter().enumerate() {
+        save_rgb(&src.join(format!("train/{class}/0000.jpg")), &chw_image(c), 32);
+        save_rgb(&src.join(format!("test/{class}/0000.jpg")), &chw_image(c + 50), 32);
+    }
+    let archive = tmp.path().join("jpegs.tar.gz");
+    tar_gz(&src, "cifar10-jpeg", &archive);
+    load(DatasetKind::Cifar10, &archive, None).expect("the intact archive loads");
+
+    // A file cut short (a copy or a download that stopped), and bytes overwritten in the
+    // middle of the image data: a lenient decoder fills what it cannot read with grey.
+    let bad = src.join("train/horse/0000.jpg");
+    let intact = std::fs::read(&bad).unwrap();
+    let start_of_scan = intact.windows(2).position(|w| w == [0xff, 0xda]).unwrap();
+    let middle = (start_of_scan + intact.len()) / 2;
+    let mut overwritten = intact.clone();
+    overwritten[middle..middle + 16].fill(0xff);
+    for damaged in [intact[..middle].to_vec(), overwritten] {
+        std::fs::write(&bad, &damaged).unwrap();
+        tar_gz(&src, "cifar10-jpeg", &archive);
+        let (e, msg) = error(DatasetKind::Cifar10, &archive);
+        assert!(matches!(e, DataError::BadImage { .. }), "{e:?}");
+        assert!(
+            msg.contains("jpegs.tar.gz:cifar10-jpeg/train/horse/0000.jpg")
+                && msg.contains("damaged JPEG data"),
+            "{msg}"
+        );
+    }
+}
