@@ -71,18 +71,24 @@ impl fmt::Display for FactorSpec {
 impl FromStr for FactorSpec {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let expected = "none, spread:D (D ≥ 0, in decades), equalize, or a .json file of factors by layer name";
+        let expected = format!(
+            "none, spread:D (D from 0 to {MAX_SPREAD_DECADES} decades), equalize, or a .json \
+             file of factors by layer name"
+        );
         match s {
             "none" => Ok(FactorSpec::None),
             "equalize" => Ok(FactorSpec::Equalize),
             _ => {
                 if let Some(d) = s.strip_prefix("spread:") {
                     return match d.parse::<f64>() {
-                        Ok(decades) if decades.is_finite() && decades >= 0.0 => {
+                        Ok(decades) if (0.0..=MAX_SPREAD_DECADES).contains(&decades) => {
                             Ok(FactorSpec::Spread { decades })
                         }
                         _ => Err(format!(
-                            "`{s}`: the spread must be a number of decades ≥ 0; valid: {expected}"
+                            "`{s}`: the spread must be a number of decades from 0 to \
+                             {MAX_SPREAD_DECADES}, so that every factor 10^(±D) stays in \
+                             float32's normal range ({}); valid: {expected}",
+                            factor_range_text()
                         )),
                     };
                 }
@@ -110,6 +116,22 @@ impl<'de> Deserialize<'de> for FactorSpec {
 
 /// Resolved factors, one per layer, in the layers' order.
 pub type LayerFactors = Vec<(String, f64)>;
+
+/// The factors a layer may have: float32's normal numbers. The gradients are float32, so
+/// a smaller factor flushes them towards zero (the layer stops learning) and a larger one
+/// cannot even be stored.
+pub const FACTOR_RANGE: std::ops::RangeInclusive<f64> = (f32::MIN_POSITIVE as f64)..=(f32::MAX as f64);
+
+/// The largest `spread:D`: its factors reach 10^(±D), and 10^(−37.9) is still normal.
+pub const MAX_SPREAD_DECADES: f64 = 37.9;
+
+fn factor_range_text() -> String {
+    format!(
+        "{:.2e} to {:.2e}",
+        FACTOR_RANGE.start(),
+        FACTOR_RANGE.end()
+    )
+}
 
 /// `spread:D` for `layers`: reproducible from `seed` alone (not the initialisation's).
 pub fn spread(layers: &[String], decades: f64, seed: u64) -> LayerFactors {
@@ -141,10 +163,11 @@ pub fn read_file(path: &std::path::Path, layers: &[String]) -> Result<LayerFacto
                 layers.join(", ")
             );
         }
-        if !(factor.is_finite() && *factor > 0.0) {
+        if !FACTOR_RANGE.contains(factor) {
             bail!(
-                "{}: factor of `{name}` = {factor}: must be a finite number > 0",
-                path.display()
+                "{}: factor of `{name}` = {factor:e}: must be in float32's normal range, {}",
+                path.display(),
+                factor_range_text()
             );
         }
     }
@@ -172,7 +195,7 @@ mod tests {
         assert!("spread:-1"
             .parse::<FactorSpec>()
             .unwrap_err()
-            .contains("≥ 0"));
+            .contains("from 0 to 37.9"));
         assert!("wide"
             .parse::<FactorSpec>()
             .unwrap_err()
