@@ -170,7 +170,10 @@ fn a_json_path_that_is_a_folder_or_cannot_be_made_is_refused_before_the_check_ru
             .unwrap();
         let err = stderr(&output);
         assert_eq!(output.status.code(), Some(1), "{err}");
-        assert!(err.contains(&format!("--json {json}")) && err.contains(why), "{err}");
+        assert!(
+            err.contains(&format!("--json {json}")) && err.contains(why),
+            "{err}"
+        );
         let out = String::from_utf8_lossy(&output.stdout);
         assert!(!out.contains("claim 1"), "the check ran first: {out}");
     }

@@ -48,7 +48,10 @@ impl Drop for SmallDisk {
 
 #[test]
 fn a_checkpoint_that_does_not_fit_leaves_no_partial_files() {
-    let Some(disk) = require::is_root().then(|| SmallDisk::mount("400k")).flatten() else {
+    let Some(disk) = require::is_root()
+        .then(|| SmallDisk::mount("400k"))
+        .flatten()
+    else {
         require::skip_or_fail(
             TEST,
             "cannot mount a small tmpfs (it needs root and a mount namespace that allows it)",

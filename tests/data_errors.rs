@@ -323,8 +323,16 @@ fn a_damaged_jpeg_in_an_image_folder_archive_is_refused_naming_the_member() {
     let tmp = temp_dir();
     let src = tmp.path().join("src");
     for (c, class) in scalefree::data::CIFAR10_CLASSES.iter().enumerate() {
-        save_rgb(&src.join(format!("train/{class}/0000.jpg")), &chw_image(c), 32);
-        save_rgb(&src.join(format!("test/{class}/0000.jpg")), &chw_image(c + 50), 32);
+        save_rgb(
+            &src.join(format!("train/{class}/0000.jpg")),
+            &chw_image(c),
+            32,
+        );
+        save_rgb(
+            &src.join(format!("test/{class}/0000.jpg")),
+            &chw_image(c + 50),
+            32,
+        );
     }
     let archive = tmp.path().join("jpegs.tar.gz");
     tar_gz(&src, "cifar10-jpeg", &archive);

@@ -62,7 +62,10 @@ fn too_many_classes_are_refused_naming_the_flag_and_the_range() {
         msg.contains("--classes") && msg.contains("from 2 to 100000"),
         "{msg}"
     );
-    assert!(!msg.contains("libtorch") && !msg.contains("frame #"), "{msg}");
+    assert!(
+        !msg.contains("libtorch") && !msg.contains("frame #"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -75,7 +78,14 @@ fn a_model_too_large_to_build_is_refused_at_once_saying_how_large_it_is() {
         .arg("ulimit -v 4000000; exec \"$@\"")
         .arg("bash")
         .arg(env!("CARGO_BIN_EXE_scalefree"))
-        .args(["train", "--model", "resnet600002", "--device", "cpu", "--out"])
+        .args([
+            "train",
+            "--model",
+            "resnet600002",
+            "--device",
+            "cpu",
+            "--out",
+        ])
         .arg(&out)
         .stderr(std::process::Stdio::piped())
         .spawn()

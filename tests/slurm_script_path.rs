@@ -27,7 +27,9 @@ fn with_a_minimal_path_the_daemons_are_found_in_the_sbin_folders() {
             .lines()
             .find(|l| l.split(' ').next() == Some(tool))
             .unwrap_or_else(|| panic!("no line for {tool}: {text}"));
-        let in_bin = ["/usr/bin", "/bin"].iter().any(|d| Path::new(d).join(tool).exists());
+        let in_bin = ["/usr/bin", "/bin"]
+            .iter()
+            .any(|d| Path::new(d).join(tool).exists());
         let in_sbin = sbins.iter().find(|d| Path::new(d).join(tool).exists());
         if let (Some(dir), false) = (in_sbin, in_bin) {
             assert_eq!(line, format!("{tool} {dir}/{tool}"), "{text}");
@@ -35,5 +37,8 @@ fn with_a_minimal_path_the_daemons_are_found_in_the_sbin_folders() {
         }
     }
     // runuser (util-linux) is in /usr/sbin on Debian even without Slurm.
-    assert!(checked > 0, "nothing of these is installed in an sbin folder: {text}");
+    assert!(
+        checked > 0,
+        "nothing of these is installed in an sbin folder: {text}"
+    );
 }

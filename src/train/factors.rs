@@ -120,17 +120,14 @@ pub type LayerFactors = Vec<(String, f64)>;
 /// The factors a layer may have: float32's normal numbers. The gradients are float32, so
 /// a smaller factor flushes them towards zero (the layer stops learning) and a larger one
 /// cannot even be stored.
-pub const FACTOR_RANGE: std::ops::RangeInclusive<f64> = (f32::MIN_POSITIVE as f64)..=(f32::MAX as f64);
+pub const FACTOR_RANGE: std::ops::RangeInclusive<f64> =
+    (f32::MIN_POSITIVE as f64)..=(f32::MAX as f64);
 
 /// The largest `spread:D`: its factors reach 10^(±D), and 10^(−37.9) is still normal.
 pub const MAX_SPREAD_DECADES: f64 = 37.9;
 
 fn factor_range_text() -> String {
-    format!(
-        "{:.2e} to {:.2e}",
-        FACTOR_RANGE.start(),
-        FACTOR_RANGE.end()
-    )
+    format!("{:.2e} to {:.2e}", FACTOR_RANGE.start(), FACTOR_RANGE.end())
 }
 
 /// `spread:D` for `layers`: reproducible from `seed` alone (not the initialisation's).

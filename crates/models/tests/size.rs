@@ -4,7 +4,14 @@ use models::{parameter_count, parse_name, ModelConfig, ModelError, MAX_PARAMETER
 
 #[test]
 fn the_estimate_from_the_name_equals_the_count_of_the_built_model() {
-    for name in ["resnet8", "resnet20", "resnet110", "densenet10", "densenet40", "densenet100"] {
+    for name in [
+        "resnet8",
+        "resnet20",
+        "resnet110",
+        "densenet10",
+        "densenet40",
+        "densenet100",
+    ] {
         for bn in [true, false] {
             for classes in [1, 10, 100] {
                 let built = parameter_count(&ModelConfig::new(name, bn, classes, 0)).unwrap();
