@@ -104,7 +104,7 @@ fn a_model_too_large_to_build_is_refused_at_once_saying_how_large_it_is() {
     assert!(
         msg.contains("`resnet600002` is too large to build")
             && msg.contains("9.7 billion trainable parameters")
-            && msg.contains("up to 100.0 million")
+            && msg.contains("up to 100.0 million parameters")
             && msg.contains("resnet"),
         "{msg}"
     );

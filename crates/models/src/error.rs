@@ -19,8 +19,8 @@ pub enum ModelError {
     #[error(
         "model `{name}` is too large to build: it would have {count} trainable parameters \
          ({bytes} of float32 weights alone, before gradients, optimizer state and \
-         activations); models of up to {max} are built, {largest} the deepest of its family \
-         (the paper's largest, resnet1202, has 19.4 million)",
+         activations); models of up to {max} parameters are built, and the deepest of its \
+         family that fits is {largest} (the paper's largest, resnet1202, has 19.4 million)",
         count = crate::size::count_text(*parameters),
         bytes = crate::size::float32_bytes_text(*parameters),
         max = crate::size::count_text(crate::size::MAX_PARAMETERS)

@@ -39,7 +39,7 @@ fn a_model_beyond_the_bound_is_refused_with_its_size_and_the_deepest_that_builds
     assert!(
         message.contains("9.7 billion trainable parameters")
             && message.contains("39 GB")
-            && message.contains(&format!("{largest} the deepest")),
+            && message.contains(&format!("that fits is {largest}")),
         "{message}"
     );
     assert!(matches!(
