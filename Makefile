@@ -98,12 +98,15 @@ bench: setup data $(TORCHVISION_STAMP)
 bench-rust: bench-optim bench-models bench-data bench-train
 
 # Formatting, clippy, and the optimizer crate (adamw-prox) packaged and checked for
-# publishing on its own, which builds the packaged copy.
+# publishing on its own, which builds the packaged copy; its documentation as docs.rs
+# builds it (the doc-only feature: no libtorch), without a warning.
 lint: $(TORCH_DEPS)
 	cargo fmt --all --check
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 	$(CARGO) package -p adamw-prox --allow-dirty
 	$(CARGO) publish -p adamw-prox --dry-run --allow-dirty
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p adamw-prox --no-deps --features doc-only \
+	  --target-dir target/doc-only
 
 info: setup
 	$(BIN) info

@@ -3,9 +3,14 @@
 #   scripts/slurm-cluster.sh install   apt-get install slurm-wlm munge (when missing)
 #   scripts/slurm-cluster.sh start     munge key, munged, slurm.conf, slurmctld, slurmd
 #   scripts/slurm-cluster.sh stop      stop the daemons started here
+#   scripts/slurm-cluster.sh tools     where it finds each program it runs
 # This host is both the controller and the one node; state, spool, logs and pid files
 # live under $SLURM_TEST_DIR (default /tmp/scalefree-slurm). Needs root.
 set -euo pipefail
+# The daemons (munged, slurmctld, slurmd) and runuser live in sbin folders, which a
+# minimal PATH (env -i, cron, sudo's secure_path elsewhere, a container's default) leaves out.
+PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
+export PATH
 DIR=${SLURM_TEST_DIR:-/tmp/scalefree-slurm}
 CONF=/etc/slurm/slurm.conf
 
@@ -89,9 +94,17 @@ stop_daemons() {
     done
 }
 
+tools() {
+    local tool
+    for tool in munged mungekey slurmctld slurmd sinfo sbatch runuser; do
+        echo "$tool $(command -v "$tool" || echo missing)"
+    done
+}
+
 case "${1:-}" in
 install) install ;;
 start) start ;;
 stop) stop_daemons ;;
-*) echo "usage: $0 install|start|stop" >&2; exit 2 ;;
+tools) tools ;;
+*) echo "usage: $0 install|start|stop|tools" >&2; exit 2 ;;
 esac

@@ -153,3 +153,29 @@ fn bad_flags_are_refused_naming_the_flag() {
         "--data",
     );
 }
+
+#[test]
+fn a_json_path_that_is_a_folder_or_cannot_be_made_is_refused_before_the_check_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("results");
+    std::fs::create_dir(&folder).unwrap();
+    for (json, why) in [
+        (folder.to_str().unwrap(), "is a folder"),
+        ("/proc/prox.json", "cannot create a file beside it"),
+    ] {
+        let output = scalefree()
+            .args(["check", "prox", "--random-input", "--device", "cpu"])
+            .args(["--model", "resnet8", "--steps", "400", "--json", json])
+            .output()
+            .unwrap();
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains(&format!("--json {json}")) && err.contains(why),
+            "{err}"
+        );
+        let out = String::from_utf8_lossy(&output.stdout);
+        assert!(!out.contains("claim 1"), "the check ran first: {out}");
+    }
+    assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 0);
+}

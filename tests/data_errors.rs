@@ -282,3 +282,79 @@ fn loader_arguments_are_checked() {
     assert!(loader.batch(0, 0).is_err());
     assert_eq!(loader.epoch(0).count(), 0);
 }
+
+/// Packs `dir` under `top/` into a gzip archive of stored (uncompressed) deflate blocks,
+/// so that the archive's bytes hold the files' bytes as they are.
+fn tar_gz_stored(dir: &Path, top: &str, out: &Path) {
+    let file = std::fs::File::create(out).unwrap();
+    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::none());
+    let mut builder = tar::Builder::new(gz);
+    builder.append_dir_all(top, dir).unwrap();
+    builder.into_inner().unwrap().finish().unwrap();
+}
+
+#[test]
+fn an_archive_whose_gzip_checksum_does_not_match_is_refused_naming_it() {
+    let tmp = temp_dir();
+    write_cifar10(&tmp.path().join("src"));
+    let archive = tmp.path().join("damaged.tar.gz");
+    tar_gz_stored(&tmp.path().join("src"), "cifar-10-batches-bin", &archive);
+    // Overwrite pixels of a record in place: the deflate stream and the tar headers stay
+    // valid, only the CRC-32 in the gzip trailer tells.
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let pixels = &pixels(7)[100..132];
+    let at = bytes
+        .windows(pixels.len())
+        .position(|w| w == pixels)
+        .expect("the record's pixels are stored as they are");
+    bytes[at..at + pixels.len()].fill(0);
+    std::fs::write(&archive, &bytes).unwrap();
+
+    let (e, msg) = error(DatasetKind::Cifar10, &archive);
+    assert!(matches!(e, DataError::Archive { .. }), "{e:?}");
+    assert!(
+        msg.contains("damaged.tar.gz") && msg.contains("CRC-32") && msg.contains("damaged"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_damaged_jpeg_in_an_image_folder_archive_is_refused_naming_the_member() {
+    let tmp = temp_dir();
+    let src = tmp.path().join("src");
+    for (c, class) in scalefree::data::CIFAR10_CLASSES.iter().enumerate() {
+        save_rgb(
+            &src.join(format!("train/{class}/0000.jpg")),
+            &chw_image(c),
+            32,
+        );
+        save_rgb(
+            &src.join(format!("test/{class}/0000.jpg")),
+            &chw_image(c + 50),
+            32,
+        );
+    }
+    let archive = tmp.path().join("jpegs.tar.gz");
+    tar_gz(&src, "cifar10-jpeg", &archive);
+    load(DatasetKind::Cifar10, &archive, None).expect("the intact archive loads");
+
+    // A file cut short (a copy or a download that stopped), and bytes overwritten in the
+    // middle of the image data: a lenient decoder fills what it cannot read with grey.
+    let bad = src.join("train/horse/0000.jpg");
+    let intact = std::fs::read(&bad).unwrap();
+    let start_of_scan = intact.windows(2).position(|w| w == [0xff, 0xda]).unwrap();
+    let middle = (start_of_scan + intact.len()) / 2;
+    let mut overwritten = intact.clone();
+    overwritten[middle..middle + 16].fill(0xff);
+    for damaged in [intact[..middle].to_vec(), overwritten] {
+        std::fs::write(&bad, &damaged).unwrap();
+        tar_gz(&src, "cifar10-jpeg", &archive);
+        let (e, msg) = error(DatasetKind::Cifar10, &archive);
+        assert!(matches!(e, DataError::BadImage { .. }), "{e:?}");
+        assert!(
+            msg.contains("jpegs.tar.gz:cifar10-jpeg/train/horse/0000.jpg")
+                && msg.contains("damaged JPEG data"),
+            "{msg}"
+        );
+    }
+}

@@ -5,7 +5,7 @@ use clap::Args;
 
 #[derive(Args, Debug)]
 pub struct ModelsArgs {
-    /// Output classes: 10 (CIFAR-10) or 100 (CIFAR-100).
+    /// Output classes: 10 (CIFAR-10) or 100 (CIFAR-100); at most 100,000.
     #[arg(long, default_value_t = 10, value_parser = parse_classes)]
     pub classes: i64,
     /// Print JSON instead of a table.
@@ -15,10 +15,11 @@ pub struct ModelsArgs {
 
 fn parse_classes(s: &str) -> Result<i64, String> {
     match s.parse::<i64>() {
-        Ok(c) if c >= 2 => Ok(c),
-        _ => Err(
-            "must be a whole number of classes >= 2 (10 for CIFAR-10, 100 for CIFAR-100)".into(),
-        ),
+        Ok(c) if (2..=models::MAX_CLASSES).contains(&c) => Ok(c),
+        _ => Err(format!(
+            "must be a whole number of classes from 2 to {} (10 for CIFAR-10, 100 for CIFAR-100)",
+            models::MAX_CLASSES
+        )),
     }
 }
 

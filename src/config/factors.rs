@@ -52,21 +52,41 @@ impl fmt::Display for FactorSpec {
     }
 }
 
+/// The factors a layer may have: float32's normal numbers. The gradients are float32, so
+/// a smaller factor flushes them towards zero (the layer stops learning) and a larger one
+/// cannot even be stored.
+pub const FACTOR_RANGE: std::ops::RangeInclusive<f64> =
+    (f32::MIN_POSITIVE as f64)..=(f32::MAX as f64);
+
+/// The largest `spread:D`: its factors reach 10^(±D), and 10^(−37.9) is still normal.
+pub const MAX_SPREAD_DECADES: f64 = 37.9;
+
+/// [`FACTOR_RANGE`] as the error messages give it.
+pub fn factor_range_text() -> String {
+    format!("{:.2e} to {:.2e}", FACTOR_RANGE.start(), FACTOR_RANGE.end())
+}
+
 impl FromStr for FactorSpec {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let expected = "none, spread:D (D ≥ 0, in decades), equalize, or a .json file of factors by layer name";
+        let expected = format!(
+            "none, spread:D (D from 0 to {MAX_SPREAD_DECADES} decades), equalize, or a .json \
+             file of factors by layer name"
+        );
         match s {
             "none" => Ok(FactorSpec::None),
             "equalize" => Ok(FactorSpec::Equalize),
             _ => {
                 if let Some(d) = s.strip_prefix("spread:") {
                     return match d.parse::<f64>() {
-                        Ok(decades) if decades.is_finite() && decades >= 0.0 => {
+                        Ok(decades) if (0.0..=MAX_SPREAD_DECADES).contains(&decades) => {
                             Ok(FactorSpec::Spread { decades })
                         }
                         _ => Err(format!(
-                            "`{s}`: the spread must be a number of decades ≥ 0; valid: {expected}"
+                            "`{s}`: the spread must be a number of decades from 0 to \
+                             {MAX_SPREAD_DECADES}, so that every factor 10^(±D) stays in \
+                             float32's normal range ({}); valid: {expected}",
+                            factor_range_text()
                         )),
                     };
                 }
@@ -110,7 +130,7 @@ mod tests {
         assert!("spread:-1"
             .parse::<FactorSpec>()
             .unwrap_err()
-            .contains("≥ 0"));
+            .contains("from 0 to 37.9"));
         assert!("wide"
             .parse::<FactorSpec>()
             .unwrap_err()

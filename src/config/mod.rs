@@ -7,7 +7,7 @@
 //! optim crate's own [`AdamConfig`]. [`compare`] says how two configurations of a run
 //! differ, by the settings' roles.
 pub mod compare;
-mod factors;
+pub mod factors;
 pub mod keys;
 
 use anyhow::{anyhow, bail, Context, Result};

@@ -143,10 +143,14 @@ fn decode_split(
 /// Decodes one 32×32 RGB image into `out`, CHW.
 fn decode_into(source: &Source, path: &str, out: &mut [u8]) -> Result<(), DataError> {
     let bytes = source.read(path)?;
-    let image = image::load_from_memory(&bytes).map_err(|e| DataError::BadImage {
+    let bad_image = |reason: String| DataError::BadImage {
         file: source.describe(path),
-        reason: e.to_string(),
-    })?;
+        reason,
+    };
+    if bytes.starts_with(&JPEG_MAGIC) {
+        check_jpeg_strictly(&bytes).map_err(bad_image)?;
+    }
+    let image = image::load_from_memory(&bytes).map_err(|e| bad_image(e.to_string()))?;
     let (width, height) = (image.width(), image.height());
     let DynamicImage::ImageRgb8(rgb) = image else {
         return Err(shape_error(source, path, width, height, image.color()));
@@ -161,6 +165,19 @@ fn decode_into(source: &Source, path: &str, out: &mut [u8]) -> Result<(), DataEr
         out[2 * plane + i] = pixel[2];
     }
     Ok(())
+}
+
+const JPEG_MAGIC: [u8; 2] = [0xff, 0xd8];
+
+/// Decodes a JPEG in strict mode and keeps nothing: `image` decodes leniently, filling
+/// what it cannot read (a cut-off file, damaged entropy-coded data) with grey, and JPEG
+/// has no checksum, so this is the only way to tell a damaged one from a good one.
+fn check_jpeg_strictly(bytes: &[u8]) -> Result<(), String> {
+    let options = zune_core::options::DecoderOptions::default().set_strict_mode(true);
+    zune_jpeg::JpegDecoder::new_with_options(zune_core::bytestream::ZCursor::new(bytes), options)
+        .decode()
+        .map(|_| ())
+        .map_err(|e| format!("damaged JPEG data ({e})"))
 }
 
 fn shape_error(

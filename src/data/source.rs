@@ -108,6 +108,17 @@ impl Source {
                 contents.insert(name, data);
             }
         }
+        // tar stops at its end-of-archive blocks, before the gzip trailer; only a decoder
+        // read to its end compares the trailer's CRC-32 and length with what it inflated.
+        std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(|e| {
+            DataError::Archive {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "{e}: the file is damaged (gzip's CRC-32 or length does not match its \
+                     contents); download it again"
+                ),
+            }
+        })?;
         Ok(Source::Archive {
             path: path.to_path_buf(),
             entries,

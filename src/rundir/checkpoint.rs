@@ -72,7 +72,28 @@ fn sync(path: &Path) -> Result<()> {
 pub fn save(run_dir: &Path, trainer: &Trainer, position: &Position) -> Result<()> {
     let (current, new, old) = dirs(run_dir);
     remove_dir(&new)?;
-    std::fs::create_dir_all(&new).with_context(|| format!("cannot create {}", new.display()))?;
+    // A write that fails (a full disk, most often) would leave its partial files taking
+    // the space that the next attempt and the rest of the run need.
+    if let Err(e) = write_new(&new, trainer, position) {
+        let _ = std::fs::remove_dir_all(&new);
+        return Err(e);
+    }
+    if current.exists() {
+        remove_dir(&old)?;
+        std::fs::rename(&current, &old)
+            .with_context(|| format!("cannot move {} aside", current.display()))?;
+        crate::fault::point("checkpoint:swap");
+    }
+    std::fs::rename(&new, &current)
+        .with_context(|| format!("cannot move {} into place", new.display()))?;
+    sync(run_dir)?;
+    crate::fault::point("checkpoint:done");
+    Ok(())
+}
+
+/// Writes every file of the checkpoint into `new`, the manifest last, flushed to the disk.
+fn write_new(new: &Path, trainer: &Trainer, position: &Position) -> Result<()> {
+    std::fs::create_dir_all(new).with_context(|| format!("cannot create {}", new.display()))?;
     let mut named: Vec<(String, Tensor)> = trainer
         .var_store()
         .variables()
@@ -80,13 +101,13 @@ pub fn save(run_dir: &Path, trainer: &Trainer, position: &Position) -> Result<()
         .map(|(name, t)| (name, t.detach().to_device(Device::Cpu).copy()))
         .collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
-    Tensor::write_safetensors(&named, new.join(MODEL))
-        .context("cannot write the model checkpoint")?;
+    let cannot_write = |name: &str| format!("cannot write {}", new.join(name).display());
+    Tensor::write_safetensors(&named, new.join(MODEL)).with_context(|| cannot_write(MODEL))?;
     crate::fault::point("checkpoint:model");
     trainer
         .optimizer()
         .save_state(new.join(OPTIMIZER))
-        .context("cannot write the optimizer state")?;
+        .with_context(|| cannot_write(OPTIMIZER))?;
     crate::fault::point("checkpoint:optimizer");
     let trainer_path = new.join(TRAINER);
     std::fs::write(&trainer_path, serde_json::to_string_pretty(position)?)
@@ -106,18 +127,8 @@ pub fn save(run_dir: &Path, trainer: &Trainer, position: &Position) -> Result<()
     )
     .with_context(|| format!("cannot write {}", manifest_path.display()))?;
     sync(&manifest_path)?;
-    sync(&new)?;
+    sync(new)?;
     crate::fault::point("checkpoint:manifest");
-    if current.exists() {
-        remove_dir(&old)?;
-        std::fs::rename(&current, &old)
-            .with_context(|| format!("cannot move {} aside", current.display()))?;
-        crate::fault::point("checkpoint:swap");
-    }
-    std::fs::rename(&new, &current)
-        .with_context(|| format!("cannot move {} into place", new.display()))?;
-    sync(run_dir)?;
-    crate::fault::point("checkpoint:done");
     Ok(())
 }
 

@@ -13,6 +13,7 @@
 //! scales the probe logs). Batch-norm parameters keep factor 1: the paper's histograms
 //! leave them out, and with BN a factor on its scale would change what the BN-vs-no-BN
 //! comparison compares, not only the gradient scales.
+use crate::config::factors::{factor_range_text, FACTOR_RANGE};
 use anyhow::{bail, Context, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -51,10 +52,11 @@ pub fn read_file(path: &std::path::Path, layers: &[String]) -> Result<LayerFacto
                 layers.join(", ")
             );
         }
-        if !(factor.is_finite() && *factor > 0.0) {
+        if !FACTOR_RANGE.contains(factor) {
             bail!(
-                "{}: factor of `{name}` = {factor}: must be a finite number > 0",
-                path.display()
+                "{}: factor of `{name}` = {factor:e}: must be in float32's normal range, {}",
+                path.display(),
+                factor_range_text()
             );
         }
     }

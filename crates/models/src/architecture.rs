@@ -44,7 +44,8 @@ impl Architecture {
     }
 }
 
-/// Parses `resnet<depth>` (depth `6n+2`, n ≥ 1) or `densenet<depth>` (depth `6n+4`, n ≥ 1).
+/// Parses `resnet<depth>` (depth `6n+2`, n ≥ 1) or `densenet<depth>` (depth `6n+4`, n ≥ 1),
+/// of at most [`MAX_PARAMETERS`](crate::size::MAX_PARAMETERS) parameters.
 pub fn parse_name(name: &str) -> Result<Architecture, ModelError> {
     let depth_of = |digits: &str| -> Option<i64> {
         // Only plain decimal digits: "resnet+20" or "resnet020" are not names of anything.
@@ -56,18 +57,31 @@ pub fn parse_name(name: &str) -> Result<Architecture, ModelError> {
         }
         digits.parse().ok()
     };
+    let mut architecture = None;
     if let Some(depth) = name.strip_prefix("resnet").and_then(depth_of) {
         if depth >= 8 && (depth - 2) % 6 == 0 {
-            return Ok(Architecture::ResNet { depth });
+            architecture = Some(Architecture::ResNet { depth });
         }
     } else if let Some(depth) = name.strip_prefix("densenet").and_then(depth_of) {
         if depth >= 10 && (depth - 4) % 6 == 0 {
-            return Ok(Architecture::DenseNetBc { depth });
+            architecture = Some(Architecture::DenseNetBc { depth });
         }
     }
-    Err(ModelError::UnknownModel {
-        name: name.to_string(),
-    })
+    let Some(architecture) = architecture else {
+        return Err(ModelError::UnknownModel {
+            name: name.to_string(),
+        });
+    };
+    // Without the classifier, whose size the classes bound (ModelConfig::architecture).
+    let parameters = architecture.parameter_estimate(true, 0);
+    if parameters > crate::size::MAX_PARAMETERS {
+        return Err(ModelError::TooLarge {
+            name: name.to_string(),
+            parameters,
+            largest: architecture.largest_buildable().to_string(),
+        });
+    }
+    Ok(architecture)
 }
 
 impl fmt::Display for Architecture {

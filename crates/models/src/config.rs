@@ -38,9 +38,9 @@ impl ModelConfig {
         }
     }
 
-    /// Checks the name and the number of classes.
+    /// Checks the name (and the model's size) and the number of classes.
     pub fn architecture(&self) -> Result<Architecture, ModelError> {
-        if self.classes < 1 {
+        if !(1..=crate::size::MAX_CLASSES).contains(&self.classes) {
             return Err(ModelError::InvalidClasses {
                 classes: self.classes,
             });

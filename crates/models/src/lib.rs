@@ -60,6 +60,7 @@ mod layers;
 mod model;
 mod naming;
 mod resnet;
+mod size;
 
 pub use architecture::{parse_name, Architecture, STANDARD_DENSENETS, STANDARD_RESNETS};
 pub use config::ModelConfig;
@@ -67,3 +68,4 @@ pub use error::ModelError;
 pub use model::{build, catalog, parameter_count, trainable_parameter_count, CatalogEntry, Model};
 pub use naming::{layer_kind, layer_name, LayerKind};
 pub use resnet::option_a_shortcut;
+pub use size::{MAX_CLASSES, MAX_PARAMETERS};

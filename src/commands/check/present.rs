@@ -3,9 +3,9 @@
 //! and its verdict rule.
 use super::input::Input;
 use super::options::OptimizerArgs;
-use crate::sinks::atomic::write_json_atomic;
+use crate::sinks::atomic::{temporary_sibling, write_json_atomic};
 use crate::sinks::tensorboard::Board;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -55,7 +55,9 @@ impl OutputArgs {
     /// any work, so that a bad path fails at once rather than after the check has run.
     pub fn create_outputs(&self) -> Result<Option<Board>> {
         if let Some(path) = &self.json {
-            create_parent(path).with_context(|| format!("--json {}", path.display()))?;
+            create_parent(path)
+                .and_then(|()| check_writable(path))
+                .with_context(|| format!("--json {}", path.display()))?;
         }
         self.tb
             .as_deref()
@@ -85,6 +87,19 @@ impl OutputArgs {
         }
         Ok(())
     }
+}
+
+/// Fails now if the file `path` could not be written at the end: a folder of that name,
+/// or a folder where no file can be made (the write itself makes a temporary sibling).
+fn check_writable(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        bail!("is a folder; give the name of a file to write, such as report.json");
+    }
+    let probe = temporary_sibling(path);
+    std::fs::File::create(&probe)
+        .with_context(|| format!("cannot create a file beside it ({})", probe.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 fn create_parent(path: &Path) -> Result<()> {

@@ -196,8 +196,34 @@ fn draw_accuracy(area: &Area, curves: &[Curve]) -> Result<()> {
     let pad = ((hi - lo) * 0.08).max(0.01);
     let (lo, hi) = ((lo - pad).max(0.0), (hi + pad).min(1.0));
     let text = ("test accuracy", "accuracy", LowerRight);
-    let label = |v: &f64| format!("{:.0}%", v * 100.0);
+    let decimals = percent_decimals(&accuracy_ticks(lo, hi));
+    let label = |v: &f64| percent_label(*v, decimals);
     draw_panel(area, curves, |c| &c.accuracy, text, (lo..hi, lo, &label))
+}
+
+/// The most labels on a y axis: plotters' default, which `draw_panel` keeps.
+const Y_LABELS: usize = 11;
+
+/// Where plotters puts the labelled ticks of an accuracy axis from `lo` to `hi`.
+fn accuracy_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    use plotters::coord::{ranged1d::Ranged, types::RangedCoordf64};
+    RangedCoordf64::from(lo..hi).key_points(Y_LABELS)
+}
+
+/// The fewest decimals of a percentage that tell every tick apart: a flat curve's axis
+/// spans a percent or two, with ticks 0.2 % apart.
+fn percent_decimals(ticks: &[f64]) -> usize {
+    (0..4)
+        .find(|&decimals| {
+            let labels: Vec<String> = ticks.iter().map(|&t| percent_label(t, decimals)).collect();
+            labels.windows(2).all(|pair| pair[0] != pair[1])
+        })
+        .unwrap_or(4)
+}
+
+/// An accuracy (a fraction) as a percentage with `decimals` decimals: `10.4%`.
+fn percent_label(fraction: f64, decimals: usize) -> String {
+    format!("{:.decimals$}%", fraction * 100.0)
 }
 
 /// A panel of one measure against epoch: its caption, axis name and legend position, and
@@ -238,4 +264,31 @@ where
         line(&mut chart, &s.points, &cut, color, 3, (&curve.label, 20))?;
     }
     legend(&mut chart, position, 13)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ticks_of_a_flat_accuracy_curve_have_distinct_labels() {
+        // A flat curve near 10.5 %: the axis is padded to ±1 %, ticks are 0.2 % apart.
+        let ticks = accuracy_ticks(0.095, 0.115);
+        assert!(ticks.len() >= 5, "{ticks:?}");
+        let labels: Vec<String> = ticks
+            .iter()
+            .map(|&t| percent_label(t, percent_decimals(&ticks)))
+            .collect();
+        let mut distinct = labels.clone();
+        distinct.dedup();
+        assert_eq!(distinct, labels, "{labels:?}");
+        assert_eq!(labels[0], "9.6%");
+    }
+
+    #[test]
+    fn a_wide_accuracy_axis_keeps_whole_percentages() {
+        let ticks = accuracy_ticks(0.1, 0.9);
+        assert_eq!(percent_decimals(&ticks), 0);
+        assert_eq!(percent_label(ticks[0], 0), "10%");
+    }
 }

@@ -8,12 +8,13 @@ pub mod gap_spread;
 pub mod heatmap;
 pub mod histograms;
 pub mod html;
+mod out_dir;
 pub mod seeds;
 pub mod table;
 
 use crate::experiment::{Experiment, ExperimentDir};
 use crate::sinks::atomic::{write_atomic, write_json_atomic};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -68,7 +69,7 @@ pub fn generate(args: &ReportArgs) -> Result<Written> {
     let plan = folder.read_plan()?;
     let collection = collect::collect(plan)?;
     let dir = args.out.join(&name);
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    out_dir::claim(&dir, &name)?;
 
     let mut figures = Vec::new();
     for group in &collection.groups {
