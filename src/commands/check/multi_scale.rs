@@ -104,7 +104,7 @@ pub struct SeedResult {
 #[derive(Clone, Debug, Serialize)]
 pub struct Lane {
     pub optimizer: DecayMode,
-    pub factors: String,
+    pub factors: FactorSpec,
     pub lr: f64,
     pub wd: f64,
     pub seeds: Vec<SeedResult>,
@@ -116,14 +116,14 @@ pub struct Lane {
 #[derive(Clone, Debug, Serialize)]
 pub struct Change {
     pub optimizer: DecayMode,
-    pub factors: String,
+    pub factors: FactorSpec,
     pub train_loss: Option<Estimate>,
     pub test_accuracy: Option<Estimate>,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Judgement {
-    pub factors: String,
+    pub factors: FactorSpec,
     pub outcome: Finding,
     pub detail: String,
 }
@@ -177,7 +177,7 @@ fn lanes(args: &MultiScaleArgs, factors: &[FactorSpec]) -> Vec<Lane> {
         .flat_map(|&(optimizer, lr, wd)| {
             factors.iter().map(move |f| Lane {
                 optimizer,
-                factors: f.to_string(),
+                factors: f.clone(),
                 lr,
                 wd,
                 seeds: Vec::new(),
@@ -244,10 +244,9 @@ fn train_seed(
     for lane in lanes.iter() {
         let adam = AdamConfig::new(lane.optimizer, lane.lr, lane.wd).eps(args.eps);
         let mut session = input.lane(&model, adam, tch::Kind::Float, steps)?;
-        session.trainer_mut().use_factors(
-            &lane.factors.parse().map_err(anyhow::Error::msg)?,
-            args.factor_seed,
-        )?;
+        session
+            .trainer_mut()
+            .use_factors(&lane.factors, args.factor_seed)?;
         sessions.push(session);
     }
     if seed == 0 {
@@ -279,7 +278,7 @@ fn train_seed(
             diverged_at: diverged,
         };
         if let Some(board) = board.as_deref_mut() {
-            let factors = lane.factors.replace(':', "");
+            let factors = lane.factors.to_string().replace(':', "");
             let tag = format!("multi_scale/{}/{factors}", lane.optimizer);
             board.scalar_if_any(&format!("{tag}/train_loss"), result.train_loss, seed);
             let accuracy = result.test_accuracy;
@@ -288,7 +287,7 @@ fn train_seed(
         println!(
             "seed {seed}  {:<9} {:<10} train loss {}  test accuracy {}{}",
             lane.optimizer.name(),
-            lane.factors,
+            lane.factors.to_string(),
             fixed(result.train_loss, 4),
             fixed(result.test_accuracy, 4),
             diverged.map_or(String::new(), |t| format!("  (diverged at step {t})"))
@@ -321,29 +320,30 @@ pub fn run(args: &MultiScaleArgs) -> Result<Report> {
         board.flush();
     }
 
-    let find = |mode: DecayMode, f: &str| {
+    let find = |mode: DecayMode, f: &FactorSpec| {
         lanes
             .iter()
-            .find(|l| l.optimizer == mode && l.factors == f)
+            .find(|l| l.optimizer == mode && l.factors == *f)
             .expect("every lane exists")
     };
     let gap =
         |a: &Lane, b: &Lane, metric| Estimate::of(&paired(&values(a, metric), &values(b, metric)));
-    let change = |mode, f: &str, metric| gap(find(mode, f), find(mode, "none"), metric);
+    let change =
+        |mode, f: &FactorSpec, metric| gap(find(mode, f), find(mode, &FactorSpec::None), metric);
     let mut changes = Vec::new();
     let mut judgements = Vec::new();
-    for f in factors.iter().skip(1).map(|f| f.to_string()) {
+    for f in factors.iter().skip(1) {
         for mode in [DecayMode::L2, DecayMode::Decoupled] {
             changes.push(Change {
                 optimizer: mode,
                 factors: f.clone(),
-                train_loss: change(mode, &f, Metric::Loss),
-                test_accuracy: change(mode, &f, Metric::Accuracy),
+                train_loss: change(mode, f, Metric::Loss),
+                test_accuracy: change(mode, f, Metric::Accuracy),
             });
         }
-        judgements.push(judge(&f, &changes, &lanes, args.metric));
+        judgements.push(judge(f, &changes, &lanes, args.metric));
     }
-    let none = |mode| find(mode, "none");
+    let none = |mode| find(mode, &FactorSpec::None);
     let natural = |metric| gap(none(DecayMode::Decoupled), none(DecayMode::L2), metric);
     print_summary(&lanes, &changes);
     let first = &judgements[0];
@@ -402,29 +402,29 @@ pub fn run(args: &MultiScaleArgs) -> Result<Report> {
 }
 
 /// Claim 4's rule ([`Claim4`]) on the chosen measure, for one intervention.
-fn judge(factors: &str, changes: &[Change], lanes: &[Lane], metric: Metric) -> Judgement {
+fn judge(factors: &FactorSpec, changes: &[Change], lanes: &[Lane], metric: Metric) -> Judgement {
     // Harm is a drop in accuracy.
     let of = |optimizer: DecayMode| {
         changes
             .iter()
-            .find(|c| c.optimizer == optimizer && c.factors == factors)
+            .find(|c| c.optimizer == optimizer && c.factors == *factors)
             .and_then(|c| metric.of(c.train_loss, c.test_accuracy.map(|e| e.negated())))
     };
     let adamw_without = lanes
         .iter()
-        .find(|l| l.optimizer == DecayMode::Decoupled && l.factors == "none")
+        .find(|l| l.optimizer == DecayMode::Decoupled && l.factors.is_none())
         .and_then(|l| metric.of(l.train_loss, l.test_accuracy));
     let judged = Claim4::judge(of(DecayMode::L2), of(DecayMode::Decoupled), adamw_without);
     let detail = if judged.adam_l2.is_none() || judged.adamw.is_none() {
         "a lane has no result (diverged, or no test set)".into()
     } else {
         judged.detail(
-            factors,
+            &factors.to_string(),
             metric.of("final training loss", "test-accuracy drop"),
         )
     };
     Judgement {
-        factors: factors.into(),
+        factors: factors.clone(),
         outcome: judged.outcome,
         detail,
     }
@@ -440,11 +440,21 @@ fn print_summary(lanes: &[Lane], changes: &[Change]) {
         "optimizer", "factors", "train loss", "test accuracy"
     );
     for l in lanes {
-        row(l.optimizer, &l.factors, &l.train_loss, &l.test_accuracy);
+        row(
+            l.optimizer,
+            &l.factors.to_string(),
+            &l.train_loss,
+            &l.test_accuracy,
+        );
     }
     println!("\npaired change (intervention − none):");
     for c in changes {
-        row(c.optimizer, &c.factors, &c.train_loss, &c.test_accuracy);
+        row(
+            c.optimizer,
+            &c.factors.to_string(),
+            &c.train_loss,
+            &c.test_accuracy,
+        );
     }
 }
 
@@ -499,13 +509,13 @@ fn draw(path: &Path, lanes: &[Lane], factors: &[FactorSpec], title: &str) -> Res
                 .map_err(plot_error)?;
             for mode in [DecayMode::L2, DecayMode::Decoupled] {
                 let color = optimizer_color(mode);
-                let points: Vec<(f64, Estimate)> = labels
+                let points: Vec<(f64, Estimate)> = factors
                     .iter()
                     .enumerate()
                     .filter_map(|(i, f)| {
                         lanes
                             .iter()
-                            .find(|l| l.optimizer == mode && &l.factors == f)
+                            .find(|l| l.optimizer == mode && l.factors == *f)
                             .and_then(estimate)
                             .map(|e| (i as f64, e))
                     })
