@@ -6,9 +6,10 @@ mod train_support;
 
 use train_support::{scalefree, stderr, write_tiny_cifar10};
 
-/// `scalefree train --grad-factors FACTORS` on tiny data; expects it refused and returns
-/// stderr.
-fn refused(dir: &std::path::Path, factors: &str) -> String {
+/// `scalefree train --grad-factors FACTORS` on tiny data; expects it refused with exit
+/// code `code` (2: the flag's value is refused as it is parsed; 1: the run refuses it) and
+/// returns stderr.
+fn refused(dir: &std::path::Path, factors: &str, code: i32) -> String {
     let data = dir.join("data");
     if !data.exists() {
         write_tiny_cifar10(&data, 100, 10);
@@ -23,7 +24,7 @@ fn refused(dir: &std::path::Path, factors: &str) -> String {
         .output()
         .unwrap();
     let msg = stderr(&output);
-    assert_eq!(output.status.code(), Some(1), "{msg}");
+    assert_eq!(output.status.code(), Some(code), "{msg}");
     assert!(!msg.contains("panicked"), "{msg}");
     msg
 }
@@ -31,9 +32,11 @@ fn refused(dir: &std::path::Path, factors: &str) -> String {
 #[test]
 fn a_spread_beyond_float32s_range_is_refused_naming_the_setting() {
     let dir = tempfile::tempdir().unwrap();
-    let msg = refused(dir.path(), "spread:400");
+    let msg = refused(dir.path(), "spread:400", 2);
     assert!(
-        msg.contains("spread:400") && msg.contains("from 0 to 37.9"),
+        msg.contains("--grad-factors")
+            && msg.contains("spread:400")
+            && msg.contains("from 0 to 37.9"),
         "{msg}"
     );
     assert!(!dir.path().join("run").exists(), "nothing is written");
@@ -45,7 +48,7 @@ fn a_factor_file_outside_float32s_normal_range_is_refused_naming_the_layer() {
     let file = dir.path().join("factors.json");
     for factor in ["1e-300", "1e300", "1e-39"] {
         std::fs::write(&file, format!("{{\"conv1\": {factor}, \"fc\": 2}}")).unwrap();
-        let msg = refused(dir.path(), file.to_str().unwrap());
+        let msg = refused(dir.path(), file.to_str().unwrap(), 1);
         assert!(
             msg.contains("factors.json")
                 && msg.contains("factor of `conv1`")
