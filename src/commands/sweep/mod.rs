@@ -21,6 +21,16 @@ pub enum Backend {
     Slurm,
 }
 
+/// A count of runs or threads: 0 would start nothing (`--jobs`) or runs that all fail
+/// (`--threads`), so it is refused before anything is planned.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("must be a whole number, at least 1, not {s}")),
+    }
+}
+
 #[derive(Args, Debug)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct SweepArgs {
@@ -37,7 +47,7 @@ pub struct SweepArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Local: runs at once (default: one per visible GPU, else 1).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     pub jobs: Option<usize>,
     /// Local: device for every run (default: each visible GPU in turn, else cpu). A run
     /// on a GPU sees only that GPU (CUDA_VISIBLE_DEVICES) and trains on `--device cuda`.
@@ -48,7 +58,7 @@ pub struct SweepArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub runs_per_gpu: Option<u32>,
     /// CPU threads per run (default: the machine's cores / jobs; Slurm: --cpus-per-task).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     pub threads: Option<usize>,
     /// Slurm: partition.
     #[arg(long)]

