@@ -91,3 +91,20 @@ fn sweep_refuses_zero_jobs_and_zero_threads_up_front() {
 }
 
 
+
+#[test]
+fn a_run_file_mixing_flat_keys_and_sections_says_which_key_is_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mixed.json");
+    std::fs::write(&file, r#"{"lr": 2e-3, "optimizer": {"lr": 3e-3}}"#).unwrap();
+    let (code, out) = run(&["train", "--config", file.to_str().unwrap(), "--print-config"]);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(
+        out.contains("mixed.json")
+            && out.contains("mixes the two forms")
+            && out.contains("`lr` at the top")
+            && out.contains("`optimizer` as sections"),
+        "{out}"
+    );
+    assert!(!out.contains("unknown variant"), "{out}");
+}
