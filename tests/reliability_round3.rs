@@ -108,3 +108,34 @@ fn a_run_file_mixing_flat_keys_and_sections_says_which_key_is_where() {
     );
     assert!(!out.contains("unknown variant"), "{out}");
 }
+
+#[test]
+fn a_resume_without_metrics_jsonl_is_refused_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    train_support::write_tiny_cifar10(&data, 64, 10);
+    let out = dir.path().join("run");
+    let flags = ["--model", "resnet8", "--batch-size", "32", "--hist-every", "0"];
+    let first = train_support::train(&data, &out, &[&flags[..], &["--epochs", "2"]].concat());
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    std::fs::remove_file(out.join("metrics.jsonl")).unwrap();
+    let resumed = train_support::train(
+        &data,
+        &out,
+        &[&flags[..], &["--epochs", "4", "--resume"]].concat(),
+    );
+    let msg = stderr(&resumed);
+    assert_ne!(resumed.status.code(), Some(0), "resumed without its rows: {msg}");
+    assert!(
+        msg.contains("metrics.jsonl") && msg.contains("missing"),
+        "{msg}"
+    );
+    assert!(!msg.contains("panicked"), "{msg}");
+    assert!(
+        !out.join("summary.json").exists() || {
+            let summary = train_support::read_json(&out.join("summary.json"));
+            summary["epochs_done"] == 2
+        },
+        "the run is left as it was"
+    );
+}
