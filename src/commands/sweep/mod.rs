@@ -404,9 +404,14 @@ fn status(spec: &str, runs_dir: &Path) -> Result<i32> {
         "run", "state", "slurm", "test acc", "epochs"
     );
     let mut counts = std::collections::BTreeMap::new();
+    let mut damaged = Vec::new();
     for run in &plan.runs {
         let dir = RunDir::new(run.dir());
-        let (progress, summary) = dir.progress()?;
+        // One damaged run is listed as such (why below the table); the others still are.
+        let (progress, summary) = dir.progress().unwrap_or_else(|e| {
+            damaged.push(format!("  damaged: {}: {e:#}", run.name));
+            (RunProgress::Damaged, None)
+        });
         let label = match (dir.writer()?, stale::check(&dir, &run.config, progress)) {
             (Some(holder), _) => holder
                 .pid
@@ -435,5 +440,8 @@ fn status(spec: &str, runs_dir: &Path) -> Result<i32> {
     }
     let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
     println!("{}: {}", plan.experiment, summary.join(", "));
+    for line in &damaged {
+        println!("{line}");
+    }
     Ok(0)
 }
