@@ -230,3 +230,39 @@ fn report_leaves_out_stale_runs_and_says_which() {
     assert_eq!(summary["counts"]["completed"], 0, "{summary}");
     assert_eq!(summary["counts"]["stale"], 4, "{summary}");
 }
+
+#[test]
+fn a_second_experiment_file_with_the_same_name_does_not_take_over_the_first_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let runs = dir.path().join("runs");
+    let first = dir.path().join("first.json");
+    let second = dir.path().join("second.json");
+    train_support::tiny_experiment(&first, "shared", &data);
+    let mut spec = train_support::read_json(&first);
+    spec["grids"] = json!([{ "optimizer": ["adam-prox"] }]);
+    std::fs::write(&second, spec.to_string()).unwrap();
+    let sweep = |file: &Path| {
+        run(&[
+            "sweep",
+            file.to_str().unwrap(),
+            "--runs",
+            runs.to_str().unwrap(),
+            "--dry-run",
+        ])
+    };
+    let (code, out) = sweep(&first);
+    assert_eq!(code, Some(0), "{out}");
+    let plan_path = runs.join("shared/plan.json");
+    let plan = std::fs::read_to_string(&plan_path).unwrap();
+    let (code, out) = sweep(&second);
+    assert_ne!(code, Some(0), "the second file's sweep was accepted: {out}");
+    assert!(
+        out.contains("first.json") && out.contains("second.json") && out.contains("`name`"),
+        "{out}"
+    );
+    assert_eq!(std::fs::read_to_string(&plan_path).unwrap(), plan, "the plan is kept");
+    // The same file again is its own plan.
+    let (code, out) = sweep(&first);
+    assert_eq!(code, Some(0), "{out}");
+}

@@ -127,6 +127,7 @@ impl Experiment {
             experiment: self.name.clone(),
             description: self.description.clone(),
             source: source.to_path_buf(),
+            experiment_file: source.canonicalize().ok(),
             runs,
         })
     }

@@ -247,6 +247,7 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
         .with_context(|| format!("cannot create {}", folder.path().display()))?;
     // One sweep of an experiment at a time; released when this process ends.
     let _lock = Lock::acquire(folder.path(), &folder.lock_path(), "scalefree sweep")?;
+    folder.refuse_plan_of_another_file(&plan)?;
     folder.write_plan(&plan)?;
     let triage = triage(&plan, args, &folder)?;
     print_triage(&plan, &triage, &folder);
