@@ -266,3 +266,73 @@ fn a_second_experiment_file_with_the_same_name_does_not_take_over_the_first_plan
     let (code, out) = sweep(&first);
     assert_eq!(code, Some(0), "{out}");
 }
+
+#[test]
+fn grid_paths_never_make_a_file_name_leave_the_experiment_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let experiment = dir.path().join("paths.json");
+    let spec = json!({
+        "name": "paths",
+        "base": { "epochs": 1, "model": "resnet8" },
+        "grids": [ { "data": ["/a/b", "../b", "../../escape"] } ]
+    });
+    std::fs::write(&experiment, spec.to_string()).unwrap();
+    let (code, out) = run(&[
+        "sweep",
+        experiment.to_str().unwrap(),
+        "--runs",
+        runs.to_str().unwrap(),
+        "--dry-run",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    let folder = runs.join("paths");
+    let plan = train_support::read_json(&folder.join("plan.json"));
+    let names: Vec<&str> = plan["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 3, "three distinct runs: {names:?}");
+    for name in &names {
+        assert!(
+            !name.contains('/') && !name.contains("..") && !name.starts_with('.'),
+            "{name}"
+        );
+        assert!(folder.join("configs").join(format!("{name}.json")).is_file());
+    }
+    for entry in walk(dir.path()) {
+        assert!(
+            entry.starts_with(&folder) || entry.starts_with(dir.path().join("paths.json")),
+            "{} is outside the experiment folder",
+            entry.display()
+        );
+    }
+
+    let spec = json!({ "name": "paths", "grids": [ { "out": ["/tmp/x", "y"] } ] });
+    std::fs::write(&experiment, spec.to_string()).unwrap();
+    let (code, out) = run(&[
+        "sweep",
+        experiment.to_str().unwrap(),
+        "--runs",
+        runs.to_str().unwrap(),
+        "--dry-run",
+    ]);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("`out` cannot vary in a grid"), "{out}");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
