@@ -64,7 +64,12 @@ fn a_run_file_value_out_of_float_range_is_refused_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("run.json");
     std::fs::write(&file, r#"{"lr": 1e309}"#).unwrap();
-    let (code, out) = run(&["train", "--config", file.to_str().unwrap(), "--print-config"]);
+    let (code, out) = run(&[
+        "train",
+        "--config",
+        file.to_str().unwrap(),
+        "--print-config",
+    ]);
     assert_ne!(code, Some(0), "{out}");
     assert!(out.contains("run.json") && out.contains("`lr`"), "{out}");
 }
@@ -91,14 +96,17 @@ fn sweep_refuses_zero_jobs_and_zero_threads_up_front() {
     }
 }
 
-
-
 #[test]
 fn a_run_file_mixing_flat_keys_and_sections_says_which_key_is_where() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("mixed.json");
     std::fs::write(&file, r#"{"lr": 2e-3, "optimizer": {"lr": 3e-3}}"#).unwrap();
-    let (code, out) = run(&["train", "--config", file.to_str().unwrap(), "--print-config"]);
+    let (code, out) = run(&[
+        "train",
+        "--config",
+        file.to_str().unwrap(),
+        "--print-config",
+    ]);
     assert_ne!(code, Some(0), "{out}");
     assert!(
         out.contains("mixed.json")
@@ -116,7 +124,14 @@ fn a_resume_without_metrics_jsonl_is_refused_naming_the_file() {
     let data = dir.path().join("data");
     train_support::write_tiny_cifar10(&data, 64, 10);
     let out = dir.path().join("run");
-    let flags = ["--model", "resnet8", "--batch-size", "32", "--hist-every", "0"];
+    let flags = [
+        "--model",
+        "resnet8",
+        "--batch-size",
+        "32",
+        "--hist-every",
+        "0",
+    ];
     let first = train_support::train(&data, &out, &[&flags[..], &["--epochs", "2"]].concat());
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     std::fs::remove_file(out.join("metrics.jsonl")).unwrap();
@@ -126,7 +141,11 @@ fn a_resume_without_metrics_jsonl_is_refused_naming_the_file() {
         &[&flags[..], &["--epochs", "4", "--resume"]].concat(),
     );
     let msg = stderr(&resumed);
-    assert_ne!(resumed.status.code(), Some(0), "resumed without its rows: {msg}");
+    assert_ne!(
+        resumed.status.code(),
+        Some(0),
+        "resumed without its rows: {msg}"
+    );
     assert!(
         msg.contains("metrics.jsonl") && msg.contains("missing"),
         "{msg}"
@@ -142,7 +161,14 @@ fn a_resume_without_metrics_jsonl_is_refused_naming_the_file() {
 }
 
 /// A real 2 × 2 sweep of one tiny epoch: (experiment file, runs folder, run dirs).
-fn swept(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf, Vec<std::path::PathBuf>) {
+fn swept(
+    dir: &Path,
+    name: &str,
+) -> (
+    std::path::PathBuf,
+    std::path::PathBuf,
+    Vec<std::path::PathBuf>,
+) {
     let data = dir.join("data");
     train_support::write_tiny_cifar10(&data, 64, 10);
     let experiment = dir.join(format!("{name}.json"));
@@ -187,9 +213,15 @@ fn a_damaged_run_is_reported_as_damaged_and_the_others_still_are() {
         out.contains("2/4 completed") && out.contains("2 damaged"),
         "{out}"
     );
-    assert!(out.contains("summary.json") && out.contains("scales.jsonl"), "{out}");
+    assert!(
+        out.contains("summary.json") && out.contains("scales.jsonl"),
+        "{out}"
+    );
     let md = std::fs::read_to_string(dir.path().join("report/damage/summary.md")).unwrap();
-    assert!(md.contains("damaged") && md.contains("summary.json"), "{md}");
+    assert!(
+        md.contains("damaged") && md.contains("summary.json"),
+        "{md}"
+    );
 
     let (code, out) = run(&[
         "sweep",
@@ -199,7 +231,10 @@ fn a_damaged_run_is_reported_as_damaged_and_the_others_still_are() {
         runs.to_str().unwrap(),
     ]);
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("1 damaged") && out.contains("3 completed"), "{out}");
+    assert!(
+        out.contains("1 damaged") && out.contains("3 completed"),
+        "{out}"
+    );
     assert!(out.contains("summary.json"), "{out}");
 }
 
@@ -261,7 +296,11 @@ fn a_second_experiment_file_with_the_same_name_does_not_take_over_the_first_plan
         out.contains("first.json") && out.contains("second.json") && out.contains("`name`"),
         "{out}"
     );
-    assert_eq!(std::fs::read_to_string(&plan_path).unwrap(), plan, "the plan is kept");
+    assert_eq!(
+        std::fs::read_to_string(&plan_path).unwrap(),
+        plan,
+        "the plan is kept"
+    );
     // The same file again is its own plan.
     let (code, out) = sweep(&first);
     assert_eq!(code, Some(0), "{out}");
@@ -300,7 +339,10 @@ fn grid_paths_never_make_a_file_name_leave_the_experiment_folder() {
             !name.contains('/') && !name.contains("..") && !name.starts_with('.'),
             "{name}"
         );
-        assert!(folder.join("configs").join(format!("{name}.json")).is_file());
+        assert!(folder
+            .join("configs")
+            .join(format!("{name}.json"))
+            .is_file());
     }
     for entry in walk(dir.path()) {
         assert!(

@@ -291,7 +291,9 @@ mod tests {
         let mixed = json!({"lr": 2e-3, "optimizer": {"lr": 3e-3}});
         let err = flatten(mixed.as_object().unwrap()).unwrap_err().to_string();
         assert!(
-            err.contains("mixes the two forms") && err.contains("`lr`") && err.contains("`optimizer`"),
+            err.contains("mixes the two forms")
+                && err.contains("`lr`")
+                && err.contains("`optimizer`"),
             "{err}"
         );
     }

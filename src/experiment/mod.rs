@@ -201,7 +201,13 @@ fn file_name_part(value: &str) -> String {
         .unwrap_or_default();
     let plain: String = last
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "_-+=".contains(c) { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_-+=".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let digest = Sha256::digest(value.as_bytes());
     let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
@@ -221,7 +227,10 @@ mod name_part_tests {
     fn paths_become_plain_distinct_name_parts() {
         assert_eq!(file_name_part("cosine"), "cosine");
         let (a, b) = (file_name_part("/a/b"), file_name_part("../b"));
-        assert!(a.starts_with("b-") && b.starts_with("b-") && a != b, "{a} {b}");
+        assert!(
+            a.starts_with("b-") && b.starts_with("b-") && a != b,
+            "{a} {b}"
+        );
         for part in [a, b, file_name_part(".."), file_name_part("/")] {
             assert!(is_file_name_part(&part), "{part}");
         }
