@@ -333,30 +333,27 @@ fn a_missing_plan_is_an_error_naming_it_and_suggesting_the_sweep() {
 }
 
 #[test]
-fn an_unreadable_run_file_is_an_error_naming_it() {
+fn an_unreadable_run_file_leaves_that_run_out_as_damaged_naming_it() {
     let tmp = tempfile::tempdir().unwrap();
     let runs = tmp.path().join("runs");
     let plan = write_experiment(&runs);
     let broken = plan.runs[0].dir().join("summary.json");
     std::fs::write(&broken, "{ not json").unwrap();
-    let err = generate(&args(&runs, &tmp.path().join("out"), EXPERIMENT))
-        .err()
-        .expect("a broken summary is an error");
-    assert!(
-        format!("{err:#}").contains(&broken.display().to_string()),
-        "{err:#}"
-    );
-
-    std::fs::remove_file(&broken).unwrap();
     let scales = plan.runs[6].dir().join("scales.jsonl");
     std::fs::write(&scales, "{\"step\": oops}\n").unwrap();
-    let err = generate(&args(&runs, &tmp.path().join("out"), EXPERIMENT))
-        .err()
-        .expect("broken scales are an error");
-    assert!(
-        format!("{err:#}").contains(&scales.display().to_string()),
-        "{err:#}"
-    );
+    let written = generate(&args(&runs, &tmp.path().join("out"), EXPERIMENT))
+        .expect("damaged runs are reported, not fatal");
+    let report = written.report;
+    assert_eq!(report.counts.damaged, 2);
+    for (run, file) in [(&plan.runs[0], &broken), (&plan.runs[6], &scales)] {
+        let listed = report
+            .unfinished
+            .iter()
+            .find(|r| r.name == run.name)
+            .expect("a damaged run is listed");
+        let note = listed.note.as_deref().unwrap_or_default();
+        assert!(note.contains(&file.display().to_string()), "{note}");
+    }
 }
 
 #[test]

@@ -63,6 +63,7 @@ fn write_runs(runs: &Path) {
         experiment: "seeds".into(),
         description: String::new(),
         source: "experiments/seeds.json".into(),
+        experiment_file: None,
         runs: planned,
     };
     std::fs::write(

@@ -22,7 +22,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// Every flag is a setting of the run file (`--batch-size` ↔ `batch_size`); flags given
-/// override the file. Serialised, the flags that were given are those settings.
+/// override the file. Serialised, the flags that were given are those settings; so every
+/// float flag is parsed by [`parse_finite`] (JSON would turn NaN into "not given").
 #[derive(Args, Default, Debug, Serialize)]
 pub struct TrainArgs {
     /// JSON run file; flags given as well override its fields.
@@ -49,16 +50,16 @@ pub struct TrainArgs {
     #[arg(long, value_parser = parse_optimizer)]
     pub optimizer: Option<DecayMode>,
     /// Initial step size η_0.
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_finite)]
     pub lr: Option<f64>,
     /// Weight decay λ as in the paper (AdamW decays by λ·η_t/η_0 per step).
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_finite)]
     pub wd: Option<f64>,
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_finite)]
     pub beta1: Option<f64>,
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_finite)]
     pub beta2: Option<f64>,
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_finite)]
     pub eps: Option<f64>,
     /// AMSGrad: the running maximum of v (then bias-corrected, as PyTorch does).
     #[arg(long, conflicts_with = "no_amsgrad")]
@@ -74,7 +75,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub step_every: Option<u32>,
     /// Step schedule: factor per decay.
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_finite)]
     pub step_gamma: Option<f64>,
     /// warmup-cosine: warm-up epochs.
     #[arg(long)]
@@ -90,12 +91,12 @@ pub struct TrainArgs {
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// Multiply the loss the gradients see by this (reported losses are divided back).
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_finite)]
     pub loss_mult: Option<f64>,
     #[arg(long)]
     pub seed: Option<u64>,
     /// Hold out this fraction of the training set and evaluate on it instead of the test set.
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_finite)]
     pub val_fraction: Option<f64>,
     /// Evaluate every N epochs and after the last step (0 = never, for benchmarks).
     #[arg(long)]
@@ -141,6 +142,25 @@ pub struct TrainArgs {
 
 fn parse_optimizer(s: &str) -> Result<DecayMode, String> {
     s.parse()
+}
+
+/// A float flag's value: a finite number. NaN, ±inf and what overflows to inf (`1e309`)
+/// are refused here, because the flags reach the configuration as JSON, where a
+/// non-finite number becomes `null`, which reads as "not given" and so the default.
+fn parse_finite(s: &str) -> Result<f64, String> {
+    let value: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number"))?;
+    if value.is_finite() {
+        Ok(value)
+    } else if value.is_nan() || s.to_ascii_lowercase().contains("inf") {
+        Err(format!("must be a finite number, not {s}"))
+    } else {
+        Err(format!(
+            "must be a finite number; {s} is beyond a float64's range (±1.8e308)"
+        ))
+    }
 }
 
 impl TrainArgs {

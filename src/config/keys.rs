@@ -194,8 +194,34 @@ pub fn is_sectioned(map: &Map<String, Value>) -> bool {
             .all(|(k, v)| SECTIONS.contains(&k.as_str()) && v.is_object())
 }
 
+/// Refuses a file with both forms at the top: a section name holding an object beside
+/// flat keys (`{"lr": 2e-3, "optimizer": {"lr": 3e-3}}`), which read as flat would fail
+/// later on the section's object as an unknown value, saying nothing of the mix.
+fn refuse_mixed_forms(map: &Map<String, Value>) -> Result<()> {
+    let (sections, flat): (Vec<&String>, Vec<&String>) = map
+        .keys()
+        .partition(|key| SECTIONS.contains(&key.as_str()) && map[key.as_str()].is_object());
+    if sections.is_empty() || flat.is_empty() {
+        return Ok(());
+    }
+    let quoted = |keys: &[&String]| {
+        keys.iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    bail!(
+        "the run file mixes the two forms: {} at the top (flat), {} as sections; write every \
+         setting flat ({{\"lr\": 0.001, \"optimizer\": \"adamw\"}}) or every one in its \
+         section ({{\"optimizer\": {{\"lr\": 0.001, \"decay\": \"adamw\"}}}})",
+        quoted(&flat),
+        quoted(&sections)
+    )
+}
+
 /// Any accepted form of a run file as flat settings with canonical names.
 pub fn flatten(map: &Map<String, Value>) -> Result<Map<String, Value>> {
+    refuse_mixed_forms(map)?;
     let mut flat = Map::new();
     if is_sectioned(map) {
         for (section, fields) in map {
@@ -258,6 +284,18 @@ mod tests {
         assert!(err.contains("`learning_rate`") && err.contains("batch_size"));
         let twice = json!({"wd": 1e-4, "weight_decay": 5e-5});
         assert!(flatten(twice.as_object().unwrap()).is_err());
+    }
+
+    #[test]
+    fn a_file_mixing_flat_keys_and_sections_is_refused_naming_both() {
+        let mixed = json!({"lr": 2e-3, "optimizer": {"lr": 3e-3}});
+        let err = flatten(mixed.as_object().unwrap()).unwrap_err().to_string();
+        assert!(
+            err.contains("mixes the two forms")
+                && err.contains("`lr`")
+                && err.contains("`optimizer`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -289,7 +289,19 @@ impl RunConfig {
     }
 
     pub fn from_json(text: &str) -> Result<Self> {
-        let value: Value = serde_json::from_str(text)?;
+        // Tracking the path names the setting of a number JSON cannot hold as a float
+        // (`1e309`: "number out of range"), which would otherwise be only a line and column.
+        let value: Value =
+            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text))
+                .map_err(|e| {
+                    let path = e.path().to_string();
+                    let cause = e.into_inner();
+                    if path == "." {
+                        anyhow!("{cause}")
+                    } else {
+                        anyhow!("field `{path}`: {cause}")
+                    }
+                })?;
         Self::from_value(&value)
     }
 

@@ -11,7 +11,7 @@
 use super::Plan;
 use crate::config::RunConfig;
 use crate::sinks::atomic::write_json_atomic;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -76,6 +76,33 @@ impl ExperimentDir {
 
     pub fn read_plan(&self) -> Result<Plan> {
         Plan::read(&self.plan_path())
+    }
+
+    /// Refuses to replace a plan written from another experiment file that is still there:
+    /// two files with the same `name` would share this folder, and the second's plan would
+    /// silently take over the first's runs and report.
+    pub fn refuse_plan_of_another_file(&self, plan: &Plan) -> Result<()> {
+        let path = self.plan_path();
+        let Ok(existing) = Plan::read(&path) else {
+            return Ok(());
+        };
+        let (Some(theirs), Some(ours)) = (&existing.experiment_file, &plan.experiment_file) else {
+            return Ok(());
+        };
+        // A plan whose file has gone was moved or renamed: this file takes it over.
+        if theirs != ours && theirs.is_file() {
+            bail!(
+                "{} was written from the experiment file {}, which also has the name `{}`; \
+                 {} would replace its plan and mix their runs in {}: give one of them another \
+                 `name`, or sweep it with another --runs",
+                path.display(),
+                theirs.display(),
+                plan.experiment,
+                ours.display(),
+                self.path.display()
+            );
+        }
+        Ok(())
     }
 
     /// Writes the plan and one run file per run.

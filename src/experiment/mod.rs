@@ -28,6 +28,7 @@ use crate::config::{keys, RunConfig};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -90,6 +91,13 @@ impl Experiment {
             for (key, values) in grid {
                 let here = at(&format!("grids[{g}].{key}"));
                 let canonical = keys::canonical(key).map_err(|e| anyhow!("{here}: {e}"))?;
+                if keys::role(canonical) == keys::Role::Placement {
+                    bail!(
+                        "{here}: `{canonical}` cannot vary in a grid: the sweep places every run \
+                         in {}/<run name>",
+                        folder.path().display()
+                    );
+                }
                 let Some(values) = values.as_array() else {
                     bail!("{here}: must be a list of values");
                 };
@@ -116,6 +124,13 @@ impl Experiment {
                         name.push_str(&format!("_{key}{}", compact(value)));
                     }
                 }
+                // A name is a directory and a file name in the experiment's folder.
+                if !is_file_name_part(&name) {
+                    bail!(
+                        "{}: the run name {name:?} made from its settings is not a plain file name",
+                        at(&format!("grids[{g}]"))
+                    );
+                }
                 let dir = folder.run_dir(&name);
                 let config = config.with_settings(&settings)?;
                 if !runs.iter().any(|r| r.name == name) {
@@ -127,6 +142,7 @@ impl Experiment {
             experiment: self.name.clone(),
             description: self.description.clone(),
             source: source.to_path_buf(),
+            experiment_file: source.canonicalize().ok(),
             runs,
         })
     }
@@ -153,11 +169,70 @@ fn cartesian<'a>(axes: &[(&'static str, &'a Vec<Value>)]) -> Vec<Vec<(&'static s
 /// A value as it appears in a run name: `1e-10`, `64`, `cosine`.
 fn compact(value: &Value) -> String {
     match value {
-        Value::String(s) => s.clone(),
+        Value::String(s) => file_name_part(s),
         Value::Number(n) => n
             .as_f64()
             .filter(|_| n.is_f64())
             .map_or_else(|| n.to_string(), |f| f.to_string()),
         other => other.to_string(),
+    }
+}
+
+/// Letters, digits and `. _ - + =`, not starting with `.`: a part of a file name that
+/// stays in its folder (no `/`, no `..`).
+fn is_file_name_part(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('.')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-+=".contains(c))
+}
+
+/// A string value (a path: `data`, a factors file) as a part of a run name: as it is when
+/// it is a plain name part, else its last component made plain and a short hash of the
+/// whole value, so that `/a/b` and `../b` make different names and neither leaves the
+/// experiment's folder.
+fn file_name_part(value: &str) -> String {
+    if is_file_name_part(value) {
+        return value.to_string();
+    }
+    let last = Path::new(value)
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let plain: String = last
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_-+=".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let digest = Sha256::digest(value.as_bytes());
+    let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let plain = plain.trim_matches('-');
+    if plain.is_empty() {
+        hash
+    } else {
+        format!("{plain}-{hash}")
+    }
+}
+
+#[cfg(test)]
+mod name_part_tests {
+    use super::*;
+
+    #[test]
+    fn paths_become_plain_distinct_name_parts() {
+        assert_eq!(file_name_part("cosine"), "cosine");
+        let (a, b) = (file_name_part("/a/b"), file_name_part("../b"));
+        assert!(
+            a.starts_with("b-") && b.starts_with("b-") && a != b,
+            "{a} {b}"
+        );
+        for part in [a, b, file_name_part(".."), file_name_part("/")] {
+            assert!(is_file_name_part(&part), "{part}");
+        }
     }
 }

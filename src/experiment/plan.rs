@@ -67,6 +67,10 @@ pub struct Plan {
     pub experiment: String,
     pub description: String,
     pub source: PathBuf,
+    /// The experiment file's absolute path, which tells the plans of two files of one
+    /// `name` apart (they would share a folder); absent in older plans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment_file: Option<PathBuf>,
     pub runs: Vec<PlannedRun>,
 }
 

@@ -54,6 +54,12 @@ pub enum RunProgress {
     Interrupted,
     Completed,
     Diverged,
+    /// Its summary, metrics or scales cannot be read: what it holds is not reported.
+    /// (Set by readers of many runs, `report` and `sweep status`, which go on with the rest.)
+    Damaged,
+    /// Made with other settings than its plan's (see `sweep`'s staleness): set by `report`,
+    /// which reports the plan's runs only.
+    Stale,
 }
 
 impl RunProgress {
@@ -64,6 +70,8 @@ impl RunProgress {
             RunProgress::Interrupted => "interrupted",
             RunProgress::Completed => "completed",
             RunProgress::Diverged => "diverged",
+            RunProgress::Damaged => "damaged",
+            RunProgress::Stale => "stale (made with other settings than the plan's)",
         }
     }
 

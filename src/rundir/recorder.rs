@@ -4,7 +4,7 @@
 use super::{checkpoint, MetricsRow, RunDir, RunStatus, ScaleRow, Summary};
 use crate::config::RunConfig;
 use crate::train::{Ending, Event, LastEvaluation, Observer, Position};
-use anyhow::Result;
+use anyhow::{bail, Result};
 use serde::Serialize;
 
 pub struct RunRecorder {
@@ -25,6 +25,22 @@ impl RunRecorder {
     ) -> Result<RunRecorder> {
         let (mut rows, mut scale_rows) = (Vec::new(), Vec::new());
         if let Some(position) = resumed_at {
+            // Both files are written when a run starts, so a resumed run without one has
+            // lost its earlier rows: going on would end with only the later ones.
+            for (path, what) in [
+                (dir.metrics_path(), "evaluations"),
+                (dir.scales_path(), "gradient-scale snapshots"),
+            ] {
+                if !path.exists() {
+                    bail!(
+                        "cannot resume: {} is missing, so the run's {what} up to step {} are \
+                         lost and the resumed run would record only the later ones; restore the \
+                         file, or start the run again without --resume in a new --out",
+                        path.display(),
+                        position.step
+                    );
+                }
+            }
             rows = dir.read_metrics()?;
             rows.retain(|r| r.step <= position.step);
             scale_rows = dir.read_scales()?;

@@ -195,6 +195,7 @@ pub fn write_experiment(runs: &Path) -> Plan {
         experiment: EXPERIMENT.into(),
         description: "Synthetic grid for the report tests.".into(),
         source: "experiments/synth.json".into(),
+        experiment_file: None,
         runs: planned,
     };
     let plan_dir = runs.join(EXPERIMENT);

@@ -2,6 +2,7 @@
 //! with its state, grouped by (model, BN, loss multiplier) into (η_0, λ) grids per
 //! optimizer, each with its best cell.
 use crate::commands::distinct;
+use crate::commands::sweep::stale;
 use crate::config::{FactorSpec, RunConfig};
 use crate::experiment::Plan;
 use crate::rundir::{MetricsRow, RunDir, ScaleRow, Summary};
@@ -18,6 +19,9 @@ pub struct RunResult {
     pub config: RunConfig,
     pub progress: RunProgress,
     pub summary: Option<Summary>,
+    /// Why a damaged or stale run is left out (the file and its error; the settings that
+    /// differ from the plan's).
+    pub note: Option<String>,
 }
 
 impl RunResult {
@@ -26,11 +30,20 @@ impl RunResult {
         self.summary.as_ref()?.heatmap_error()
     }
 
+    /// Its evaluations; none for a run left out (damaged or stale), whose files are
+    /// not reported.
     pub fn metrics(&self) -> Result<Vec<MetricsRow>> {
+        if self.note.is_some() {
+            return Ok(Vec::new());
+        }
         RunDir::new(&self.dir).read_metrics()
     }
 
+    /// Its scale snapshots; none for a run left out (damaged or stale).
     pub fn scale_rows(&self) -> Result<Vec<ScaleRow>> {
+        if self.note.is_some() {
+            return Ok(Vec::new());
+        }
         RunDir::new(&self.dir).read_scales()
     }
 }
@@ -99,6 +112,8 @@ pub struct Counts {
     pub interrupted: usize,
     pub started: usize,
     pub missing: usize,
+    pub damaged: usize,
+    pub stale: usize,
 }
 
 impl Counts {
@@ -112,6 +127,8 @@ impl Counts {
                 RunProgress::Interrupted => counts.interrupted += 1,
                 RunProgress::Completed => counts.completed += 1,
                 RunProgress::Diverged => counts.diverged += 1,
+                RunProgress::Damaged => counts.damaged += 1,
+                RunProgress::Stale => counts.stale += 1,
             }
         }
         counts
@@ -205,15 +222,34 @@ impl Collection {
     }
 }
 
-fn read_run(name: &str, dir: &Path, config: &RunConfig) -> Result<RunResult> {
-    let (progress, summary) = RunDir::new(dir).progress()?;
-    Ok(RunResult {
+/// A planned run as its directory holds it. One whose summary, metrics or scales cannot
+/// be read is damaged, and one made with other settings than the plan's is stale (as
+/// `sweep` says): either is left out, with why, and the report goes on with the rest.
+fn read_run(name: &str, dir: &Path, config: &RunConfig) -> RunResult {
+    let run_dir = RunDir::new(dir);
+    let left_out = |progress, note: String| (progress, None, Some(note));
+    let (progress, summary, note) = match run_dir.progress() {
+        Err(e) => left_out(RunProgress::Damaged, format!("{e:#}")),
+        Ok((progress, summary)) => {
+            let rows = run_dir.read_metrics().and(run_dir.read_scales().map(drop));
+            match (rows, stale::check(&run_dir, config, progress)) {
+                (Err(e), _) => left_out(RunProgress::Damaged, format!("{e:#}")),
+                (Ok(_), stale::Match::Stale(what)) => left_out(
+                    RunProgress::Stale,
+                    format!("{} with other settings: {what}", progress.label()),
+                ),
+                (Ok(_), _) => (progress, summary, None),
+            }
+        }
+    };
+    RunResult {
         name: name.to_string(),
         dir: dir.to_path_buf(),
         config: config.clone(),
         progress,
         summary,
-    })
+        note,
+    }
 }
 
 fn sorted_unique(values: impl Iterator<Item = f64>) -> Vec<f64> {
@@ -222,14 +258,14 @@ fn sorted_unique(values: impl Iterator<Item = f64>) -> Vec<f64> {
     out
 }
 
-/// Reads every planned run's directory. A summary that exists but cannot be read is an
-/// error (naming the file); a run without one is merely unfinished.
+/// Reads every planned run's directory: a run without a summary is unfinished, a damaged
+/// or stale one is left out (see [`read_run`]).
 pub fn collect(plan: Plan) -> Result<Collection> {
     let runs: Vec<RunResult> = plan
         .runs
         .iter()
         .map(|r| read_run(&r.name, r.dir(), &r.config))
-        .collect::<Result<_>>()?;
+        .collect();
     let counts = Counts::of(runs.iter());
     let keys = distinct(runs.iter().map(|run| GroupKey::of(&run.config)));
     let groups = keys

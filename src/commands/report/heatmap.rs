@@ -115,12 +115,16 @@ fn cell_label(collection: &Collection, cell: &Cell) -> (String, String) {
         return (String::new(), String::new());
     }
     let Some(error) = cell.error else {
-        let runs = collection.runs_of(cell).map(|r| r.progress);
+        let mut runs = collection.runs_of(cell).map(|r| r.progress);
         let note = if runs
             .clone()
             .any(|o| matches!(o, RunProgress::Started | RunProgress::Interrupted))
         {
             "unfinished"
+        } else if runs.clone().any(|o| o == RunProgress::Stale) {
+            "stale"
+        } else if runs.any(|o| o == RunProgress::Damaged) {
+            "damaged"
         } else {
             "missing"
         };

@@ -156,7 +156,7 @@ pub fn render(report: &Report) -> String {
         format!(
             "<code>{}</code>: {}",
             escape(&run.name),
-            escape(run.state.label())
+            escape(&run.state_text())
         )
     });
     body.push_str(&list("Runs without a final result", unfinished));

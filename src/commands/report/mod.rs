@@ -102,6 +102,9 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
         c.planned,
         table::counts_text(c)
     );
+    for run in report.unfinished.iter().filter(|run| run.note.is_some()) {
+        println!("  left out: {}: {}", run.name, run.state_text());
+    }
     if c.unfinished() > 0 {
         println!("  {} runs have no final result yet; they are grey in the heatmaps and listed in the report.", c.unfinished());
     }

@@ -88,6 +88,19 @@ pub struct RunListing {
     pub name: String,
     pub state: RunProgress,
     pub dir: PathBuf,
+    /// Why a damaged or stale run is left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl RunListing {
+    /// Its state, and why it is left out where it is.
+    pub fn state_text(&self) -> String {
+        match &self.note {
+            Some(note) => format!("{}: {note}", self.state.label()),
+            None => self.state.label().to_string(),
+        }
+    }
 }
 
 fn listing(run: &RunResult) -> RunListing {
@@ -95,6 +108,7 @@ fn listing(run: &RunResult) -> RunListing {
         name: run.name.clone(),
         state: run.progress,
         dir: run.dir.clone(),
+        note: run.note.clone(),
     }
 }
 
@@ -270,6 +284,8 @@ pub fn counts_text(c: &Counts) -> String {
         (c.interrupted, "interrupted"),
         (c.started, "unfinished"),
         (c.missing, "missing"),
+        (c.stale, "stale (left out)"),
+        (c.damaged, "damaged (left out)"),
     ] {
         if n > 0 {
             text.push_str(&format!(", {n} {what}"));
@@ -391,7 +407,7 @@ pub fn markdown(report: &Report) -> String {
     if !report.unfinished.is_empty() {
         md.push_str("\n## Runs without a final result\n\n");
         for run in &report.unfinished {
-            md.push_str(&format!("- `{}`: {}\n", run.name, run.state.label()));
+            md.push_str(&format!("- `{}`: {}\n", run.name, run.state_text()));
         }
     }
     if !report.diverged.is_empty() {

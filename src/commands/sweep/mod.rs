@@ -21,6 +21,16 @@ pub enum Backend {
     Slurm,
 }
 
+/// A count of runs or threads: 0 would start nothing (`--jobs`) or runs that all fail
+/// (`--threads`), so it is refused before anything is planned.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("must be a whole number, at least 1, not {s}")),
+    }
+}
+
 #[derive(Args, Debug)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct SweepArgs {
@@ -37,7 +47,7 @@ pub struct SweepArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Local: runs at once (default: one per visible GPU, else 1).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     pub jobs: Option<usize>,
     /// Local: device for every run (default: each visible GPU in turn, else cpu). A run
     /// on a GPU sees only that GPU (CUDA_VISIBLE_DEVICES) and trains on `--device cuda`.
@@ -48,7 +58,7 @@ pub struct SweepArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub runs_per_gpu: Option<u32>,
     /// CPU threads per run (default: the machine's cores / jobs; Slurm: --cpus-per-task).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     pub threads: Option<usize>,
     /// Slurm: partition.
     #[arg(long)]
@@ -237,6 +247,7 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
         .with_context(|| format!("cannot create {}", folder.path().display()))?;
     // One sweep of an experiment at a time; released when this process ends.
     let _lock = Lock::acquire(folder.path(), &folder.lock_path(), "scalefree sweep")?;
+    folder.refuse_plan_of_another_file(&plan)?;
     folder.write_plan(&plan)?;
     let triage = triage(&plan, args, &folder)?;
     print_triage(&plan, &triage, &folder);
@@ -394,9 +405,14 @@ fn status(spec: &str, runs_dir: &Path) -> Result<i32> {
         "run", "state", "slurm", "test acc", "epochs"
     );
     let mut counts = std::collections::BTreeMap::new();
+    let mut damaged = Vec::new();
     for run in &plan.runs {
         let dir = RunDir::new(run.dir());
-        let (progress, summary) = dir.progress()?;
+        // One damaged run is listed as such (why below the table); the others still are.
+        let (progress, summary) = dir.progress().unwrap_or_else(|e| {
+            damaged.push(format!("  damaged: {}: {e:#}", run.name));
+            (RunProgress::Damaged, None)
+        });
         let label = match (dir.writer()?, stale::check(&dir, &run.config, progress)) {
             (Some(holder), _) => holder
                 .pid
@@ -425,5 +441,8 @@ fn status(spec: &str, runs_dir: &Path) -> Result<i32> {
     }
     let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
     println!("{}: {}", plan.experiment, summary.join(", "));
+    for line in &damaged {
+        println!("{line}");
+    }
     Ok(0)
 }
