@@ -4,29 +4,13 @@
 //! the setting or the layer and the valid range, and never panics.
 mod train_support;
 
-use train_support::{scalefree, stderr, write_tiny_cifar10};
+use train_support::train_refused;
 
-/// `scalefree train --grad-factors FACTORS` on tiny data; expects it refused with exit
-/// code `code` (2: the flag's value is refused as it is parsed; 1: the run refuses it) and
-/// returns stderr.
+/// `scalefree train --grad-factors FACTORS` on tiny data, refused with exit code `code`
+/// (2: the flag's value is refused as it is parsed; 1: the run refuses it); returns stderr.
 fn refused(dir: &std::path::Path, factors: &str, code: i32) -> String {
-    let data = dir.join("data");
-    if !data.exists() {
-        write_tiny_cifar10(&data, 100, 10);
-    }
-    let output = scalefree()
-        .args(["train", "--quiet", "--model", "resnet8", "--epochs", "1"])
-        .args(["--threads", "1", "--device", "cpu", "--data"])
-        .arg(&data)
-        .arg("--out")
-        .arg(dir.join("run"))
-        .args(["--grad-factors", factors])
-        .output()
-        .unwrap();
-    let msg = stderr(&output);
-    assert_eq!(output.status.code(), Some(code), "{msg}");
-    assert!(!msg.contains("panicked"), "{msg}");
-    msg
+    let out = dir.join("run");
+    train_refused(dir, &out, &["--grad-factors", factors], code)
 }
 
 #[test]

@@ -4,26 +4,11 @@
 mod train_support;
 
 use std::path::Path;
-use train_support::{scalefree, stderr, write_tiny_cifar10};
+use train_support::{scalefree, stderr, train_refused};
 
-/// Runs `train` on 100 tiny images (10 per class) into `out`; expects exit code 1 and
-/// returns stderr.
+/// [`train_refused`] expecting the run's refusal (exit 1).
 fn refused_into(dir: &Path, out: &Path, extra: &[&str]) -> String {
-    let data = dir.join("data");
-    if !data.exists() {
-        write_tiny_cifar10(&data, 100, 10);
-    }
-    let output = scalefree()
-        .args(["train", "--quiet", "--model", "resnet8", "--epochs", "1"])
-        .args(["--threads", "1", "--device", "cpu", "--data"])
-        .arg(&data)
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    stderr(&output)
+    train_refused(dir, out, extra, 1)
 }
 
 /// As [`refused_into`] into a new folder, which must not be created.

@@ -254,3 +254,26 @@ pub fn setting(config: &serde_json::Value, key: &str) -> serde_json::Value {
         .find_map(|section| section.get(key).cloned())
         .unwrap_or(serde_json::Value::Null)
 }
+
+/// `train` on 100 tiny images (10 per class, made in `dir/data` once) into `out` with
+/// `extra`; expects exit code `code` (1: the run refuses; 2: a flag's value is refused as
+/// it is parsed) and no panic, and returns stderr.
+pub fn train_refused(dir: &Path, out: &Path, extra: &[&str], code: i32) -> String {
+    let data = dir.join("data");
+    if !data.exists() {
+        write_tiny_cifar10(&data, 100, 10);
+    }
+    let output = scalefree()
+        .args(["train", "--quiet", "--model", "resnet8", "--epochs", "1"])
+        .args(["--threads", "1", "--device", "cpu", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    let msg = stderr(&output);
+    assert_eq!(output.status.code(), Some(code), "{msg}");
+    assert!(!msg.contains("panicked"), "{msg}");
+    msg
+}
