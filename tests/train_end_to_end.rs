@@ -33,6 +33,7 @@ fn a_tiny_run_writes_every_file_and_learns_above_chance() {
         "config.json",
         "environment.json",
         "metrics.jsonl",
+        "losses.jsonl",
         "scales.jsonl",
         "summary.json",
         "checkpoint/model.safetensors",

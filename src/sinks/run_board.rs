@@ -1,11 +1,9 @@
 //! TensorBoard as a training session's observer: the batch loss, the gradient factors,
 //! the scale snapshots and every evaluation, on the disk before each checkpoint.
 use super::tensorboard::Board;
+use crate::train::session::records_batch_loss;
 use crate::train::{Evaluation, Event, Observer};
 use anyhow::Result;
-
-/// The batch loss is logged at step 1 and every this many steps.
-pub const BATCH_LOSS_EVERY: u64 = 20;
 
 pub struct RunBoard {
     board: Board,
@@ -31,9 +29,7 @@ impl RunBoard {
 impl Observer for RunBoard {
     fn observe(&mut self, event: &Event<'_>) -> Result<()> {
         match event {
-            Event::StepRead { step, stats }
-                if *step == 1 || step.is_multiple_of(BATCH_LOSS_EVERY) =>
-            {
+            Event::StepRead { step, stats } if records_batch_loss(*step) => {
                 self.board.scalar("train/batch_loss", stats.loss, *step);
             }
             // At step 1 only: a resumed run's TensorBoard is the straight run's.
