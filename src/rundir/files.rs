@@ -27,9 +27,9 @@ pub struct MetricsRow {
     pub images_per_s: f64,
 }
 
-/// A batch's training loss as the run trained (un-multiplied), at step 1 and every
-/// [`crate::train::session::BATCH_LOSS_EVERY`] steps: the training curve between
-/// evaluations, which may be rare.
+/// A batch's training loss as the run trained (un-multiplied), at step 1 and every k-th
+/// step, k = total steps / 2,000 from 1 to 20 (see [`super::RunRecorder`]): the training
+/// curve between evaluations, which may be rare.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LossRow {
     pub step: u64,

@@ -7,7 +7,7 @@
 //! | `config.json` | at the start: the effective [`RunConfig`], one key per setting |
 //! | `environment.json` | at the start: code version, libtorch, threads, CUDA |
 //! | `metrics.jsonl` | a [`MetricsRow`] per evaluation |
-//! | `losses.jsonl` | a [`LossRow`] (a batch's loss) at step 1 and every 20 steps |
+//! | `losses.jsonl` | a [`LossRow`] (a batch's loss) at step 1 and every k-th step (k ≤ 20) |
 //! | `scales.jsonl` | a [`ScaleRow`] per histogram step |
 //! | `pace.json` | while training, about once a second: the step of the total ([`PaceRow`]) |
 //! | `summary.json` | at the end: the [`Summary`] |

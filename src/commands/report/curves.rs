@@ -4,7 +4,6 @@ use super::figure::{draw_png, font, optimizer_color, plot_error, Area, Figure};
 use crate::plot::display_name;
 use crate::plot::{extremes, header, legend, line};
 use crate::rundir::MetricsRow;
-use crate::train::session::BATCH_LOSS_EVERY;
 use anyhow::Result;
 use optim::DecayMode;
 use plotters::chart::SeriesLabelPosition::{LowerRight, UpperRight};
@@ -67,8 +66,8 @@ fn over_seeds(all: &[Points]) -> Series {
     series
 }
 
-/// Batch losses are noisy and many (one every 20 steps: thousands in a long run): the
-/// curve shows the means of consecutive runs of them, at most this many points.
+/// Batch losses are noisy and many (up to 2,000 a run): the curve shows the means of
+/// consecutive runs of them, at most this many points.
 const LOSS_POINTS: usize = 200;
 
 /// `series` with each run of consecutive points (and band values) replaced by its mean,
@@ -106,7 +105,7 @@ fn thinned(series: Series, most: usize) -> Series {
 /// What a run's training-loss curve is drawn from.
 #[derive(Clone, Copy, PartialEq)]
 enum LossSource {
-    /// `losses.jsonl`: a batch's loss every 20 steps, as the run trained.
+    /// `losses.jsonl`: batch losses as the run trained.
     BatchLosses,
     /// `metrics.jsonl`: the mean over the batches of each evaluated epoch (runs made
     /// before batch losses were recorded).
@@ -240,8 +239,8 @@ pub fn draw(collection: &Collection, group: &Group, dir: &Path) -> Result<Option
 fn loss_caption(sources: &[LossSource]) -> String {
     if sources.iter().all(|s| *s == LossSource::BatchLosses) {
         format!(
-            "batch losses recorded every {BATCH_LOSS_EVERY} steps, each point the mean of \
-             consecutive ones, at most {LOSS_POINTS} per curve"
+            "the batch losses recorded as the runs trained, each point the mean of consecutive \
+             ones, at most {LOSS_POINTS} per curve"
         )
     } else {
         "each evaluated epoch's mean batch loss: some runs were made before batch losses were \
@@ -420,7 +419,7 @@ mod tests {
         run.write_metrics(&[row]).unwrap();
         if losses {
             let rows: Vec<LossRow> = (1..=600)
-                .filter(|&s| crate::train::session::records_batch_loss(s))
+                .filter(|&s| s == 1 || s % 20 == 0)
                 .map(|step| LossRow {
                     step,
                     epoch: step as f64 / 100.0,
