@@ -301,7 +301,21 @@ fn draw_loss(area: &Area, curves: &[Curve]) -> Result<()> {
     } else {
         (lo, hi)
     };
-    let (log, label) = ((lo..hi).log_scale(), |v: &f64| loss_label(*v));
+    // Plotters labels a log axis from the first power of ten in it up: starting the axis on
+    // one labels the values below the data's first decade too (2.3 is not left unlabelled
+    // under 10, 20, 30).
+    let lo = 10f64.powf(lo.log10().floor()).max(f64::MIN_POSITIVE);
+    // Plotters gives a log axis' decade points twice when it fills a decade with 9 light
+    // points (2 … 10, then 10): the repeat is left unlabelled.
+    let last = std::cell::RefCell::new(String::new());
+    let label = |v: &f64| {
+        let text = loss_label(*v);
+        match last.replace(text.clone()) == text {
+            true => String::new(),
+            false => text,
+        }
+    };
+    let log = (lo..hi).log_scale();
     let text = ("training loss (log scale)", "loss", UpperRight);
     draw_panel(area, curves, |c| &c.loss, text, (log, lo, &label))
 }
