@@ -160,6 +160,53 @@ fn a_resume_without_metrics_jsonl_is_refused_naming_the_file() {
     );
 }
 
+#[test]
+fn a_resume_with_a_record_file_that_lost_rows_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    train_support::write_tiny_cifar10(&data, 64, 10);
+    let out = dir.path().join("run");
+    let flags = [
+        "--model",
+        "resnet8",
+        "--batch-size",
+        "32",
+        "--hist-every",
+        "0",
+    ];
+    let first = train_support::train(&data, &out, &[&flags[..], &["--epochs", "2"]].concat());
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let resume = || {
+        let resume = [&flags[..], &["--epochs", "3", "--resume"]].concat();
+        train_support::train(&data, &out, &resume)
+    };
+    for file in ["metrics.jsonl", "losses.jsonl"] {
+        let path = out.join(file);
+        let whole = std::fs::read_to_string(&path).unwrap();
+        let first_line = whole.lines().next().unwrap();
+        std::fs::write(&path, format!("{first_line}\n")).unwrap();
+        let refused = resume();
+        let msg = stderr(&refused);
+        assert_ne!(refused.status.code(), Some(0), "{file}: {msg}");
+        assert!(
+            msg.contains(file) && msg.contains("truncated") && !msg.contains("panicked"),
+            "{file}: {msg}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{first_line}\n")
+        );
+        std::fs::write(&path, whole).unwrap();
+    }
+    // The files restored, the same resume goes ahead.
+    let resumed = resume();
+    assert_eq!(resumed.status.code(), Some(0), "{}", stderr(&resumed));
+    assert_eq!(
+        train_support::read_json(&out.join("summary.json"))["epochs_done"],
+        3
+    );
+}
+
 /// A real 2 × 2 sweep of one tiny epoch: (experiment file, runs folder, run dirs).
 fn swept(
     dir: &Path,

@@ -307,21 +307,22 @@ fn load_checkpoint(
     config: &RunConfig,
     dir: &RunDir,
     session: &mut Session,
-) -> Result<Option<Position>> {
+) -> Result<Option<checkpoint::Resume>> {
     let Some(checkpoint_dir) = checkpoint::latest(dir.path())? else {
         let dir = dir.path().display();
         eprintln!("no checkpoint in {dir}; starting from the beginning");
         return Ok(None);
     };
-    let position = checkpoint::load(&checkpoint_dir, session.trainer_mut())?;
-    refuse_resume_past_the_end(config, dir, &position, session.plan().total_steps)?;
+    let resume = checkpoint::load(&checkpoint_dir, session.trainer_mut())?;
+    let position = &resume.position;
+    refuse_resume_past_the_end(config, dir, position, session.plan().total_steps)?;
     eprintln!(
         "resuming {} at step {} ({})",
         dir.path().display(),
         position.step,
-        checkpoint::describe(&position)
+        checkpoint::describe(position)
     );
-    Ok(Some(position))
+    Ok(Some(resume))
 }
 
 /// Trains (or resumes) the run `config` describes, into its run directory: a session
@@ -352,10 +353,10 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
         resumed_at.as_ref(),
         session.plan(),
     )?;
-    let first_step = resumed_at.as_ref().map_or(0, |p| p.step);
+    let first_step = resumed_at.as_ref().map_or(0, |r| r.position.step);
     let mut board = RunBoard::new(Board::open(&dir.tensorboard_dir(), Some(first_step))?);
-    if let Some(position) = resumed_at {
-        session.resume_at(position, recorder.last_evaluation());
+    if let Some(resume) = resumed_at {
+        session.resume_at(resume.position, recorder.last_evaluation());
     }
     let plan = session.plan();
     let mut progress = Progress::new(options.quiet, plan.epochs, plan.steps_per_epoch);

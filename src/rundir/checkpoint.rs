@@ -29,6 +29,34 @@ struct Manifest {
     files: BTreeMap<String, FileDigest>,
 }
 
+/// How many rows the run directory's record files held when a checkpoint was written,
+/// so that resume notices a file that has lost rows since (truncated, replaced by an
+/// older copy) instead of going on with a gap. Absent from older checkpoints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Recorded {
+    pub evaluations: usize,
+    pub scale_snapshots: usize,
+    pub batch_losses: usize,
+}
+
+/// `trainer.json`: the loop's position (the whole file, in older checkpoints) and what
+/// the record files held.
+#[derive(Serialize, Deserialize)]
+struct TrainerFile {
+    #[serde(flatten)]
+    position: Position,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    recorded: Option<Recorded>,
+}
+
+/// What resuming from a checkpoint starts from.
+#[derive(Clone, Debug)]
+pub struct Resume {
+    pub position: Position,
+    /// `None` for a checkpoint written before it was kept.
+    pub recorded: Option<Recorded>,
+}
+
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 struct FileDigest {
     bytes: u64,
@@ -68,13 +96,19 @@ fn sync(path: &Path) -> Result<()> {
         .with_context(|| format!("cannot flush {} to the disk", path.display()))
 }
 
-/// Saves the trainer's weights, buffers and optimizer state with the loop's position.
-pub fn save(run_dir: &Path, trainer: &Trainer, position: &Position) -> Result<()> {
+/// Saves the trainer's weights, buffers and optimizer state with the loop's position and
+/// what the record files hold.
+pub fn save(
+    run_dir: &Path,
+    trainer: &Trainer,
+    position: &Position,
+    recorded: Recorded,
+) -> Result<()> {
     let (current, new, old) = dirs(run_dir);
     remove_dir(&new)?;
     // A write that fails (a full disk, most often) would leave its partial files taking
     // the space that the next attempt and the rest of the run need.
-    if let Err(e) = write_new(&new, trainer, position) {
+    if let Err(e) = write_new(&new, trainer, position, recorded) {
         let _ = std::fs::remove_dir_all(&new);
         return Err(e);
     }
@@ -92,7 +126,7 @@ pub fn save(run_dir: &Path, trainer: &Trainer, position: &Position) -> Result<()
 }
 
 /// Writes every file of the checkpoint into `new`, the manifest last, flushed to the disk.
-fn write_new(new: &Path, trainer: &Trainer, position: &Position) -> Result<()> {
+fn write_new(new: &Path, trainer: &Trainer, position: &Position, recorded: Recorded) -> Result<()> {
     std::fs::create_dir_all(new).with_context(|| format!("cannot create {}", new.display()))?;
     let mut named: Vec<(String, Tensor)> = trainer
         .var_store()
@@ -110,7 +144,11 @@ fn write_new(new: &Path, trainer: &Trainer, position: &Position) -> Result<()> {
         .with_context(|| cannot_write(OPTIMIZER))?;
     crate::fault::point("checkpoint:optimizer");
     let trainer_path = new.join(TRAINER);
-    std::fs::write(&trainer_path, serde_json::to_string_pretty(position)?)
+    let file = TrainerFile {
+        position: position.clone(),
+        recorded: Some(recorded),
+    };
+    std::fs::write(&trainer_path, serde_json::to_string_pretty(&file)?)
         .with_context(|| format!("cannot write {}", trainer_path.display()))?;
     crate::fault::point("checkpoint:trainer");
     let mut files = BTreeMap::new();
@@ -249,8 +287,9 @@ pub fn latest(run_dir: &Path) -> Result<Option<PathBuf>> {
     Ok(None)
 }
 
-/// Restores weights, buffers and optimizer state in place; returns the loop's position.
-pub fn load(dir: &Path, trainer: &mut Trainer) -> Result<Position> {
+/// Restores weights, buffers and optimizer state in place; returns the loop's position
+/// and what the record files held.
+pub fn load(dir: &Path, trainer: &mut Trainer) -> Result<Resume> {
     let model_path = dir.join(MODEL);
     let saved: HashMap<String, Tensor> = Tensor::read_safetensors(&model_path)
         .with_context(|| format!("cannot read {}", model_path.display()))?
@@ -285,5 +324,9 @@ pub fn load(dir: &Path, trainer: &mut Trainer) -> Result<Position> {
         .optimizer_mut()
         .load_state(&optimizer_path)
         .with_context(|| format!("cannot restore {}", optimizer_path.display()))?;
-    crate::sinks::jsonl::read_json(&dir.join(TRAINER), "a trainer state")
+    let file: TrainerFile = crate::sinks::jsonl::read_json(&dir.join(TRAINER), "a trainer state")?;
+    Ok(Resume {
+        position: file.position,
+        recorded: file.recorded,
+    })
 }

@@ -6,6 +6,7 @@ use crate::config::RunConfig;
 use crate::train::session::BATCH_LOSS_EVERY;
 use crate::train::{Ending, Event, LastEvaluation, Observer, Plan, Position};
 use anyhow::{bail, Result};
+use checkpoint::{Recorded, Resume};
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -38,17 +39,17 @@ pub struct RunRecorder {
 }
 
 impl RunRecorder {
-    /// Takes over `dir` for the run of `config` from `resumed_at` (a checkpoint's
-    /// position) or the start: no summary until the run ends, and no rows past the point
-    /// it starts from. The session's `plan` places the batch losses in epochs and says
+    /// Takes over `dir` for the run of `config` from `resumed` (a checkpoint) or the
+    /// start: no summary until the run ends, and no rows past the point it starts from. The session's `plan` places the batch losses in epochs and says
     /// how many steps there are to go.
     pub fn start(
         dir: RunDir,
         config: &RunConfig,
         environment: &impl Serialize,
-        resumed_at: Option<&Position>,
+        resumed: Option<&Resume>,
         plan: &Plan,
     ) -> Result<RunRecorder> {
+        let resumed_at = resumed.map(|r| &r.position);
         let (mut rows, mut scale_rows, mut loss_rows) = (Vec::new(), Vec::new(), Vec::new());
         if let Some(position) = resumed_at {
             // Both files are written when a run starts, so a resumed run without one has
@@ -72,6 +73,10 @@ impl RunRecorder {
             scale_rows = dir.read_scales()?;
             scale_rows.retain(|r| r.step <= position.step);
             loss_rows = resumed_losses(&dir, position)?;
+            if let Some(recorded) = resumed.and_then(|r| r.recorded) {
+                let held = [rows.len(), scale_rows.len(), loss_rows.len()];
+                refuse_lost_rows(&dir, position, recorded, held)?;
+            }
         }
         dir.remove_summary()?;
         dir.write_config(config)?;
@@ -144,6 +149,39 @@ impl RunRecorder {
     }
 }
 
+/// Refuses to resume when a record file holds fewer rows up to the checkpoint than it did
+/// when the checkpoint was written: the run would go on with a gap (`held`: the rows of
+/// `metrics.jsonl`, `scales.jsonl` and `losses.jsonl` kept up to the checkpoint).
+fn refuse_lost_rows(
+    dir: &RunDir,
+    position: &Position,
+    recorded: Recorded,
+    held: [usize; 3],
+) -> Result<()> {
+    let files = [
+        (dir.metrics_path(), "evaluations", recorded.evaluations),
+        (
+            dir.scales_path(),
+            "gradient-scale snapshots",
+            recorded.scale_snapshots,
+        ),
+        (dir.losses_path(), "batch losses", recorded.batch_losses),
+    ];
+    for ((path, what, expected), held) in files.into_iter().zip(held) {
+        if held < expected {
+            bail!(
+                "cannot resume: {} holds {held} {what} up to step {}, but {expected} when the \
+                 checkpoint was written: the file was truncated or replaced by an older copy, \
+                 and the resumed run would go on with a gap; restore the file, or start the run \
+                 again without --resume in a new --out",
+                path.display(),
+                position.step
+            );
+        }
+    }
+    Ok(())
+}
+
 /// The batch losses a resumed run keeps: those up to its checkpoint. Runs made before
 /// `losses.jsonl` existed have none; their training curve starts where they resume, and
 /// the user is told so (the evaluations, which the report falls back to, are all there).
@@ -190,7 +228,12 @@ impl Observer for RunRecorder {
             }
             Event::CheckpointDue { trainer, position } => {
                 self.dir.write_losses(&self.loss_rows)?;
-                checkpoint::save(self.dir.path(), trainer, position)?
+                let recorded = Recorded {
+                    evaluations: self.rows.len(),
+                    scale_snapshots: self.scale_rows.len(),
+                    batch_losses: self.loss_rows.len(),
+                };
+                checkpoint::save(self.dir.path(), trainer, position, recorded)?
             }
             Event::Ended(ending) => {
                 self.write_pace(ending.position.step, true)?;
