@@ -7,7 +7,7 @@ mod train_support;
 
 use serde_json::json;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use train_support::{scalefree, stderr, stdout};
 
 /// `scalefree` with `args`: (exit code, stdout + stderr).
@@ -118,22 +118,32 @@ fn a_run_file_mixing_flat_keys_and_sections_says_which_key_is_where() {
     assert!(!out.contains("unknown variant"), "{out}");
 }
 
-#[test]
-fn a_resume_without_metrics_jsonl_is_refused_naming_the_file() {
+/// Tiny-model flags of the runs that resume tests train.
+const RESUME_FLAGS: [&str; 6] = [
+    "--model",
+    "resnet8",
+    "--batch-size",
+    "32",
+    "--hist-every",
+    "0",
+];
+
+/// A tiny run trained for 2 epochs: (its temporary folder, the data, the run directory).
+fn two_epochs_trained() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     train_support::write_tiny_cifar10(&data, 64, 10);
     let out = dir.path().join("run");
-    let flags = [
-        "--model",
-        "resnet8",
-        "--batch-size",
-        "32",
-        "--hist-every",
-        "0",
-    ];
-    let first = train_support::train(&data, &out, &[&flags[..], &["--epochs", "2"]].concat());
+    let args = [&RESUME_FLAGS[..], &["--epochs", "2"]].concat();
+    let first = train_support::train(&data, &out, &args);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    (dir, data, out)
+}
+
+#[test]
+fn a_resume_without_metrics_jsonl_is_refused_naming_the_file() {
+    let (_dir, data, out) = two_epochs_trained();
+    let flags = RESUME_FLAGS;
     std::fs::remove_file(out.join("metrics.jsonl")).unwrap();
     let resumed = train_support::train(
         &data,
@@ -162,20 +172,8 @@ fn a_resume_without_metrics_jsonl_is_refused_naming_the_file() {
 
 #[test]
 fn a_resume_with_a_record_file_that_lost_rows_is_refused_naming_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    train_support::write_tiny_cifar10(&data, 64, 10);
-    let out = dir.path().join("run");
-    let flags = [
-        "--model",
-        "resnet8",
-        "--batch-size",
-        "32",
-        "--hist-every",
-        "0",
-    ];
-    let first = train_support::train(&data, &out, &[&flags[..], &["--epochs", "2"]].concat());
-    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let (_dir, data, out) = two_epochs_trained();
+    let flags = RESUME_FLAGS;
     let resume = || {
         let resume = [&flags[..], &["--epochs", "3", "--resume"]].concat();
         train_support::train(&data, &out, &resume)
