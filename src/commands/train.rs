@@ -347,7 +347,10 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
     let environment = Environment::detect();
     let mut recorder = RunRecorder::start(dir.clone(), config, &environment, resumed_at.as_ref())?;
     let first_step = resumed_at.as_ref().map_or(0, |p| p.step);
-    let mut board = RunBoard::new(Board::open(&dir.tensorboard_dir(), Some(first_step))?);
+    let mut board = RunBoard::new(
+        Board::open(&dir.tensorboard_dir(), Some(first_step))?,
+        config,
+    )?;
     if let Some(position) = resumed_at {
         session.resume_at(position, recorder.last_evaluation());
     }

@@ -237,6 +237,7 @@ pub fn train_command(
 
 /// The sweep's runs as they go: the children running, the slots they hold, and the tally.
 struct Pool<'a> {
+    plan: &'a Plan,
     options: &'a LocalOptions,
     folder: &'a ExperimentDir,
     bar: ProgressBar,
@@ -293,6 +294,7 @@ impl Pool<'_> {
     /// Reaps the children that have exited, freeing their slots.
     fn reap(&mut self) -> Result<()> {
         let mut still = Vec::new();
+        let mut any_ended = false;
         for mut r in std::mem::take(&mut self.running) {
             match r.child.try_wait()? {
                 None => still.push(r),
@@ -300,10 +302,14 @@ impl Pool<'_> {
                     self.slots_busy[r.slot] = false;
                     self.ended_with(&r.run, status.code());
                     self.bar.inc(1);
+                    any_ended = true;
                 }
             }
         }
         self.running = still;
+        if any_ended {
+            refresh_summary_run(self.plan, self.folder, &self.bar);
+        }
         self.bar.set_message(format!(
             "done {}, running {}, failed {}",
             self.ended.done,
@@ -364,6 +370,17 @@ impl Pool<'_> {
     }
 }
 
+/// Rewrites the experiment's summary run for TensorBoard from what the runs hold now; a
+/// failure is said and the sweep goes on (the runs are what matters).
+pub fn refresh_summary_run(plan: &Plan, folder: &ExperimentDir, bar: &ProgressBar) {
+    if let Err(e) = crate::commands::report::refresh_summary_run(plan, folder) {
+        say(
+            bar,
+            format!("the summary run for TensorBoard was not written: {e:#}"),
+        );
+    }
+}
+
 fn progress_bar(experiment: &str, runs: usize) -> ProgressBar {
     let bar = ProgressBar::new(runs as u64);
     bar.set_style(
@@ -391,6 +408,7 @@ pub fn run(
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
     }
     let mut pool = Pool {
+        plan,
         options,
         folder,
         bar: progress_bar(&plan.experiment, todo.len()),

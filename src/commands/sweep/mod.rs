@@ -253,6 +253,10 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
     print_triage(&plan, &triage, &folder);
     let unresolved = !triage.stale.is_empty() || !triage.busy.is_empty();
     let todo = triage.todo;
+    if !args.dry_run {
+        // The grid is in TensorBoard's HParams from the start, with what is done so far.
+        local::refresh_summary_run(&plan, &folder, &indicatif::ProgressBar::hidden());
+    }
     if args.dry_run || todo.is_empty() {
         for (run, resume) in &todo {
             println!("  {}{}", run.name, if *resume { " (resume)" } else { "" });
