@@ -138,7 +138,7 @@ pub fn header<'a>(root: &Area<'a>, height: u32, title: &str, size: u32) -> Resul
     Ok(body)
 }
 
-/// A line through `points` with a dot of `radius` pixels at each, over a translucent
+/// A line through `points` with a dot of `radius` pixels at each (none for 0), over a translucent
 /// `band` of (x, low, high) points (none when empty), named in the legend by a stroke
 /// `legend_w` pixels long.
 pub fn line<X, Y>(
@@ -167,10 +167,12 @@ where
         .map_err(plot_error)?
         .label(label)
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + legend_w, y)], stroke));
-    let dots = points
-        .iter()
-        .map(|&p| Circle::new(p, radius, color.filled()));
-    chart.draw_series(dots).map_err(plot_error)?;
+    if radius > 0 {
+        let dots = points
+            .iter()
+            .map(|&p| Circle::new(p, radius, color.filled()));
+        chart.draw_series(dots).map_err(plot_error)?;
+    }
     Ok(())
 }
 

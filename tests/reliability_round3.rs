@@ -236,6 +236,29 @@ fn a_damaged_run_is_reported_as_damaged_and_the_others_still_are() {
         "{out}"
     );
     assert!(out.contains("summary.json"), "{out}");
+
+    // A sweep goes on past the damaged run, leaves its files as they are, and says so
+    // (a non-zero exit: one run is unresolved).
+    let damaged_summary = std::fs::read(run_dirs[0].join("summary.json")).unwrap();
+    let (code, out) = run(&[
+        "sweep",
+        experiment.to_str().unwrap(),
+        "--runs",
+        runs.to_str().unwrap(),
+        "--threads",
+        "1",
+    ]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("3 already done, 0 to run, 1 damaged")
+            && out.contains("damaged, left as it is"),
+        "{out}"
+    );
+    assert!(out.contains("summary.json"), "{out}");
+    assert_eq!(
+        std::fs::read(run_dirs[0].join("summary.json")).unwrap(),
+        damaged_summary
+    );
 }
 
 #[test]

@@ -143,8 +143,9 @@ fn mean_and_ci(values: &[f64]) -> (f64, f64, f64) {
     (mean, mean - half, mean + half)
 }
 
-fn metrics_rows(run: &Path) -> Vec<Value> {
-    std::fs::read_to_string(run.join("metrics.jsonl"))
+/// The rows of a run's JSON-lines file (`metrics.jsonl`, `losses.jsonl`).
+fn rows(run: &Path, file: &str) -> Vec<Value> {
+    std::fs::read_to_string(run.join(file))
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -204,9 +205,9 @@ fn assert_estimates(server: &Server, tag: &str, per_step: &[(u64, Vec<f64>)]) {
     }
 }
 
-/// Values of `key` per evaluated step over `runs` (their metrics.jsonl).
-fn per_step(runs: &[&PathBuf], key: &str) -> Vec<(u64, Vec<f64>)> {
-    let rows: Vec<Vec<Value>> = runs.iter().map(|r| metrics_rows(r)).collect();
+/// Values of `key` per step over `runs` (from each run's `file`), in the runs' order.
+fn per_step(runs: &[&PathBuf], file: &str, key: &str) -> Vec<(u64, Vec<f64>)> {
+    let rows: Vec<Vec<Value>> = runs.iter().map(|r| rows(r, file)).collect();
     let mut steps: Vec<u64> = rows
         .iter()
         .flatten()
@@ -373,7 +374,8 @@ fn check_summary_run(server: &Server, sweep: &Sweep, planned: &[(String, PathBuf
         titles,
         [
             "test accuracy: mean over seeds, 95 % CI",
-            "training loss: mean over seeds, 95 % CI",
+            "training loss (epoch mean): mean over seeds, 95 % CI",
+            "batch loss: mean over seeds, 95 % CI",
             "claim 4: paired change (intervention − none), 95 % CI",
             "every run"
         ]
@@ -403,8 +405,8 @@ fn check_summary_run(server: &Server, sweep: &Sweep, planned: &[(String, PathBuf
             .contains("Adam-ℓ2 vs AdamW"));
     }
     assert_eq!(
-        chart_titles(&categories[2]).len(),
-        2,
+        chart_titles(&categories[3]).len(),
+        3,
         "one per measure: {layout}"
     );
 
@@ -451,34 +453,23 @@ fn check_summary_run(server: &Server, sweep: &Sweep, planned: &[(String, PathBuf
     let dir_of = |name: &str| &planned.iter().find(|(n, _)| n == name).unwrap().1;
     let lane = "resnet8-nobn_adamw_lr0.001_wd0.0001";
     let seeds = [dir_of(&format!("{lane}_s0")), dir_of(&format!("{lane}_s1"))];
-    assert_estimates(
-        server,
-        &format!("lane/{lane}/test_accuracy"),
-        &per_step(&seeds, "test_accuracy"),
-    );
-    assert_estimates(
-        server,
-        &format!("lane/{lane}/train_loss"),
-        &per_step(&seeds, "train_loss"),
-    );
+    for (measure, file, key) in [
+        ("test_accuracy", "metrics.jsonl", "test_accuracy"),
+        ("train_loss", "metrics.jsonl", "train_loss"),
+        ("batch_loss", "losses.jsonl", "loss"),
+    ] {
+        let tag = format!("lane/{lane}/{measure}");
+        assert_estimates(server, &tag, &per_step(&seeds, file, key));
+    }
     let natural = "resnet8-nobn_adam-l2_lr0.001_wd0.0001";
-    let treated = format!("{natural}_s{{}}_gf-spread1");
-    let changes: Vec<(u64, Vec<f64>)> = per_step(&[dir_of(&format!("{natural}_s0"))], "train_loss")
+    let natural = [0, 1].map(|seed| dir_of(&format!("{natural}_s{seed}")));
+    let treated = [0, 1]
+        .map(|seed| dir_of(&format!("{lane}_s{seed}_gf-spread1").replace("adamw", "adam-l2")));
+    let changes: Vec<(u64, Vec<f64>)> = per_step(&treated, "metrics.jsonl", "train_loss")
         .into_iter()
-        .map(|(step, _)| {
-            let change = |seed: u64| {
-                let at = |dir: &Path| {
-                    metrics_rows(dir)
-                        .iter()
-                        .find(|r| r["step"] == step)
-                        .unwrap()["train_loss"]
-                        .as_f64()
-                        .unwrap()
-                };
-                at(dir_of(&treated.replace("{}", &seed.to_string())))
-                    - at(dir_of(&format!("{natural}_s{seed}")))
-            };
-            (step, vec![change(0), change(1)])
+        .zip(per_step(&natural, "metrics.jsonl", "train_loss"))
+        .map(|((step, treated), (_, natural))| {
+            (step, vec![treated[0] - natural[0], treated[1] - natural[1]])
         })
         .collect();
     assert_estimates(

@@ -33,6 +33,7 @@ fn a_tiny_run_writes_every_file_and_learns_above_chance() {
         "config.json",
         "environment.json",
         "metrics.jsonl",
+        "losses.jsonl",
         "scales.jsonl",
         "summary.json",
         "checkpoint/model.safetensors",
@@ -88,6 +89,25 @@ fn a_tiny_run_writes_every_file_and_learns_above_chance() {
     assert!(
         accuracy > 0.3,
         "test accuracy {accuracy} is not above chance (0.1)"
+    );
+
+    // A run of 40 steps records every step's batch loss, placed in epochs of 20 steps,
+    // and its pace at the end.
+    let losses: Vec<serde_json::Value> = std::fs::read_to_string(out.join("losses.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(losses.len(), 40);
+    for (i, row) in losses.iter().enumerate() {
+        assert_eq!(row["step"], i as u64 + 1, "{row}");
+        assert_eq!(row["epoch"], (i as f64 + 1.0) / 20.0, "{row}");
+        assert!(row["loss"].as_f64().unwrap() > 0.0, "{row}");
+    }
+    let pace = read_json(&out.join("pace.json"));
+    assert_eq!(
+        (pace["step"].as_u64(), pace["total_steps"].as_u64()),
+        (Some(40), Some(40))
     );
 
     let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();

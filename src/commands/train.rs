@@ -345,7 +345,13 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
         false => None,
     };
     let environment = Environment::detect();
-    let mut recorder = RunRecorder::start(dir.clone(), config, &environment, resumed_at.as_ref())?;
+    let mut recorder = RunRecorder::start(
+        dir.clone(),
+        config,
+        &environment,
+        resumed_at.as_ref(),
+        session.plan(),
+    )?;
     let first_step = resumed_at.as_ref().map_or(0, |p| p.step);
     let mut board = RunBoard::new(
         Board::open(&dir.tensorboard_dir(), Some(first_step))?,

@@ -1,5 +1,5 @@
-//! The schemas of a run's reports: `metrics.jsonl` rows, `scales.jsonl` rows and
-//! `summary.json`.
+//! The schemas of a run's reports: `metrics.jsonl`, `losses.jsonl` and `scales.jsonl`
+//! rows, and `summary.json`.
 use crate::scales::{merge, ScaleSpread, LOW_OCTAVE};
 use crate::train::scale_probe::ScaleSnapshot;
 use crate::train::{Evaluation, RunStatus};
@@ -25,6 +25,27 @@ pub struct MetricsRow {
     pub lr: f64,
     pub wall_s: f64,
     pub images_per_s: f64,
+}
+
+/// A batch's training loss as the run trained (un-multiplied), at step 1 and every k-th
+/// step, k = total steps / 2,000 from 1 to 20 (see [`super::RunRecorder`]): the training
+/// curve between evaluations, which may be rare.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LossRow {
+    pub step: u64,
+    /// Epochs trained at the end of this step (`step / steps per epoch`).
+    pub epoch: f64,
+    pub loss: f64,
+}
+
+/// `pace.json`: how far a training process has got, rewritten about once a second
+/// while it trains, for whoever watches the run from outside (a sweep's progress bar).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PaceRow {
+    pub step: u64,
+    pub total_steps: u64,
+    /// Steps per second of this process so far.
+    pub steps_per_s: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -7,7 +7,9 @@
 //! | `config.json` | at the start: the effective [`RunConfig`], one key per setting |
 //! | `environment.json` | at the start: code version, libtorch, threads, CUDA |
 //! | `metrics.jsonl` | a [`MetricsRow`] per evaluation |
+//! | `losses.jsonl` | a [`LossRow`] (a batch's loss) at step 1 and every k-th step (k ≤ 20) |
 //! | `scales.jsonl` | a [`ScaleRow`] per histogram step |
+//! | `pace.json` | while training, about once a second: the step of the total ([`PaceRow`]) |
 //! | `summary.json` | at the end: the [`Summary`] |
 //! | `grad_factors.json` | once known: the per-layer gradient factors of an intervention |
 //! | `checkpoint/` | weights, optimizer state, the loop's position, their checksums ([`checkpoint`]) |
@@ -27,7 +29,7 @@ mod recorder;
 pub use recorder::RunRecorder;
 
 pub use crate::train::RunStatus;
-pub use files::{MetricsRow, ScaleRow, SpreadRow, Summary, DIVERGED_ERROR};
+pub use files::{LossRow, MetricsRow, PaceRow, ScaleRow, SpreadRow, Summary, DIVERGED_ERROR};
 
 use crate::config::keys::{self, Role};
 use crate::config::RunConfig;
@@ -116,8 +118,27 @@ impl RunDir {
         self.path.join("metrics.jsonl")
     }
 
+    pub fn losses_path(&self) -> PathBuf {
+        self.path.join("losses.jsonl")
+    }
+
     pub fn scales_path(&self) -> PathBuf {
         self.path.join("scales.jsonl")
+    }
+
+    pub fn pace_path(&self) -> PathBuf {
+        self.path.join("pace.json")
+    }
+
+    /// How far the process training the run has got, if it has said (`None` before its
+    /// first report, or if the file cannot be read: it is advisory).
+    pub fn read_pace(&self) -> Option<PaceRow> {
+        let text = std::fs::read_to_string(self.pace_path()).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    pub fn write_pace(&self, row: &PaceRow) -> Result<()> {
+        write_json_atomic(&self.pace_path(), row)
     }
 
     pub fn summary_path(&self) -> PathBuf {
@@ -282,6 +303,14 @@ impl RunDir {
 
     pub fn write_metrics(&self, rows: &[MetricsRow]) -> Result<()> {
         jsonl::write_jsonl(&self.metrics_path(), rows)
+    }
+
+    pub fn read_losses(&self) -> Result<Vec<LossRow>> {
+        jsonl::read_jsonl(&self.losses_path(), "batch-loss row")
+    }
+
+    pub fn write_losses(&self, rows: &[LossRow]) -> Result<()> {
+        jsonl::write_jsonl(&self.losses_path(), rows)
     }
 
     pub fn read_scales(&self) -> Result<Vec<ScaleRow>> {

@@ -1,29 +1,55 @@
 //! The run directory as a session's observer: it records each evaluation in
-//! `metrics.jsonl`, each scale snapshot in `scales.jsonl`, the gradient factors, the
-//! checkpoints and, at the end, `summary.json`.
-use super::{checkpoint, MetricsRow, RunDir, RunStatus, ScaleRow, Summary};
+//! `metrics.jsonl`, the batch losses in `losses.jsonl`, each scale snapshot in
+//! `scales.jsonl`, the gradient factors, the checkpoints and, at the end, `summary.json`.
+use super::{checkpoint, LossRow, MetricsRow, PaceRow, RunDir, RunStatus, ScaleRow, Summary};
 use crate::config::RunConfig;
-use crate::train::{Ending, Event, LastEvaluation, Observer, Position};
+use crate::train::session::BATCH_LOSS_EVERY;
+use crate::train::{Ending, Event, LastEvaluation, Observer, Plan, Position};
 use anyhow::{bail, Result};
 use serde::Serialize;
+use std::time::{Duration, Instant};
+
+/// A run records about this many batch losses at most: every step of a short run, every
+/// [`BATCH_LOSS_EVERY`]-th of a long one (a paper run's 78,000 steps: 3,900 rows).
+const LOSS_ROWS: u64 = 2000;
+
+/// `pace.json` is rewritten at most this often.
+const PACE_EVERY: Duration = Duration::from_secs(1);
+
+/// What `pace.json` is made of: this process' start, and when it last wrote it.
+struct PaceClock {
+    started: Instant,
+    first_step: u64,
+    total_steps: u64,
+    written: Option<Instant>,
+}
 
 pub struct RunRecorder {
     dir: RunDir,
     rows: Vec<MetricsRow>,
     scale_rows: Vec<ScaleRow>,
+    /// Written with each evaluation, checkpoint and the summary (not at every logged
+    /// step): rows after the last checkpoint are dropped on resume anyway.
+    loss_rows: Vec<LossRow>,
+    /// Batch losses are recorded at step 1 and every this many steps.
+    loss_every: u64,
+    steps_per_epoch: u64,
+    pace: PaceClock,
 }
 
 impl RunRecorder {
     /// Takes over `dir` for the run of `config` from `resumed_at` (a checkpoint's
     /// position) or the start: no summary until the run ends, and no rows past the point
-    /// it starts from.
+    /// it starts from. The session's `plan` places the batch losses in epochs and says
+    /// how many steps there are to go.
     pub fn start(
         dir: RunDir,
         config: &RunConfig,
         environment: &impl Serialize,
         resumed_at: Option<&Position>,
+        plan: &Plan,
     ) -> Result<RunRecorder> {
-        let (mut rows, mut scale_rows) = (Vec::new(), Vec::new());
+        let (mut rows, mut scale_rows, mut loss_rows) = (Vec::new(), Vec::new(), Vec::new());
         if let Some(position) = resumed_at {
             // Both files are written when a run starts, so a resumed run without one has
             // lost its earlier rows: going on would end with only the later ones.
@@ -45,17 +71,48 @@ impl RunRecorder {
             rows.retain(|r| r.step <= position.step);
             scale_rows = dir.read_scales()?;
             scale_rows.retain(|r| r.step <= position.step);
+            loss_rows = resumed_losses(&dir, position)?;
         }
         dir.remove_summary()?;
         dir.write_config(config)?;
         dir.write_environment(environment)?;
         dir.write_metrics(&rows)?;
         dir.write_scales(&scale_rows)?;
+        dir.write_losses(&loss_rows)?;
         Ok(RunRecorder {
             dir,
             rows,
             scale_rows,
+            loss_rows,
+            loss_every: (plan.total_steps / LOSS_ROWS).clamp(1, BATCH_LOSS_EVERY),
+            steps_per_epoch: plan.steps_per_epoch.max(1),
+            pace: PaceClock {
+                started: Instant::now(),
+                first_step: resumed_at.map_or(0, |p| p.step),
+                total_steps: plan.total_steps,
+                written: None,
+            },
         })
+    }
+
+    /// Rewrites `pace.json` at step `step`, unless it was written less than
+    /// [`PACE_EVERY`] ago (`always`: at the end).
+    fn write_pace(&mut self, step: u64, always: bool) -> Result<()> {
+        let pace = &mut self.pace;
+        if !always && pace.written.is_some_and(|at| at.elapsed() < PACE_EVERY) {
+            return Ok(());
+        }
+        let seconds = pace.started.elapsed().as_secs_f64();
+        let row = PaceRow {
+            step,
+            total_steps: pace.total_steps,
+            steps_per_s: match seconds > 0.0 {
+                true => step.saturating_sub(pace.first_step) as f64 / seconds,
+                false => 0.0,
+            },
+        };
+        pace.written = Some(Instant::now());
+        self.dir.write_pace(&row)
     }
 
     /// The last evaluation the run has recorded, for a resumed session.
@@ -87,9 +144,40 @@ impl RunRecorder {
     }
 }
 
+/// The batch losses a resumed run keeps: those up to its checkpoint. Runs made before
+/// `losses.jsonl` existed have none; their training curve starts where they resume, and
+/// the user is told so (the evaluations, which the report falls back to, are all there).
+fn resumed_losses(dir: &RunDir, position: &Position) -> Result<Vec<LossRow>> {
+    let path = dir.losses_path();
+    if !path.exists() {
+        eprintln!(
+            "note: {} is missing, so the run's batch losses before step {} are not recorded; \
+             its training-loss curve starts at the resumed step",
+            path.display(),
+            position.step
+        );
+        return Ok(Vec::new());
+    }
+    let mut rows = dir.read_losses()?;
+    rows.retain(|r| r.step <= position.step);
+    Ok(rows)
+}
+
 impl Observer for RunRecorder {
     fn observe(&mut self, event: &Event<'_>) -> Result<()> {
         match event {
+            // A non-finite loss is the divergence, which the summary tells.
+            Event::StepRead { step, stats }
+                if (*step == 1 || step.is_multiple_of(self.loss_every))
+                    && stats.loss.is_finite() =>
+            {
+                self.loss_rows.push(LossRow {
+                    step: *step,
+                    epoch: *step as f64 / self.steps_per_epoch as f64,
+                    loss: stats.loss,
+                })
+            }
+            Event::Progress { position } => self.write_pace(position.step, false)?,
             Event::FactorsFixed { factors, .. } => self.dir.write_factors(factors)?,
             Event::Scales(snapshot) => {
                 self.scale_rows.push(ScaleRow::of(snapshot));
@@ -98,11 +186,15 @@ impl Observer for RunRecorder {
             Event::Evaluated(evaluation) => {
                 self.rows.push(MetricsRow::of(evaluation));
                 self.dir.write_metrics(&self.rows)?;
+                self.dir.write_losses(&self.loss_rows)?;
             }
             Event::CheckpointDue { trainer, position } => {
+                self.dir.write_losses(&self.loss_rows)?;
                 checkpoint::save(self.dir.path(), trainer, position)?
             }
             Event::Ended(ending) => {
+                self.write_pace(ending.position.step, true)?;
+                self.dir.write_losses(&self.loss_rows)?;
                 self.dir.write_summary(&self.summary(ending))?;
                 if ending.status != RunStatus::Interrupted {
                     checkpoint::discard_previous(self.dir.path())?;

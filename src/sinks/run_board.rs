@@ -12,12 +12,10 @@ use super::hparams::{self, Metric};
 use super::tensorboard::Board;
 use crate::config::RunConfig;
 use crate::rundir::DIVERGED_ERROR;
+use crate::train::session::records_batch_loss;
 use crate::train::{Evaluation, Event, Observer};
 use anyhow::Result;
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// The batch loss is logged at step 1 and every this many steps.
-pub const BATCH_LOSS_EVERY: u64 = 20;
 
 /// The paper's heatmap value so far: 1 − the accuracy of each evaluation, and
 /// [`DIVERGED_ERROR`] at the step a run diverges.
@@ -97,9 +95,7 @@ impl RunBoard {
 impl Observer for RunBoard {
     fn observe(&mut self, event: &Event<'_>) -> Result<()> {
         match event {
-            Event::StepRead { step, stats }
-                if *step == 1 || step.is_multiple_of(BATCH_LOSS_EVERY) =>
-            {
+            Event::StepRead { step, stats } if records_batch_loss(*step) => {
                 self.board.scalar("train/batch_loss", stats.loss, *step);
             }
             // At step 1 only: a resumed run's TensorBoard is the straight run's.

@@ -170,7 +170,8 @@ impl Board {
     /// file it replaces drops all of that file.
     pub fn replacing(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let partial = dir.join(PARTIAL);
+        // Named after the process: a sweep and a report may each be writing one.
+        let partial = dir.join(format!("{PARTIAL}.{}", std::process::id()));
         remove_if_present(&partial)?;
         Board::create(partial, Some(0))
     }

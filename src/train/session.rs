@@ -24,6 +24,15 @@ use tch::Device;
 /// whose scales are logged.
 pub const READ_EVERY: u64 = 20;
 
+/// A batch's loss goes to TensorBoard at step 1 and every this many steps (steps that are
+/// read anyway, [`READ_EVERY`]); `losses.jsonl` has it at least as often.
+pub const BATCH_LOSS_EVERY: u64 = READ_EVERY;
+
+/// Whether step `step`'s batch loss goes to TensorBoard.
+pub fn records_batch_loss(step: u64) -> bool {
+    step == 1 || step.is_multiple_of(BATCH_LOSS_EVERY)
+}
+
 /// How a session ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

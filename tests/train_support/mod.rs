@@ -165,12 +165,14 @@ pub fn assert_same_run(resumed: &Path, straight: &Path) {
         "metrics of {}",
         resumed.display()
     );
-    let scales = |dir: &Path| std::fs::read_to_string(dir.join("scales.jsonl")).unwrap();
-    assert!(
-        scales(resumed) == scales(straight),
-        "scales.jsonl of {} differs from the uninterrupted run",
-        resumed.display()
-    );
+    for file in ["scales.jsonl", "losses.jsonl"] {
+        let text = |dir: &Path| std::fs::read_to_string(dir.join(file)).unwrap();
+        assert!(
+            text(resumed) == text(straight),
+            "{file} of {} differs from the uninterrupted run",
+            resumed.display()
+        );
+    }
     let (a, b) = (
         read_json(&resumed.join("summary.json")),
         read_json(&straight.join("summary.json")),

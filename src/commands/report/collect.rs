@@ -5,7 +5,7 @@ use crate::commands::distinct;
 use crate::commands::sweep::stale;
 use crate::config::{FactorSpec, RunConfig};
 use crate::experiment::Plan;
-use crate::rundir::{MetricsRow, RunDir, ScaleRow, Summary};
+use crate::rundir::{LossRow, MetricsRow, RunDir, ScaleRow, Summary};
 pub use crate::rundir::{RunProgress, DIVERGED_ERROR};
 use anyhow::Result;
 use optim::DecayMode;
@@ -37,6 +37,15 @@ impl RunResult {
             return Ok(Vec::new());
         }
         RunDir::new(&self.dir).read_metrics()
+    }
+
+    /// Its recorded batch losses; none for a run left out (damaged or stale), or made
+    /// before runs recorded them.
+    pub fn losses(&self) -> Result<Vec<LossRow>> {
+        if self.note.is_some() {
+            return Ok(Vec::new());
+        }
+        RunDir::new(&self.dir).read_losses()
     }
 
     /// Its scale snapshots; none for a run left out (damaged or stale).
@@ -222,7 +231,7 @@ impl Collection {
     }
 }
 
-/// A planned run as its directory holds it. One whose summary, metrics or scales cannot
+/// A planned run as its directory holds it. One whose summary, metrics, losses or scales cannot
 /// be read is damaged, and one made with other settings than the plan's is stale (as
 /// `sweep` says): either is left out, with why, and the report goes on with the rest.
 fn read_run(name: &str, dir: &Path, config: &RunConfig) -> RunResult {
@@ -231,7 +240,9 @@ fn read_run(name: &str, dir: &Path, config: &RunConfig) -> RunResult {
     let (progress, summary, note) = match run_dir.progress() {
         Err(e) => left_out(RunProgress::Damaged, format!("{e:#}")),
         Ok((progress, summary)) => {
-            let rows = run_dir.read_metrics().and(run_dir.read_scales().map(drop));
+            let rows = (run_dir.read_metrics().map(drop))
+                .and(run_dir.read_losses().map(drop))
+                .and(run_dir.read_scales().map(drop));
             match (rows, stale::check(&run_dir, config, progress)) {
                 (Err(e), _) => left_out(RunProgress::Damaged, format!("{e:#}")),
                 (Ok(_), stale::Match::Stale(what)) => left_out(

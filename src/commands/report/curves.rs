@@ -37,25 +37,28 @@ type AxisLabels<'l> = &'l dyn Fn(&f64) -> String;
 /// Which measure of a curve.
 type Select<'a> = for<'c> fn(&'c Curve<'a>) -> &'c Series;
 
-/// Per evaluation step that every run reached: the runs' mean of `value`, and their
-/// extremes when there are several runs.
-fn over_seeds(all: &[Vec<MetricsRow>], value: fn(&MetricsRow) -> f64) -> Series {
+/// One measure of one run: (step, epoch, value), in step order.
+type Points = Vec<(u64, f64, f64)>;
+
+/// Per step that every run reached: the runs' mean, and their extremes when there are
+/// several runs.
+fn over_seeds(all: &[Points]) -> Series {
     let mut series = Series::default();
-    for row in &all[0] {
+    for &(step, epoch, _) in &all[0] {
         let same: Vec<f64> = all
             .iter()
-            .filter_map(|rows| rows.iter().find(|r| r.step == row.step))
-            .map(value)
+            .filter_map(|points| {
+                let at = points.binary_search_by_key(&step, |p| p.0).ok()?;
+                Some(points[at].2)
+            })
             .collect();
         if same.len() < all.len() {
             continue;
         }
         let (lo, hi) = extremes(same.iter().copied());
-        let (epoch, mean) = (
-            row.epoch as f64,
-            same.iter().sum::<f64>() / same.len() as f64,
-        );
-        series.points.push((epoch, mean));
+        series
+            .points
+            .push((epoch, same.iter().sum::<f64>() / same.len() as f64));
         if all.len() > 1 {
             series.band.push((epoch, lo, hi));
         }
@@ -63,32 +66,128 @@ fn over_seeds(all: &[Vec<MetricsRow>], value: fn(&MetricsRow) -> f64) -> Series 
     series
 }
 
+/// Batch losses are noisy and many (up to 2,000 a run): the curve shows the means of
+/// consecutive runs of them, at most this many points.
+const LOSS_POINTS: usize = 200;
+
+/// `series` with each run of consecutive points (and band values) replaced by its mean,
+/// so that at most `most` points are left.
+fn thinned(series: Series, most: usize) -> Series {
+    let per = series.points.len().div_ceil(most.max(1)).max(1);
+    if per == 1 {
+        return series;
+    }
+    let mean = |values: &mut dyn Iterator<Item = f64>| {
+        let (sum, n) = values.fold((0.0, 0.0), |(s, n), v| (s + v, n + 1.0));
+        sum / n
+    };
+    let points = (series.points.chunks(per))
+        .map(|c| {
+            (
+                mean(&mut c.iter().map(|p| p.0)),
+                mean(&mut c.iter().map(|p| p.1)),
+            )
+        })
+        .collect();
+    let band = (series.band.chunks(per))
+        .map(|c| {
+            let x = mean(&mut c.iter().map(|b| b.0));
+            (
+                x,
+                mean(&mut c.iter().map(|b| b.1)),
+                mean(&mut c.iter().map(|b| b.2)),
+            )
+        })
+        .collect();
+    Series { points, band }
+}
+
+/// What a run's training-loss curve is drawn from.
+#[derive(Clone, Copy, PartialEq)]
+enum LossSource {
+    /// `losses.jsonl`: batch losses as the run trained.
+    BatchLosses,
+    /// `metrics.jsonl`: the mean over the batches of each evaluated epoch (runs made
+    /// before batch losses were recorded).
+    Evaluations,
+}
+
+/// A cell's curves over its seeds.
+struct Measures {
+    loss: Series,
+    accuracy: Series,
+    source: LossSource,
+    /// The runs (seeds) the curves are the mean of.
+    seeds: usize,
+}
+
+/// The training loss and test accuracy of a cell's completed runs (those with finite
+/// values), each run's loss from its batch losses when every run has them.
+fn measures(runs: &[&RunResult]) -> Result<Option<Measures>> {
+    let (mut accuracy, mut evaluated_loss, mut batch_loss) = (Vec::new(), Vec::new(), Vec::new());
+    for run in runs {
+        let rows: Vec<MetricsRow> = run
+            .metrics()?
+            .into_iter()
+            .filter(|r| r.train_loss.is_finite() && r.eval_accuracy.is_finite())
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let points = |value: fn(&MetricsRow) -> f64| -> Points {
+            rows.iter()
+                .map(|r| (r.step, r.epoch as f64, value(r)))
+                .collect()
+        };
+        accuracy.push(points(|r| r.eval_accuracy));
+        evaluated_loss.push(points(|r| r.train_loss));
+        batch_loss.push(
+            run.losses()?
+                .iter()
+                .map(|r| (r.step, r.epoch, r.loss))
+                .collect(),
+        );
+    }
+    if accuracy.is_empty() {
+        return Ok(None);
+    }
+    let (mut loss, source) = if batch_loss.iter().all(|p: &Points| !p.is_empty()) {
+        (
+            thinned(over_seeds(&batch_loss), LOSS_POINTS),
+            LossSource::BatchLosses,
+        )
+    } else {
+        (over_seeds(&evaluated_loss), LossSource::Evaluations)
+    };
+    loss.points.retain(|p| p.1 > 0.0);
+    Ok(Some(Measures {
+        loss,
+        seeds: accuracy.len(),
+        accuracy: over_seeds(&accuracy),
+        source,
+    }))
+}
+
 /// `None` when no optimizer of the group has a best run with metrics yet.
 pub fn draw(collection: &Collection, group: &Group, dir: &Path) -> Result<Option<Figure>> {
-    let mut curves = Vec::new();
+    let (mut curves, mut sources) = (Vec::new(), Vec::new());
     for grid in &group.optimizers {
         let Some(cell) = grid.best_cell() else {
             continue;
         };
         let runs: Vec<&RunResult> = collection.completed(cell).collect();
-        let mut all = Vec::new();
-        for run in &runs {
-            let rows: Vec<MetricsRow> = run
-                .metrics()?
-                .into_iter()
-                .filter(|r| r.train_loss.is_finite() && r.eval_accuracy.is_finite())
-                .collect();
-            if !rows.is_empty() {
-                all.push(rows);
-            }
-        }
-        if all.is_empty() {
+        let Some(Measures {
+            loss,
+            accuracy,
+            source,
+            seeds,
+        }) = measures(&runs)?
+        else {
             continue;
-        }
-        let mut loss = over_seeds(&all, |r| r.train_loss);
-        loss.points.retain(|p| p.1 > 0.0);
-        let seeds = if all.len() > 1 {
-            format!(", mean of {} seeds, band: their range", all.len())
+        };
+        sources.push(source);
+        let seeds = if seeds > 1 {
+            format!(", mean of {seeds} seeds, band: their range")
         } else {
             String::new()
         };
@@ -103,7 +202,7 @@ pub fn draw(collection: &Collection, group: &Group, dir: &Path) -> Result<Option
             runs,
             label,
             loss,
-            accuracy: over_seeds(&all, |r| r.eval_accuracy),
+            accuracy,
         });
     }
     if curves.is_empty() {
@@ -125,10 +224,11 @@ pub fn draw(collection: &Collection, group: &Group, dir: &Path) -> Result<Option
         file,
         kind: "curves",
         caption: format!(
-            "{}: training loss (log scale) and test accuracy against epoch, for each optimizer's best \
-             (η₀, λ) from the heatmap: the mean over its completed seeds, with their range as a band \
-             (runs {}).",
+            "{}: training loss (log scale; {}) and test accuracy against epoch, for each \
+             optimizer's best (η₀, λ) from the heatmap: the mean over its completed seeds, with \
+             their range as a band (runs {}).",
             group.key.label(),
+            loss_caption(&sources),
             runs.join(", ")
         ),
         width: SIZE.0,
@@ -136,12 +236,27 @@ pub fn draw(collection: &Collection, group: &Group, dir: &Path) -> Result<Option
     }))
 }
 
+fn loss_caption(sources: &[LossSource]) -> String {
+    if sources.iter().all(|s| *s == LossSource::BatchLosses) {
+        format!(
+            "the batch losses recorded as the runs trained, each point the mean of consecutive \
+             ones, at most {LOSS_POINTS} per curve"
+        )
+    } else {
+        "each evaluated epoch's mean batch loss: some runs were made before batch losses were \
+         recorded"
+            .to_string()
+    }
+}
+
+/// From the start of training to half an epoch past the last point, so that a run
+/// evaluated once is drawn where it stands in its training, not alone on a one-epoch axis.
 fn epoch_range(curves: &[Curve]) -> std::ops::Range<f64> {
-    let epochs = || curves.iter().flat_map(|c| &c.accuracy.points).map(|p| p.0);
-    let first = epochs().reduce(f64::min).unwrap_or(0.0);
-    let last = epochs().reduce(f64::max).unwrap_or(1.0).max(first + 1.0);
-    // Half an epoch of margin, so that the first and last evaluations are not on the axes.
-    first - 0.5..last + 0.5
+    let points = curves
+        .iter()
+        .flat_map(|c| c.accuracy.points.iter().chain(&c.loss.points));
+    let last = points.map(|p| p.0).reduce(f64::max).unwrap_or(0.0);
+    0.0..(last + 0.5).max(1.0)
 }
 
 /// Whole epochs only: at most one label per epoch.
@@ -186,7 +301,21 @@ fn draw_loss(area: &Area, curves: &[Curve]) -> Result<()> {
     } else {
         (lo, hi)
     };
-    let (log, label) = ((lo..hi).log_scale(), |v: &f64| loss_label(*v));
+    // Plotters labels a log axis from the first power of ten in it up: starting the axis on
+    // one labels the values below the data's first decade too (2.3 is not left unlabelled
+    // under 10, 20, 30).
+    let lo = 10f64.powf(lo.log10().floor()).max(f64::MIN_POSITIVE);
+    // Plotters gives a log axis' decade points twice when it fills a decade with 9 light
+    // points (2 … 10, then 10): the repeat is left unlabelled.
+    let last = std::cell::RefCell::new(String::new());
+    let label = |v: &f64| {
+        let text = loss_label(*v);
+        match last.replace(text.clone()) == text {
+            true => String::new(),
+            false => text,
+        }
+    };
+    let log = (lo..hi).log_scale();
     let text = ("training loss (log scale)", "loss", UpperRight);
     draw_panel(area, curves, |c| &c.loss, text, (log, lo, &label))
 }
@@ -200,6 +329,9 @@ fn draw_accuracy(area: &Area, curves: &[Curve]) -> Result<()> {
     let label = |v: &f64| percent_label(*v, decimals);
     draw_panel(area, curves, |c| &c.accuracy, text, (lo..hi, lo, &label))
 }
+
+/// A curve of more points than this is drawn without a marker at each.
+const MARKED_POINTS: usize = 40;
 
 /// The most labels on a y axis: plotters' default, which `draw_panel` keeps.
 const Y_LABELS: usize = 11;
@@ -260,8 +392,17 @@ where
         let color = optimizer_color(curve.optimizer);
         let s = series(curve);
         let cut: Vec<_> = s.band.iter().map(|b| (b.0, b.1.max(y_lo), b.2)).collect();
-        // Markers too, so that a run evaluated once still shows.
-        line(&mut chart, &s.points, &cut, color, 3, (&curve.label, 20))?;
+        // Markers where points are few, so that a run evaluated once still shows; a dense
+        // batch-loss curve is a line.
+        let radius = if s.points.len() > MARKED_POINTS { 0 } else { 3 };
+        line(
+            &mut chart,
+            &s.points,
+            &cut,
+            color,
+            radius,
+            (&curve.label, 20),
+        )?;
     }
     legend(&mut chart, position, 13)
 }
@@ -269,6 +410,97 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::RunConfig;
+    use crate::rundir::{LossRow, RunDir, RunProgress};
+
+    /// A completed run in `dir` of 600 steps (100 per epoch) evaluated once, at its end,
+    /// with its batch losses when `losses` is given (loss `offset + 1/step`).
+    fn run_evaluated_once(dir: &Path, offset: f64, losses: bool) -> RunResult {
+        let run = RunDir::new(dir);
+        std::fs::create_dir_all(dir).unwrap();
+        let row = MetricsRow {
+            epoch: 6,
+            step: 600,
+            train_loss: 0.5 + offset,
+            train_accuracy: 0.8,
+            eval_split: "test".into(),
+            eval_loss: 0.6,
+            eval_accuracy: 0.7 + offset,
+            lr: 1e-3,
+            wall_s: 1.0,
+            images_per_s: 1.0,
+        };
+        run.write_metrics(&[row]).unwrap();
+        if losses {
+            let rows: Vec<LossRow> = (1..=600)
+                .filter(|&s| s == 1 || s % 20 == 0)
+                .map(|step| LossRow {
+                    step,
+                    epoch: step as f64 / 100.0,
+                    loss: offset + 1.0 / step as f64,
+                })
+                .collect();
+            run.write_losses(&rows).unwrap();
+        }
+        RunResult {
+            name: dir.display().to_string(),
+            dir: dir.to_path_buf(),
+            config: RunConfig::default(),
+            progress: RunProgress::Completed,
+            summary: None,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn the_training_curve_of_runs_evaluated_once_comes_from_their_batch_losses() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = run_evaluated_once(&tmp.path().join("s0"), 0.0, true);
+        let b = run_evaluated_once(&tmp.path().join("s1"), 0.5, true);
+        let m = measures(&[&a, &b]).unwrap().unwrap();
+        assert!(m.source == LossSource::BatchLosses);
+        assert_eq!(m.seeds, 2);
+        // Steps 1, 20, 40, …, 600: 31 points, each the mean of the two seeds.
+        assert_eq!(m.loss.points.len(), 31);
+        assert_eq!(m.loss.points[0], (0.01, 0.25 + 1.0));
+        assert_eq!(m.loss.band[0], (0.01, 1.0, 1.5));
+        let last = m.loss.points[30];
+        assert_eq!(last.0, 6.0);
+        assert!((last.1 - (0.25 + 1.0 / 600.0)).abs() < 1e-12, "{last:?}");
+        assert_eq!(m.accuracy.points.len(), 1);
+        assert_eq!(m.accuracy.points[0].0, 6.0);
+        assert!((m.accuracy.points[0].1 - 0.95).abs() < 1e-12);
+        // The axis runs from the start of training, not from epoch 5.5 around the one
+        // evaluation.
+        let curve = Curve {
+            optimizer: DecayMode::Decoupled,
+            runs: vec![&a, &b],
+            label: String::new(),
+            loss: m.loss,
+            accuracy: m.accuracy,
+        };
+        assert_eq!(epoch_range(&[curve]), 0.0..6.5);
+    }
+
+    #[test]
+    fn runs_without_batch_losses_draw_their_evaluations() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = run_evaluated_once(&tmp.path().join("s0"), 0.0, true);
+        let old = run_evaluated_once(&tmp.path().join("s1"), 0.5, false);
+        let m = measures(&[&a, &old]).unwrap().unwrap();
+        assert!(m.source == LossSource::Evaluations);
+        assert_eq!(m.loss.points, vec![(6.0, 0.75)]);
+    }
+
+    #[test]
+    fn a_long_batch_loss_curve_is_thinned_to_means_of_consecutive_points() {
+        let points: Vec<(f64, f64)> = (0..1000).map(|i| (i as f64, (i % 2) as f64)).collect();
+        let band = points.iter().map(|p| (p.0, p.1 - 1.0, p.1 + 1.0)).collect();
+        let thin = thinned(Series { points, band }, LOSS_POINTS);
+        assert_eq!(thin.points.len(), LOSS_POINTS);
+        assert_eq!(thin.points[0], (2.0, 0.4));
+        assert_eq!(thin.band[0], (2.0, -0.6, 1.4));
+    }
 
     #[test]
     fn the_ticks_of_a_flat_accuracy_curve_have_distinct_labels() {

@@ -1,7 +1,8 @@
 //! `scalefree report EXPERIMENT`: figures and tables of an experiment from its run
-//! directories (read only), written to `report/<experiment>/`: heatmaps, curves,
+//! directories (which it only reads), written to `report/<experiment>/`: heatmaps, curves,
 //! histograms, `summary.md`, `summary.json` and an `index.html` showing them all; and the
-//! experiment's summary run for TensorBoard beside the runs ([`summary_run`]).
+//! experiment's summary run for TensorBoard beside the runs, `<runs>/<experiment>/summary/`
+//! ([`summary_run`]; a report of a folder it cannot write still gets its page).
 pub mod collect;
 pub mod curves;
 pub mod figure;

@@ -4,7 +4,8 @@
 //! - the HParams experiment: each setting the runs take, with its values as its domain,
 //!   and the metrics (so `tensorboard --logdir runs/<experiment>` shows the grid);
 //! - per lane (a run's settings but its seed) the mean over its completed seeds of the
-//!   test accuracy and the training loss at each evaluated step, with a 95 % CI
+//!   test accuracy and the epoch's training loss at each evaluated step, and of the batch
+//!   loss at each recorded step (`losses.jsonl`), with a 95 % CI
 //!   (`lane/<lane>/<measure>`, `…/ci_low`, `…/ci_high`);
 //! - for claim 4, the paired change (intervention − none, per seed) each optimizer sees at
 //!   its best setting without factors, with its CI, step by step
@@ -53,25 +54,37 @@ const SHOWN_FIRST: [&str; 11] = [
     "schedule",
 ];
 
-/// A measure the summary run aggregates: its name in tags and titles, and its value in
-/// an evaluation's row.
+/// A measure the summary run aggregates: its name in tags and titles, and its values by
+/// step in a run's files.
 #[derive(Clone, Copy)]
 pub struct Measure {
     pub name: &'static str,
     pub title: &'static str,
-    pub value: fn(&MetricsRow) -> f64,
+    pub values: fn(&RunResult) -> Result<Series>,
 }
 
-pub const MEASURES: [Measure; 2] = [
+/// `(step, value)` of one run.
+pub type Series = Vec<(u64, f64)>;
+
+fn from_metrics(run: &RunResult, value: fn(&MetricsRow) -> f64) -> Result<Series> {
+    Ok(run.metrics()?.iter().map(|r| (r.step, value(r))).collect())
+}
+
+pub const MEASURES: [Measure; 3] = [
     Measure {
         name: "test_accuracy",
         title: "test accuracy",
-        value: |r| r.eval_accuracy,
+        values: |run| from_metrics(run, |r| r.eval_accuracy),
     },
     Measure {
         name: "train_loss",
-        title: "training loss",
-        value: |r| r.train_loss,
+        title: "training loss (epoch mean)",
+        values: |run| from_metrics(run, |r| r.train_loss),
+    },
+    Measure {
+        name: "batch_loss",
+        title: "batch loss",
+        values: |run| Ok(run.losses()?.iter().map(|r| (r.step, r.loss)).collect()),
     },
 ];
 
@@ -134,52 +147,46 @@ fn lanes(collection: &Collection) -> Vec<Lane<'_>> {
         .collect()
 }
 
-/// The evaluations of the completed runs among `runs`, by seed.
-fn completed_rows<'a>(
+/// `measure` of the completed runs among `runs`, by seed.
+fn completed_series<'a>(
     runs: impl Iterator<Item = &'a RunResult>,
-) -> Result<Vec<(u64, Vec<MetricsRow>)>> {
+    measure: &Measure,
+) -> Result<Vec<(u64, Series)>> {
     runs.filter(|r| r.progress == RunProgress::Completed)
-        .map(|r| Ok((r.config.training.seed, r.metrics()?)))
+        .map(|r| Ok((r.config.training.seed, (measure.values)(r)?)))
         .collect()
 }
 
-/// `(seed, value)` at `step` of each run that evaluated there.
-fn at_step(rows: &[(u64, Vec<MetricsRow>)], step: u64, measure: &Measure) -> Vec<(u64, f64)> {
-    rows.iter()
-        .filter_map(|(seed, rows)| {
-            let row = rows.iter().find(|r| r.step == step)?;
-            Some((*seed, (measure.value)(row)))
+/// `(seed, value)` at `step` of each run that has one there.
+fn at_step(runs: &[(u64, Series)], step: u64) -> Vec<(u64, f64)> {
+    runs.iter()
+        .filter_map(|(seed, series)| {
+            let (_, value) = series.iter().find(|(s, _)| *s == step)?;
+            Some((*seed, *value))
         })
         .collect()
 }
 
-fn steps(rows: &[(u64, Vec<MetricsRow>)]) -> BTreeSet<u64> {
-    rows.iter()
-        .flat_map(|(_, rows)| rows.iter().map(|r| r.step))
+fn steps(runs: &[(u64, Series)]) -> BTreeSet<u64> {
+    runs.iter()
+        .flat_map(|(_, series)| series.iter().map(|(step, _)| *step))
         .collect()
 }
 
-/// The mean over seeds of `measure` at each step some seed evaluated, with its CI.
-pub fn mean_over_seeds(rows: &[(u64, Vec<MetricsRow>)], measure: &Measure) -> Vec<(u64, Estimate)> {
-    steps(rows)
+/// The mean over seeds at each step some seed has, with its CI.
+pub fn mean_over_seeds(runs: &[(u64, Series)]) -> Vec<(u64, Estimate)> {
+    steps(runs)
         .into_iter()
-        .filter_map(|step| Some((step, Estimate::of_seeds(&at_step(rows, step, measure))?)))
+        .filter_map(|step| Some((step, Estimate::of_seeds(&at_step(runs, step))?)))
         .collect()
 }
 
-/// The paired change `treated − natural` of `measure` at each step both evaluated.
-pub fn paired_change(
-    treated: &[(u64, Vec<MetricsRow>)],
-    natural: &[(u64, Vec<MetricsRow>)],
-    measure: &Measure,
-) -> Vec<(u64, Estimate)> {
+/// The paired change `treated − natural` at each step both have, by seed.
+pub fn paired_change(treated: &[(u64, Series)], natural: &[(u64, Series)]) -> Vec<(u64, Estimate)> {
     steps(treated)
         .into_iter()
         .filter_map(|step| {
-            let changes = paired(
-                &at_step(treated, step, measure),
-                &at_step(natural, step, measure),
-            );
+            let changes = paired(&at_step(treated, step), &at_step(natural, step));
             Some((step, Estimate::of(&changes)?))
         })
         .collect()
@@ -275,17 +282,18 @@ fn log_lanes(collection: &Collection, board: &mut Board) -> Result<(usize, Vec<C
     let mut pairs: Vec<(String, Vec<(DecayMode, String)>)> = Vec::new();
     let mut logged = 0;
     for lane in &lanes {
-        let rows = completed_rows(lane.runs.iter().copied())?;
-        if rows.is_empty() {
+        if !lane
+            .runs
+            .iter()
+            .any(|r| r.progress == RunProgress::Completed)
+        {
             continue;
         }
         logged += 1;
         for measure in &MEASURES {
-            log_estimates(
-                board,
-                &lane_tag(&lane.label, measure),
-                &mean_over_seeds(&rows, measure),
-            );
+            let series = completed_series(lane.runs.iter().copied(), measure)?;
+            let tag = lane_tag(&lane.label, measure);
+            log_estimates(board, &tag, &mean_over_seeds(&series));
         }
         let entry = (lane.optimizer, lane.label.clone());
         match pairs.iter_mut().find(|(p, _)| *p == lane.pair) {
@@ -319,11 +327,12 @@ fn log_lanes(collection: &Collection, board: &mut Board) -> Result<(usize, Vec<C
     Ok((logged, categories))
 }
 
-fn cell_rows<'a>(
-    collection: &'a Collection,
-    cell: &'a Cell,
-) -> Result<Vec<(u64, Vec<MetricsRow>)>> {
-    completed_rows(collection.runs_of(cell))
+fn cell_series(
+    collection: &Collection,
+    cell: &Cell,
+    measure: &Measure,
+) -> Result<Vec<(u64, Series)>> {
+    completed_series(collection.runs_of(cell), measure)
 }
 
 /// Claim 4's paired changes over training, one chart per intervention and measure.
@@ -337,9 +346,8 @@ fn log_claim4(collection: &Collection, board: &mut Board) -> Result<(usize, Vec<
                     continue;
                 };
                 let change = paired_change(
-                    &cell_rows(collection, treated)?,
-                    &cell_rows(collection, natural)?,
-                    measure,
+                    &cell_series(collection, treated, measure)?,
+                    &cell_series(collection, natural, measure)?,
                 );
                 let tag = claim4_tag(&group.key.slug(), optimizer, measure);
                 log_estimates(board, &tag, &change);

@@ -6,11 +6,12 @@
 //! SIGTERM when the sweep exits (`PR_SET_PDEATHSIG`), so a killed sweep leaves no orphan
 //! writing a run; they checkpoint and stop, and the next sweep resumes them. A run that
 //! another process is writing (its `run.lock` is held) is left to it and reported as busy.
+use super::progress::{self, SweepProgress};
+use super::summary_refresh::SummaryRefresh;
 use crate::experiment::{ExperimentDir, Plan, PlannedRun};
 use crate::rundir::lock::Busy;
 use crate::rundir::RunDir;
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use std::fs::OpenOptions;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -207,15 +208,6 @@ fn die_with_parent(cmd: &mut Command) {
     let _ = cmd;
 }
 
-/// A line above the progress bar, or plain output when there is no terminal to draw on.
-fn say(bar: &ProgressBar, line: String) {
-    if bar.is_hidden() {
-        println!("{line}");
-    } else {
-        bar.println(line);
-    }
-}
-
 pub fn train_command(
     config_file: &Path,
     resume: bool,
@@ -237,10 +229,10 @@ pub fn train_command(
 
 /// The sweep's runs as they go: the children running, the slots they hold, and the tally.
 struct Pool<'a> {
-    plan: &'a Plan,
+    summary: SummaryRefresh,
     options: &'a LocalOptions,
     folder: &'a ExperimentDir,
-    bar: ProgressBar,
+    progress: SweepProgress,
     running: Vec<Running>,
     slots_busy: Vec<bool>,
     ended: LocalOutcome,
@@ -251,8 +243,7 @@ impl Pool<'_> {
     fn start(&mut self, run: PlannedRun, resume: bool) -> Result<()> {
         let dir = RunDir::new(run.dir());
         if let Some(holder) = dir.writer()? {
-            self.left_to(&run.name, holder.to_string());
-            self.bar.inc(1);
+            self.left_to(&run, holder.to_string());
             return Ok(());
         }
         let slot = self
@@ -278,17 +269,15 @@ impl Pool<'_> {
             .spawn()
             .with_context(|| format!("cannot start the run {}", run.name))?;
         self.slots_busy[slot] = true;
-        say(&self.bar, format!("started  {} on {placement}", run.name));
+        (self.progress).say(format!("started  {} on {placement}", run.name));
         self.running.push(Running { child, run, slot });
         Ok(())
     }
 
-    fn left_to(&mut self, name: &str, holder: String) {
-        say(
-            &self.bar,
-            format!("busy     {name}: {holder} is writing it; left to it"),
-        );
-        self.ended.busy.push((name.to_string(), holder));
+    fn left_to(&mut self, run: &PlannedRun, holder: String) {
+        let why = format!(": {holder} is writing it; left to it");
+        (self.progress).ended("busy", &run.name, run.dir(), Some(why));
+        self.ended.busy.push((run.name.clone(), holder));
     }
 
     /// Reaps the children that have exited, freeing their slots.
@@ -301,21 +290,23 @@ impl Pool<'_> {
                 Some(status) => {
                     self.slots_busy[r.slot] = false;
                     self.ended_with(&r.run, status.code());
-                    self.bar.inc(1);
                     any_ended = true;
                 }
             }
         }
         self.running = still;
         if any_ended {
-            refresh_summary_run(self.plan, self.folder, &self.bar);
+            self.summary.request();
         }
-        self.bar.set_message(format!(
-            "done {}, running {}, failed {}",
-            self.ended.done,
-            self.running.len(),
-            self.ended.failed.len()
-        ));
+        let progress = &self.progress;
+        self.summary.poll(&|line| progress.say(line));
+        let running: Vec<progress::Running> = (self.running.iter())
+            .map(|r| progress::Running {
+                name: &r.run.name,
+                dir: r.run.dir(),
+            })
+            .collect();
+        self.progress.update(&running);
         Ok(())
     }
 
@@ -329,7 +320,7 @@ impl Pool<'_> {
                 } else {
                     "finished"
                 };
-                say(&self.bar, format!("{word} {}", run.name));
+                self.progress.ended(word, &run.name, run.dir(), None);
             }
             Some(Busy::EXIT_CODE) => {
                 let holder = RunDir::new(run.dir())
@@ -337,22 +328,20 @@ impl Pool<'_> {
                     .ok()
                     .flatten()
                     .map_or("another process".to_string(), |h| h.to_string());
-                self.left_to(&run.name, holder);
+                self.left_to(run, holder);
             }
-            Some(130) => say(
-                &self.bar,
-                format!("stopped  {} (checkpointed; a re-run resumes it)", run.name),
-            ),
+            Some(130) => {
+                let why = " (checkpointed; a re-run resumes it)".to_string();
+                (self.progress).ended("stopped", &run.name, run.dir(), Some(why))
+            }
             code => {
                 let why = match code {
                     Some(c) => format!("exit code {c}"),
                     None => "killed by a signal".to_string(),
                 };
                 let log = RunDir::new(run.dir()).train_log_path();
-                say(
-                    &self.bar,
-                    format!("FAILED   {} ({why}); log: {}", run.name, log.display()),
-                );
+                let detail = format!(" ({why}); log: {}", log.display());
+                (self.progress).ended("FAILED", &run.name, run.dir(), Some(detail));
                 self.ended.failed.push((run.name.clone(), why));
             }
         }
@@ -370,30 +359,6 @@ impl Pool<'_> {
     }
 }
 
-/// Rewrites the experiment's summary run for TensorBoard from what the runs hold now; a
-/// failure is said and the sweep goes on (the runs are what matters).
-pub fn refresh_summary_run(plan: &Plan, folder: &ExperimentDir, bar: &ProgressBar) {
-    if let Err(e) = crate::commands::report::refresh_summary_run(plan, folder) {
-        say(
-            bar,
-            format!("the summary run for TensorBoard was not written: {e:#}"),
-        );
-    }
-}
-
-fn progress_bar(experiment: &str, runs: usize) -> ProgressBar {
-    let bar = ProgressBar::new(runs as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len} {msg} elapsed {elapsed} ETA {eta}",
-        )
-        .expect("the template is valid")
-        .progress_chars("=> "),
-    );
-    bar.set_prefix(experiment.to_string());
-    bar
-}
-
 /// Runs `todo` (each run, and whether it resumes), `options.jobs` at once, until all have
 /// ended or a stop is asked for.
 pub fn run(
@@ -408,10 +373,10 @@ pub fn run(
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
     }
     let mut pool = Pool {
-        plan,
+        summary: SummaryRefresh::new(plan, folder),
         options,
         folder,
-        bar: progress_bar(&plan.experiment, todo.len()),
+        progress: SweepProgress::new(&plan.experiment, todo.len()),
         running: Vec::new(),
         slots_busy: vec![false; options.jobs],
         ended: LocalOutcome {
@@ -440,7 +405,9 @@ pub fn run(
         std::thread::sleep(Duration::from_millis(200));
         pool.reap()?;
     }
-    pool.bar.finish_and_clear();
+    let progress = &pool.progress;
+    pool.summary.finish(&|line| progress.say(line));
+    pool.progress.finish();
     pool.ended.interrupted = stop.load(Ordering::SeqCst);
     Ok(pool.ended)
 }

@@ -5,8 +5,10 @@
 //! as done, reported, and redone or kept only when asked (`--redo-stale`, `--keep-stale`).
 //! One sweep of an experiment at a time (`sweep.lock` in its folder).
 pub mod local;
+mod progress;
 pub mod slurm;
 pub mod stale;
+mod summary_refresh;
 
 use crate::experiment::{resolve_path, Experiment, ExperimentDir, Plan, PlannedRun};
 use crate::rundir::lock::Lock;
@@ -131,6 +133,9 @@ struct Triage {
     notes: Vec<String>,
     /// (name, who writes it) of runs another process is writing.
     busy: Vec<(String, String)>,
+    /// (name, folder, why) of runs whose summary cannot be read: left as they are, for the
+    /// user to look at (a rerun would replace what may be the only copy of its result).
+    damaged: Vec<(String, std::path::PathBuf, String)>,
 }
 
 fn triage(plan: &Plan, args: &SweepArgs, folder: &ExperimentDir) -> Result<Triage> {
@@ -141,7 +146,15 @@ fn triage(plan: &Plan, args: &SweepArgs, folder: &ExperimentDir) -> Result<Triag
             t.busy.push((run.name.clone(), holder.to_string()));
             continue;
         }
-        let (progress, _) = dir.progress()?;
+        let progress = match dir.progress() {
+            Ok((progress, _)) => progress,
+            Err(e) => {
+                let why = format!("{e:#}");
+                t.damaged
+                    .push((run.name.clone(), run.dir().to_path_buf(), why));
+                continue;
+            }
+        };
         if progress == RunProgress::Missing {
             t.todo.push((run.clone(), false));
             continue;
@@ -251,11 +264,12 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
     folder.write_plan(&plan)?;
     let triage = triage(&plan, args, &folder)?;
     print_triage(&plan, &triage, &folder);
-    let unresolved = !triage.stale.is_empty() || !triage.busy.is_empty();
+    let unresolved =
+        !triage.stale.is_empty() || !triage.busy.is_empty() || !triage.damaged.is_empty();
     let todo = triage.todo;
     if !args.dry_run {
         // The grid is in TensorBoard's HParams from the start, with what is done so far.
-        local::refresh_summary_run(&plan, &folder, &indicatif::ProgressBar::hidden());
+        summary_refresh::SummaryRefresh::now(&plan, &folder, &|line| println!("{line}"));
     }
     if args.dry_run || todo.is_empty() {
         for (run, resume) in &todo {
@@ -297,6 +311,9 @@ fn print_triage(plan: &Plan, triage: &Triage, folder: &ExperimentDir) {
     if !triage.busy.is_empty() {
         counts.push_str(&format!(", {} busy", triage.busy.len()));
     }
+    if !triage.damaged.is_empty() {
+        counts.push_str(&format!(", {} damaged", triage.damaged.len()));
+    }
     println!(
         "{}: {counts}; plan at {}",
         plan.experiment,
@@ -310,6 +327,13 @@ fn print_triage(plan: &Plan, triage: &Triage, folder: &ExperimentDir) {
     }
     for (name, progress, what) in &triage.stale {
         println!("  stale: {name} ({}; {what})", progress.label());
+    }
+    for (name, dir, why) in &triage.damaged {
+        println!(
+            "  damaged, left as it is: {name}: {why}; move its folder {} away (or restore the \
+             file) and sweep again to run it",
+            dir.display()
+        );
     }
     if !triage.stale.is_empty() {
         println!(
