@@ -193,9 +193,12 @@ bench-train: setup data
 	$(CARGO) run --release --example bench_train -- --out bench/results
 
 # TensorBoard on every run under runs/, for this machine only: http://localhost:6006.
-# TB_HOST=0.0.0.0 serves it to every machine that can reach this one (no password: anyone
-# on the network can read every run); TB_PORT changes the port.
+# EXPERIMENT=<name> opens one experiment (runs/<name>): its grid in HParams and its summary
+# run. TB_HOST=0.0.0.0 serves it to every machine that can reach this one (no password:
+# anyone on the network can read every run); TB_PORT changes the port.
 TB_HOST ?= localhost
 TB_PORT ?= 6006
+TB_LOGDIR = runs$(if $(EXPERIMENT),/$(EXPERIMENT))
 tensorboard: $(VENV_STAMP)
-	$(VENV)/bin/tensorboard --logdir runs --host $(TB_HOST) --port $(TB_PORT)
+	@test -d $(TB_LOGDIR) || { echo "no $(TB_LOGDIR): sweep the experiment first (scalefree sweep $(or $(EXPERIMENT),NAME))" >&2; exit 1; }
+	$(VENV)/bin/tensorboard --logdir $(TB_LOGDIR) --host $(TB_HOST) --port $(TB_PORT)

@@ -118,6 +118,16 @@ impl Finding {
     }
 }
 
+/// [`claim4`]'s rule in words, as the summary run shows it beside the verdicts.
+pub const CLAIM4_RULE: &str = "Claim 4's rule, fixed before any measurement, on the paired \
+changes (intervention − none, per seed) of each optimizer at its best setting without \
+factors, in the final training loss (larger is worse):\n\n\
+- **SUPPORTED**: Adam-ℓ2's 95 % CI lies above 0, and AdamW's mean change is smaller than both \
+its seed-to-seed standard deviation without the intervention and the low end of Adam-ℓ2's CI;\n\
+- **NOT SUPPORTED**: Adam-ℓ2's CI lies at or below 0 (no harm, within the CI), or AdamW's CI \
+lies above 0 with a mean change at least Adam-ℓ2's;\n\
+- **INCONCLUSIVE**: anything else (a CI too wide to tell, or fewer than 2 seeds).";
+
 /// Claim 4's rule, fixed before any measurement. `harm_l2` and `harm_w` are the paired
 /// changes (intervention − none, per seed) of Adam-ℓ2 and AdamW in a measure where
 /// larger is worse (training loss, or minus the accuracy); `noise_w` is AdamW's

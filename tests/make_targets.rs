@@ -1,5 +1,6 @@
 //! What the Makefile would run, read with `make -n` (nothing is executed): TensorBoard
-//! serves this machine only unless `TB_HOST` asks for more.
+//! serves this machine only unless `TB_HOST` asks for more, on every run or on one
+//! experiment's folder.
 mod require;
 
 use std::process::Command;
@@ -14,7 +15,8 @@ fn make_n(args: &[&str]) -> Option<String> {
         .env_remove("MFLAGS")
         .env_remove("MAKELEVEL")
         .env_remove("TB_HOST")
-        .env_remove("TB_PORT");
+        .env_remove("TB_PORT")
+        .env_remove("EXPERIMENT");
     let out = match cmd.output() {
         Ok(out) => out,
         Err(e) => {
@@ -66,4 +68,17 @@ fn tb_host_and_tb_port_choose_where_tensorboard_listens() {
     let line = tensorboard_line(&text);
     assert!(line.ends_with("--host 0.0.0.0 --port 6100"), "{line}");
     assert!(!text.contains("--bind_all"), "{text}");
+}
+
+#[test]
+fn experiment_opens_one_experiments_folder_in_tensorboard() {
+    let Some(text) = make_n(&["tensorboard", "EXPERIMENT=cifar10-quick"]) else {
+        return;
+    };
+    let line = tensorboard_line(&text);
+    assert!(
+        line.ends_with("--logdir runs/cifar10-quick --host localhost --port 6006"),
+        "{line}"
+    );
+    assert!(text.contains("test -d runs/cifar10-quick"), "{text}");
 }

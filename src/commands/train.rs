@@ -354,7 +354,10 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
         session.plan(),
     )?;
     let first_step = resumed_at.as_ref().map_or(0, |r| r.position.step);
-    let mut board = RunBoard::new(Board::open(&dir.tensorboard_dir(), Some(first_step))?);
+    let mut board = RunBoard::new(
+        Board::open(&dir.tensorboard_dir(), Some(first_step))?,
+        config,
+    )?;
     if let Some(resume) = resumed_at {
         session.resume_at(resume.position, recorder.last_evaluation());
     }

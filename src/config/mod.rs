@@ -9,6 +9,8 @@
 pub mod compare;
 pub mod factors;
 pub mod keys;
+mod lane;
+pub use lane::SEED;
 
 use anyhow::{anyhow, bail, Context, Result};
 pub use factors::FactorSpec;

@@ -8,6 +8,7 @@
 //! | `sweep.lock` | held by the one sweep of the experiment |
 //! | `stale/<run>/` | `sweep --redo-stale`: runs made with other settings, moved aside |
 //! | `slurm/` | the Slurm backend: its scripts and submissions |
+//! | `summary/` | `report` and `sweep`: TensorBoard's summary run (HParams experiment, seed means, claim 4) |
 use super::Plan;
 use crate::config::RunConfig;
 use crate::sinks::atomic::write_json_atomic;
@@ -47,6 +48,11 @@ impl ExperimentDir {
     /// The directory of the run `name`.
     pub fn run_dir(&self, name: &str) -> PathBuf {
         self.path.join(name)
+    }
+
+    /// The TensorBoard run beside the runs that summarises them.
+    pub fn summary_run_dir(&self) -> PathBuf {
+        self.path.join("summary")
     }
 
     pub fn lock_path(&self) -> PathBuf {

@@ -1,17 +1,82 @@
 //! TensorBoard as a training session's observer: the batch loss, the gradient factors,
-//! the scale snapshots and every evaluation, on the disk before each checkpoint.
+//! the scale snapshots and every evaluation, on the disk before each checkpoint; and the
+//! run as an HParams session: its settings and lane at the start of each process's file,
+//! the results HParams shows as scalars, and how it ended in a small file beside it.
+//!
+//! A resumed run is one session: TensorBoard reads a session's start and end once, from
+//! the first file holding them, so each process removes the end files of the processes
+//! before it (an interrupted one's end would otherwise stand for good), and the results
+//! are logged where the other scalars are (at an evaluation, at step 1, at the divergence),
+//! so that a resumed run's scalars are the straight run's.
+use super::hparams::{self, Metric};
 use super::tensorboard::Board;
+use crate::config::RunConfig;
+use crate::rundir::DIVERGED_ERROR;
 use crate::train::session::records_batch_loss;
 use crate::train::{Evaluation, Event, Observer};
 use anyhow::Result;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The paper's heatmap value so far: 1 − the accuracy of each evaluation, and
+/// [`DIVERGED_ERROR`] at the step a run diverges.
+pub const HEATMAP_TAG: &str = "result/test_error_for_heatmap";
+/// The log2 spread of the gradients at step 1 (logged with the scale snapshots).
+pub const SPREAD_AT_START_TAG: &str = "result/grad_log2_spread_at_step_1";
+/// The suffix of the file holding a process's session end.
+const END_SUFFIX: &str = "session_end";
+
+/// The metrics HParams shows of each run (the last value of each tag): those of the
+/// paper's heatmap and of claim 4. `validation`: the runs evaluate on a held-out part of
+/// the training set.
+pub fn hparams_metrics(validation: bool) -> Vec<Metric> {
+    let (tag, display_name) = match validation {
+        true => ("validation/accuracy", "final validation accuracy"),
+        false => ("test/accuracy", "final test accuracy"),
+    };
+    vec![
+        Metric {
+            tag,
+            display_name,
+            description: "accuracy of the last evaluation",
+        },
+        Metric {
+            tag: HEATMAP_TAG,
+            display_name: "heatmap value",
+            description: "the paper's heatmap value: 1 − final accuracy, 1.1 when diverged",
+        },
+        Metric {
+            tag: "train/loss",
+            display_name: "final training loss",
+            description: "mean training loss of the last evaluated epoch",
+        },
+        Metric {
+            tag: SPREAD_AT_START_TAG,
+            display_name: "gradient spread at step 1",
+            description: "log2 spread (p99 − p1) of the gradients at step 1",
+        },
+    ]
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
 
 pub struct RunBoard {
     board: Board,
 }
 
 impl RunBoard {
-    pub fn new(board: Board) -> RunBoard {
-        RunBoard { board }
+    /// The run of `config` on `board`: its session starts there, and the end files of
+    /// earlier processes are removed.
+    pub fn new(mut board: Board, config: &RunConfig) -> Result<RunBoard> {
+        let dir = board.path().parent().expect("an event file is in a folder");
+        Board::remove_beside(dir, END_SUFFIX)?;
+        let start = hparams::session_start(&config.defining_settings(), &config.lane(), now());
+        board.add_summary(start, 0);
+        board.sync()?;
+        Ok(RunBoard { board })
     }
 
     fn log_evaluation(&mut self, e: &Evaluation) {
@@ -20,6 +85,7 @@ impl RunBoard {
         board.scalar("train/accuracy", e.train_accuracy(), step);
         board.scalar(&format!("{split}/loss"), e.eval_loss(), step);
         board.scalar(&format!("{split}/accuracy"), e.eval_accuracy(), step);
+        board.scalar(HEATMAP_TAG, 1.0 - e.eval_accuracy(), step);
         board.scalar("opt/lr", e.lr, step);
         board.scalar("perf/images_per_s", e.images_per_s, step);
         board.flush();
@@ -39,10 +105,21 @@ impl Observer for RunBoard {
                     self.board.scalar(&tag, factor.log10(), 1);
                 }
             }
-            Event::Scales(snapshot) => self.board.scale_snapshot(snapshot),
+            Event::Scales(snapshot) => {
+                self.board.scale_snapshot(snapshot);
+                if let (1, Some(spread)) = (snapshot.step, &snapshot.grad_spread) {
+                    self.board.scalar(SPREAD_AT_START_TAG, spread.spread, 1);
+                }
+            }
             Event::Evaluated(evaluation) => self.log_evaluation(evaluation),
+            Event::Diverged { step, .. } => self.board.scalar(HEATMAP_TAG, DIVERGED_ERROR, *step),
             // Everything logged before a checkpoint (or the summary) is on the disk first.
-            Event::CheckpointDue { .. } | Event::Ended(_) => self.board.sync()?,
+            Event::CheckpointDue { .. } => self.board.sync()?,
+            Event::Ended(ending) => {
+                self.board.sync()?;
+                let end = hparams::session_end(ending.status, now());
+                self.board.write_beside(END_SUFFIX, end, 0)?;
+            }
             _ => {}
         }
         Ok(())

@@ -16,16 +16,65 @@ use crate::scales::{merge, Log2Histogram};
 use crate::train::scale_probe::ScaleSnapshot;
 use anyhow::{Context, Result};
 use protobuf::Message;
+use protobuf::RepeatedField;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tensorboard_proto::event::{Event, SessionLog, SessionLog_SessionStatus};
-use tensorboard_proto::summary::Summary;
+use tensorboard_proto::layout::Layout;
+use tensorboard_proto::summary::{
+    Summary, SummaryMetadata, SummaryMetadata_PluginData, Summary_Image, Summary_Value,
+};
+use tensorboard_proto::tensor::TensorProto;
+use tensorboard_proto::tensor_shape::TensorShapeProto;
+use tensorboard_proto::types::DataType;
 use tensorboard_rs::masked_crc32c::masked_crc32c;
 use tensorboard_rs::summary::{histogram_raw, scalar};
 
 const PREFIX: &str = "events.out.tfevents.";
+/// Where a file is written before it is put in place: a name without `tfevents`, which
+/// TensorBoard does not read.
+const PARTIAL: &str = "partial.events";
+
+/// The event files in `dir`.
+fn event_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    Ok(entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(PREFIX))
+        .map(|e| e.path())
+        .collect())
+}
+
+/// A summary of one string (a scalar string tensor) for the plugin `plugin`.
+fn string_summary(tag: &str, plugin: &str, bytes: Vec<u8>) -> Summary {
+    let mut data = SummaryMetadata_PluginData::new();
+    data.set_plugin_name(plugin.into());
+    let mut metadata = SummaryMetadata::new();
+    metadata.set_plugin_data(data);
+    let mut tensor = TensorProto::new();
+    tensor.set_dtype(DataType::DT_STRING);
+    tensor.set_tensor_shape(TensorShapeProto::new());
+    tensor.set_string_val(RepeatedField::from_vec(vec![bytes]));
+    let mut value = Summary_Value::new();
+    value.set_tag(tag.into());
+    value.set_metadata(metadata);
+    value.set_tensor(tensor);
+    let mut summary = Summary::new();
+    summary.set_value(RepeatedField::from_vec(vec![value]));
+    summary
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove {}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
 
 pub struct Board {
     file: BufWriter<File>,
@@ -83,6 +132,12 @@ impl Board {
     pub fn open(dir: &Path, resumed_after: Option<u64>) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let path = dir.join(new_file_name(dir)?);
+        Board::create(path, resumed_after.map(|step| step + 1))
+    }
+
+    /// A new event file at `path`, starting with `SessionLog.START` at `restart_at` when
+    /// given: TensorBoard then drops what the files before it logged from that step on.
+    fn create(path: PathBuf, restart_at: Option<u64>) -> Result<Self> {
         let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -96,17 +151,91 @@ impl Board {
         let mut version = Event::new();
         version.set_file_version("brain.Event:2".into());
         board.write(version, 0);
-        let restarts = if resumed_after.is_some() { 2 } else { 0 };
-        let first_step = resumed_after.unwrap_or(0) + 1;
-        for _ in 0..restarts {
-            let mut log = SessionLog::new();
-            log.set_status(SessionLog_SessionStatus::START);
-            let mut event = Event::new();
-            event.set_session_log(log);
-            board.write(event, first_step);
+        if let Some(step) = restart_at {
+            for _ in 0..2 {
+                let mut log = SessionLog::new();
+                log.set_status(SessionLog_SessionStatus::START);
+                let mut event = Event::new();
+                event.set_session_log(log);
+                board.write(event, step);
+            }
         }
         board.sync()?;
         Ok(board)
+    }
+
+    /// An event file that is to replace every event file in `dir` (a summary written
+    /// anew each time): written under a name TensorBoard does not read, and put in place
+    /// by [`Board::publish`]. It restarts at step 0, so that a TensorBoard that read the
+    /// file it replaces drops all of that file.
+    pub fn replacing(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        // Named after the process: a sweep and a report may each be writing one.
+        let partial = dir.join(format!("{PARTIAL}.{}", std::process::id()));
+        remove_if_present(&partial)?;
+        Board::create(partial, Some(0))
+    }
+
+    /// Puts a [`Board::replacing`] file in place under an event file's name, then removes
+    /// the event files it replaces; returns its path.
+    pub fn publish(mut self) -> Result<PathBuf> {
+        self.sync()?;
+        let dir = self
+            .path
+            .parent()
+            .expect("an event file is in a folder")
+            .to_path_buf();
+        let path = dir.join(new_file_name(&dir)?);
+        std::fs::rename(&self.path, &path).with_context(|| {
+            format!(
+                "cannot rename {} to {}",
+                self.path.display(),
+                path.display()
+            )
+        })?;
+        for old in event_files(&dir)? {
+            if old != path {
+                remove_if_present(&old)?;
+            }
+        }
+        Ok(path)
+    }
+
+    /// Writes `summary` at `step` alone in a small event file beside this board's, named
+    /// after it with `.<suffix>` (so that it sorts after it, and before the next
+    /// process's), written whole and then renamed into place.
+    pub fn write_beside(&self, suffix: &str, summary: Summary, step: u64) -> Result<PathBuf> {
+        let dir = self.path.parent().expect("an event file is in a folder");
+        let partial = dir.join(PARTIAL);
+        remove_if_present(&partial)?;
+        let mut side = Board::create(partial, None)?;
+        side.add_summary(summary, step);
+        side.sync()?;
+        let mut name = self.path.file_name().expect("a file").to_os_string();
+        name.push(format!(".{suffix}"));
+        let path = dir.join(name);
+        std::fs::rename(&side.path, &path).with_context(|| {
+            format!(
+                "cannot rename {} to {}",
+                side.path.display(),
+                path.display()
+            )
+        })?;
+        Ok(path)
+    }
+
+    /// Removes the event files in `dir` that [`Board::write_beside`] wrote with `suffix`.
+    pub fn remove_beside(dir: &Path, suffix: &str) -> Result<()> {
+        if !dir.exists() {
+            return Ok(());
+        }
+        let ending = format!(".{suffix}");
+        for path in event_files(dir)? {
+            if path.to_string_lossy().ends_with(&ending) {
+                remove_if_present(&path)?;
+            }
+        }
+        Ok(())
     }
 
     /// The event file this board writes.
@@ -135,7 +264,8 @@ impl Board {
         }
     }
 
-    fn add_summary(&mut self, summary: Summary, step: u64) {
+    /// Logs a summary built elsewhere (the HParams ones, [`super::hparams`]).
+    pub fn add_summary(&mut self, summary: Summary, step: u64) {
         let mut event = Event::new();
         event.set_summary(summary);
         self.write(event, step);
@@ -150,6 +280,36 @@ impl Board {
         if let Some(value) = value {
             self.scalar(tag, value, step);
         }
+    }
+
+    /// A Markdown text (TensorBoard's text plugin).
+    pub fn text(&mut self, tag: &str, markdown: &str, step: u64) {
+        let summary = string_summary(tag, "text", markdown.as_bytes().to_vec());
+        self.add_summary(summary, step);
+    }
+
+    /// A PNG image as it is (TensorBoard's images plugin), `width` × `height` pixels.
+    pub fn png(&mut self, tag: &str, png: Vec<u8>, width: u32, height: u32, step: u64) {
+        let mut image = Summary_Image::new();
+        image.set_width(width as i32);
+        image.set_height(height as i32);
+        image.set_colorspace(3);
+        image.set_encoded_image_string(png);
+        let mut value = Summary_Value::new();
+        value.set_tag(tag.into());
+        value.set_image(image);
+        let mut summary = Summary::new();
+        summary.set_value(RepeatedField::from_vec(vec![value]));
+        self.add_summary(summary, step);
+    }
+
+    /// The custom-scalars dashboard's layout (read from the last one logged).
+    pub fn custom_scalars_layout(&mut self, layout: &Layout, step: u64) {
+        let bytes = layout
+            .write_to_bytes()
+            .expect("an in-memory message serialises");
+        let summary = string_summary("custom_scalars__config__", "custom_scalars", bytes);
+        self.add_summary(summary, step);
     }
 
     /// A `log2|x|` histogram, one bucket per octave, zeros in the bucket left of the lowest.

@@ -1,6 +1,8 @@
 //! `scalefree report EXPERIMENT`: figures and tables of an experiment from its run
-//! directories (read only), written to `report/<experiment>/`: heatmaps, curves,
-//! histograms, `summary.md`, `summary.json` and an `index.html` showing them all.
+//! directories (which it only reads), written to `report/<experiment>/`: heatmaps, curves,
+//! histograms, `summary.md`, `summary.json` and an `index.html` showing them all; and the
+//! experiment's summary run for TensorBoard beside the runs, `<runs>/<experiment>/summary/`
+//! ([`summary_run`]; a report of a folder it cannot write still gets its page).
 pub mod collect;
 pub mod curves;
 pub mod figure;
@@ -10,11 +12,12 @@ pub mod histograms;
 pub mod html;
 mod out_dir;
 pub mod seeds;
+pub mod summary_run;
 pub mod table;
 
-use crate::experiment::{Experiment, ExperimentDir};
+use crate::experiment::{Experiment, ExperimentDir, Plan};
 use crate::sinks::atomic::{write_atomic, write_json_atomic};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -52,6 +55,9 @@ pub fn experiment_name(spec: &str) -> Result<String> {
 pub struct Written {
     pub dir: PathBuf,
     pub report: table::Report,
+    /// The summary run beside the runs, or why it could not be written (a read-only
+    /// copy of the runs still gets its report).
+    pub summary_run: Result<summary_run::Written>,
 }
 
 /// Reads the plan and the runs, writes every figure, the tables and the page.
@@ -70,30 +76,52 @@ pub fn generate(args: &ReportArgs) -> Result<Written> {
     let collection = collect::collect(plan)?;
     let dir = args.out.join(&name);
     out_dir::claim(&dir, &name)?;
-
-    let mut figures = Vec::new();
-    for group in &collection.groups {
-        figures.push(heatmap::draw(&collection, group, &dir)?);
-    }
-    for group in &collection.groups {
-        if let Some(f) = curves::draw(&collection, group, &dir)? {
-            figures.push(f);
-        }
-    }
-    figures.extend(histograms::draw_all(&collection, &dir)?);
-
-    let mut report = table::build(&collection, figures)?;
-    if let Some(figure) = gap_spread::draw(&report.groups, &dir)? {
-        report.figures.push(figure);
-    }
+    let report = draw(&collection, &dir)?;
     write_json_atomic(&dir.join("summary.json"), &report)?;
     write_atomic(&dir.join("summary.md"), table::markdown(&report).as_bytes())?;
     write_atomic(&dir.join("index.html"), html::render(&report).as_bytes())?;
-    Ok(Written { dir, report })
+    let summary_run = summary_run::write(&collection, &folder, Some((&report, &dir)));
+    Ok(Written {
+        dir,
+        report,
+        summary_run,
+    })
+}
+
+/// Every figure of `collection`, drawn into `dir`, and the tables.
+fn draw(collection: &collect::Collection, dir: &Path) -> Result<table::Report> {
+    let mut figures = Vec::new();
+    for group in &collection.groups {
+        figures.push(heatmap::draw(collection, group, dir)?);
+    }
+    for group in &collection.groups {
+        if let Some(f) = curves::draw(collection, group, dir)? {
+            figures.push(f);
+        }
+    }
+    figures.extend(histograms::draw_all(collection, dir)?);
+    let mut report = table::build(collection, figures)?;
+    if let Some(figure) = gap_spread::draw(&report.groups, dir)? {
+        report.figures.push(figure);
+    }
+    Ok(report)
+}
+
+/// The summary run of the experiment `plan` in `folder`, from what its runs hold now,
+/// with the report's figures drawn into a temporary folder (a running sweep's view).
+pub fn refresh_summary_run(plan: &Plan, folder: &ExperimentDir) -> Result<summary_run::Written> {
+    let collection = collect::collect(plan.clone())?;
+    let figures = tempfile::tempdir().context("cannot create a temporary folder for figures")?;
+    let report = draw(&collection, figures.path())?;
+    summary_run::write(&collection, folder, Some((&report, figures.path())))
 }
 
 pub fn run(args: &ReportArgs) -> Result<i32> {
-    let Written { dir, report } = generate(args)?;
+    let Written {
+        dir,
+        report,
+        summary_run,
+    } = generate(args)?;
     let c = &report.counts;
     println!(
         "{}: {} figures and the summary table from {} planned runs ({}).",
@@ -113,6 +141,18 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
     }
     let index = dir.join("index.html");
     println!("Report: {}", index.display());
+    match summary_run {
+        Ok(written) => println!(
+            "  in TensorBoard: make tensorboard EXPERIMENT={} (HParams; the summary run {}: {} \
+             lanes, {} claim-4 charts, {} figures)",
+            report.experiment,
+            written.path.parent().unwrap_or(&written.path).display(),
+            written.lanes,
+            written.comparisons,
+            written.images
+        ),
+        Err(e) => println!("  the summary run for TensorBoard was not written: {e:#}"),
+    }
     // The server in the hint listens on this machine only: `-d` alone would serve the
     // report to the whole network.
     println!("  open it in a browser: xdg-open {}  (or: python3 -m http.server --bind 127.0.0.1 -d {} and visit http://127.0.0.1:8000)", index.display(), dir.display());

@@ -70,24 +70,44 @@ fn counterpart<'a>(
         .find(|c| c.lr == natural.lr && c.wd == natural.wd && c.planned())
 }
 
-pub fn claim4_rows(collection: &Collection) -> Vec<Claim4Row> {
-    let mut rows = Vec::new();
+/// Each gradient-factor intervention group with the group of the same settings without
+/// factors: the pairs claim 4 compares.
+pub fn interventions(collection: &Collection) -> Vec<(&Group, &Group)> {
+    let mut pairs = Vec::new();
     for group in collection
         .groups
         .iter()
         .filter(|g| !g.key.grad_factors.is_none())
     {
-        let Some(none) = collection.groups.iter().find(|g| {
+        let none = collection.groups.iter().find(|g| {
             g.key.grad_factors.is_none()
                 && g.key.model == group.key.model
                 && g.key.bn == group.key.bn
                 && g.key.loss_mult == group.key.loss_mult
-        }) else {
-            continue;
-        };
+        });
+        if let Some(none) = none {
+            pairs.push((group, none));
+        }
+    }
+    pairs
+}
+
+/// The cells claim 4 compares for `optimizer`: its best setting without factors, and the
+/// same setting under the intervention.
+pub fn compared_cells<'a>(
+    intervention: &'a Group,
+    none: &'a Group,
+    optimizer: DecayMode,
+) -> Option<(&'a Cell, &'a Cell)> {
+    let natural = none.best_cell(optimizer)?;
+    Some((counterpart(intervention, optimizer, natural)?, natural))
+}
+
+pub fn claim4_rows(collection: &Collection) -> Vec<Claim4Row> {
+    let mut rows = Vec::new();
+    for (group, none) in interventions(collection) {
         let change = |optimizer: DecayMode, value: fn(&Summary) -> Option<f64>| {
-            let natural = none.best_cell(optimizer)?;
-            let treated = counterpart(group, optimizer, natural)?;
+            let (treated, natural) = compared_cells(group, none, optimizer)?;
             Estimate::of(&paired(
                 &per_seed(collection, treated, value),
                 &per_seed(collection, natural, value),

@@ -7,6 +7,7 @@
 //! writing a run; they checkpoint and stop, and the next sweep resumes them. A run that
 //! another process is writing (its `run.lock` is held) is left to it and reported as busy.
 use super::progress::{self, SweepProgress};
+use super::summary_refresh::SummaryRefresh;
 use crate::experiment::{ExperimentDir, Plan, PlannedRun};
 use crate::rundir::lock::Busy;
 use crate::rundir::RunDir;
@@ -228,6 +229,7 @@ pub fn train_command(
 
 /// The sweep's runs as they go: the children running, the slots they hold, and the tally.
 struct Pool<'a> {
+    summary: SummaryRefresh,
     options: &'a LocalOptions,
     folder: &'a ExperimentDir,
     progress: SweepProgress,
@@ -281,16 +283,23 @@ impl Pool<'_> {
     /// Reaps the children that have exited, freeing their slots.
     fn reap(&mut self) -> Result<()> {
         let mut still = Vec::new();
+        let mut any_ended = false;
         for mut r in std::mem::take(&mut self.running) {
             match r.child.try_wait()? {
                 None => still.push(r),
                 Some(status) => {
                     self.slots_busy[r.slot] = false;
                     self.ended_with(&r.run, status.code());
+                    any_ended = true;
                 }
             }
         }
         self.running = still;
+        if any_ended {
+            self.summary.request();
+        }
+        let progress = &self.progress;
+        self.summary.poll(&|line| progress.say(line));
         let running: Vec<progress::Running> = (self.running.iter())
             .map(|r| progress::Running {
                 name: &r.run.name,
@@ -364,6 +373,7 @@ pub fn run(
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
     }
     let mut pool = Pool {
+        summary: SummaryRefresh::new(plan, folder),
         options,
         folder,
         progress: SweepProgress::new(&plan.experiment, todo.len()),
@@ -395,6 +405,8 @@ pub fn run(
         std::thread::sleep(Duration::from_millis(200));
         pool.reap()?;
     }
+    let progress = &pool.progress;
+    pool.summary.finish(&|line| progress.say(line));
     pool.progress.finish();
     pool.ended.interrupted = stop.load(Ordering::SeqCst);
     Ok(pool.ended)

@@ -8,6 +8,7 @@ pub mod local;
 mod progress;
 pub mod slurm;
 pub mod stale;
+mod summary_refresh;
 
 use crate::experiment::{resolve_path, Experiment, ExperimentDir, Plan, PlannedRun};
 use crate::rundir::lock::Lock;
@@ -266,6 +267,10 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
     let unresolved =
         !triage.stale.is_empty() || !triage.busy.is_empty() || !triage.damaged.is_empty();
     let todo = triage.todo;
+    if !args.dry_run {
+        // The grid is in TensorBoard's HParams from the start, with what is done so far.
+        summary_refresh::SummaryRefresh::now(&plan, &folder, &|line| println!("{line}"));
+    }
     if args.dry_run || todo.is_empty() {
         for (run, resume) in &todo {
             println!("  {}{}", run.name, if *resume { " (resume)" } else { "" });
