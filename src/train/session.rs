@@ -266,9 +266,17 @@ impl Session {
 
     /// Continues from a checkpoint's position (the trainer already holds its state), with
     /// the run's last recorded evaluation.
-    pub fn resume_at(&mut self, position: Position, last_evaluation: Option<LastEvaluation>) {
+    pub fn resume_at(
+        &mut self,
+        position: Position,
+        last_evaluation: Option<LastEvaluation>,
+    ) -> Result<()> {
+        if let Some(scaler) = &position.loss_scaler {
+            self.trainer.set_loss_scaler(scaler.clone())?;
+        }
         self.position = position;
         self.last_evaluation = last_evaluation;
+        Ok(())
     }
 
     pub fn trainer(&self) -> &Trainer {
@@ -561,6 +569,7 @@ impl Session {
     fn checkpoint_due(&mut self, observers: &mut [&mut dyn Observer]) -> Result<()> {
         let mut position = self.position.clone();
         position.wall_s += self.started.elapsed().as_secs_f64();
+        position.loss_scaler = self.trainer.loss_scaler().cloned();
         let trainer = &self.trainer;
         tell(
             observers,
