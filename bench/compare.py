@@ -529,6 +529,28 @@ def markdown(report, groups):
                                  f"{statistics.median(b['peak_rss_mb']):,.0f} MB |")
         lines.append("")
 
+    mixed = [g for g in groups if g["name"].startswith("mixed precision")]
+    if mixed:
+        lines += ["**Mixed precision** (training images/s after 3 warm-up steps, channels-last on both sides, "
+                  "PyTorch with torch AdamW fused and `torch.autocast`, f16 with its GradScaler; ratios from the "
+                  "same rounds)", "",
+                  "| model | precision | scalefree | PyTorch | vs PyTorch | target | vs scalefree fp32 | target "
+                  "| PyTorch vs its fp32 |", "|---|---|---:|---:|---:|---|---:|---|---:|"]
+        for g in mixed:
+            what = g["name"].split(", ")[1]
+            m = medians(g)
+            lines.append(f"| {what} ({g['device']}) | fp32 | {m['scalefree fp32']:.1f} | {m['PyTorch fp32']:.1f} | "
+                         f"{m['scalefree fp32'] / m['PyTorch fp32']:.2f} × | | | | |")
+            for precision in PRECISIONS[g["device"]][1:]:
+                vs_torch = rows.get(f"training {what}: {precision} vs PyTorch {precision} autocast")
+                vs_fp32 = rows.get(f"training {what}: {precision} vs fp32")
+                torch_gain = rows.get(f"training {what}: PyTorch {precision} autocast vs fp32")
+                lines.append(f"| {what} ({g['device']}) | {precision} | {m[f'scalefree {precision}']:.1f} | "
+                             f"{m[f'PyTorch {precision} autocast']:.1f} | {vs_torch['ratio']:.2f} × | "
+                             f"{_target(vs_torch)} {_met(vs_torch)} | {vs_fp32['ratio']:.2f} × | "
+                             f"{_target(vs_fp32)} {_met(vs_fp32)} | {torch_gain['ratio']:.2f} × |")
+        lines.append("")
+
     for r in report["comparisons"]:
         if r["benchmark"].startswith("input pipeline"):
             lines += ["**Input pipeline** (augmented training images/s: crop, flip, normalise, batch 128)", "",

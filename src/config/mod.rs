@@ -490,6 +490,22 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn precision_names_a_run_except_at_the_default_float32() {
+        let name = |settings: Value| RunConfig::from_value(&settings).unwrap().derived_name();
+        assert_eq!(name(json!({})), "resnet20-nobn_adamw_lr0.001_wd0.00005_s0");
+        assert_eq!(name(json!({"precision": "fp32"})), name(json!({})));
+        assert_eq!(
+            name(json!({"precision": "bf16"})),
+            "resnet20-nobn_adamw_lr0.001_wd0.00005_s0_bf16"
+        );
+        assert_eq!(keys::role("precision"), keys::Role::Result);
+        let err = RunConfig::from_value(&json!({"precision": "half"}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("precision") && err.contains("bf16"), "{err}");
+    }
+
+    #[test]
     fn the_flat_and_the_sectioned_forms_give_the_same_configuration() {
         let flat = json!({"model": "resnet32", "bn": true, "lr": 5e-4, "wd": 1e-4, "epochs": 7,
                           "schedule": "cosine", "device": "cpu", "batch_size": 64});

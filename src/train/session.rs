@@ -105,6 +105,8 @@ pub struct Evaluation {
     /// Training time across resumes.
     pub wall_s: f64,
     pub images_per_s: f64,
+    /// A float16 run's loss scaler: its scale and the steps it skipped so far.
+    pub loss_scaler: Option<optim::LossScaler>,
 }
 
 impl Evaluation {
@@ -549,6 +551,7 @@ impl Session {
             lr: self.trainer.lr(),
             wall_s: self.position.wall_s + self.started.elapsed().as_secs_f64(),
             images_per_s,
+            loss_scaler: self.trainer.loss_scaler().cloned(),
         };
         tell(observers, Event::Evaluated(&evaluation))?;
         self.last_evaluation = Some(LastEvaluation {
