@@ -504,7 +504,7 @@ fn step_group(config: &AdamConfig, lr: f64, group: &mut FlatGroup, segments: &[S
     step_buffers(cpu_kernel, &coefficients, &buffers);
     for (range, _) in &coefficients {
         let len = range.end - range.start;
-        let _ = group
+        group
             .values
             .narrow(0, range.start, len)
             .copy_(&master.narrow(0, range.start, len));
