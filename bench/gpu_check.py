@@ -160,6 +160,24 @@ def check_train(data, device, threads, work):
             "tensorboard_files": len(events)}
 
 
+def check_precisions(data, device, threads, work):
+    """bf16 and f16 (with loss scaling) train on the GPU: 40 steps each, to a finite loss."""
+    result = {}
+    for precision in ("bf16", "f16"):
+        run = work / f"train-{precision}"
+        scalefree(*train_args(data, device, threads, 40, run), "--precision", precision)
+        summary = json.loads((run / "summary.json").read_text())
+        trainer = json.loads((run / "checkpoint" / "trainer.json").read_text())
+        if summary.get("status") != "completed":
+            raise Failure(f"{precision}: summary status {summary.get('status')!r}, not completed")
+        scaler = trainer.get("loss_scaler") or {}
+        result[precision] = {"final_train_loss": summary.get("final_train_loss"),
+                             "images_per_s": summary.get("images_per_s"),
+                             "loss_scale": scaler.get("scale"), "skipped_steps": scaler.get("skipped")}
+        print(f"{precision}: completed, {result[precision]}")
+    return result
+
+
 def check_resume(data, device, threads, work, steps):
     """A run stopped with SIGTERM mid-epoch checkpoints, says interrupted (exit 130), and
     `--resume` with the same settings completes it."""
@@ -197,13 +215,14 @@ def benchmarks(device, data, threads, out, quick):
             "--bin-dir", str(BIN), "--data", str(data), "--out", str(out), "--name", "bench"]
     if quick:
         argv += ["--reps", "1", "--warmup", "0", "--depths", "20", "--optim-steps", "3",
-                 "--models", "resnet20", "--train-steps", "5", "--only", "optim,train"]
+                 "--models", "resnet20", "--precision-models", "resnet20", "--train-steps", "5",
+                 "--only", "optim,train,precision"]
     else:
         # Sized for about 5 minutes of the 8: two counted rounds (each trial's first three
         # steps are warm-up already), AdamW alone in the optimizer benchmark.
         argv += ["--reps", "2", "--warmup", "0", "--modes", "adamw",
                  "--models", "resnet20,resnet20-bn,resnet56,resnet56-bn,resnet110,resnet110-bn",
-                 "--only", "optim,data,train"]
+                 "--precision-models", "resnet20,resnet56", "--only", "optim,data,train,precision"]
     proc = subprocess.run(argv, timeout=1800)
     report_path = out / "bench.json"
     if not report_path.exists():
@@ -344,6 +363,9 @@ def main():
         checks.run(f"optimizer on {device} vs the Python float64 reference", lambda: check_reference(device, a.out))
         checks.run(f"train on {device} with histograms and TensorBoard",
                    lambda: check_train(data, device, a.threads, work))
+        if cuda:
+            checks.run(f"bf16 and f16 (loss scaling) training on {device}",
+                       lambda: check_precisions(data, device, a.threads, work))
         resume_steps = 60 if a.quick else 200
         checks.run(f"SIGTERM and --resume on {device}",
                    lambda: check_resume(data, device, a.threads, work, resume_steps))

@@ -12,7 +12,8 @@
 //! - `train` (the training core);
 //! - `sinks` (atomic writes, JSON lines, TensorBoard), `rundir` (the run directory's
 //!   files and state), `experiment` (experiment files, their plans and folders),
-//!   `environment` (what the binary runs on, as run directories record it);
+//!   `environment` (what the binary runs on, as run directories record it),
+//!   `fast_precisions` (which `--precision`s this machine computes natively);
 //! - `commands` (train, check, sweep, report, info, models, side by side), then `cli`.
 pub mod cli;
 pub mod commands;
@@ -21,6 +22,7 @@ pub mod cuda_driver;
 pub mod data;
 pub mod environment;
 pub mod experiment;
+pub mod fast_precisions;
 pub mod fault;
 pub mod libtorch;
 pub mod plot;

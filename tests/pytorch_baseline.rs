@@ -321,6 +321,68 @@ fn compare_times_training_and_logging_on_both_sides_with_peak_memory() {
 }
 
 #[test]
+fn compare_times_each_precision_beside_pytorch_autocast() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_tiny_cifar10(&data, 640, 20);
+    let out = dir.path().join("out");
+    let (report, table, _) = compare(
+        &[
+            "--only",
+            "precision",
+            "--precision-models",
+            "resnet8",
+            "--train-steps",
+            "5",
+            "--reps",
+            "1",
+            "--warmup",
+            "0",
+            "--device",
+            "cpu",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &out,
+    );
+    let rows = report["comparisons"].as_array().unwrap();
+    let row = |name: &str| {
+        rows.iter()
+            .find(|r| r["benchmark"] == name)
+            .unwrap_or_else(|| panic!("{name}: {rows:?}"))
+    };
+    for (name, target) in [
+        ("training resnet8 no BN: bf16 vs fp32", Some(1.4)),
+        (
+            "training resnet8 no BN: bf16 vs PyTorch bf16 autocast",
+            Some(1.0),
+        ),
+        (
+            "training resnet8 no BN: PyTorch bf16 autocast vs fp32",
+            None,
+        ),
+    ] {
+        let r = row(name);
+        assert!(r["scalefree_median"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(r["other_median"].as_f64().unwrap() > 0.0, "{r}");
+        assert_eq!(r["target"].as_f64(), target, "{r}");
+    }
+    let groups = report["groups"].as_array().unwrap();
+    let commands: Vec<String> = groups[0]["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["command"].to_string())
+        .collect();
+    assert!(
+        commands.iter().filter(|c| c.contains("\"bf16\"")).count() == 2,
+        "both sides at bf16: {commands:?}"
+    );
+    assert!(table.contains("**Mixed precision**"), "{table}");
+    assert!(table.contains("| resnet8 no BN (cpu) | bf16 |"), "{table}");
+}
+
+#[test]
 fn compare_refuses_bad_options_naming_the_flag() {
     let dir = tempfile::tempdir().unwrap();
     for (args, flag) in [

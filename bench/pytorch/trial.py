@@ -144,21 +144,34 @@ def train_trial(args, device):
     model.train()
     steps, steady_steps, steady_images, steady_seconds = 0, 0, 0, 0.0
     stats_events, stats_seconds = 0, 0.0
+    # Mixed precision as PyTorch users write it: autocast around forward and loss, and a
+    # GradScaler for float16 (whose step unscales, skips non-finite steps and updates).
+    dtype = {"fp32": None, "bf16": torch.bfloat16, "f16": torch.float16}[args.precision]
+    scaler = torch.amp.GradScaler(device.type) if args.precision == "f16" else None
     last_end = time.perf_counter()
     while steps < args.steps:
         for x, y in loader:
             x = x.to(device, non_blocking=True).contiguous(memory_format=memory_format)
             y = y.to(device, non_blocking=True)
-            out = model(x)
-            loss = F.cross_entropy(out, y)
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                out = model(x)
+                loss = F.cross_entropy(out, y)
             opt.zero_grad()
-            loss.backward()
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(opt)
+            else:
+                loss.backward()
             log = stats is not None and (steps + 1 == 1 or (steps + 1) % args.stats_every == 0)
             if log:
                 started = time.perf_counter()
                 stats.before_step()
                 logging = time.perf_counter() - started
-            opt.step()
+            if scaler is not None:
+                scaler.step(opt)
+                scaler.update()
+            else:
+                opt.step()
             if log:
                 started = time.perf_counter()
                 stats.after_step(steps + 1)
@@ -204,6 +217,7 @@ def main():
                         choices=("paper", "torch-adamw-fused", "torch-adamw-foreach"))
     parser.add_argument("--stats-every", type=int, default=0)
     parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "f16"))
     args = parser.parse_args()
     if args.threads < 1:
         parser.error(f"--threads must be at least 1, not {args.threads}")

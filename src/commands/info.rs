@@ -2,6 +2,7 @@
 //! records too) and where it looks for data.
 use crate::data::{self, DatasetKind};
 use crate::environment::Environment;
+use crate::fast_precisions::FastPrecisions;
 use crate::libtorch;
 use clap::Args;
 use serde::Serialize;
@@ -53,16 +54,19 @@ impl DataLocations {
 pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
     let env = Environment::detect();
     let data = DataLocations::detect();
+    let precisions = FastPrecisions::detect();
     if args.json {
         #[derive(Serialize)]
         struct Info<'a> {
             #[serde(flatten)]
             env: &'a Environment,
             data: &'a DataLocations,
+            precisions: &'a FastPrecisions,
         }
         let info = Info {
             env: &env,
             data: &data,
+            precisions: &precisions,
         };
         println!("{}", serde_json::to_string_pretty(&info)?);
     } else {
@@ -85,6 +89,14 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
             } else {
                 env.gpus.join(", ")
             }
+        );
+        let features = match precisions.cpu_bf16_features.as_slice() {
+            [] => "no bfloat16 instructions: bf16 runs, emulated, slower".to_string(),
+            flags => flags.join(", "),
+        };
+        println!(
+            "fast precisions  {} (CPU: {features})",
+            precisions.fast.join("; ")
         );
         let how = if data.dir_from == data::DATA_DIR_VAR {
             format!("from {}", data::DATA_DIR_VAR)

@@ -2,7 +2,7 @@
 //! (metrics, scales, summary, checkpoints) and TensorBoard, with resume, signals and a
 //! progress bar.
 use crate::config::{
-    compare, parse_device, DatasetName, FactorSpec, Layout, RunConfig, ScheduleName,
+    compare, parse_device, DatasetName, FactorSpec, Layout, Precision, RunConfig, ScheduleName,
 };
 use crate::data::{self, RunLoaders};
 use crate::environment::Environment;
@@ -111,6 +111,10 @@ pub struct TrainArgs {
     /// Seed of spread:D's draw (independent of --seed).
     #[arg(long)]
     pub factor_seed: Option<u64>,
+    /// Convolutions and matrix products in fp32, bf16 (CPU or CUDA) or f16 (CUDA, with
+    /// dynamic loss scaling); weights, optimizer state, loss and logs stay float32.
+    #[arg(long, value_enum)]
+    pub precision: Option<Precision>,
     /// cpu, cuda, cuda:N or auto.
     #[arg(long)]
     pub device: Option<String>,
@@ -336,6 +340,7 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
         crate::cuda_driver::refuse_unusable_gpus(&format!("--device {}", config.runtime.device))?;
     }
     let device = parse_device(&config.runtime.device)?;
+    config.training.precision.check_device(device)?;
     device::configure(device);
     let data = open_data(config, device)?;
     let mut session = open_session(config, &dir, &data, device, options)?;
@@ -359,7 +364,7 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
         config,
     )?;
     if let Some(resume) = resumed_at {
-        session.resume_at(resume.position, recorder.last_evaluation());
+        session.resume_at(resume.position, recorder.last_evaluation())?;
     }
     let plan = session.plan();
     let mut progress = Progress::new(options.quiet, plan.epochs, plan.steps_per_epoch);

@@ -73,7 +73,7 @@ const fn naming(
 
 /// Every setting. The naming rows are in the order their parts make a run's name
 /// (`resnet20-nobn_adamw_lr0.001_wd0.00005_s0`).
-pub const SETTINGS: [Setting; 32] = [
+pub const SETTINGS: [Setting; 33] = [
     setting("dataset", "data", "dataset", Role::Result),
     setting("data", "data", "path", Role::Result),
     setting("train_subset", "data", "train_subset", Role::Result),
@@ -109,6 +109,11 @@ pub const SETTINGS: [Setting; 32] = [
     naming("loss_mult", "training", "loss_mult", |c| {
         let m = c.training.loss_mult;
         (m != 1.0).then(|| format!("_lm{m}"))
+    }),
+    // Float32, the default, adds nothing: the names of runs made before the setting stay.
+    naming("precision", "training", "precision", |c| {
+        let p = c.training.precision;
+        (p != super::Precision::Fp32).then(|| format!("_{}", p.name()))
     }),
     setting("eval_every", "training", "eval_every", Role::Logging),
     setting("hist_every", "training", "hist_every", Role::Logging),

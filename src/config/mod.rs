@@ -55,6 +55,52 @@ impl Layout {
     }
 }
 
+/// The dtype of a run's convolutions and matrix products. The weights, the optimizer's
+/// state, the loss, batch norm's statistics and everything logged stay float32 (as with
+/// PyTorch's autocast). `f16` needs CUDA and trains with dynamic loss scaling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Precision {
+    Fp32,
+    Bf16,
+    F16,
+}
+
+impl Precision {
+    pub const ALL: [Precision; 3] = [Precision::Fp32, Precision::Bf16, Precision::F16];
+
+    /// The flag's and files' spelling: `fp32`, `bf16`, `f16`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::Fp32 => "fp32",
+            Precision::Bf16 => "bf16",
+            Precision::F16 => "f16",
+        }
+    }
+
+    /// The dtype convolutions and matrix products run in, when not float32.
+    pub fn compute_kind(self) -> Option<tch::Kind> {
+        match self {
+            Precision::Fp32 => None,
+            Precision::Bf16 => Some(tch::Kind::BFloat16),
+            Precision::F16 => Some(tch::Kind::Half),
+        }
+    }
+
+    /// Refuses a precision the device cannot train in: float16 without loss scaling's
+    /// device (CUDA) is refused on the CPU, where libtorch's float16 kernels are slow
+    /// and nothing needs them.
+    pub fn check_device(self, device: tch::Device) -> Result<()> {
+        if self == Precision::F16 && !device.is_cuda() {
+            bail!(
+                "--precision f16 needs a CUDA device (this run is on {device:?}); on the CPU \
+                 use --precision bf16 (or fp32)"
+            );
+        }
+        Ok(())
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum ScheduleName {
@@ -119,6 +165,8 @@ pub struct TrainingConfig {
     pub grad_factors: FactorSpec,
     /// Seeds `spread:D`'s draw, apart from the initialisation's seed.
     pub factor_seed: u64,
+    /// The dtype of convolutions and matrix products ([`Precision`]).
+    pub precision: Precision,
 }
 
 /// Where and how fast it runs, and where it writes: nothing here changes the numbers.
@@ -179,6 +227,7 @@ impl Default for RunConfig {
                 hist_every: 1000,
                 grad_factors: FactorSpec::None,
                 factor_seed: 0,
+                precision: Precision::Fp32,
             },
             runtime: RuntimeConfig {
                 device: "auto".into(),
@@ -441,6 +490,22 @@ pub fn parse_device(spec: &str) -> Result<tch::Device> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn precision_names_a_run_except_at_the_default_float32() {
+        let name = |settings: Value| RunConfig::from_value(&settings).unwrap().derived_name();
+        assert_eq!(name(json!({})), "resnet20-nobn_adamw_lr0.001_wd0.00005_s0");
+        assert_eq!(name(json!({"precision": "fp32"})), name(json!({})));
+        assert_eq!(
+            name(json!({"precision": "bf16"})),
+            "resnet20-nobn_adamw_lr0.001_wd0.00005_s0_bf16"
+        );
+        assert_eq!(keys::role("precision"), keys::Role::Result);
+        let err = RunConfig::from_value(&json!({"precision": "half"}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("precision") && err.contains("bf16"), "{err}");
+    }
 
     #[test]
     fn the_flat_and_the_sectioned_forms_give_the_same_configuration() {

@@ -88,6 +88,10 @@ impl RunBoard {
         board.scalar(HEATMAP_TAG, 1.0 - e.eval_accuracy(), step);
         board.scalar("opt/lr", e.lr, step);
         board.scalar("perf/images_per_s", e.images_per_s, step);
+        if let Some(scaler) = &e.loss_scaler {
+            board.scalar("opt/loss_scale", scaler.scale(), step);
+            board.scalar("opt/skipped_steps", scaler.skipped_steps() as f64, step);
+        }
         board.flush();
     }
 }

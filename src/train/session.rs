@@ -114,6 +114,8 @@ pub struct Evaluation {
     /// Training time across resumes.
     pub wall_s: f64,
     pub images_per_s: f64,
+    /// A float16 run's loss scaler: its scale and the steps it skipped so far.
+    pub loss_scaler: Option<optim::LossScaler>,
 }
 
 impl Evaluation {
@@ -275,9 +277,17 @@ impl Session {
 
     /// Continues from a checkpoint's position (the trainer already holds its state), with
     /// the run's last recorded evaluation.
-    pub fn resume_at(&mut self, position: Position, last_evaluation: Option<LastEvaluation>) {
+    pub fn resume_at(
+        &mut self,
+        position: Position,
+        last_evaluation: Option<LastEvaluation>,
+    ) -> Result<()> {
+        if let Some(scaler) = &position.loss_scaler {
+            self.trainer.set_loss_scaler(scaler.clone())?;
+        }
         self.position = position;
         self.last_evaluation = last_evaluation;
+        Ok(())
     }
 
     pub fn trainer(&self) -> &Trainer {
@@ -550,6 +560,7 @@ impl Session {
             lr: self.trainer.lr(),
             wall_s: self.position.wall_s + self.started.elapsed().as_secs_f64(),
             images_per_s,
+            loss_scaler: self.trainer.loss_scaler().cloned(),
         };
         tell(observers, Event::Evaluated(&evaluation))?;
         self.last_evaluation = Some(LastEvaluation {
@@ -570,6 +581,7 @@ impl Session {
     fn checkpoint_due(&mut self, observers: &mut [&mut dyn Observer]) -> Result<()> {
         let mut position = self.position.clone();
         position.wall_s += self.started.elapsed().as_secs_f64();
+        position.loss_scaler = self.trainer.loss_scaler().cloned();
         let trainer = &self.trainer;
         tell(
             observers,

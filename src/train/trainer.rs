@@ -9,7 +9,7 @@ use crate::config::RunConfig;
 use crate::data::{Batch, Batches};
 use anyhow::{bail, Result};
 use models::{Model, ModelConfig};
-use optim::{Adam, AdamConfig};
+use optim::{Adam, AdamConfig, LossScaler};
 use serde::{Deserialize, Serialize};
 use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Kind, Tensor};
@@ -20,6 +20,8 @@ pub struct TrainerSpec {
     pub model: ModelConfig,
     pub optimizer: AdamConfig,
     /// `Float` (as `scalefree train`) or `Double`: weights, activations, gradients, moments.
+    /// With the model's compute kind set (mixed precision), convolutions and matrix
+    /// products run in that dtype on these weights; float16 trains with loss scaling.
     pub kind: Kind,
 }
 
@@ -34,7 +36,8 @@ impl TrainerSpec {
                 classes,
                 config.training.seed,
             )
-            .with_channels_last(config.runtime.layout.channels_last_on(device)),
+            .with_channels_last(config.runtime.layout.channels_last_on(device))
+            .with_compute_kind(config.training.precision.compute_kind()),
             optimizer: config.optimizer.clone(),
             kind: Kind::Float,
         }
@@ -80,6 +83,9 @@ pub struct Position {
     /// Training time spent before this checkpoint, for wall time across resumes.
     pub wall_s: f64,
     pub images_seen: u64,
+    /// The loss scaler of a float16 run (its scale and skipped steps), absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_scaler: Option<LossScaler>,
 }
 
 impl Position {
@@ -122,6 +128,9 @@ pub struct Trainer {
     diverged: bool,
     /// Statistics of [`Trainer::backward`] steps, not read yet.
     pending: PendingStats,
+    /// Float16: dynamic loss scaling, and whether the last backward's gradients were finite.
+    scaler: Option<LossScaler>,
+    grads_finite: bool,
 }
 
 impl Trainer {
@@ -134,6 +143,9 @@ impl Trainer {
             vs.double();
         }
         let opt = spec.optimizer.clone().build(&vs)?;
+        // Float16's range (down to 6e-8) flushes small gradients to zero without a scale;
+        // bfloat16 has float32's range and needs none.
+        let scaler = (spec.model.compute_kind == Some(Kind::Half)).then(LossScaler::default);
         Ok(Trainer {
             vs,
             model,
@@ -143,6 +155,8 @@ impl Trainer {
             layer_factors: None,
             diverged: false,
             pending: PendingStats::default(),
+            scaler,
+            grads_finite: true,
         })
     }
 
@@ -193,14 +207,19 @@ impl Trainer {
 
     fn backward_of(&mut self, loss: &Tensor) -> Result<()> {
         self.opt.zero_grad();
-        if self.hooks.loss_mult == 1.0 {
+        let multiplier = self.hooks.loss_mult * self.scaler.as_ref().map_or(1.0, LossScaler::scale);
+        if multiplier == 1.0 {
             loss.backward()
         } else {
-            (loss * self.hooks.loss_mult).backward()
+            (loss * multiplier).backward()
         }
         // Moves freshly created gradients into the flat buffer, where the hooks (and the
         // checks) find them.
         self.opt.sync_grads()?;
+        if let Some(scaler) = &self.scaler {
+            // The hooks, the logged scales and the step see the unscaled float32 gradient.
+            self.grads_finite = scaler.unscale(&mut self.opt)?;
+        }
         if self.hooks.equalize_next_batch {
             self.hooks.equalize_next_batch = false;
             let factors = self
@@ -220,11 +239,43 @@ impl Trainer {
 
     /// The optimizer step on the gradient of the last [`Trainer::backward`] (none once a
     /// read has seen a non-finite loss).
+    ///
+    /// With loss scaling, a gradient that is not finite skips the step (the weights, the
+    /// moments and the optimizer's step count stay) and backs the scale off.
     pub fn apply(&mut self) -> Result<()> {
-        if !self.diverged {
-            self.opt.step()?;
+        if self.diverged {
+            return Ok(());
+        }
+        match &mut self.scaler {
+            None => self.opt.step()?,
+            Some(scaler) => {
+                if self.grads_finite {
+                    self.opt.step()?;
+                }
+                scaler.update(self.grads_finite);
+            }
         }
         Ok(())
+    }
+
+    /// The loss scaler of a float16 trainer.
+    pub fn loss_scaler(&self) -> Option<&LossScaler> {
+        self.scaler.as_ref()
+    }
+
+    /// Restores a float16 trainer's loss scaler (from a checkpoint); a trainer without
+    /// loss scaling refuses one.
+    pub fn set_loss_scaler(&mut self, scaler: LossScaler) -> Result<()> {
+        if self.scaler.is_none() {
+            bail!("the checkpoint has a loss scaler (a float16 run), but this run trains without");
+        }
+        self.scaler = Some(scaler);
+        Ok(())
+    }
+
+    /// Steps skipped for a non-finite (scaled) gradient.
+    pub fn skipped_steps(&self) -> u64 {
+        self.scaler.as_ref().map_or(0, LossScaler::skipped_steps)
     }
 
     /// Loss and accuracy over `batches` in evaluation mode, read from the device once at

@@ -18,6 +18,12 @@ pub struct ModelConfig {
     /// on the CPU, training steps measured 1.0–2.4× as fast. Absent in JSON means `false`.
     #[serde(default)]
     pub channels_last: bool,
+    /// Run convolutions and matrix products in this dtype (BFloat16 or Half) on float32
+    /// weights: what PyTorch's autocast does, written as casts ([`crate::Model`] says why).
+    /// `None`: everything in the weights' dtype. Not part of the model's structure, so not
+    /// written to JSON.
+    #[serde(skip)]
+    pub compute_kind: Option<tch::Kind>,
 }
 
 impl ModelConfig {
@@ -28,12 +34,21 @@ impl ModelConfig {
             classes,
             seed,
             channels_last: false,
+            compute_kind: None,
         }
     }
 
     pub fn with_channels_last(self, channels_last: bool) -> Self {
         ModelConfig {
             channels_last,
+            ..self
+        }
+    }
+
+    /// See [`ModelConfig::compute_kind`].
+    pub fn with_compute_kind(self, compute_kind: Option<tch::Kind>) -> Self {
+        ModelConfig {
+            compute_kind,
             ..self
         }
     }

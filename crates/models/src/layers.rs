@@ -4,6 +4,16 @@ use crate::init::InitRng;
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
+/// `weight` in the dtype of the activations `xs` (a differentiable cast, for mixed
+/// precision: see `Model::forward_t`), or itself when they already match.
+fn in_kind_of(weight: &Tensor, xs: &Tensor) -> Tensor {
+    if weight.kind() == xs.kind() {
+        weight.shallow_clone()
+    } else {
+        weight.to_kind(xs.kind())
+    }
+}
+
 /// A square convolution without bias; padding keeps the size for 3×3 at stride 1.
 #[derive(Debug)]
 pub(crate) struct Conv2d {
@@ -37,7 +47,7 @@ impl Conv2d {
 
     pub(crate) fn forward(&self, xs: &Tensor) -> Tensor {
         xs.conv2d(
-            &self.weight,
+            &in_kind_of(&self.weight, xs),
             None::<Tensor>,
             [self.stride],
             [self.padding],
@@ -73,7 +83,10 @@ impl Linear {
     }
 
     pub(crate) fn forward(&self, xs: &Tensor) -> Tensor {
-        xs.linear(&self.weight, Some(&self.bias))
+        xs.linear(
+            &in_kind_of(&self.weight, xs),
+            Some(in_kind_of(&self.bias, xs)),
+        )
     }
 }
 

@@ -5,7 +5,7 @@ use crate::error::ModelError;
 use crate::init::InitRng;
 use crate::resnet::ResNet;
 use serde::Serialize;
-use tch::{nn, Device, Tensor};
+use tch::{nn, Device, Kind, Tensor};
 
 /// A built network; its variables live in the `VarStore` it was built in, on that store's
 /// device. Input: NCHW images (CIFAR: `[batch, 3, 32, 32]`); output: logits `[batch, classes]`.
@@ -15,6 +15,7 @@ pub struct Model {
     bn: bool,
     classes: i64,
     channels_last: bool,
+    compute_kind: Option<Kind>,
     net: Net,
 }
 
@@ -50,6 +51,7 @@ impl Model {
             bn: cfg.bn,
             classes: cfg.classes,
             channels_last: cfg.channels_last,
+            compute_kind: cfg.compute_kind,
             net,
         })
     }
@@ -69,6 +71,11 @@ impl Model {
     pub fn channels_last(&self) -> bool {
         self.channels_last
     }
+
+    /// The dtype convolutions and matrix products run in, when not the weights'.
+    pub fn compute_kind(&self) -> Option<Kind> {
+        self.compute_kind
+    }
 }
 
 /// The same NCHW tensor stored as NHWC. tch has no memory-format argument, but libtorch
@@ -80,15 +87,37 @@ fn to_channels_last(xs: &Tensor) -> Tensor {
 
 impl nn::ModuleT for Model {
     /// `train`: batch norm uses (and updates) batch statistics; otherwise its running ones.
+    ///
+    /// With a compute kind (mixed precision), the input is converted to it, and each
+    /// convolution and linear layer casts its float32 weights to its input's dtype, so the
+    /// activations stay in bfloat16 (or float16) from layer to layer; batch norm takes
+    /// them with its float32 weights and statistics (libtorch's mixed-dtype batch norm
+    /// accumulates in float32), and the logits come back as float32, for a float32 loss.
+    /// That is the op list of PyTorch's CPU and CUDA autocast for these models. Written as
+    /// casts rather than by switching autocast on: tch wraps only CUDA's autocast switch,
+    /// a C++ shim for the CPU one would add a compiler and libtorch's headers to every
+    /// build, and the casts are the same on both devices and in plain sight.
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        let converted;
+        let xs = match self.compute_kind {
+            Some(kind) if xs.kind() != kind => {
+                converted = xs.to_kind(kind);
+                &converted
+            }
+            _ => xs,
+        };
         let xs = if self.channels_last {
             &to_channels_last(xs)
         } else {
             xs
         };
-        match &self.net {
+        let logits = match &self.net {
             Net::ResNet(net) => net.forward_t(xs, train),
             Net::DenseNetBc(net) => net.forward_t(xs, train),
+        };
+        match self.compute_kind {
+            Some(_) => logits.to_kind(Kind::Float),
+            None => logits,
         }
     }
 }

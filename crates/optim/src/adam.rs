@@ -6,6 +6,7 @@ use crate::flat::{FlatGroup, Segment};
 use crate::group::ParamGroup;
 use crate::kernel_cpu;
 use crate::kernel_tensor::{self, Buffers};
+use crate::master;
 use crate::view::GroupView;
 use crate::watch::StoreWatch;
 use std::collections::HashMap;
@@ -477,12 +478,51 @@ fn step_group(config: &AdamConfig, lr: f64, group: &mut FlatGroup, segments: &[S
         })
         .collect();
     let cpu_kernel = config.kernel == Kernel::Auto && group.device == Device::Cpu;
-    match (cpu_kernel, group.kind) {
-        (true, Kind::Float) => step_cpu::<f32>(&coefficients, group),
-        (true, Kind::Double) => step_cpu::<f64>(&coefficients, group),
+    let Some(master) = &group.master else {
+        let buffers = Buffers {
+            params: &group.values,
+            grads: &group.grads,
+            exp_avg: &group.exp_avg,
+            exp_avg_sq: &group.exp_avg_sq,
+            max_exp_avg_sq: group.max_exp_avg_sq.as_ref(),
+        };
+        return step_buffers(cpu_kernel, &coefficients, &buffers);
+    };
+    // Half precision: the step runs on the float32 master weights and moments, from the
+    // gradients in float32, and the parameters take the result rounded ([`crate::master`]).
+    let _no_grad = tch::no_grad_guard();
+    let mut master = master.shallow_clone();
+    master.copy_(&master::refine(&master, group.kind, &group.values));
+    let grads = group.grads.to_kind(Kind::Float);
+    let buffers = Buffers {
+        params: &master,
+        grads: &grads,
+        exp_avg: &group.exp_avg,
+        exp_avg_sq: &group.exp_avg_sq,
+        max_exp_avg_sq: group.max_exp_avg_sq.as_ref(),
+    };
+    step_buffers(cpu_kernel, &coefficients, &buffers);
+    for (range, _) in &coefficients {
+        let len = range.end - range.start;
+        group
+            .values
+            .narrow(0, range.start, len)
+            .copy_(&master.narrow(0, range.start, len));
+    }
+}
+
+/// One step over the flat buffers (all of one dtype) for the elements in `coefficients`.
+fn step_buffers(
+    cpu_kernel: bool,
+    coefficients: &[(std::ops::Range<i64>, StepCoefficients)],
+    b: &Buffers<'_>,
+) {
+    match (cpu_kernel, b.params.kind()) {
+        (true, Kind::Float) => step_cpu::<f32>(coefficients, b),
+        (true, Kind::Double) => step_cpu::<f64>(coefficients, b),
         _ => {
-            let whole = group.numel();
-            for (range, c) in &coefficients {
+            let whole = b.params.numel() as i64;
+            for (range, c) in coefficients {
                 let part = |t: &Tensor| {
                     if range.start == 0 && range.end == whole {
                         t.shallow_clone()
@@ -490,14 +530,14 @@ fn step_group(config: &AdamConfig, lr: f64, group: &mut FlatGroup, segments: &[S
                         t.narrow(0, range.start, range.end - range.start)
                     }
                 };
-                let vmax = group.max_exp_avg_sq.as_ref().map(part);
+                let vmax = b.max_exp_avg_sq.map(part);
                 kernel_tensor::step(
                     c,
                     Buffers {
-                        params: &part(&group.values),
-                        grads: &part(&group.grads),
-                        exp_avg: &part(&group.exp_avg),
-                        exp_avg_sq: &part(&group.exp_avg_sq),
+                        params: &part(b.params),
+                        grads: &part(b.grads),
+                        exp_avg: &part(b.exp_avg),
+                        exp_avg_sq: &part(b.exp_avg_sq),
                         max_exp_avg_sq: vmax.as_ref(),
                     },
                 );
@@ -508,9 +548,9 @@ fn step_group(config: &AdamConfig, lr: f64, group: &mut FlatGroup, segments: &[S
 
 fn step_cpu<T: num_traits::Float + Send + Sync>(
     coefficients: &[(std::ops::Range<i64>, StepCoefficients)],
-    g: &mut FlatGroup,
+    b: &Buffers<'_>,
 ) {
-    let n = g.values.numel();
+    let n = b.params.numel();
     if n == 0 {
         return;
     }
@@ -518,19 +558,20 @@ fn step_cpu<T: num_traits::Float + Send + Sync>(
         .iter()
         .map(|(range, c)| (range.start as usize..range.end as usize, *c))
         .collect();
-    // SAFETY: the flat buffers are contiguous CPU tensors of `n > 0` elements of type T
-    // (checked by kind above), allocated by this group and distinct from each other; the
-    // parameter views alias `values`, but nothing reads them during the step, which
-    // holds `&mut self` of an optimizer that cannot be shared between threads.
+    // SAFETY: the buffers are contiguous CPU tensors of `n > 0` elements of type T
+    // (checked by kind above), allocated by the group (or, for a half-precision group,
+    // the step) and distinct from each other; the parameter views alias the group's
+    // values, but nothing reads them during the step, which holds `&mut self` of an
+    // optimizer that cannot be shared between threads.
     unsafe {
         let slice = |t: &Tensor| std::slice::from_raw_parts_mut(t.data_ptr() as *mut T, n);
         kernel_cpu::step(
             &segments,
-            slice(&g.values),
-            slice(&g.grads),
-            slice(&g.exp_avg),
-            slice(&g.exp_avg_sq),
-            g.max_exp_avg_sq.as_ref().map(slice),
+            slice(b.params),
+            slice(b.grads),
+            slice(b.exp_avg),
+            slice(b.exp_avg_sq),
+            b.max_exp_avg_sq.map(slice),
         );
     }
 }

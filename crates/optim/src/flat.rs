@@ -14,6 +14,7 @@
 //! `torch.optim`; the others are left bit for bit as they are, moments and own step
 //! count included.
 use crate::error::{bad_param, Result};
+use crate::master::{self, state_kind};
 use std::ops::Range;
 use tch::{Device, Kind, Tensor};
 
@@ -83,9 +84,13 @@ pub(crate) struct FlatGroup {
     pub params: Vec<FlatParam>,
     pub values: Tensor,
     pub grads: Tensor,
+    /// The moments are float32 for a Half or BFloat16 group ([`crate::master`]), else
+    /// of the group's dtype.
     pub exp_avg: Tensor,
     pub exp_avg_sq: Tensor,
     pub max_exp_avg_sq: Option<Tensor>,
+    /// The float32 master weights of a Half or BFloat16 group ([`crate::master`]).
+    pub master: Option<Tensor>,
 }
 
 /// A run of adjacent parameters that take part in a step and share their step count.
@@ -162,6 +167,7 @@ impl FlatGroup {
             total += numel;
         }
         let zeros = || Tensor::zeros([total], (kind, device));
+        let state_zeros = || Tensor::zeros([total], (state_kind(kind), device));
         let mut group = FlatGroup {
             name,
             weight_decay,
@@ -171,9 +177,10 @@ impl FlatGroup {
             params: Vec::with_capacity(slots.len()),
             values: zeros(),
             grads: zeros(),
-            exp_avg: zeros(),
-            exp_avg_sq: zeros(),
-            max_exp_avg_sq: amsgrad.then(zeros),
+            exp_avg: state_zeros(),
+            exp_avg_sq: state_zeros(),
+            max_exp_avg_sq: amsgrad.then(state_zeros),
+            master: None,
         };
         for ((_, tensor), slot) in params.into_iter().zip(slots) {
             let param = FlatParam {
@@ -186,6 +193,9 @@ impl FlatGroup {
             param.move_value_in();
             param.link_grad()?;
             group.params.push(param);
+        }
+        if master::is_low_precision(kind) {
+            group.master = Some(group.values.to_kind(Kind::Float));
         }
         Ok(group)
     }
@@ -279,9 +289,11 @@ impl FlatGroup {
 
     /// Moves the buffers, the moments and the parameters (and their gradients) to
     /// `device` and `kind`. The values are taken from the parameters wherever they are
-    /// now, so it does not matter whether the model was moved first.
+    /// now, so it does not matter whether the model was moved first; where a parameter
+    /// still holds its float32 (or master) value rounded, the exact value is kept: a
+    /// conversion to half precision and back gives the float32 weights bit for bit.
     pub fn migrate(&mut self, device: Device, kind: Kind) {
-        let convert = |t: &Tensor| t.to_device(device).to_kind(kind);
+        let convert = |t: &Tensor| t.to_device(device).to_kind(state_kind(kind));
         let total = self.numel();
         let values = Tensor::zeros([total], (kind, device));
         let grads = Tensor::zeros([total], (kind, device));
@@ -298,6 +310,20 @@ impl FlatGroup {
                 grad.set_data(&p.grad_view);
             }
         }
+        // The most exact value known of each coordinate, and the dtype it was rounded to
+        // for the parameters: the master weights, or the float32 values that a
+        // conversion to half precision rounds.
+        let exact = match &self.master {
+            Some(master) => Some((master.to_device(device), self.kind)),
+            None if master::is_low_precision(kind) => Some((self.values.to_device(device), kind)),
+            None => None,
+        };
+        let refined = exact.map(|(exact, rounding)| {
+            let refined = master::refine(&exact, rounding, &values);
+            tch::no_grad(|| values.shallow_clone().copy_(&refined));
+            refined
+        });
+        self.master = refined.filter(|_| master::is_low_precision(kind));
         self.values = values;
         self.grads = grads;
         self.exp_avg = exp_avg;

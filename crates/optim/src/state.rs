@@ -7,13 +7,16 @@
 use crate::adam::Adam;
 use crate::config::AdamConfig;
 use crate::error::{OptimError, Result};
+use crate::master::state_kind;
 use serde::{Deserialize, Serialize};
-use tch::{Device, Tensor};
+use tch::{Device, Kind, Tensor};
 
 const FORMAT: &str = "scalefree-optim-state";
-/// 2: per-parameter step counts and per-group step sizes. Version 1 (one step count and
-/// one step size for all) is still read.
-const VERSION: u32 = 2;
+/// 2: per-parameter step counts and per-group step sizes. 3: float32 moments and master
+/// weights (`groupN.master`) for Half and BFloat16 groups. Versions 1 (one step count and
+/// one step size for all) and 2 (half-precision moments, no master weights: they are
+/// taken from the parameters) are still read.
+const VERSION: u32 = 3;
 
 #[derive(Serialize, Deserialize, PartialEq, Debug)]
 struct StateMeta {
@@ -46,11 +49,12 @@ struct ParamMeta {
     step: Option<u64>,
 }
 
-fn moment_names(prefix: &str, group: usize) -> [String; 3] {
+fn moment_names(prefix: &str, group: usize) -> [String; 4] {
     [
         format!("{prefix}group{group}.exp_avg"),
         format!("{prefix}group{group}.exp_avg_sq"),
         format!("{prefix}group{group}.max_exp_avg_sq"),
+        format!("{prefix}group{group}.master"),
     ]
 }
 
@@ -125,11 +129,14 @@ impl Adam {
         let meta = serde_json::to_vec(&self.meta()).expect("the state description serialises");
         let mut tensors = vec![(format!("{prefix}meta"), Tensor::from_slice(&meta))];
         for (i, group) in self.groups.iter().enumerate() {
-            let [m, v, vmax] = moment_names(prefix, i);
+            let [m, v, vmax, master] = moment_names(prefix, i);
             tensors.push((m, on_cpu(&group.exp_avg, snapshot)));
             tensors.push((v, on_cpu(&group.exp_avg_sq, snapshot)));
             if let Some(max) = &group.max_exp_avg_sq {
                 tensors.push((vmax, on_cpu(max, snapshot)));
+            }
+            if let Some(values) = &group.master {
+                tensors.push((master, on_cpu(values, snapshot)));
             }
         }
         tensors
@@ -187,32 +194,47 @@ impl Adam {
         let mut restored = Vec::with_capacity(self.groups.len());
         for (i, group) in self.groups.iter().enumerate() {
             let n = group.numel();
-            let take = |name: &str| -> Result<&Tensor> {
-                let t = find(name).ok_or_else(|| mismatch(format!("missing entry `{name}`")))?;
-                if t.size() != [n] || t.kind() != group.kind {
+            let state = state_kind(group.kind);
+            // A version-2 state of a half-precision group has moments of its dtype.
+            let readable = |kind: Kind| kind == state || (saved.version < 3 && kind == group.kind);
+            let find_checked = |name: &str| -> Result<Option<&Tensor>> {
+                let Some(t) = find(name) else { return Ok(None) };
+                if t.size() != [n] || !readable(t.kind()) {
                     return Err(mismatch(format!(
-                        "entry `{name}` is {:?} {:?}, expected [{n}] {:?}",
+                        "entry `{name}` is {:?} {:?}, expected [{n}] {state:?}",
                         t.size(),
                         t.kind(),
-                        group.kind
                     )));
                 }
-                Ok(t)
+                Ok(Some(t))
             };
-            let [m, v, vmax] = moment_names(prefix, i);
+            let take = |name: &str| -> Result<&Tensor> {
+                find_checked(name)?.ok_or_else(|| mismatch(format!("missing entry `{name}`")))
+            };
+            let [m, v, vmax, master] = moment_names(prefix, i);
             let max = match group.max_exp_avg_sq {
                 Some(_) => Some(take(&vmax)?),
                 None => None,
             };
-            restored.push((take(&m)?, take(&v)?, max));
+            let master = match (&group.master, saved.version) {
+                (Some(_), 3..) => Some(take(&master)?),
+                _ => None,
+            };
+            restored.push((take(&m)?, take(&v)?, max, master));
         }
-        for ((group, (m, v, max)), saved_group) in
+        for ((group, (m, v, max, master)), saved_group) in
             self.groups.iter_mut().zip(restored).zip(&saved.groups)
         {
             group.exp_avg.copy_(m);
             group.exp_avg_sq.copy_(v);
             if let (Some(dst), Some(src)) = (group.max_exp_avg_sq.as_mut(), max) {
                 dst.copy_(src);
+            }
+            if let Some(dst) = group.master.as_mut() {
+                match master {
+                    Some(src) => dst.copy_(src),
+                    None => dst.copy_(&group.values),
+                }
             }
             group.weight_decay = saved_group.weight_decay;
             group.lr = group_lr(saved_group).expect("checked above");

@@ -73,7 +73,27 @@ impl<'a> GroupView<'a> {
         &self.group.grads
     }
 
-    /// The first moments `m`.
+    /// The float32 master weights of a Half or BFloat16 group, which the steps update
+    /// and [`GroupView::values`] are rounded from; `None` for other dtypes.
+    ///
+    /// ```
+    /// use adamw_prox::AdamConfig;
+    /// use tch::{nn, Device, Kind};
+    /// let mut vs = nn::VarStore::new(Device::Cpu);
+    /// let _w = vs.root().ones("w", &[3]);
+    /// vs.bfloat16();
+    /// let opt = AdamConfig::adamw(1e-3, 1e-2).build(&vs)?;
+    /// let group = opt.group("all")?;
+    /// assert_eq!(group.values().kind(), Kind::BFloat16);
+    /// assert_eq!(group.master_values().map(|m| m.kind()), Some(Kind::Float));
+    /// assert_eq!(group.exp_avg().kind(), Kind::Float);
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
+    pub fn master_values(&self) -> Option<&Tensor> {
+        self.group.master.as_ref()
+    }
+
+    /// The first moments `m` (float32 for a Half or BFloat16 group).
     pub fn exp_avg(&self) -> &Tensor {
         &self.group.exp_avg
     }
