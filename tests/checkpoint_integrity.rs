@@ -4,7 +4,7 @@
 mod train_support;
 
 use std::path::{Path, PathBuf};
-use train_support::{assert_same_run, read_json, scalefree, stderr, train, write_tiny_cifar10};
+use train_support::{assert_same_run, read_json, stderr, train, write_tiny_cifar10};
 
 /// 96 images in batches of 32, 3 epochs: checkpoints at steps 3, 6, 9.
 const FLAGS: [&str; 8] = [
@@ -26,23 +26,7 @@ fn stopped_run(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let straight = dir.join("straight");
     assert!(train(&data, &straight, &FLAGS).status.success());
     let stopped = dir.join("stopped");
-    let output = scalefree()
-        .env("SCALEFREE_FAULT", "step:5:TERM")
-        .args([
-            "train",
-            "--quiet",
-            "--threads",
-            "2",
-            "--device",
-            "cpu",
-            "--data",
-        ])
-        .arg(&data)
-        .arg("--out")
-        .arg(&stopped)
-        .args(FLAGS)
-        .output()
-        .unwrap();
+    let output = train_support::train_with_fault(&data, &stopped, "step:5:TERM", &FLAGS);
     assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
     assert_eq!(
         read_json(&stopped.join("checkpoint/trainer.json"))["step"],

@@ -578,23 +578,7 @@ fn a_run_killed_and_resumed_twice_is_one_session_with_its_final_status() {
         ("step:2:TERM", &flags[..], Some(130)),
         ("step:2", &resume[..], None),
     ] {
-        let stopped = scalefree()
-            .env("SCALEFREE_FAULT", fault)
-            .args([
-                "train",
-                "--quiet",
-                "--threads",
-                "2",
-                "--device",
-                "cpu",
-                "--data",
-            ])
-            .arg(&data)
-            .arg("--out")
-            .arg(&out)
-            .args(extra)
-            .output()
-            .unwrap();
+        let stopped = train_support::train_with_fault(&data, &out, fault, extra);
         assert_eq!(stopped.status.code(), code, "{fault}: {}", stderr(&stopped));
     }
     let resumed = train_support::train(&data, &out, &resume);

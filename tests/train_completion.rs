@@ -39,23 +39,7 @@ fn sigterm_during_the_last_step_resumes_to_the_final_evaluation_and_summary() {
     let stopped = dir.path().join("stopped");
     // A real SIGTERM, sent by the process to itself while it takes step 6 of 6 (test hook,
     // src/fault.rs): the handler sees it before the loop looks for a stop request.
-    let output = train_support::scalefree()
-        .env("SCALEFREE_FAULT", "step:6:TERM")
-        .args([
-            "train",
-            "--quiet",
-            "--threads",
-            "2",
-            "--device",
-            "cpu",
-            "--data",
-        ])
-        .arg(&data)
-        .arg("--out")
-        .arg(&stopped)
-        .args(FLAGS)
-        .output()
-        .unwrap();
+    let output = train_support::train_with_fault(&data, &stopped, "step:6:TERM", &FLAGS);
     assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
     assert_eq!(
         read_json(&stopped.join("summary.json"))["status"],

@@ -148,23 +148,8 @@ fn a_run_restarted_from_an_earlier_point_shows_each_step_once() {
     let restarted = dir.path().join("restarted");
     // SIGKILL inside the first checkpoint write (test hook, src/fault.rs), after the
     // evaluation at step 3 went to TensorBoard: no checkpoint is complete.
-    let killed = train_support::scalefree()
-        .env("SCALEFREE_FAULT", "checkpoint:optimizer:1")
-        .args([
-            "train",
-            "--quiet",
-            "--threads",
-            "2",
-            "--device",
-            "cpu",
-            "--data",
-        ])
-        .arg(&data)
-        .arg("--out")
-        .arg(&restarted)
-        .args(flags)
-        .output()
-        .unwrap();
+    let killed =
+        train_support::train_with_fault(&data, &restarted, "checkpoint:optimizer:1", &flags);
     assert_eq!(
         std::os::unix::process::ExitStatusExt::signal(&killed.status),
         Some(9)

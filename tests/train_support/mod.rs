@@ -66,6 +66,17 @@ pub fn scalefree() -> Command {
 
 /// `scalefree train` on the tiny dataset in `data`, writing to `out`, with extra flags.
 pub fn train(data: &Path, out: &Path, extra: &[&str]) -> Output {
+    train_command(data, out, extra).output().unwrap()
+}
+
+/// `train` with the test hook `SCALEFREE_FAULT` set to `fault` (see src/fault.rs): a
+/// signal or a kill at a chosen point.
+pub fn train_with_fault(data: &Path, out: &Path, fault: &str, extra: &[&str]) -> Output {
+    let mut cmd = train_command(data, out, extra);
+    cmd.env("SCALEFREE_FAULT", fault).output().unwrap()
+}
+
+fn train_command(data: &Path, out: &Path, extra: &[&str]) -> Command {
     let mut cmd = scalefree();
     cmd.args(["train", "--quiet", "--threads", "2", "--device", "cpu"])
         .arg("--data")
@@ -73,7 +84,7 @@ pub fn train(data: &Path, out: &Path, extra: &[&str]) -> Output {
         .arg("--out")
         .arg(out)
         .args(extra);
-    cmd.output().unwrap()
+    cmd
 }
 
 pub fn stderr(output: &Output) -> String {
