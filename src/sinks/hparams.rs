@@ -14,9 +14,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use tensorboard_proto::api::{DataType, Experiment, HParamInfo, MetricInfo, MetricName, Status};
 use tensorboard_proto::plugin_hparams::{HParamsPluginData, SessionEndInfo, SessionStartInfo};
-use tensorboard_proto::summary::{
-    Summary, SummaryMetadata, SummaryMetadata_PluginData, Summary_Value,
-};
+use tensorboard_proto::summary::Summary;
 use tensorboard_proto::tensor::TensorProto;
 use tensorboard_proto::tensor_shape::{TensorShapeProto, TensorShapeProto_Dim};
 use tensorboard_proto::types::DataType as TensorType;
@@ -71,14 +69,9 @@ fn proto_value(value: &Value) -> Option<ProtoValue> {
 /// writer makes it.
 fn plugin_summary(tag: &str, mut data: HParamsPluginData) -> Summary {
     data.set_version(0);
-    let mut plugin = SummaryMetadata_PluginData::new();
-    plugin.set_plugin_name("hparams".into());
-    plugin.set_content(
-        data.write_to_bytes()
-            .expect("an in-memory message serialises"),
-    );
-    let mut metadata = SummaryMetadata::new();
-    metadata.set_plugin_data(plugin);
+    let content = data
+        .write_to_bytes()
+        .expect("an in-memory message serialises");
     let mut dim = TensorShapeProto_Dim::new();
     dim.set_size(0);
     let mut shape = TensorShapeProto::new();
@@ -86,13 +79,7 @@ fn plugin_summary(tag: &str, mut data: HParamsPluginData) -> Summary {
     let mut tensor = TensorProto::new();
     tensor.set_dtype(TensorType::DT_FLOAT);
     tensor.set_tensor_shape(shape);
-    let mut value = Summary_Value::new();
-    value.set_tag(tag.into());
-    value.set_metadata(metadata);
-    value.set_tensor(tensor);
-    let mut summary = Summary::new();
-    summary.set_value(RepeatedField::from_vec(vec![value]));
-    summary
+    super::tensorboard::plugin_tensor_summary(tag, "hparams", Some(content), tensor)
 }
 
 /// One session's start: its settings (those that are not a number, string or boolean

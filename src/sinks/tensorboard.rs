@@ -50,14 +50,28 @@ fn event_files(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// A summary of one string (a scalar string tensor) for the plugin `plugin`.
 fn string_summary(tag: &str, plugin: &str, bytes: Vec<u8>) -> Summary {
-    let mut data = SummaryMetadata_PluginData::new();
-    data.set_plugin_name(plugin.into());
-    let mut metadata = SummaryMetadata::new();
-    metadata.set_plugin_data(data);
     let mut tensor = TensorProto::new();
     tensor.set_dtype(DataType::DT_STRING);
     tensor.set_tensor_shape(TensorShapeProto::new());
     tensor.set_string_val(RepeatedField::from_vec(vec![bytes]));
+    plugin_tensor_summary(tag, plugin, None, tensor)
+}
+
+/// The summary of `tag` holding `tensor`, for the plugin `plugin` with its `content`
+/// (the plugin's own serialised data, if it has any).
+pub(super) fn plugin_tensor_summary(
+    tag: &str,
+    plugin: &str,
+    content: Option<Vec<u8>>,
+    tensor: TensorProto,
+) -> Summary {
+    let mut data = SummaryMetadata_PluginData::new();
+    data.set_plugin_name(plugin.into());
+    if let Some(content) = content {
+        data.set_content(content);
+    }
+    let mut metadata = SummaryMetadata::new();
+    metadata.set_plugin_data(data);
     let mut value = Summary_Value::new();
     value.set_tag(tag.into());
     value.set_metadata(metadata);
