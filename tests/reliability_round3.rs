@@ -82,14 +82,7 @@ fn sweep_refuses_zero_jobs_and_zero_threads_up_front() {
     train_support::tiny_experiment(&experiment, "zero", &data);
     let runs = dir.path().join("runs");
     for flag in ["--jobs", "--threads"] {
-        let (code, out) = run(&[
-            "sweep",
-            experiment.to_str().unwrap(),
-            "--runs",
-            runs.to_str().unwrap(),
-            flag,
-            "0",
-        ]);
+        let (code, out) = sweep(&experiment, &runs, &[flag, "0"]);
         assert_ne!(code, Some(0), "{flag} 0 was accepted: {out}");
         assert!(out.contains(flag) && out.contains("at least 1"), "{out}");
         assert!(!runs.join("zero").exists(), "{flag} 0: nothing is started");
@@ -219,17 +212,16 @@ fn swept(
     let experiment = dir.join(format!("{name}.json"));
     train_support::tiny_experiment(&experiment, name, &data);
     let runs = dir.join("runs");
-    let (code, out) = run(&[
-        "sweep",
-        experiment.to_str().unwrap(),
-        "--runs",
-        runs.to_str().unwrap(),
-        "--threads",
-        "1",
-    ]);
+    let (code, out) = sweep(&experiment, &runs, &["--threads", "1"]);
     assert_eq!(code, Some(0), "{out}");
     let run_dirs = train_support::plan_run_dirs(&runs, name);
     (experiment, runs, run_dirs)
+}
+
+/// `scalefree sweep EXPERIMENT --runs RUNS EXTRA…`: its exit code and output.
+fn sweep(experiment: &Path, runs: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    let (experiment, runs) = (experiment.to_str().unwrap(), runs.to_str().unwrap());
+    run(&[&["sweep", experiment, "--runs", runs][..], extra].concat())
 }
 
 fn report(experiment: &Path, runs: &Path, out: &Path) -> (Option<i32>, String) {
@@ -285,14 +277,7 @@ fn a_damaged_run_is_reported_as_damaged_and_the_others_still_are() {
     // A sweep goes on past the damaged run, leaves its files as they are, and says so
     // (a non-zero exit: one run is unresolved).
     let damaged_summary = std::fs::read(run_dirs[0].join("summary.json")).unwrap();
-    let (code, out) = run(&[
-        "sweep",
-        experiment.to_str().unwrap(),
-        "--runs",
-        runs.to_str().unwrap(),
-        "--threads",
-        "1",
-    ]);
+    let (code, out) = sweep(&experiment, &runs, &["--threads", "1"]);
     assert_eq!(code, Some(1), "{out}");
     assert!(
         out.contains("3 already done, 0 to run, 1 damaged")
@@ -313,13 +298,7 @@ fn report_leaves_out_stale_runs_and_says_which() {
     let mut spec = train_support::read_json(&experiment);
     spec["base"]["batch_size"] = json!(16);
     std::fs::write(&experiment, spec.to_string()).unwrap();
-    let (code, out) = run(&[
-        "sweep",
-        experiment.to_str().unwrap(),
-        "--runs",
-        runs.to_str().unwrap(),
-        "--dry-run",
-    ]);
+    let (code, out) = sweep(&experiment, &runs, &["--dry-run"]);
     assert!(out.contains("stale"), "{code:?} {out}");
 
     let (code, out) = report(&experiment, &runs, &dir.path().join("report"));
@@ -385,13 +364,7 @@ fn grid_paths_never_make_a_file_name_leave_the_experiment_folder() {
         "grids": [ { "data": ["/a/b", "../b", "../../escape"] } ]
     });
     std::fs::write(&experiment, spec.to_string()).unwrap();
-    let (code, out) = run(&[
-        "sweep",
-        experiment.to_str().unwrap(),
-        "--runs",
-        runs.to_str().unwrap(),
-        "--dry-run",
-    ]);
+    let (code, out) = sweep(&experiment, &runs, &["--dry-run"]);
     assert_eq!(code, Some(0), "{out}");
     let folder = runs.join("paths");
     let plan = train_support::read_json(&folder.join("plan.json"));
@@ -422,13 +395,7 @@ fn grid_paths_never_make_a_file_name_leave_the_experiment_folder() {
 
     let spec = json!({ "name": "paths", "grids": [ { "out": ["/tmp/x", "y"] } ] });
     std::fs::write(&experiment, spec.to_string()).unwrap();
-    let (code, out) = run(&[
-        "sweep",
-        experiment.to_str().unwrap(),
-        "--runs",
-        runs.to_str().unwrap(),
-        "--dry-run",
-    ]);
+    let (code, out) = sweep(&experiment, &runs, &["--dry-run"]);
     assert_ne!(code, Some(0), "{out}");
     assert!(out.contains("`out` cannot vary in a grid"), "{out}");
 }
