@@ -93,8 +93,12 @@ impl Precision {
     pub fn check_device(self, device: tch::Device) -> Result<()> {
         if self == Precision::F16 && !device.is_cuda() {
             bail!(
-                "--precision f16 needs a CUDA device (this run is on {device:?}); on the CPU \
-                 use --precision bf16 (or fp32)"
+                "--precision f16 needs a CUDA device, and this run trains on {}; there use \
+                 --precision bf16 (or fp32)",
+                match device {
+                    tch::Device::Cpu => "the CPU".to_string(),
+                    other => format!("{other:?}"),
+                }
             );
         }
         Ok(())
