@@ -11,9 +11,9 @@
 //! Usage: bench_train [--data PATH] [--steps N] [--reps N] [--threads N] [--out DIR]
 #[path = "../crates/optim/examples/bench_optim/support.rs"]
 mod support;
-use scalefree::commands::train::{train, RunOptions};
 use scalefree::config::RunConfig;
 use scalefree::rundir::RunDir;
+use scalefree::training_run::{train, RunOptions};
 use serde_json::json;
 use std::path::PathBuf;
 use support::{arg, median};

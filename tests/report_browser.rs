@@ -4,7 +4,7 @@ mod report_support;
 mod require;
 
 use report_support::{expected_pngs, write_experiment, EXPERIMENT};
-use scalefree::commands::report::{generate, ReportArgs};
+use scalefree::report::generate;
 
 const BROWSER_TEST: &str = "every_image_of_the_page_loads_in_headless_chromium";
 
@@ -21,12 +21,7 @@ fn every_image_of_the_page_loads_in_headless_chromium() {
     let tmp = tempfile::tempdir().unwrap();
     let runs = tmp.path().join("runs");
     write_experiment(&runs);
-    let written = generate(&ReportArgs {
-        experiment: EXPERIMENT.into(),
-        runs: runs.clone(),
-        out: tmp.path().join("report"),
-    })
-    .unwrap();
+    let written = generate(EXPERIMENT, &runs, &tmp.path().join("report")).unwrap();
     let page = written.dir.canonicalize().unwrap().join("index.html");
     let url = format!("file://{}", page.display());
     let dom = browser::dump_dom(&browser, &url, 5000, &[]);

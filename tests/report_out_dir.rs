@@ -4,15 +4,16 @@
 mod report_support;
 
 use report_support::{write_experiment, EXPERIMENT};
-use scalefree::commands::report::{generate, ReportArgs};
+use scalefree::report::{generate, Written};
 use std::path::Path;
 
-fn args(runs: &Path, out: &Path) -> ReportArgs {
-    ReportArgs {
-        experiment: EXPERIMENT.into(),
-        runs: runs.to_path_buf(),
-        out: out.to_path_buf(),
-    }
+/// Where the runs are and where the report goes.
+fn args<'a>(runs: &'a Path, out: &'a Path) -> (&'a Path, &'a Path) {
+    (runs, out)
+}
+
+fn report_of((runs, out): (&Path, &Path)) -> anyhow::Result<Written> {
+    generate(EXPERIMENT, runs, out)
 }
 
 #[test]
@@ -26,7 +27,7 @@ fn a_folder_of_the_users_files_is_refused_and_left_untouched() {
     std::fs::write(mine.join("index.html"), "<h1>my page</h1>").unwrap();
     std::fs::write(mine.join("notes.txt"), "a week of notes").unwrap();
 
-    let Err(e) = generate(&args(&runs, &out)) else {
+    let Err(e) = report_of(args(&runs, &out)) else {
         panic!("the report was written into a folder of the user's files");
     };
     let message = format!("{e:#}");
@@ -53,8 +54,8 @@ fn an_earlier_report_of_the_experiment_is_replaced() {
     let runs = tmp.path().join("runs");
     write_experiment(&runs);
     let out = tmp.path().join("report");
-    let first = generate(&args(&runs, &out)).unwrap();
-    let second = generate(&args(&runs, &out)).unwrap();
+    let first = report_of(args(&runs, &out)).unwrap();
+    let second = report_of(args(&runs, &out)).unwrap();
     assert_eq!(first.dir, second.dir);
     assert!(second.dir.join("index.html").is_file());
 }

@@ -4,17 +4,18 @@ mod report_support;
 
 use optim::DecayMode::{Decoupled as AdamW, L2};
 use report_support::{expected_pngs, run_name, write_experiment, EXPERIMENT};
-use scalefree::commands::report::{generate, ReportArgs};
+use scalefree::report::{generate, Written};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
-fn args(runs: &Path, out: &Path, experiment: &str) -> ReportArgs {
-    ReportArgs {
-        experiment: experiment.into(),
-        runs: runs.to_path_buf(),
-        out: out.to_path_buf(),
-    }
+/// Where the runs are, where the report goes, and the experiment.
+fn args<'a>(runs: &'a Path, out: &'a Path, experiment: &'a str) -> (&'a Path, &'a Path, &'a str) {
+    (runs, out, experiment)
+}
+
+fn report_of((runs, out, experiment): (&Path, &Path, &str)) -> anyhow::Result<Written> {
+    generate(experiment, runs, out)
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -27,7 +28,7 @@ fn report() -> &'static (tempfile::TempDir, Value) {
     REPORT.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap();
         write_experiment(&tmp.path().join("runs"));
-        generate(&args(
+        report_of(args(
             &tmp.path().join("runs"),
             &tmp.path().join("report"),
             EXPERIMENT,
@@ -267,12 +268,7 @@ fn an_experiment_file_path_names_the_experiment() {
     write_experiment(&runs);
     let file = tmp.path().join("other-stem.json");
     std::fs::write(&file, r#"{"name": "synth", "grids": [{}]}"#).unwrap();
-    let written = generate(&args(
-        &runs,
-        &tmp.path().join("out"),
-        file.to_str().unwrap(),
-    ))
-    .unwrap();
+    let written = report_of(args(&runs, &tmp.path().join("out"), file.to_str().unwrap())).unwrap();
     assert_eq!(written.dir, tmp.path().join("out").join("synth"));
     assert!(written.dir.join("index.html").is_file());
 }
@@ -341,7 +337,7 @@ fn an_unreadable_run_file_leaves_that_run_out_as_damaged_naming_it() {
     std::fs::write(&broken, "{ not json").unwrap();
     let scales = plan.runs[6].dir().join("scales.jsonl");
     std::fs::write(&scales, "{\"step\": oops}\n").unwrap();
-    let written = generate(&args(&runs, &tmp.path().join("out"), EXPERIMENT))
+    let written = report_of(args(&runs, &tmp.path().join("out"), EXPERIMENT))
         .expect("damaged runs are reported, not fatal");
     let report = written.report;
     assert_eq!(report.counts.damaged, 2);
@@ -364,7 +360,7 @@ fn a_plan_with_no_run_started_still_gives_a_report_of_grey_heatmaps() {
     for run in &plan.runs {
         let _ = std::fs::remove_dir_all(run.dir());
     }
-    let written = generate(&args(&runs, &tmp.path().join("out"), EXPERIMENT)).unwrap();
+    let written = report_of(args(&runs, &tmp.path().join("out"), EXPERIMENT)).unwrap();
     let files: Vec<&str> = written
         .report
         .figures

@@ -1,9 +1,9 @@
 //! The report over seeds, on hand-made run directories whose numbers are known: means
 //! with their 95 % CIs, the AdamW − Adam-ℓ2 gap paired by seed, and claim 4's verdict
 //! for an intervention group beside its group without factors.
-use scalefree::commands::report::{generate, ReportArgs};
 use scalefree::config::RunConfig;
 use scalefree::experiment::{Plan, PlannedRun};
+use scalefree::report::generate;
 use scalefree::rundir::{RunDir, RunStatus, Summary};
 use serde_json::json;
 use std::path::Path;
@@ -78,12 +78,7 @@ fn the_report_gives_means_with_cis_paired_gaps_and_claim_4s_verdict() {
     let dir = tempfile::tempdir().unwrap();
     let runs = dir.path().join("runs");
     write_runs(&runs);
-    let written = generate(&ReportArgs {
-        experiment: "seeds".into(),
-        runs,
-        out: dir.path().join("report"),
-    })
-    .unwrap();
+    let written = generate("seeds", &runs, &dir.path().join("report")).unwrap();
     let report = serde_json::to_value(&written.report).unwrap();
     let groups = report["groups"].as_array().unwrap();
     assert_eq!(groups.len(), 2, "one group without factors, one with");

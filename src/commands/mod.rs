@@ -6,14 +6,3 @@ pub mod models;
 pub mod report;
 pub mod sweep;
 pub mod train;
-
-/// `items` without repeats, in the order they first come.
-pub fn distinct<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
-    let mut out = Vec::new();
-    for item in items {
-        if !out.contains(&item) {
-            out.push(item);
-        }
-    }
-    out
-}

@@ -1,19 +1,11 @@
-//! `scalefree train`: the run's configuration → data → [`Trainer`] → the run directory
-//! (metrics, scales, summary, checkpoints) and TensorBoard, with resume, signals and a
-//! progress bar.
-use crate::config::{
-    compare, parse_device, DatasetName, FactorSpec, Layout, Precision, RunConfig, ScheduleName,
-};
-use crate::data::{self, RunLoaders};
-use crate::environment::Environment;
-use crate::rundir::{checkpoint, RunDir, RunRecorder, RunStatus};
-use crate::sinks::progress::Progress;
-use crate::sinks::run_board::RunBoard;
-use crate::sinks::tensorboard::Board;
-use crate::train::{
-    device, GradientHooks, Plan, Position, Session, SessionData, StopRequest, Trainer, TrainerSpec,
-};
-use anyhow::{bail, Context, Result};
+//! `scalefree train`: the flags (and run file) → the run's configuration → a training run
+//! ([`crate::training_run`]) with resume, signals and a progress bar.
+use crate::config::flag_values::finite;
+use crate::config::{compare, DatasetName, FactorSpec, Layout, Precision, RunConfig, ScheduleName};
+use crate::rundir::{RunDir, RunStatus};
+use crate::train::StopRequest;
+pub use crate::training_run::{train, Outcome, RunOptions};
+use anyhow::{bail, Result};
 use clap::Args;
 use optim::DecayMode;
 use serde::Serialize;
@@ -23,7 +15,7 @@ use std::path::PathBuf;
 
 /// Every flag is a setting of the run file (`--batch-size` ↔ `batch_size`); flags given
 /// override the file. Serialised, the flags that were given are those settings; so every
-/// float flag is parsed by [`parse_finite`] (JSON would turn NaN into "not given").
+/// float flag is parsed by [`finite`] (JSON would turn NaN into "not given").
 #[derive(Args, Default, Debug, Serialize)]
 pub struct TrainArgs {
     /// JSON run file; flags given as well override its fields.
@@ -50,16 +42,16 @@ pub struct TrainArgs {
     #[arg(long, value_parser = parse_optimizer)]
     pub optimizer: Option<DecayMode>,
     /// Initial step size η_0.
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_finite)]
+    #[arg(long, allow_hyphen_values = true, value_parser = finite)]
     pub lr: Option<f64>,
     /// Weight decay λ as in the paper (AdamW decays by λ·η_t/η_0 per step).
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_finite)]
+    #[arg(long, allow_hyphen_values = true, value_parser = finite)]
     pub wd: Option<f64>,
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_finite)]
+    #[arg(long, allow_hyphen_values = true, value_parser = finite)]
     pub beta1: Option<f64>,
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_finite)]
+    #[arg(long, allow_hyphen_values = true, value_parser = finite)]
     pub beta2: Option<f64>,
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_finite)]
+    #[arg(long, allow_hyphen_values = true, value_parser = finite)]
     pub eps: Option<f64>,
     /// AMSGrad: the running maximum of v (then bias-corrected, as PyTorch does).
     #[arg(long, conflicts_with = "no_amsgrad")]
@@ -75,7 +67,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub step_every: Option<u32>,
     /// Step schedule: factor per decay.
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_finite)]
+    #[arg(long, allow_hyphen_values = true, value_parser = finite)]
     pub step_gamma: Option<f64>,
     /// warmup-cosine: warm-up epochs.
     #[arg(long)]
@@ -91,12 +83,12 @@ pub struct TrainArgs {
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// Multiply the loss the gradients see by this (reported losses are divided back).
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_finite)]
+    #[arg(long, allow_hyphen_values = true, value_parser = finite)]
     pub loss_mult: Option<f64>,
     #[arg(long)]
     pub seed: Option<u64>,
     /// Hold out this fraction of the training set and evaluate on it instead of the test set.
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_finite)]
+    #[arg(long, allow_hyphen_values = true, value_parser = finite)]
     pub val_fraction: Option<f64>,
     /// Evaluate every N epochs and after the last step (0 = never, for benchmarks).
     #[arg(long)]
@@ -148,25 +140,6 @@ fn parse_optimizer(s: &str) -> Result<DecayMode, String> {
     s.parse()
 }
 
-/// A float flag's value: a finite number. NaN, ±inf and what overflows to inf (`1e309`)
-/// are refused here, because the flags reach the configuration as JSON, where a
-/// non-finite number becomes `null`, which reads as "not given" and so the default.
-fn parse_finite(s: &str) -> Result<f64, String> {
-    let value: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{s}` is not a number"))?;
-    if value.is_finite() {
-        Ok(value)
-    } else if value.is_nan() || s.to_ascii_lowercase().contains("inf") {
-        Err(format!("must be a finite number, not {s}"))
-    } else {
-        Err(format!(
-            "must be a finite number; {s} is beyond a float64's range (±1.8e308)"
-        ))
-    }
-}
-
 impl TrainArgs {
     /// The flags that were given, as flat settings (see [`crate::config::keys`]).
     pub fn settings(&self) -> Map<String, Value> {
@@ -195,24 +168,6 @@ impl TrainArgs {
         };
         base.with_settings(&self.settings())
     }
-}
-
-/// How a run ended, and where it wrote.
-pub struct Outcome {
-    pub status: RunStatus,
-    pub run_dir: PathBuf,
-}
-
-/// How the loop presents itself, beside what the configuration says.
-#[derive(Clone, Debug, Default)]
-pub struct RunOptions {
-    /// Continue from the run directory's last checkpoint.
-    pub resume: bool,
-    /// No progress bar; one line per evaluation.
-    pub quiet: bool,
-    /// Raised by SIGINT/SIGTERM (or by the caller): the run stops after its current
-    /// step with a checkpoint and a summary.
-    pub stop: StopRequest,
 }
 
 /// Reads the flags (and run file), and refuses a run directory that holds another run.
@@ -252,155 +207,4 @@ pub fn run(args: &TrainArgs) -> Result<Outcome> {
         stop: StopRequest::on_signals(),
     };
     train(&config, &options)
-}
-
-/// The run's loaders, from its data settings.
-fn open_data(config: &RunConfig, device: tch::Device) -> Result<RunLoaders> {
-    let kind = config.data.dataset.kind();
-    let dataset = data::open(kind, &config.data_source())?;
-    let seed = config.training.seed;
-    let splits = data::splits(
-        &dataset,
-        config.data.val_fraction,
-        config.data.train_subset,
-        seed,
-    )?;
-    data::loaders(splits, kind, config.data.batch_size, seed, device)
-}
-
-/// The session of the run `config` describes: its trainer with the run's gradient hooks
-/// and factors, and its plan.
-fn open_session(
-    config: &RunConfig,
-    dir: &RunDir,
-    data: &RunLoaders,
-    device: tch::Device,
-    options: &RunOptions,
-) -> Result<Session> {
-    let mut trainer = Trainer::new(&TrainerSpec::from_run(config, data.classes, device), device)?
-        .with_hooks(GradientHooks {
-            loss_mult: config.training.loss_mult,
-            ..Default::default()
-        });
-    // An intervention's factors: those this run already fixed (an `equalize` measured on
-    // its first batch), else the ones the setting names.
-    match dir.read_factors()? {
-        Some(factors) if options.resume => trainer.set_layer_factors(&factors)?,
-        _ => trainer
-            .use_factors(&config.training.grad_factors, config.training.factor_seed)
-            .with_context(|| format!("--grad-factors {}", config.training.grad_factors))?,
-    }
-    let steps_per_epoch = data.train.batches_per_epoch() as u64;
-    let epochs = config.training.epochs;
-    let total_steps =
-        (epochs as u64 * steps_per_epoch).min(config.training.max_steps.unwrap_or(u64::MAX));
-    let plan = Plan {
-        epochs,
-        steps_per_epoch,
-        total_steps,
-        lr0: config.optimizer.lr,
-        schedule: config.schedule(steps_per_epoch, total_steps),
-        eval_every: config.training.eval_every,
-        hist_every: config.training.hist_every,
-    };
-    Ok(Session::new(trainer, plan, device, options.stop.clone()))
-}
-
-/// The checkpoint a resumed run continues from, loaded into the session's trainer.
-fn load_checkpoint(
-    config: &RunConfig,
-    dir: &RunDir,
-    session: &mut Session,
-) -> Result<Option<checkpoint::Resume>> {
-    let Some(checkpoint_dir) = checkpoint::latest(dir.path())? else {
-        let dir = dir.path().display();
-        eprintln!("no checkpoint in {dir}; starting from the beginning");
-        return Ok(None);
-    };
-    let resume = checkpoint::load(&checkpoint_dir, session.trainer_mut())?;
-    let position = &resume.position;
-    refuse_resume_past_the_end(config, dir, position, session.plan().total_steps)?;
-    eprintln!(
-        "resuming {} at step {} ({})",
-        dir.path().display(),
-        position.step,
-        checkpoint::describe(position)
-    );
-    Ok(Some(resume))
-}
-
-/// Trains (or resumes) the run `config` describes, into its run directory: a session
-/// observed by TensorBoard, the progress bar and the run directory, in that order (the
-/// events are on the disk before a checkpoint or the summary is written).
-pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
-    let dir = RunDir::new(config.run_dir());
-    device::set_threads(config.runtime.threads);
-    if config.runtime.device != "cpu" {
-        // `auto` would train on the CPU, `cuda` fail, when the driver is too old for the wheel.
-        crate::cuda_driver::refuse_unusable_gpus(&format!("--device {}", config.runtime.device))?;
-    }
-    let device = parse_device(&config.runtime.device)?;
-    config.training.precision.check_device(device)?;
-    device::configure(device);
-    let data = open_data(config, device)?;
-    let mut session = open_session(config, &dir, &data, device, options)?;
-    // One writer per run directory, from here until this process ends.
-    let _lock = dir.claim("scalefree train")?;
-    let resumed_at = match options.resume {
-        true => load_checkpoint(config, &dir, &mut session)?,
-        false => None,
-    };
-    let environment = Environment::detect();
-    let mut recorder = RunRecorder::start(
-        dir.clone(),
-        config,
-        &environment,
-        resumed_at.as_ref(),
-        session.plan(),
-    )?;
-    let first_step = resumed_at.as_ref().map_or(0, |r| r.position.step);
-    let mut board = RunBoard::new(
-        Board::open(&dir.tensorboard_dir(), Some(first_step))?,
-        config,
-    )?;
-    if let Some(resume) = resumed_at {
-        session.resume_at(resume.position, recorder.last_evaluation())?;
-    }
-    let plan = session.plan();
-    let mut progress = Progress::new(options.quiet, plan.epochs, plan.steps_per_epoch);
-    let data = SessionData {
-        train: &data.train,
-        eval: &data.eval,
-        eval_split: data.eval_name,
-    };
-    let status = session.run(&data, &mut [&mut board, &mut progress, &mut recorder])?;
-    Ok(Outcome {
-        status,
-        run_dir: dir.path().to_path_buf(),
-    })
-}
-
-/// A resumed run cannot go back: `--epochs`/`--max-steps` that end before the checkpoint
-/// are refused, naming the setting and what would be valid.
-fn refuse_resume_past_the_end(
-    config: &RunConfig,
-    dir: &RunDir,
-    position: &Position,
-    total_steps: u64,
-) -> Result<()> {
-    if position.step <= total_steps {
-        return Ok(());
-    }
-    let (field, value) = match config.training.max_steps {
-        Some(max) if max == total_steps => ("max_steps", max.to_string()),
-        _ => ("epochs", config.training.epochs.to_string()),
-    };
-    bail!(
-        "cannot resume {} with `{field}` = {value}: that ends at step {total_steps}, but the \
-         run's checkpoint is already at step {} ({}); resume with a `{field}` that reaches at \
-         least that far (or without --max-steps), or start a new run with --out",
-        dir.path().display(),
-        position.step,
-        checkpoint::describe(position)
-    )
 }

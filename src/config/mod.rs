@@ -8,6 +8,7 @@
 //! differ, by the settings' roles.
 pub mod compare;
 pub mod factors;
+pub mod flag_values;
 pub mod keys;
 mod lane;
 pub use lane::SEED;

@@ -20,6 +20,7 @@
 //! `scalefree report` read it.
 mod folder;
 mod plan;
+pub mod stale;
 
 pub use folder::ExperimentDir;
 pub use plan::{Plan, PlannedRun};

@@ -14,7 +14,7 @@
 //! | `grad_factors.json` | once known: the per-layer gradient factors of an intervention |
 //! | `checkpoint/` | weights, optimizer state, the loop's position, their checksums ([`checkpoint`]) |
 //! | `checkpoint.old/` | while training: the checkpoint before the last |
-//! | `tb/` | TensorBoard events ([`crate::sinks::tensorboard`]), the run's HParams session ([`crate::sinks::run_board`]) |
+//! | `tb/` | TensorBoard events ([`crate::sinks::tensorboard`]), the run's HParams session ([`crate::observers::run_board`]) |
 //! | `run.lock` | held by the one process writing the run ([`lock`]) |
 //! | `train.log` | a sweep's run: the output of its `scalefree train` |
 //!

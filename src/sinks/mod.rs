@@ -1,8 +1,7 @@
-//! Where results go: atomic file writes, JSON-lines files and TensorBoard event files;
-//! TensorBoard and the terminal as a training session's observers.
+//! Writers, and nothing that knows of a training run: atomic file writes, JSON-lines
+//! files, TensorBoard event files and HParams summaries. The session's observers that use
+//! them live in `crate::observers`.
 pub mod atomic;
 pub mod hparams;
 pub mod jsonl;
-pub mod progress;
-pub mod run_board;
 pub mod tensorboard;

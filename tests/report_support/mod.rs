@@ -216,9 +216,9 @@ pub fn run_name(bn: bool, optimizer: DecayMode, lr: f64, wd: f64) -> String {
 
 /// The report's files for the synthetic experiment, with their pixel sizes.
 pub fn expected_pngs() -> Vec<(&'static str, (u32, u32))> {
-    let heatmap = scalefree::commands::report::heatmap::figure_size(2, 2, 2);
-    let curves = scalefree::commands::report::curves::SIZE;
-    let hist = scalefree::commands::report::histograms::figure_size(2, 2);
+    let heatmap = scalefree::report::heatmap::figure_size(2, 2, 2);
+    let curves = scalefree::report::curves::SIZE;
+    let hist = scalefree::report::histograms::figure_size(2, 2);
     vec![
         ("heatmap-resnet20-nobn.png", heatmap),
         ("heatmap-resnet20-bn.png", heatmap),

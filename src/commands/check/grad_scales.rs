@@ -9,7 +9,7 @@
 use super::input::Input;
 use super::options::{at_least_one, model_name, non_negative, InputArgs, OptimizerArgs};
 use super::present::{device_label, fixed, CommonSettings, OutputArgs, Verdict};
-use crate::commands::distinct;
+use crate::distinct::distinct;
 use crate::plot::{draw_png, octave_panel, plot_error, OctaveSeries};
 use crate::scales::{
     log2_histograms, merge, spread, Log2Histogram, ScaleSpread, HIGH_OCTAVE, LOW_OCTAVE, MAX_ABS,

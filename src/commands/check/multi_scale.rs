@@ -12,8 +12,8 @@
 use super::input::Input;
 use super::options::{at_least_one, non_negative, positive, InputArgs, ModelArgs};
 use super::present::{device_label, fixed, OutputArgs, Verdict};
-use crate::commands::distinct;
 use crate::config::FactorSpec;
+use crate::distinct::distinct;
 use crate::plot::{
     display_name, draw_png, extremes, font, legend, line, optimizer_color, plot_error,
 };

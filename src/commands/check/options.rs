@@ -1,52 +1,13 @@
 //! The options every check shares with `scalefree train` (model, data, seed, device,
 //! threads, Adam's moments), their parsers, and how a check builds its optimizer.
-use crate::config::{parse_device, DatasetName};
+use crate::config::flag_values::device_name;
+pub use crate::config::flag_values::{at_least_one, beta, model_name, non_negative, positive};
+use crate::config::parse_device;
+use crate::config::DatasetName;
 use clap::Args;
 use optim::{AdamConfig, DecayMode};
 use std::path::PathBuf;
-use std::str::FromStr;
 use tch::{Device, Kind};
-
-// ---- flag parsers: clap names the flag in the error, these say what is expected ----
-
-/// `s` as a `T` that `ok` accepts; else what was `expected`.
-fn number<T: FromStr>(s: &str, ok: impl Fn(&T) -> bool, expected: &str) -> Result<T, String> {
-    s.parse::<T>()
-        .ok()
-        .filter(|v| ok(v))
-        .ok_or_else(|| expected.into())
-}
-
-pub fn positive(s: &str) -> Result<f64, String> {
-    let ok = |v: &f64| v.is_finite() && *v > 0.0;
-    number(s, ok, "must be a finite number > 0")
-}
-
-pub fn non_negative(s: &str) -> Result<f64, String> {
-    let ok = |v: &f64| v.is_finite() && *v >= 0.0;
-    number(s, ok, "must be a finite number >= 0")
-}
-
-pub fn beta(s: &str) -> Result<f64, String> {
-    number(s, |v| (0.0..1.0).contains(v), "must be a number in [0, 1)")
-}
-
-/// A count (`usize`) or a number of steps (`u64`).
-pub fn at_least_one<T: FromStr + PartialOrd + From<u8>>(s: &str) -> Result<T, String> {
-    number(s, |v| *v >= T::from(1), "must be a whole number >= 1")
-}
-
-pub fn model_name(s: &str) -> Result<String, String> {
-    models::parse_name(s)
-        .map(|_| s.to_string())
-        .map_err(|e| e.to_string())
-}
-
-fn device_name(s: &str) -> Result<String, String> {
-    parse_device(s)
-        .map(|_| s.to_string())
-        .map_err(|e| e.to_string())
-}
 
 /// The data (or random input) and where the work runs; the same flags as `scalefree train`.
 #[derive(Args, Debug, Clone)]

@@ -14,7 +14,7 @@ use super::options::{
 };
 use super::present::{device_label, fixed, sci, CommonSettings, OutputArgs, Verdict};
 use super::{distance, norm};
-use crate::commands::distinct;
+use crate::distinct::distinct;
 use crate::sinks::tensorboard::Board;
 use crate::train::lockstep::{self, Flow, LaneObserver};
 use crate::train::{GradientHooks, Session};

@@ -16,7 +16,7 @@ pub struct SummaryRefresh {
 
 /// Rewrites the summary run now; why it could not, if it could not.
 fn rewrite(plan: &Plan, folder: &ExperimentDir) -> Option<String> {
-    crate::commands::report::refresh_summary_run(plan, folder)
+    crate::report::refresh_summary_run(plan, folder)
         .err()
         .map(|e| format!("the summary run for TensorBoard was not written: {e:#}"))
 }

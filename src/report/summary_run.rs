@@ -20,10 +20,10 @@ use super::seeds;
 use super::table::{self, Report};
 use crate::config::keys;
 use crate::experiment::ExperimentDir;
+use crate::observers::run_board::hparams_metrics;
 use crate::plot::display_name;
 use crate::rundir::MetricsRow;
 use crate::sinks::hparams::{self, SettingDomain};
-use crate::sinks::run_board::hparams_metrics;
 use crate::sinks::tensorboard::Board;
 use crate::stats::{paired, Estimate, CLAIM4_RULE};
 use anyhow::{Context, Result};
@@ -369,8 +369,8 @@ fn log_claim4(collection: &Collection, board: &mut Board) -> Result<(usize, Vec<
     Ok((count, vec![category(title, charts)]))
 }
 
-/// The verdicts, the rule, and (with a report) its table, as text.
-fn log_text(collection: &Collection, report: Option<&Report>, board: &mut Board) {
+/// The verdicts, the rule, and the report's table, as text.
+fn log_text(collection: &Collection, report: &Report, board: &mut Board) {
     let rows = seeds::claim4_rows(collection);
     let verdicts = if rows.is_empty() {
         "No gradient-factor intervention beside the same settings without one in this \
@@ -381,9 +381,7 @@ fn log_text(collection: &Collection, report: Option<&Report>, board: &mut Board)
     };
     board.text("claim4/verdict", &verdicts, 0);
     board.text("claim4/rule", CLAIM4_RULE, 0);
-    if let Some(report) = report {
-        board.text("report/summary", &table::markdown(report), 0);
-    }
+    board.text("report/summary", &table::markdown(report), 0);
 }
 
 /// The report's figures, each as an image named after its file.
@@ -400,12 +398,14 @@ fn log_figures(report: &Report, dir: &Path, board: &mut Board) -> Result<usize> 
     Ok(report.figures.len())
 }
 
-/// Writes the summary run of `collection` in `folder`, replacing the one there; `report`:
-/// the report drawn from it and the folder of its figures.
+/// Writes the summary run of `collection` in `folder`, replacing the one there: `report`
+/// is the report's tables of it, `figures` the folder its figures were drawn into (none:
+/// a summary run without images).
 pub fn write(
     collection: &Collection,
     folder: &ExperimentDir,
-    report: Option<(&Report, &Path)>,
+    report: &Report,
+    figures: Option<&Path>,
 ) -> Result<Written> {
     let mut board = Board::replacing(&folder.summary_run_dir())?;
     let created = SystemTime::now()
@@ -436,9 +436,9 @@ pub fn write(
     let mut layout = Layout::new();
     layout.set_category(RepeatedField::from_vec(categories));
     board.custom_scalars_layout(&layout, 0);
-    log_text(collection, report.map(|(r, _)| r), &mut board);
-    let images = match report {
-        Some((report, dir)) => log_figures(report, dir, &mut board)?,
+    log_text(collection, report, &mut board);
+    let images = match figures {
+        Some(dir) => log_figures(report, dir, &mut board)?,
         None => 0,
     };
     let path = board.publish()?;

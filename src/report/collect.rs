@@ -1,9 +1,9 @@
 //! Reading an experiment's run directories into one table of results: each planned run
 //! with its state, grouped by (model, BN, loss multiplier) into (η_0, λ) grids per
 //! optimizer, each with its best cell.
-use crate::commands::distinct;
-use crate::commands::sweep::stale;
 use crate::config::{FactorSpec, RunConfig};
+use crate::distinct::distinct;
+use crate::experiment::stale;
 use crate::experiment::Plan;
 use crate::rundir::{LossRow, MetricsRow, RunDir, ScaleRow, Summary};
 pub use crate::rundir::{RunProgress, DIVERGED_ERROR};

@@ -28,6 +28,16 @@ pub struct SlurmOptions {
     pub runs_per_task: usize,
 }
 
+/// Runs per array task: they share a GPU, `runs_per_gpu` on each of the task's GPUs;
+/// CPU-only tasks keep one run each.
+pub fn runs_per_task(gpus_per_task: u32, runs_per_gpu: usize) -> usize {
+    if gpus_per_task > 0 {
+        runs_per_gpu * gpus_per_task as usize
+    } else {
+        1
+    }
+}
+
 /// One submission, recorded in `runs/<experiment>/slurm/jobs.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Submission {

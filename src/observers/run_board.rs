@@ -8,10 +8,10 @@
 //! before it (an interrupted one's end would otherwise stand for good), and the results
 //! are logged where the other scalars are (at an evaluation, at step 1, at the divergence),
 //! so that a resumed run's scalars are the straight run's.
-use super::hparams::{self, Metric};
-use super::tensorboard::Board;
 use crate::config::RunConfig;
 use crate::rundir::DIVERGED_ERROR;
+use crate::sinks::hparams::{self, Metric};
+use crate::sinks::tensorboard::Board;
 use crate::train::session::records_batch_loss;
 use crate::train::{Evaluation, Event, Observer};
 use anyhow::Result;

@@ -182,6 +182,37 @@ pub struct LocalOutcome {
     pub interrupted: bool,
 }
 
+impl LocalOutcome {
+    /// Every run ended as it should: none failed, none busy, not interrupted.
+    pub fn clean(&self) -> bool {
+        self.failed.is_empty() && self.busy.is_empty() && !self.interrupted
+    }
+
+    /// What the sweep says at its end: the counts, then a line per failed run.
+    pub fn lines(&self, experiment: &str) -> Vec<String> {
+        let busy = if self.busy.is_empty() {
+            String::new()
+        } else {
+            let n = self.busy.len();
+            format!(", {n} busy (another process is writing them)")
+        };
+        let interrupted = if self.interrupted {
+            ", interrupted (re-run to continue)"
+        } else {
+            ""
+        };
+        let mut lines = vec![format!(
+            "{experiment}: {} done, {} failed{busy}{interrupted}",
+            self.done,
+            self.failed.len(),
+        )];
+        for (name, why) in &self.failed {
+            lines.push(format!("  failed: {name} ({why})"));
+        }
+        lines
+    }
+}
+
 /// Makes `cmd`'s process receive SIGTERM when this thread (the sweep's main thread) ends,
 /// however it ends, SIGKILL included (Linux; elsewhere nothing is asked).
 fn die_with_parent(cmd: &mut Command) {

@@ -4,7 +4,7 @@
 //! quantity: optimizers side by side, with and without BN one above the other.
 use super::collect::{fmt_sci, Collection, Group};
 use super::figure::{centered, draw_png, Area, Figure};
-use crate::commands::distinct;
+use crate::distinct::distinct;
 use crate::plot::display_name;
 use crate::plot::{header, octave_panel, text, OctaveSeries};
 use crate::rundir::ScaleRow;

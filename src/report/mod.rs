@@ -1,0 +1,106 @@
+//! The experiment's results as a library: what its run directories hold ([`collect`]),
+//! results over seeds and claim 4 ([`seeds`]), the tables ([`table`]), the figures
+//! ([`heatmap`], [`curves`], [`histograms`], [`gap_spread`]), the page ([`html`]) and the
+//! experiment's summary run for TensorBoard ([`summary_run`]). It only reads run
+//! directories; `scalefree report` writes a report with it, a local sweep refreshes the
+//! summary run with it as runs end.
+pub mod collect;
+pub mod curves;
+pub mod figure;
+pub mod gap_spread;
+pub mod heatmap;
+pub mod histograms;
+pub mod html;
+mod out_dir;
+pub mod seeds;
+pub mod summary_run;
+pub mod table;
+
+use crate::experiment::{Experiment, ExperimentDir, Plan};
+use crate::sinks::atomic::{write_atomic, write_json_atomic};
+use anyhow::{bail, Result};
+use std::path::{Path, PathBuf};
+
+/// The experiment's name: given as is, or read from the experiment file given.
+pub fn experiment_name(spec: &str) -> Result<String> {
+    let path = Path::new(spec);
+    let looks_like_file = spec.ends_with(".json") || spec.contains('/') || path.is_file();
+    if !looks_like_file {
+        return Ok(spec.to_string());
+    }
+    if path.is_file() {
+        return Ok(Experiment::read(path)?.name);
+    }
+    match path.file_stem() {
+        Some(stem) => Ok(stem.to_string_lossy().into_owned()),
+        None => bail!(
+            "cannot tell the experiment's name from {spec:?}; give its name, e.g. cifar10-quick"
+        ),
+    }
+}
+
+/// What a report wrote.
+pub struct Written {
+    pub dir: PathBuf,
+    pub report: table::Report,
+    /// The summary run beside the runs, or why it could not be written (a read-only
+    /// copy of the runs still gets its report).
+    pub summary_run: Result<summary_run::Written>,
+}
+
+/// The report of `experiment` (its name or file) whose runs are under `runs`, written to
+/// `<out>/<experiment>/`: every figure, the tables, the page, and the summary run.
+pub fn generate(experiment: &str, runs: &Path, out: &Path) -> Result<Written> {
+    let name = experiment_name(experiment)?;
+    let folder = ExperimentDir::new(runs, &name);
+    let plan_path = folder.plan_path();
+    if !plan_path.exists() {
+        bail!(
+            "no plan at {}: run `scalefree sweep {experiment}` first (or pass --runs where the \
+             runs are)",
+            plan_path.display(),
+        );
+    }
+    let plan = folder.read_plan()?;
+    let collection = collect::collect(plan)?;
+    let dir = out.join(&name);
+    out_dir::claim(&dir, &name)?;
+    let report = draw(&collection, &dir)?;
+    write_json_atomic(&dir.join("summary.json"), &report)?;
+    write_atomic(&dir.join("summary.md"), table::markdown(&report).as_bytes())?;
+    write_atomic(&dir.join("index.html"), html::render(&report).as_bytes())?;
+    let summary_run = summary_run::write(&collection, &folder, &report, Some(&dir));
+    Ok(Written {
+        dir,
+        report,
+        summary_run,
+    })
+}
+
+/// Every figure of `collection`, drawn into `dir`, and the tables.
+fn draw(collection: &collect::Collection, dir: &Path) -> Result<table::Report> {
+    let mut figures = Vec::new();
+    for group in &collection.groups {
+        figures.push(heatmap::draw(collection, group, dir)?);
+    }
+    for group in &collection.groups {
+        if let Some(f) = curves::draw(collection, group, dir)? {
+            figures.push(f);
+        }
+    }
+    figures.extend(histograms::draw_all(collection, dir)?);
+    let mut report = table::build(collection, figures)?;
+    if let Some(figure) = gap_spread::draw(&report.groups, dir)? {
+        report.figures.push(figure);
+    }
+    Ok(report)
+}
+
+/// The summary run of the experiment `plan` in `folder`, from what its runs' files hold
+/// now, without the report's figures (a running sweep's view: drawing every PNG of a large
+/// grid takes seconds; `scalefree report` adds them).
+pub fn refresh_summary_run(plan: &Plan, folder: &ExperimentDir) -> Result<summary_run::Written> {
+    let collection = collect::collect(plan.clone())?;
+    let report = table::build(&collection, Vec::new())?;
+    summary_run::write(&collection, folder, &report, None)
+}
