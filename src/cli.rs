@@ -1,7 +1,9 @@
 //! The command line: one subcommand per job, each with its arguments beside its code in
-//! `commands/`.
+//! `commands/`; the help of every flag that is a run setting comes from the table of
+//! settings ([`keys::SETTINGS`]), so it is written once.
 use crate::commands::{check, info, models, report, sweep, train};
-use clap::{Parser, Subcommand};
+use crate::config::keys;
+use clap::{Arg, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -29,4 +31,43 @@ pub enum Command {
     Sweep(sweep::SweepArgs),
     /// Figures and tables of an experiment from its run directories.
     Report(report::ReportArgs),
+}
+
+/// The command line with every setting's help from the table: `train`'s flags are the
+/// settings, with the table's defaults; a check's flag that is a setting and has no help
+/// of its own gets the setting's help, not its default (a check has defaults of its own,
+/// which clap shows).
+pub fn command() -> clap::Command {
+    Cli::command().mut_subcommands(|sub| match sub.get_name() {
+        "train" => with_setting_help(sub, true),
+        "check" => sub.mut_subcommands(|check| with_setting_help(check, false)),
+        _ => sub,
+    })
+}
+
+/// Parses the process's arguments (exits with clap's message on bad input or `--help`).
+pub fn parse() -> Cli {
+    let matches = command().get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+fn with_setting_help(command: clap::Command, with_defaults: bool) -> clap::Command {
+    let ids: Vec<String> = command
+        .get_arguments()
+        .map(|a| a.get_id().to_string())
+        .collect();
+    ids.iter().fold(command, |command, id| {
+        let Some(setting) = keys::get(id) else {
+            return command;
+        };
+        command.mut_arg(id, |arg: Arg| {
+            if with_defaults {
+                arg.help(setting.help_with_default())
+            } else if arg.get_help().is_none() {
+                arg.help(setting.help)
+            } else {
+                arg
+            }
+        })
+    })
 }

@@ -1,6 +1,5 @@
 //! `scalefree`: the driver binary.
-use clap::Parser;
-use scalefree::cli::{Cli, Command};
+use scalefree::cli::Command;
 use scalefree::commands::{check, info, models, report, sweep, train};
 use scalefree::rundir::lock::Busy;
 use scalefree::rundir::{RunDir, RunStatus};
@@ -13,7 +12,7 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = Cli::parse();
+    let cli = scalefree::cli::parse();
     // `info` lists both versions before refusing; every other command refuses at once.
     if !matches!(cli.command, Command::Info(_)) {
         if let Err(mismatch) = scalefree::libtorch::check_loaded() {

@@ -31,6 +31,8 @@ pub struct SweepArgs {
     /// Where run directories go: <runs>/<experiment>/<run>.
     #[arg(long, default_value = "runs")]
     pub runs: PathBuf,
+    /// Where the runs go: local (this machine, as many at once as --jobs) or slurm (one
+    /// array job).
     #[arg(long, value_enum, default_value = "local")]
     pub backend: Backend,
     /// Write the plan and show it without running anything.
@@ -82,7 +84,9 @@ pub struct SweepArgs {
 pub enum SweepAction {
     /// Each run's state, from its directory and from squeue/sacct where available.
     Status {
+        /// Experiment file, or its name under experiments/ (cifar10-quick).
         experiment: String,
+        /// Where the run directories are: <runs>/<experiment>/<run>.
         #[arg(long, default_value = "runs")]
         runs: PathBuf,
     },

@@ -14,8 +14,10 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// Every flag is a setting of the run file (`--batch-size` ↔ `batch_size`); flags given
-/// override the file. Serialised, the flags that were given are those settings; so every
-/// float flag is parsed by [`finite`] (JSON would turn NaN into "not given").
+/// override the file. A setting's help and default are its row in the table of settings
+/// ([`crate::config::keys::SETTINGS`]), which [`crate::cli::command`] gives each flag.
+/// Serialised, the flags that were given are those settings; so every float flag is
+/// parsed by [`finite`] (JSON would turn NaN into "not given").
 #[derive(Args, Default, Debug, Serialize)]
 pub struct TrainArgs {
     /// JSON run file; flags given as well override its fields.
@@ -24,27 +26,21 @@ pub struct TrainArgs {
     pub config: Option<PathBuf>,
     #[arg(long, value_enum)]
     pub dataset: Option<DatasetName>,
-    /// Dataset location: official directory or .tar.gz, or image-folder directory or .tar.gz.
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// resnet20, resnet32, resnet44, resnet56, resnet110, resnet218, resnet1202, densenet100, …
     #[arg(long)]
     pub model: Option<String>,
-    /// With batch norm.
     #[arg(long, conflicts_with = "no_bn")]
     #[serde(skip)]
     pub bn: bool,
-    /// Without batch norm (the default).
+    /// Without batch norm: overrides a run file that sets --bn.
     #[arg(long)]
     #[serde(skip)]
     pub no_bn: bool,
-    /// adam-l2, adamw or adam-prox.
     #[arg(long, value_parser = parse_optimizer)]
     pub optimizer: Option<DecayMode>,
-    /// Initial step size η_0.
     #[arg(long, allow_hyphen_values = true, value_parser = finite)]
     pub lr: Option<f64>,
-    /// Weight decay λ as in the paper (AdamW decays by λ·η_t/η_0 per step).
     #[arg(long, allow_hyphen_values = true, value_parser = finite)]
     pub wd: Option<f64>,
     #[arg(long, allow_hyphen_values = true, value_parser = finite)]
@@ -53,73 +49,53 @@ pub struct TrainArgs {
     pub beta2: Option<f64>,
     #[arg(long, allow_hyphen_values = true, value_parser = finite)]
     pub eps: Option<f64>,
-    /// AMSGrad: the running maximum of v (then bias-corrected, as PyTorch does).
     #[arg(long, conflicts_with = "no_amsgrad")]
     #[serde(skip)]
     pub amsgrad: bool,
-    /// Without AMSGrad (the default; overrides a run file that sets it).
+    /// Without AMSGrad: overrides a run file that sets --amsgrad.
     #[arg(long)]
     #[serde(skip)]
     pub no_amsgrad: bool,
     #[arg(long, value_enum)]
     pub schedule: Option<ScheduleName>,
-    /// Step schedule: epochs between decays.
     #[arg(long)]
     pub step_every: Option<u32>,
-    /// Step schedule: factor per decay.
     #[arg(long, allow_hyphen_values = true, value_parser = finite)]
     pub step_gamma: Option<f64>,
-    /// warmup-cosine: warm-up epochs.
     #[arg(long)]
     pub warmup_epochs: Option<u32>,
     #[arg(long)]
     pub epochs: Option<u32>,
-    /// Stop after N optimizer steps (smoke tests, benchmarks).
     #[arg(long)]
     pub max_steps: Option<u64>,
-    /// Train on the first N training images after a seeded shuffle.
     #[arg(long)]
     pub train_subset: Option<usize>,
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Multiply the loss the gradients see by this (reported losses are divided back).
     #[arg(long, allow_hyphen_values = true, value_parser = finite)]
     pub loss_mult: Option<f64>,
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Hold out this fraction of the training set and evaluate on it instead of the test set.
     #[arg(long, allow_hyphen_values = true, value_parser = finite)]
     pub val_fraction: Option<f64>,
-    /// Evaluate every N epochs and after the last step (0 = never, for benchmarks).
     #[arg(long)]
     pub eval_every: Option<u32>,
-    /// Log gradient-scale histograms every N steps (0 = off).
     #[arg(long)]
     pub hist_every: Option<u64>,
-    /// Per-layer gradient factors: none, spread:D (c = 10^(D·U(−1,1)) per layer), equalize
-    /// (1/rms of each layer's first gradient) or a JSON file {"layer": factor}.
     #[arg(long)]
     pub grad_factors: Option<FactorSpec>,
-    /// Seed of spread:D's draw (independent of --seed).
     #[arg(long)]
     pub factor_seed: Option<u64>,
-    /// Convolutions and matrix products in fp32, bf16 (CPU or CUDA) or f16 (CUDA, with
-    /// dynamic loss scaling); weights, optimizer state, loss and logs stay float32.
     #[arg(long, value_enum)]
     pub precision: Option<Precision>,
-    /// cpu, cuda, cuda:N or auto.
     #[arg(long)]
     pub device: Option<String>,
-    /// Activation layout: auto (channels-last on CPU, NCHW on CUDA), nchw or channels-last.
     #[arg(long, value_enum)]
     pub layout: Option<Layout>,
-    /// CPU threads (libtorch and the data pipeline).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Run directory (default runs/<name>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Run name (default derived from the settings).
     #[arg(long)]
     pub name: Option<String>,
     /// Continue the run in the run directory from its last checkpoint.

@@ -1,8 +1,11 @@
-//! The run configuration's settings, in one table. On the command line, in experiment
-//! grids, in run files and in `config.json` every setting has one flat name (`lr`,
-//! `batch_size`); in the code (and in run files written in sections) it lives in a section
-//! (`optimizer.lr`, `data.batch_size`). Each row also says what the setting is to a run
-//! (its [`Role`]) and how it shows in a derived run name: resume checks, sweep staleness
+//! The run configuration's settings, in one table: every other place a setting shows is
+//! derived from its row. On the command line, in experiment grids, in run files and in
+//! `config.json` every setting has one flat name (`lr`, `batch_size`); in the code (and in
+//! run files written in sections) it lives in a section (`optimizer.lr`,
+//! `data.batch_size`). Each row also holds its default (from which
+//! [`RunConfig::default`] is built), its help (what `scalefree train --help` and
+//! docs/training.md say of it, with the default), what the setting is to a run (its
+//! [`Role`]) and how it shows in a derived run name: resume checks, sweep staleness
 //! ([`super::compare`]), run names and `--print-config` all read this table, so a new
 //! setting is one row.
 use super::RunConfig;
@@ -26,108 +29,413 @@ pub enum Role {
     Logging,
 }
 
+impl Role {
+    /// The role in a word, as docs/training.md's table gives it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Role::Result => "result",
+            Role::Length => "length",
+            Role::Placement => "placement",
+            Role::Runtime => "runtime",
+            Role::Logging => "logging",
+        }
+    }
+}
+
 /// A run's derived name part for one setting: `None` leaves the setting out of the name.
 type NamePart = fn(&RunConfig) -> Option<String>;
 
 /// One setting of a run.
 pub struct Setting {
-    /// The flat name: the flag without `--`, the key of grids and `config.json`.
+    /// The flat name: the flag without `--` (`_` as `-`), the key of grids and `config.json`.
     pub key: &'static str,
     pub section: &'static str,
     pub field: &'static str,
     pub role: Role,
+    /// The default, as the JSON value a run file would hold (`null`: not set).
+    pub default: &'static str,
+    /// The default in words, where the value alone would not say it (`null` defaults).
+    pub default_words: Option<&'static str>,
+    /// What the setting is: the help of its flag and its line in docs/training.md.
+    pub help: &'static str,
+    /// Whether `scalefree train` has a flag for it (else only run files and grids set it).
+    pub has_flag: bool,
     /// Its part of [`RunConfig::derived_name`], for the settings that name the runs of the
     /// paper's grids; other settings a grid sweeps are added to names as `_<key><value>`.
     pub name_part: Option<NamePart>,
 }
 
-const fn setting(
-    key: &'static str,
-    section: &'static str,
-    field: &'static str,
-    role: Role,
-) -> Setting {
-    Setting {
-        key,
-        section,
-        field,
-        role,
-        name_part: None,
+impl Setting {
+    const fn new(
+        key: &'static str,
+        section_field: (&'static str, &'static str),
+        role: Role,
+        default: &'static str,
+        help: &'static str,
+    ) -> Setting {
+        Setting {
+            key,
+            section: section_field.0,
+            field: section_field.1,
+            role,
+            default,
+            default_words: None,
+            help,
+            has_flag: true,
+            name_part: None,
+        }
+    }
+
+    /// A setting that names the runs of the paper's grids (and so defines the result).
+    const fn naming(mut self, name_part: NamePart) -> Setting {
+        self.name_part = Some(name_part);
+        self
+    }
+
+    /// The default said in words (for a `null` default).
+    const fn default_words(mut self, words: &'static str) -> Setting {
+        self.default_words = Some(words);
+        self
+    }
+
+    /// A setting of run files and grids only, with no flag.
+    const fn file_only(mut self) -> Setting {
+        self.has_flag = false;
+        self
+    }
+
+    /// The flag: `--batch-size` for `batch_size`.
+    pub fn flag(&self) -> String {
+        format!("--{}", self.key.replace('_', "-"))
+    }
+
+    /// The default as a JSON value.
+    pub fn default_value(&self) -> Value {
+        serde_json::from_str(self.default).expect("the table's defaults are JSON")
+    }
+
+    /// The default as help and docs say it: the words, else the value (a string unquoted).
+    pub fn default_text(&self) -> String {
+        if let Some(words) = self.default_words {
+            return words.to_string();
+        }
+        match self.default_value() {
+            Value::String(text) => text,
+            other => other.to_string(),
+        }
+    }
+
+    /// The flag's help: what it is, then its default.
+    pub fn help_with_default(&self) -> String {
+        format!("{} [default: {}]", self.help, self.default_text())
     }
 }
 
-const fn naming(
-    key: &'static str,
-    section: &'static str,
-    field: &'static str,
-    name_part: NamePart,
-) -> Setting {
-    Setting {
-        key,
-        section,
-        field,
-        role: Role::Result,
-        name_part: Some(name_part),
-    }
-}
+use Role::{Length, Logging, Placement, Result as Defines, Runtime};
 
 /// Every setting. The naming rows are in the order their parts make a run's name
 /// (`resnet20-nobn_adamw_lr0.001_wd0.00005_s0`).
 pub const SETTINGS: [Setting; 33] = [
-    setting("dataset", "data", "dataset", Role::Result),
-    setting("data", "data", "path", Role::Result),
-    setting("train_subset", "data", "train_subset", Role::Result),
-    setting("val_fraction", "data", "val_fraction", Role::Result),
-    setting("batch_size", "data", "batch_size", Role::Result),
-    naming("model", "model", "name", |c| Some(c.model.name.clone())),
-    naming("bn", "model", "bn", |c| {
-        Some(if c.model.bn { "-bn" } else { "-nobn" }.into())
-    }),
-    naming("optimizer", "optimizer", "decay", |c| {
-        Some(format!("_{}", c.optimizer.decay))
-    }),
-    naming("lr", "optimizer", "lr", |c| {
-        Some(format!("_lr{}", c.optimizer.lr))
-    }),
-    naming("wd", "optimizer", "weight_decay", |c| {
-        Some(format!("_wd{}", c.optimizer.weight_decay))
-    }),
-    setting("beta1", "optimizer", "beta1", Role::Result),
-    setting("beta2", "optimizer", "beta2", Role::Result),
-    setting("eps", "optimizer", "eps", Role::Result),
-    setting("amsgrad", "optimizer", "amsgrad", Role::Result),
-    setting("kernel", "optimizer", "kernel", Role::Runtime),
-    setting("schedule", "schedule", "kind", Role::Result),
-    setting("step_every", "schedule", "step_every", Role::Result),
-    setting("step_gamma", "schedule", "step_gamma", Role::Result),
-    setting("warmup_epochs", "schedule", "warmup_epochs", Role::Result),
-    setting("epochs", "training", "epochs", Role::Length),
-    setting("max_steps", "training", "max_steps", Role::Length),
-    naming("seed", "training", "seed", |c| {
-        Some(format!("_s{}", c.training.seed))
-    }),
-    naming("loss_mult", "training", "loss_mult", |c| {
+    Setting::new(
+        "dataset",
+        ("data", "dataset"),
+        Defines,
+        r#""cifar10""#,
+        "The dataset: cifar10 or cifar100.",
+    ),
+    Setting::new(
+        "data",
+        ("data", "path"),
+        Defines,
+        "null",
+        "Where the dataset is: its official directory or .tar.gz, or an image-folder \
+         directory or .tar.gz.",
+    )
+    .default_words("data/<dataset>, where `make data` puts it"),
+    Setting::new(
+        "train_subset",
+        ("data", "train_subset"),
+        Defines,
+        "null",
+        "Train on the first N training images after a seeded shuffle.",
+    )
+    .default_words("the whole training set"),
+    Setting::new(
+        "val_fraction",
+        ("data", "val_fraction"),
+        Defines,
+        "0.0",
+        "Hold out this fraction of the training set and evaluate on it instead of the test \
+         set; in [0, 1).",
+    ),
+    Setting::new(
+        "batch_size",
+        ("data", "batch_size"),
+        Defines,
+        "128",
+        "Images per batch.",
+    ),
+    Setting::new(
+        "model",
+        ("model", "name"),
+        Defines,
+        r#""resnet20""#,
+        "The network: any resnet<6n+2> (resnet20, resnet56, resnet110, …) or \
+         densenet<6n+4> (densenet100, …).",
+    )
+    .naming(|c| Some(c.model.name.clone())),
+    Setting::new(
+        "bn",
+        ("model", "bn"),
+        Defines,
+        "false",
+        "With batch norm (--bn) or without (--no-bn).",
+    )
+    .naming(|c| Some(if c.model.bn { "-bn" } else { "-nobn" }.into()))
+    .default_words("without (--no-bn)"),
+    Setting::new(
+        "optimizer",
+        ("optimizer", "decay"),
+        Defines,
+        r#""adamw""#,
+        "Where the weight decay enters: adam-l2 (added to the gradient), adamw (decoupled) \
+         or adam-prox (proximal).",
+    )
+    .naming(|c| Some(format!("_{}", c.optimizer.decay))),
+    Setting::new(
+        "lr",
+        ("optimizer", "lr"),
+        Defines,
+        "0.001",
+        "The initial step size η_0.",
+    )
+    .naming(|c| Some(format!("_lr{}", c.optimizer.lr))),
+    Setting::new(
+        "wd",
+        ("optimizer", "weight_decay"),
+        Defines,
+        "5e-5",
+        "The weight decay λ as in the paper: AdamW and AdamProx decay by λ·η_t/η_0 per step \
+         (PyTorch's AdamW weight_decay is λ/η_0).",
+    )
+    .naming(|c| Some(format!("_wd{}", c.optimizer.weight_decay))),
+    Setting::new(
+        "beta1",
+        ("optimizer", "beta1"),
+        Defines,
+        "0.9",
+        "Adam's β1, the first moment's decay rate, in [0, 1).",
+    ),
+    Setting::new(
+        "beta2",
+        ("optimizer", "beta2"),
+        Defines,
+        "0.999",
+        "Adam's β2, the second moment's decay rate, in [0, 1).",
+    ),
+    Setting::new(
+        "eps",
+        ("optimizer", "eps"),
+        Defines,
+        "1e-8",
+        "Adam's ε, added to √v̂ in the denominator; > 0 to train.",
+    ),
+    Setting::new(
+        "amsgrad",
+        ("optimizer", "amsgrad"),
+        Defines,
+        "false",
+        "AMSGrad (--amsgrad): the running maximum of v, then bias-corrected, as PyTorch; \
+         --no-amsgrad turns it off.",
+    )
+    .default_words("off (--no-amsgrad)"),
+    Setting::new(
+        "kernel",
+        ("optimizer", "kernel"),
+        Runtime,
+        r#""auto""#,
+        "The optimizer's implementation, for tests and benchmarks: auto (the single-pass CPU \
+         kernel on the CPU) or tensor-ops; both compute the same rule.",
+    )
+    .file_only(),
+    Setting::new(
+        "schedule",
+        ("schedule", "kind"),
+        Defines,
+        r#""constant""#,
+        "The step-size schedule: constant, cosine, step or warmup-cosine.",
+    ),
+    Setting::new(
+        "step_every",
+        ("schedule", "step_every"),
+        Defines,
+        "100",
+        "The step schedule: epochs between decays.",
+    ),
+    Setting::new(
+        "step_gamma",
+        ("schedule", "step_gamma"),
+        Defines,
+        "0.1",
+        "The step schedule: the factor of each decay.",
+    ),
+    Setting::new(
+        "warmup_epochs",
+        ("schedule", "warmup_epochs"),
+        Defines,
+        "5",
+        "warmup-cosine: epochs of linear warm-up.",
+    ),
+    Setting::new(
+        "epochs",
+        ("training", "epochs"),
+        Length,
+        "300",
+        "Epochs to train.",
+    ),
+    Setting::new(
+        "max_steps",
+        ("training", "max_steps"),
+        Length,
+        "null",
+        "Stop after N optimizer steps (smoke tests, benchmarks).",
+    )
+    .default_words("no limit"),
+    Setting::new(
+        "seed",
+        ("training", "seed"),
+        Defines,
+        "0",
+        "Seeds the initial weights, the data order and the augmentation.",
+    )
+    .naming(|c| Some(format!("_s{}", c.training.seed))),
+    Setting::new(
+        "loss_mult",
+        ("training", "loss_mult"),
+        Defines,
+        "1.0",
+        "Multiply the loss the gradients see by this (reported losses are divided back).",
+    )
+    .naming(|c| {
         let m = c.training.loss_mult;
         (m != 1.0).then(|| format!("_lm{m}"))
     }),
     // Float32, the default, adds nothing: the names of runs made before the setting stay.
-    naming("precision", "training", "precision", |c| {
+    Setting::new(
+        "precision",
+        ("training", "precision"),
+        Defines,
+        r#""fp32""#,
+        "Convolutions and matrix products in fp32, bf16 (CPU or CUDA) or f16 (CUDA, with \
+         dynamic loss scaling); weights, optimizer state, loss and logs stay float32.",
+    )
+    .naming(|c| {
         let p = c.training.precision;
         (p != super::Precision::Fp32).then(|| format!("_{}", p.name()))
     }),
-    setting("eval_every", "training", "eval_every", Role::Logging),
-    setting("hist_every", "training", "hist_every", Role::Logging),
-    naming("grad_factors", "training", "grad_factors", |c| {
+    Setting::new(
+        "eval_every",
+        ("training", "eval_every"),
+        Logging,
+        "1",
+        "Evaluate every N epochs and after the last step (0: never, for benchmarks).",
+    ),
+    Setting::new(
+        "hist_every",
+        ("training", "hist_every"),
+        Logging,
+        "1000",
+        "Log gradient-scale histograms every N steps and at step 1 (0: never).",
+    ),
+    Setting::new(
+        "grad_factors",
+        ("training", "grad_factors"),
+        Defines,
+        r#""none""#,
+        "Fixed per-layer factors on the gradients (claim 4's intervention): none, spread:D \
+         (c = 10^(D·U(−1,1)) per layer), equalize (1/rms of each layer's first gradient) \
+         or a JSON file {\"layer\": factor}.",
+    )
+    .naming(|c| {
         let factors = &c.training.grad_factors;
         (!factors.is_none()).then(|| format!("_gf-{}", factors.slug()))
     }),
-    setting("factor_seed", "training", "factor_seed", Role::Result),
-    setting("device", "runtime", "device", Role::Runtime),
-    setting("threads", "runtime", "threads", Role::Runtime),
-    setting("layout", "runtime", "layout", Role::Runtime),
-    setting("out", "runtime", "out", Role::Placement),
-    setting("name", "runtime", "name", Role::Placement),
+    Setting::new(
+        "factor_seed",
+        ("training", "factor_seed"),
+        Defines,
+        "0",
+        "Seeds spread:D's draw, apart from --seed.",
+    ),
+    Setting::new(
+        "device",
+        ("runtime", "device"),
+        Runtime,
+        r#""auto""#,
+        "cpu, cuda, cuda:N or auto (CUDA when available).",
+    ),
+    Setting::new(
+        "threads",
+        ("runtime", "threads"),
+        Runtime,
+        "null",
+        "CPU threads (libtorch and the data pipeline).",
+    )
+    .default_words("libtorch's default, one per core"),
+    Setting::new(
+        "layout",
+        ("runtime", "layout"),
+        Runtime,
+        r#""auto""#,
+        "The activations' memory layout: auto (channels-last on the CPU, NCHW on CUDA), \
+         nchw or channels-last.",
+    ),
+    Setting::new(
+        "out",
+        ("runtime", "out"),
+        Placement,
+        "null",
+        "The run directory.",
+    )
+    .default_words("runs/<name>"),
+    Setting::new(
+        "name",
+        ("runtime", "name"),
+        Placement,
+        "null",
+        "The run's name: letters, digits and . _ - + =.",
+    )
+    .default_words("derived from the settings, e.g. resnet20-nobn_adamw_lr0.001_wd0.00005_s0"),
 ];
+
+/// The table as docs/training.md shows it: a Markdown table, one row per setting.
+pub fn markdown_table() -> String {
+    let mut out =
+        String::from("| flag | run file | default | role | what |\n|---|---|---|---|---|\n");
+    for s in &SETTINGS {
+        let flag = match s.key {
+            _ if !s.has_flag => "(run file only)".to_string(),
+            "bn" | "amsgrad" => format!("`{}`, `--no-{}`", s.flag(), s.key),
+            _ => format!("`{}`", s.flag()),
+        };
+        // Markdown would read `<dataset>` as an HTML tag and `|` as a column.
+        let cell = |text: &str| {
+            text.replace('|', "\\|")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        };
+        out.push_str(&format!(
+            "| {flag} | `{}` (`{}.{}`) | {} | {} | {} |\n",
+            s.key,
+            s.section,
+            s.field,
+            cell(&s.default_text()),
+            s.role.word(),
+            cell(s.help)
+        ));
+    }
+    out
+}
 
 /// The row of a canonical flat name.
 pub fn get(key: &str) -> Option<&'static Setting> {

@@ -115,17 +115,14 @@ pub enum ScheduleName {
     WarmupCosine,
 }
 
-/// What is trained on and how it is batched.
+/// What is trained on and how it is batched. Each field's meaning, default and role is
+/// its row in [`keys::SETTINGS`] (as in the sections below).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
     pub dataset: DatasetName,
-    /// Official directory or archive, or image-folder directory or archive
-    /// (default: where `make data` puts the dataset, `data/<dataset>`).
     pub path: Option<PathBuf>,
-    /// Train on the first N training images after a seeded shuffle.
     pub train_subset: Option<usize>,
-    /// Hold out this fraction of the training set and evaluate on it instead of the test set.
     pub val_fraction: f64,
     pub batch_size: usize,
 }
@@ -139,12 +136,11 @@ pub struct ModelChoice {
 }
 
 /// The step-size schedule, in epochs; [`RunConfig::schedule`] turns it into the optim
-/// crate's [`Schedule`] in steps. `step_*` apply to `step`, `warmup_epochs` to `warmup-cosine`.
+/// crate's [`Schedule`] in steps.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleConfig {
     pub kind: ScheduleName,
-    /// Multiply η by `step_gamma` every `step_every` epochs.
     pub step_every: u32,
     pub step_gamma: f64,
     pub warmup_epochs: u32,
@@ -155,22 +151,13 @@ pub struct ScheduleConfig {
 #[serde(deny_unknown_fields)]
 pub struct TrainingConfig {
     pub epochs: u32,
-    /// Stop after N optimizer steps (smoke tests, benchmarks).
     pub max_steps: Option<u64>,
-    /// The gradients see the loss × this; reported losses are divided back.
     pub loss_mult: f64,
-    /// Seeds the initial weights, the data order and the augmentation.
     pub seed: u64,
-    /// Evaluate every N epochs and after the last step (0 = never, for benchmarks).
     pub eval_every: u32,
-    /// Log gradient-scale histograms every N steps (0 = off).
     pub hist_every: u64,
-    /// Fixed per-layer factors on the gradients: `none`, `spread:D`, `equalize` or a
-    /// JSON file ([`FactorSpec`]).
     pub grad_factors: FactorSpec,
-    /// Seeds `spread:D`'s draw, apart from the initialisation's seed.
     pub factor_seed: u64,
-    /// The dtype of convolutions and matrix products ([`Precision`]).
     pub precision: Precision,
 }
 
@@ -178,13 +165,10 @@ pub struct TrainingConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuntimeConfig {
-    /// `cpu`, `cuda`, `cuda:N` or `auto`.
     pub device: String,
     pub threads: Option<usize>,
     pub layout: Layout,
-    /// Run directory (default `runs/<name>`).
     pub out: Option<PathBuf>,
-    /// Run name (default derived from the settings).
     pub name: Option<String>,
 }
 
@@ -202,46 +186,15 @@ pub struct RunConfig {
     pub runtime: RuntimeConfig,
 }
 
+/// The defaults of every setting, from the table of settings ([`keys::SETTINGS`]).
 impl Default for RunConfig {
     fn default() -> Self {
-        RunConfig {
-            data: DataConfig {
-                dataset: DatasetName::Cifar10,
-                path: None,
-                train_subset: None,
-                val_fraction: 0.0,
-                batch_size: 128,
-            },
-            model: ModelChoice {
-                name: "resnet20".into(),
-                bn: false,
-            },
-            optimizer: AdamConfig::adamw(1e-3, 5e-5),
-            schedule: ScheduleConfig {
-                kind: ScheduleName::Constant,
-                step_every: 100,
-                step_gamma: 0.1,
-                warmup_epochs: 5,
-            },
-            training: TrainingConfig {
-                epochs: 300,
-                max_steps: None,
-                loss_mult: 1.0,
-                seed: 0,
-                eval_every: 1,
-                hist_every: 1000,
-                grad_factors: FactorSpec::None,
-                factor_seed: 0,
-                precision: Precision::Fp32,
-            },
-            runtime: RuntimeConfig {
-                device: "auto".into(),
-                threads: None,
-                layout: Layout::Auto,
-                out: None,
-                name: None,
-            },
-        }
+        let flat: Map<String, Value> = keys::SETTINGS
+            .iter()
+            .map(|s| (s.key.to_string(), s.default_value()))
+            .collect();
+        RunConfig::from_sections(&keys::nest(&flat))
+            .expect("the table's defaults make a configuration")
     }
 }
 
@@ -295,17 +248,21 @@ impl RunConfig {
         for (key, value) in keys::flatten(settings)? {
             flat.insert(key, value);
         }
-        let nested = keys::nest(&flat);
-        let config = RunConfig {
-            data: section(&nested, "data")?,
-            model: section(&nested, "model")?,
-            optimizer: section(&nested, "optimizer")?,
-            schedule: section(&nested, "schedule")?,
-            training: section(&nested, "training")?,
-            runtime: section(&nested, "runtime")?,
-        };
+        let config = RunConfig::from_sections(&keys::nest(&flat))?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// Every section read from `nested` (not yet validated).
+    fn from_sections(nested: &Map<String, Value>) -> Result<Self> {
+        Ok(RunConfig {
+            data: section(nested, "data")?,
+            model: section(nested, "model")?,
+            optimizer: section(nested, "optimizer")?,
+            schedule: section(nested, "schedule")?,
+            training: section(nested, "training")?,
+            runtime: section(nested, "runtime")?,
+        })
     }
 
     /// Every setting under its flat key.
@@ -495,6 +452,69 @@ pub fn parse_device(spec: &str) -> Result<tch::Device> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The defaults as they were written out before the table held them.
+    #[test]
+    fn the_defaults_built_from_the_table_are_the_defaults_as_before() {
+        let before = RunConfig {
+            data: DataConfig {
+                dataset: DatasetName::Cifar10,
+                path: None,
+                train_subset: None,
+                val_fraction: 0.0,
+                batch_size: 128,
+            },
+            model: ModelChoice {
+                name: "resnet20".into(),
+                bn: false,
+            },
+            optimizer: AdamConfig::adamw(1e-3, 5e-5),
+            schedule: ScheduleConfig {
+                kind: ScheduleName::Constant,
+                step_every: 100,
+                step_gamma: 0.1,
+                warmup_epochs: 5,
+            },
+            training: TrainingConfig {
+                epochs: 300,
+                max_steps: None,
+                loss_mult: 1.0,
+                seed: 0,
+                eval_every: 1,
+                hist_every: 1000,
+                grad_factors: FactorSpec::None,
+                factor_seed: 0,
+                precision: Precision::Fp32,
+            },
+            runtime: RuntimeConfig {
+                device: "auto".into(),
+                threads: None,
+                layout: Layout::Auto,
+                out: None,
+                name: None,
+            },
+        };
+        assert_eq!(RunConfig::default(), before);
+        before.validate().unwrap();
+    }
+
+    #[test]
+    fn every_default_reads_back_as_the_value_the_configuration_writes() {
+        let written = RunConfig::default().settings();
+        for setting in &keys::SETTINGS {
+            assert_eq!(
+                written[setting.key],
+                setting.default_value(),
+                "{}",
+                setting.key
+            );
+            assert!(
+                setting.default_words.is_some() || !setting.default_value().is_null(),
+                "`{}` has no default in words for its null default",
+                setting.key
+            );
+        }
+    }
 
     #[test]
     fn precision_names_a_run_except_at_the_default_float32() {
