@@ -10,12 +10,15 @@
 //! so that a resumed run's scalars are the straight run's.
 use crate::config::RunConfig;
 use crate::rundir::DIVERGED_ERROR;
+use crate::scales::merge;
 use crate::sinks::hparams::{self, Metric};
 use crate::sinks::tensorboard::Board;
+use crate::train::scale_probe::ScaleSnapshot;
 use crate::train::session::records_batch_loss;
-use crate::train::{Evaluation, Event, Observer};
+use crate::train::{Evaluation, Event, Observer, RunStatus};
 use anyhow::Result;
 use std::time::{SystemTime, UNIX_EPOCH};
+use tensorboard_proto::api::Status;
 
 /// The paper's heatmap value so far: 1 − the accuracy of each evaluation, and
 /// [`DIVERGED_ERROR`] at the step a run diverges.
@@ -110,7 +113,7 @@ impl Observer for RunBoard {
                 }
             }
             Event::Scales(snapshot) => {
-                self.board.scale_snapshot(snapshot);
+                log_scale_snapshot(&mut self.board, snapshot);
                 if let (1, Some(spread)) = (snapshot.step, &snapshot.grad_spread) {
                     self.board.scalar(SPREAD_AT_START_TAG, spread.spread, 1);
                 }
@@ -121,11 +124,54 @@ impl Observer for RunBoard {
             Event::CheckpointDue { .. } => self.board.sync()?,
             Event::Ended(ending) => {
                 self.board.sync()?;
-                let end = hparams::session_end(ending.status, now());
+                let end = hparams::session_end(status_of(ending.status), now());
                 self.board.write_beside(END_SUFFIX, end, 0)?;
             }
             _ => {}
         }
         Ok(())
+    }
+}
+
+/// How a run's session ended, in HParams' words: TensorBoard has no word for a stopped
+/// run that will be resumed, so an interrupted run is `STATUS_UNKNOWN`, as a run still
+/// training (which has no end yet) is.
+fn status_of(status: RunStatus) -> Status {
+    match status {
+        RunStatus::Completed => Status::STATUS_SUCCESS,
+        RunStatus::Diverged => Status::STATUS_FAILURE,
+        RunStatus::Interrupted => Status::STATUS_UNKNOWN,
+    }
+}
+
+/// A probe's snapshot: `hist/<quantity>/{all,<layer>}` and the spreads as
+/// `scale/…` scalars.
+fn log_scale_snapshot(board: &mut Board, snapshot: &ScaleSnapshot) {
+    let t = snapshot.step;
+    for (kind, per_layer) in &snapshot.per_layer {
+        board.log2_histogram(&format!("hist/{kind}/all"), &merge(per_layer), t);
+        for (layer, h) in snapshot.layer_names.iter().zip(per_layer) {
+            board.log2_histogram(&format!("hist/{kind}/{layer}"), h, t);
+        }
+    }
+    if let Some(s) = &snapshot.grad_spread {
+        board.scalar("scale/grad_log2_spread", s.spread, t);
+        board.scalar("scale/layer_median_range", s.layer_median_range, t);
+    }
+    if let Some(s) = &snapshot.update_spread {
+        board.scalar("scale/update_log2_spread", s.spread, t);
+        board.scalar("scale/update_layer_median_range", s.layer_median_range, t);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_hparams_words() {
+        assert_eq!(status_of(RunStatus::Completed), Status::STATUS_SUCCESS);
+        assert_eq!(status_of(RunStatus::Diverged), Status::STATUS_FAILURE);
+        assert_eq!(status_of(RunStatus::Interrupted), Status::STATUS_UNKNOWN);
     }
 }

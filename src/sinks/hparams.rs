@@ -7,7 +7,6 @@
 //! TensorBoard keeps the metadata of the first event of a tag it reads in a run and
 //! ignores later ones: a run's session start and end are each read once, from the first
 //! file (in name order) that holds them.
-use crate::train::RunStatus;
 use protobuf::well_known_types::{ListValue, Value as ProtoValue};
 use protobuf::{Message, RepeatedField};
 use serde_json::Value;
@@ -39,17 +38,6 @@ pub struct SettingDomain {
     pub name: String,
     /// Distinct values, in the order they are shown.
     pub values: Vec<Value>,
-}
-
-/// How a run's session ended, in HParams' words: TensorBoard has no word for a stopped
-/// run that will be resumed, so an interrupted run is `STATUS_UNKNOWN`, as a run still
-/// training (which has no end yet) is.
-pub fn status_of(status: RunStatus) -> Status {
-    match status {
-        RunStatus::Completed => Status::STATUS_SUCCESS,
-        RunStatus::Diverged => Status::STATUS_FAILURE,
-        RunStatus::Interrupted => Status::STATUS_UNKNOWN,
-    }
 }
 
 /// A JSON setting value as protobuf's `Value`: numbers, strings and booleans (the kinds
@@ -98,9 +86,10 @@ pub fn session_start(settings: &[(String, Value)], group: &str, start_time_secs:
     plugin_summary(SESSION_START_TAG, data)
 }
 
-pub fn session_end(status: RunStatus, end_time_secs: f64) -> Summary {
+/// A session's end: `status` in HParams' words (the run's observer says which).
+pub fn session_end(status: Status, end_time_secs: f64) -> Summary {
     let mut info = SessionEndInfo::new();
-    info.set_status(status_of(status));
+    info.set_status(status);
     info.set_end_time_secs(end_time_secs);
     let mut data = HParamsPluginData::new();
     data.set_session_end_info(info);
@@ -240,12 +229,11 @@ mod tests {
     }
 
     #[test]
-    fn statuses_map_to_hparams_words() {
-        let data = plugin_data(&session_end(RunStatus::Diverged, 2.0));
+    fn a_session_end_carries_its_status() {
+        let data = plugin_data(&session_end(Status::STATUS_FAILURE, 2.0));
         assert_eq!(
             data.get_session_end_info().get_status(),
             Status::STATUS_FAILURE
         );
-        assert_eq!(status_of(RunStatus::Completed), Status::STATUS_SUCCESS);
     }
 }

@@ -12,8 +12,7 @@
 //! TensorBoard's web page takes the first START it sees as the start of the run, not a
 //! restart. [`Board::sync`] puts everything logged so far on the disk; a checkpoint is
 //! taken only after it.
-use crate::scales::{merge, Log2Histogram};
-use crate::train::scale_probe::ScaleSnapshot;
+use crate::scales::Log2Histogram;
 use anyhow::{Context, Result};
 use protobuf::Message;
 use protobuf::RepeatedField;
@@ -356,26 +355,6 @@ impl Board {
             &counts,
         );
         self.add_summary(summary, step);
-    }
-
-    /// A probe's snapshot: `hist/<quantity>/{all,<layer>}` and the spreads as
-    /// `scale/…` scalars.
-    pub fn scale_snapshot(&mut self, snapshot: &ScaleSnapshot) {
-        let t = snapshot.step;
-        for (kind, per_layer) in &snapshot.per_layer {
-            self.log2_histogram(&format!("hist/{kind}/all"), &merge(per_layer), t);
-            for (layer, h) in snapshot.layer_names.iter().zip(per_layer) {
-                self.log2_histogram(&format!("hist/{kind}/{layer}"), h, t);
-            }
-        }
-        if let Some(s) = &snapshot.grad_spread {
-            self.scalar("scale/grad_log2_spread", s.spread, t);
-            self.scalar("scale/layer_median_range", s.layer_median_range, t);
-        }
-        if let Some(s) = &snapshot.update_spread {
-            self.scalar("scale/update_log2_spread", s.spread, t);
-            self.scalar("scale/update_layer_median_range", s.layer_median_range, t);
-        }
     }
 
     /// Hands what was logged to the operating system (a write error is kept for
