@@ -155,6 +155,17 @@ fn is_char_literal(chars: &[char], i: usize) -> bool {
     }
 }
 
+/// The identifier after each occurrence of `prefix` in `code` (`report` for
+/// `crate::report::table`).
+fn names_after<'a>(code: &'a str, prefix: &'a str) -> impl Iterator<Item = String> + 'a {
+    code.match_indices(prefix).map(move |(at, _)| {
+        code[at + prefix.len()..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    })
+}
+
 /// The code before the file's unit tests (by convention its last item).
 fn without_tests(code: &str) -> &str {
     code.find("#[cfg(test)]").map_or(code, |at| &code[..at])
@@ -182,11 +193,7 @@ fn no_module_imports_from_one_above_it() {
             continue;
         };
         let code = code_only(&text);
-        for (at, _) in code.match_indices("crate::") {
-            let to: String = code[at + 7..]
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
+        for to in names_after(&code, "crate::") {
             if let Some(to_at) = ORDER.iter().position(|m| *m == to) {
                 if to_at > from_at {
                     upward.push(format!("src/{rel}: {from} imports {to}"));
@@ -206,11 +213,7 @@ fn no_command_imports_another() {
         };
         let command = inside.split('/').next().unwrap().trim_end_matches(".rs");
         let code = code_only(&text);
-        for (at, _) in code.match_indices("crate::commands::") {
-            let to: String = code[at + 17..]
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
+        for to in names_after(&code, "crate::commands::") {
             if to != command {
                 across.push(format!("src/{rel}: {command} imports {to}"));
             }
