@@ -53,6 +53,7 @@ fn write_runs(runs: &Path) {
                         test_error_for_heatmap: Some(1.0 - accuracy),
                         message: None,
                         timing: None,
+                        records: None,
                     })
                     .unwrap();
                 planned.push(PlannedRun::new(name, dir, config));

@@ -91,8 +91,8 @@ fn a_tiny_run_writes_every_file_and_learns_above_chance() {
         "test accuracy {accuracy} is not above chance (0.1)"
     );
 
-    // A run of 40 steps records every step's batch loss, placed in epochs of 20 steps,
-    // and its pace at the end.
+    // A run of 40 steps records every step's batch loss, placed in epochs of 20 steps;
+    // its pace (of the process training it) is gone once it has ended.
     let losses: Vec<serde_json::Value> = std::fs::read_to_string(out.join("losses.jsonl"))
         .unwrap()
         .lines()
@@ -104,10 +104,9 @@ fn a_tiny_run_writes_every_file_and_learns_above_chance() {
         assert_eq!(row["epoch"], (i as f64 + 1.0) / 20.0, "{row}");
         assert!(row["loss"].as_f64().unwrap() > 0.0, "{row}");
     }
-    let pace = read_json(&out.join("pace.json"));
-    assert_eq!(
-        (pace["step"].as_u64(), pace["total_steps"].as_u64()),
-        (Some(40), Some(40))
+    assert!(
+        !out.join("pace.json").exists(),
+        "pace.json stays behind after the run ended"
     );
 
     let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();

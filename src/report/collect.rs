@@ -231,27 +231,22 @@ impl Collection {
     }
 }
 
-/// A planned run as its directory holds it. One whose summary, metrics, losses or scales cannot
-/// be read is damaged, and one made with other settings than the plan's is stale (as
-/// `sweep` says): either is left out, with why, and the report goes on with the rest.
+/// A planned run as its directory holds it. One that is damaged (as [`RunDir::examine`]
+/// judges it for every reader) or made with other settings than the plan's (stale, as
+/// `sweep` says) is left out, with why, and the report goes on with the rest.
 fn read_run(name: &str, dir: &Path, config: &RunConfig) -> RunResult {
     let run_dir = RunDir::new(dir);
-    let left_out = |progress, note: String| (progress, None, Some(note));
-    let (progress, summary, note) = match run_dir.progress() {
-        Err(e) => left_out(RunProgress::Damaged, format!("{e:#}")),
-        Ok((progress, summary)) => {
-            let rows = (run_dir.read_metrics().map(drop))
-                .and(run_dir.read_losses().map(drop))
-                .and(run_dir.read_scales().map(drop));
-            match (rows, stale::check(&run_dir, config, progress)) {
-                (Err(e), _) => left_out(RunProgress::Damaged, format!("{e:#}")),
-                (Ok(_), stale::Match::Stale(what)) => left_out(
-                    RunProgress::Stale,
-                    format!("{} with other settings: {what}", progress.label()),
-                ),
-                (Ok(_), _) => (progress, summary, None),
-            }
-        }
+    let examined = run_dir.examine();
+    let (progress, summary, note) = match (examined.damage, examined.progress) {
+        (Some(why), progress) => (progress, None, Some(why)),
+        (None, progress) => match stale::check(&run_dir, config, progress) {
+            stale::Match::Stale(what) => (
+                RunProgress::Stale,
+                None,
+                Some(format!("{} with other settings: {what}", progress.label())),
+            ),
+            _ => (progress, examined.summary, None),
+        },
     };
     RunResult {
         name: name.to_string(),

@@ -29,15 +29,10 @@ struct Manifest {
     files: BTreeMap<String, FileDigest>,
 }
 
-/// How many rows the run directory's record files held when a checkpoint was written,
-/// so that resume notices a file that has lost rows since (truncated, replaced by an
-/// older copy) instead of going on with a gap. Absent from older checkpoints.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Recorded {
-    pub evaluations: usize,
-    pub scale_snapshots: usize,
-    pub batch_losses: usize,
-}
+/// How many rows the record files held when a checkpoint was written, so that resume
+/// notices a file that has lost rows since (truncated, replaced by an older copy) instead
+/// of going on with a gap. Absent from older checkpoints.
+pub use super::files::Recorded;
 
 /// `trainer.json`: the loop's position (the whole file, in older checkpoints) and what
 /// the record files held.

@@ -48,6 +48,19 @@ pub struct PaceRow {
     pub steps_per_s: f64,
 }
 
+/// How many rows the run directory's record files held at a point of the run: when a
+/// checkpoint was written (resume refuses a file that has lost rows since) and when the
+/// run ended (a reader of the run finds it damaged when its files no longer hold them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Recorded {
+    /// Rows of `metrics.jsonl`.
+    pub evaluations: usize,
+    /// Rows of `scales.jsonl`.
+    pub scale_snapshots: usize,
+    /// Rows of `losses.jsonl`.
+    pub batch_losses: usize,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub status: RunStatus,
@@ -67,6 +80,10 @@ pub struct Summary {
     /// Steady-state rate and logging time of the last process (absent in older summaries).
     #[serde(default)]
     pub timing: Option<crate::train::step_timing::StepTiming>,
+    /// The rows the record files held when the summary was written (absent in older
+    /// summaries): a file that holds others since was truncated, deleted or replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<Recorded>,
 }
 
 impl MetricsRow {

@@ -9,7 +9,7 @@
 //! | `metrics.jsonl` | a [`MetricsRow`] per evaluation |
 //! | `losses.jsonl` | a [`LossRow`] (a batch's loss) at step 1 and every k-th step (k ≤ 20) |
 //! | `scales.jsonl` | a [`ScaleRow`] per histogram step |
-//! | `pace.json` | while training, about once a second: the step of the total ([`PaceRow`]) |
+//! | `pace.json` | while training, about once a second: the step of the total ([`PaceRow`]); removed when the run ends |
 //! | `summary.json` | at the end: the [`Summary`] |
 //! | `grad_factors.json` | once known: the per-layer gradient factors of an intervention |
 //! | `checkpoint/` | weights, optimizer state, the loop's position, their checksums ([`checkpoint`]) |
@@ -29,7 +29,9 @@ mod recorder;
 pub use recorder::RunRecorder;
 
 pub use crate::train::RunStatus;
-pub use files::{LossRow, MetricsRow, PaceRow, ScaleRow, SpreadRow, Summary, DIVERGED_ERROR};
+pub use files::{
+    LossRow, MetricsRow, PaceRow, Recorded, ScaleRow, SpreadRow, Summary, DIVERGED_ERROR,
+};
 
 use crate::config::keys::{self, Role};
 use crate::config::RunConfig;
@@ -56,8 +58,9 @@ pub enum RunProgress {
     Interrupted,
     Completed,
     Diverged,
-    /// Its summary, metrics or scales cannot be read: what it holds is not reported.
-    /// (Set by readers of many runs, `report` and `sweep status`, which go on with the rest.)
+    /// Its summary or records cannot be read, or have lost rows since it ended: what it
+    /// holds is not reported ([`RunDir::examine`], for the readers of many runs, which go
+    /// on with the rest).
     Damaged,
     /// Made with other settings than its plan's (see `sweep`'s staleness): set by `report`,
     /// which reports the plan's runs only.
@@ -82,6 +85,18 @@ impl RunProgress {
     pub fn is_final(self) -> bool {
         matches!(self, RunProgress::Completed | RunProgress::Diverged)
     }
+}
+
+/// A run directory as every reader of many runs takes it (`report`, the summary run,
+/// `sweep`, `sweep status`): how far its run has got, its summary, and why it is damaged
+/// when it is ([`RunDir::examine`]).
+#[derive(Clone, Debug)]
+pub struct Examined {
+    pub progress: RunProgress,
+    /// `None` for a damaged run: what it holds is not reported.
+    pub summary: Option<Summary>,
+    /// Why a damaged run is damaged: the file and what is wrong with it.
+    pub damage: Option<String>,
 }
 
 /// One layer's gradient factor, as `grad_factors.json` lists it.
@@ -139,6 +154,11 @@ impl RunDir {
 
     pub fn write_pace(&self, row: &PaceRow) -> Result<()> {
         write_json_atomic(&self.pace_path(), row)
+    }
+
+    /// Removes `pace.json`: it is of a process training the run, and goes when it ends.
+    pub fn remove_pace(&self) -> Result<()> {
+        remove_if_present(&self.pace_path())
     }
 
     pub fn summary_path(&self) -> PathBuf {
@@ -271,6 +291,79 @@ impl RunDir {
         Ok((state, None))
     }
 
+    /// The one judgement of a run's records that `report`, the summary run, `sweep` and
+    /// `sweep status` share: the run is damaged when its summary, metrics, batch losses or
+    /// scales cannot be read, or when a record file no longer holds the rows it held when
+    /// the run ended (deleted, truncated or replaced since: its summary says how many).
+    pub fn examine(&self) -> Examined {
+        match self.checked_progress() {
+            Ok((progress, summary)) => Examined {
+                progress,
+                summary,
+                damage: None,
+            },
+            Err(e) => Examined {
+                progress: RunProgress::Damaged,
+                summary: None,
+                damage: Some(format!("{e:#}")),
+            },
+        }
+    }
+
+    fn checked_progress(&self) -> Result<(RunProgress, Option<Summary>)> {
+        let (progress, summary) = self.progress()?;
+        let held = Recorded {
+            evaluations: self.read_metrics()?.len(),
+            scale_snapshots: self.read_scales()?.len(),
+            batch_losses: self.read_losses()?.len(),
+        };
+        // Summaries written before they recorded the rows are taken as they are.
+        if let Some(recorded) = summary.as_ref().and_then(|s| s.records) {
+            self.refuse_lost_rows(recorded, held)?;
+        }
+        Ok((progress, summary))
+    }
+
+    /// An error naming the first record file that holds other rows than `recorded`.
+    fn refuse_lost_rows(&self, recorded: Recorded, held: Recorded) -> Result<()> {
+        let files = [
+            (
+                self.metrics_path(),
+                "evaluations",
+                recorded.evaluations,
+                held.evaluations,
+            ),
+            (
+                self.scales_path(),
+                "gradient-scale snapshots",
+                recorded.scale_snapshots,
+                held.scale_snapshots,
+            ),
+            (
+                self.losses_path(),
+                "batch losses",
+                recorded.batch_losses,
+                held.batch_losses,
+            ),
+        ];
+        for (path, what, expected, held) in files {
+            if held == expected {
+                continue;
+            }
+            let holds = match path.exists() {
+                true => format!("holds {held} {what}"),
+                false => format!("is missing ({what})"),
+            };
+            bail!(
+                "{} {holds}, but {expected} when the run ended ({}): it was deleted, truncated \
+                 or replaced since; restore it to have the run counted",
+                path.display(),
+                self.summary_path().display()
+            );
+        }
+        Ok(())
+    }
+
     pub fn read_config(&self) -> Result<RunConfig> {
         RunConfig::from_file(&self.config_path())
     }
@@ -328,11 +421,15 @@ impl RunDir {
     /// Removes the summary of an earlier process: while a run trains it has none, so that
     /// one stopped before its end never reads as finished.
     pub fn remove_summary(&self) -> Result<()> {
-        match std::fs::remove_file(self.summary_path()) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(e).with_context(|| format!("cannot remove {}", self.summary_path().display()))
-            }
-            _ => Ok(()),
+        remove_if_present(&self.summary_path())
+    }
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove {}", path.display()))
         }
+        _ => Ok(()),
     }
 }

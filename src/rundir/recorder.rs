@@ -101,10 +101,10 @@ impl RunRecorder {
     }
 
     /// Rewrites `pace.json` at step `step`, unless it was written less than
-    /// [`PACE_EVERY`] ago (`always`: at the end).
-    fn write_pace(&mut self, step: u64, always: bool) -> Result<()> {
+    /// [`PACE_EVERY`] ago.
+    fn write_pace(&mut self, step: u64) -> Result<()> {
         let pace = &mut self.pace;
-        if !always && pace.written.is_some_and(|at| at.elapsed() < PACE_EVERY) {
+        if pace.written.is_some_and(|at| at.elapsed() < PACE_EVERY) {
             return Ok(());
         }
         let seconds = pace.started.elapsed().as_secs_f64();
@@ -145,6 +145,16 @@ impl RunRecorder {
             test_error_for_heatmap: Summary::heatmap_value(ending.status, final_test_accuracy),
             message: ending.message.clone(),
             timing: Some(ending.timing.clone()),
+            records: Some(self.recorded()),
+        }
+    }
+
+    /// How many rows each record file holds now.
+    fn recorded(&self) -> Recorded {
+        Recorded {
+            evaluations: self.rows.len(),
+            scale_snapshots: self.scale_rows.len(),
+            batch_losses: self.loss_rows.len(),
         }
     }
 }
@@ -215,7 +225,7 @@ impl Observer for RunRecorder {
                     loss: stats.loss,
                 })
             }
-            Event::Progress { position } => self.write_pace(position.step, false)?,
+            Event::Progress { position } => self.write_pace(position.step)?,
             Event::FactorsFixed { factors, .. } => self.dir.write_factors(factors)?,
             Event::Scales(snapshot) => {
                 self.scale_rows.push(ScaleRow::of(snapshot));
@@ -228,15 +238,11 @@ impl Observer for RunRecorder {
             }
             Event::CheckpointDue { trainer, position } => {
                 self.dir.write_losses(&self.loss_rows)?;
-                let recorded = Recorded {
-                    evaluations: self.rows.len(),
-                    scale_snapshots: self.scale_rows.len(),
-                    batch_losses: self.loss_rows.len(),
-                };
-                checkpoint::save(self.dir.path(), trainer, position, recorded)?
+                checkpoint::save(self.dir.path(), trainer, position, self.recorded())?
             }
             Event::Ended(ending) => {
-                self.write_pace(ending.position.step, true)?;
+                // The pace is of a process training the run: it ends with it.
+                self.dir.remove_pace()?;
                 self.dir.write_losses(&self.loss_rows)?;
                 self.dir.write_summary(&self.summary(ending))?;
                 if ending.status != RunStatus::Interrupted {

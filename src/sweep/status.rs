@@ -2,7 +2,7 @@
 //! another process writes it, whether it is stale, and Slurm's word where there is one.
 use super::slurm;
 use crate::experiment::{stale, ExperimentDir, Plan};
-use crate::rundir::{RunDir, RunProgress};
+use crate::rundir::RunDir;
 use anyhow::Result;
 
 /// One planned run's line of the status table.
@@ -24,12 +24,10 @@ pub fn states(plan: &Plan, folder: &ExperimentDir) -> Result<Vec<RunState>> {
     let mut out = Vec::new();
     for run in &plan.runs {
         let dir = RunDir::new(run.dir());
-        // One damaged run is listed as such (why below the table); the others still are.
-        let mut damaged = None;
-        let (progress, summary) = dir.progress().unwrap_or_else(|e| {
-            damaged = Some(format!("{e:#}"));
-            (RunProgress::Damaged, None)
-        });
+        // A damaged run is listed as such (why below the table), as the report lists it;
+        // the others still are.
+        let examined = dir.examine();
+        let (progress, summary, damaged) = (examined.progress, examined.summary, examined.damage);
         let label = match (dir.writer()?, stale::check(&dir, &run.config, progress)) {
             (Some(holder), _) => holder
                 .pid

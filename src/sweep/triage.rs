@@ -29,7 +29,7 @@ pub struct Triage {
     pub notes: Vec<String>,
     /// (name, who writes it) of runs another process is writing.
     pub busy: Vec<(String, String)>,
-    /// (name, folder, why) of runs whose summary cannot be read: left as they are, for the
+    /// (name, folder, why) of damaged runs ([`RunDir::examine`]): left as they are, for the
     /// user to look at (a rerun would replace what may be the only copy of its result).
     pub damaged: Vec<(String, PathBuf, String)>,
 }
@@ -105,15 +105,13 @@ pub fn triage(plan: &Plan, policy: StalePolicy, folder: &ExperimentDir) -> Resul
             t.busy.push((run.name.clone(), holder.to_string()));
             continue;
         }
-        let progress = match dir.progress() {
-            Ok((progress, _)) => progress,
-            Err(e) => {
-                let why = format!("{e:#}");
-                t.damaged
-                    .push((run.name.clone(), run.dir().to_path_buf(), why));
-                continue;
-            }
-        };
+        let examined = dir.examine();
+        if let Some(why) = examined.damage {
+            t.damaged
+                .push((run.name.clone(), run.dir().to_path_buf(), why));
+            continue;
+        }
+        let progress = examined.progress;
         if progress == RunProgress::Missing {
             t.todo.push((run.clone(), false));
             continue;

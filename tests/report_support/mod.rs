@@ -137,6 +137,7 @@ fn summary(status: RunStatus, final_accuracy: Option<f64>, error: Option<f64>) -
         test_error_for_heatmap: error,
         message: None,
         timing: None,
+        records: None,
     }
 }
 
