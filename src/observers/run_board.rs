@@ -4,19 +4,25 @@
 //! the results HParams shows as scalars, and how it ended in a small file beside it.
 //!
 //! A resumed run is one session: TensorBoard reads a session's start and end once, from
-//! the first file holding them, so each process removes the end files of the processes
-//! before it (an interrupted one's end would otherwise stand for good), and the results
-//! are logged where the other scalars are (at an evaluation, at step 1, at the divergence),
-//! so that a resumed run's scalars are the straight run's.
+//! the first file holding them, so an interrupted run writes no end (it has not ended),
+//! each process removes the end files of the processes before it (a completed run
+//! continued to more epochs has one), and the results are logged where the other scalars
+//! are (at an evaluation, at step 1, at the divergence), so that a resumed run's scalars
+//! are the straight run's.
+//!
+//! A run that its experiment no longer counts (damaged, or moved aside as stale) has its
+//! session withdrawn ([`withdraw_session`]) and, once it counts again, put back.
 use crate::config::RunConfig;
-use crate::rundir::DIVERGED_ERROR;
+use crate::rundir::lock::{Busy, Lock};
+use crate::rundir::{RunDir, DIVERGED_ERROR};
 use crate::scales::merge;
-use crate::sinks::hparams::{self, Metric};
-use crate::sinks::tensorboard::Board;
+use crate::sinks::atomic::write_json_atomic;
+use crate::sinks::hparams::{self, Metric, WITHDRAWN_TAGS};
+use crate::sinks::tensorboard::{rename_tags, Board};
 use crate::train::scale_probe::ScaleSnapshot;
 use crate::train::session::records_batch_loss;
 use crate::train::{Evaluation, Event, Observer, RunStatus};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tensorboard_proto::api::Status;
 
@@ -124,8 +130,10 @@ impl Observer for RunBoard {
             Event::CheckpointDue { .. } => self.board.sync()?,
             Event::Ended(ending) => {
                 self.board.sync()?;
-                let end = hparams::session_end(status_of(ending.status), now());
-                self.board.write_beside(END_SUFFIX, end, 0)?;
+                if let Some(status) = status_of(ending.status) {
+                    let end = hparams::session_end(status, now());
+                    self.board.write_beside(END_SUFFIX, end, 0)?;
+                }
             }
             _ => {}
         }
@@ -133,14 +141,74 @@ impl Observer for RunBoard {
     }
 }
 
-/// How a run's session ended, in HParams' words: TensorBoard has no word for a stopped
-/// run that will be resumed, so an interrupted run is `STATUS_UNKNOWN`, as a run still
-/// training (which has no end yet) is.
-fn status_of(status: RunStatus) -> Status {
+/// Beside the event files of a run whose session is withdrawn: why (not an event file:
+/// TensorBoard does not read it).
+const WITHDRAWN_FILE: &str = "withdrawn.json";
+
+/// Whether the session of the run in `dir` is withdrawn from its experiment.
+pub fn session_withdrawn(dir: &RunDir) -> bool {
+    dir.tensorboard_dir().join(WITHDRAWN_FILE).exists()
+}
+
+/// The run's lock, or `None` while another process writes the run (left to it).
+fn lock_unless_busy(dir: &RunDir) -> Result<Option<Lock>> {
+    match Lock::acquire(
+        dir.path(),
+        &dir.lock_path(),
+        "scalefree (its HParams session)",
+    ) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(e) if e.downcast_ref::<Busy>().is_some() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Withdraws the HParams session of the run in `dir` from its experiment, because `why`
+/// (it is damaged, or was moved aside as stale): its start and end are renamed in its
+/// event files, so that TensorBoard lists no session for it (one already running keeps
+/// what it read); its curves stay. Whether it was withdrawn now: not when another process
+/// writes the run, nor when it has no TensorBoard files.
+pub fn withdraw_session(dir: &RunDir, why: &str) -> Result<bool> {
+    let tb = dir.tensorboard_dir();
+    let Some(_lock) = lock_unless_busy(dir)? else {
+        return Ok(false);
+    };
+    if !tb.is_dir() {
+        return Ok(false);
+    }
+    rename_tags(&tb, &WITHDRAWN_TAGS)?;
+    let note = serde_json::json!({
+        "why": why,
+        "what": "this run's HParams session (its start and end tags) is withdrawn from its \
+                 experiment; scalefree puts it back once the run counts again",
+    });
+    write_json_atomic(&tb.join(WITHDRAWN_FILE), &note)?;
+    Ok(true)
+}
+
+/// Puts back the session [`withdraw_session`] withdrew; whether it did (not while another
+/// process writes the run).
+pub fn reinstate_session(dir: &RunDir) -> Result<bool> {
+    let tb = dir.tensorboard_dir();
+    let Some(_lock) = lock_unless_busy(dir)? else {
+        return Ok(false);
+    };
+    let back = WITHDRAWN_TAGS.map(|(tag, withdrawn)| (withdrawn, tag));
+    rename_tags(&tb, &back)?;
+    let marker = tb.join(WITHDRAWN_FILE);
+    std::fs::remove_file(&marker).with_context(|| format!("cannot remove {}", marker.display()))?;
+    Ok(true)
+}
+
+/// How a run's session ended, in HParams' words; `None` for an interrupted run, which has
+/// not ended: it will be resumed. TensorBoard has no word for such a run and shows it as
+/// it shows one still training (no end: Unknown); and since it reads a session's end once,
+/// an end written now would stand in a running TensorBoard after the run's real end.
+fn status_of(status: RunStatus) -> Option<Status> {
     match status {
-        RunStatus::Completed => Status::STATUS_SUCCESS,
-        RunStatus::Diverged => Status::STATUS_FAILURE,
-        RunStatus::Interrupted => Status::STATUS_UNKNOWN,
+        RunStatus::Completed => Some(Status::STATUS_SUCCESS),
+        RunStatus::Diverged => Some(Status::STATUS_FAILURE),
+        RunStatus::Interrupted => None,
     }
 }
 
@@ -170,8 +238,11 @@ mod tests {
 
     #[test]
     fn statuses_map_to_hparams_words() {
-        assert_eq!(status_of(RunStatus::Completed), Status::STATUS_SUCCESS);
-        assert_eq!(status_of(RunStatus::Diverged), Status::STATUS_FAILURE);
-        assert_eq!(status_of(RunStatus::Interrupted), Status::STATUS_UNKNOWN);
+        assert_eq!(
+            status_of(RunStatus::Completed),
+            Some(Status::STATUS_SUCCESS)
+        );
+        assert_eq!(status_of(RunStatus::Diverged), Some(Status::STATUS_FAILURE));
+        assert_eq!(status_of(RunStatus::Interrupted), None);
     }
 }

@@ -21,6 +21,13 @@ use tensorboard_proto::types::DataType as TensorType;
 pub const EXPERIMENT_TAG: &str = "_hparams_/experiment";
 pub const SESSION_START_TAG: &str = "_hparams_/session_start_info";
 pub const SESSION_END_TAG: &str = "_hparams_/session_end_info";
+/// A session's start and end tags, and what they become while the session is withdrawn
+/// from its experiment: tags the hparams plugin does not read, so TensorBoard lists no
+/// session for the run (its other tags stay as they are).
+pub const WITHDRAWN_TAGS: [(&str, &str); 2] = [
+    (SESSION_START_TAG, "_withdrawn_/session_start_info"),
+    (SESSION_END_TAG, "_withdrawn_/session_end_info"),
+];
 /// The number of `HParamInfo.differs` in TensorBoard's `api.proto`.
 const DIFFERS_FIELD: u32 = 7;
 
@@ -40,11 +47,19 @@ pub struct SettingDomain {
     pub values: Vec<Value>,
 }
 
+/// Whether HParams is to show `value` as a string: a string, or an integer. HParams'
+/// page prints every number to five significant digits (`0.0000` for seed 0, `32.000`
+/// for batch size 32), a string as it is.
+fn shown_as_string(value: &Value) -> bool {
+    value.is_string() || value.is_i64() || value.is_u64()
+}
+
 /// A JSON setting value as protobuf's `Value`: numbers, strings and booleans (the kinds
-/// HParams shows); `None` for anything else.
+/// HParams shows), integers as strings ([`shown_as_string`]); `None` for anything else.
 fn proto_value(value: &Value) -> Option<ProtoValue> {
     let mut out = ProtoValue::new();
     match value {
+        Value::Number(n) if n.is_i64() || n.is_u64() => out.set_string_value(n.to_string()),
         Value::Number(n) => out.set_number_value(n.as_f64()?),
         Value::String(s) => out.set_string_value(s.clone()),
         Value::Bool(b) => out.set_bool_value(*b),
@@ -96,10 +111,11 @@ pub fn session_end(status: Status, end_time_secs: f64) -> Summary {
     plugin_summary(SESSION_END_TAG, data)
 }
 
-/// The type HParams gives a setting: that of all its values, else a string.
+/// The type HParams gives a setting: that of all its values, else a string (integers are
+/// strings: [`shown_as_string`]).
 fn data_type(values: &[Value]) -> DataType {
     let all = |kind: fn(&Value) -> bool| values.iter().all(kind);
-    if all(Value::is_number) {
+    if all(|v| v.is_number() && !shown_as_string(v)) {
         DataType::DATA_TYPE_FLOAT64
     } else if all(Value::is_boolean) {
         DataType::DATA_TYPE_BOOL
@@ -180,12 +196,15 @@ mod tests {
             ("lr".to_string(), json!(0.001)),
             ("optimizer".to_string(), json!("adamw")),
             ("bn".to_string(), json!(false)),
+            ("seed".to_string(), json!(3)),
             ("max_steps".to_string(), Value::Null),
         ];
         let data = plugin_data(&session_start(&settings, "lane", 5.0));
         let info = data.get_session_start_info();
         assert_eq!(info.get_group_name(), "lane");
-        assert_eq!(info.get_hparams().len(), 3);
+        assert_eq!(info.get_hparams().len(), 4);
+        // An integer as HParams prints it: `3`, not `3.0000`.
+        assert_eq!(info.get_hparams()["seed"].get_string_value(), "3");
         assert_eq!(info.get_hparams()["lr"].get_number_value(), 0.001);
         assert_eq!(info.get_hparams()["optimizer"].get_string_value(), "adamw");
         assert!(!info.get_hparams()["bn"].get_bool_value());
@@ -202,6 +221,10 @@ mod tests {
             SettingDomain {
                 name: "grad_factors".into(),
                 values: vec![json!("none"), json!(2)],
+            },
+            SettingDomain {
+                name: "batch_size".into(),
+                values: vec![json!(32), json!(128)],
             },
         ];
         let metric = Metric {
@@ -220,6 +243,15 @@ mod tests {
             infos[1].get_domain_discrete().get_values()[1].get_string_value(),
             "2"
         );
+        // Integers are strings, in their order.
+        assert_eq!(infos[2].get_field_type(), DataType::DATA_TYPE_STRING);
+        let sizes: Vec<&str> = infos[2]
+            .get_domain_discrete()
+            .get_values()
+            .iter()
+            .map(|v| v.get_string_value())
+            .collect();
+        assert_eq!(sizes, ["32", "128"]);
         assert_eq!(
             data.get_experiment().get_metric_infos()[0]
                 .get_name()

@@ -89,6 +89,73 @@ fn remove_if_present(path: &Path) -> Result<()> {
     }
 }
 
+/// One record of an event file: the length, its masked CRC-32C, the event, its CRC.
+fn record(data: &[u8]) -> Vec<u8> {
+    let len = (data.len() as u64).to_le_bytes();
+    let mut out = Vec::with_capacity(data.len() + 16);
+    out.extend_from_slice(&len);
+    out.extend_from_slice(&masked_crc32c(&len).to_le_bytes());
+    out.extend_from_slice(data);
+    out.extend_from_slice(&masked_crc32c(data).to_le_bytes());
+    out
+}
+
+/// `bytes` (an event file) with the summary values tagged `from` tagged `to` instead, for
+/// each pair of `renames`, and how many were; other records, and a torn last one, are
+/// kept byte for byte.
+fn renamed(bytes: &[u8], renames: &[(&str, &str)]) -> (Vec<u8>, usize) {
+    let (mut out, mut count, mut at) = (Vec::with_capacity(bytes.len()), 0, 0);
+    while at + 12 <= bytes.len() {
+        let len = u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes")) as usize;
+        let Some(end) = (at + 12).checked_add(len).filter(|e| e + 4 <= bytes.len()) else {
+            break;
+        };
+        let data = &bytes[at + 12..end];
+        let mut event = Event::parse_from_bytes(data).ok();
+        let mut changed = 0;
+        if let Some(event) = event.as_mut().filter(|e| e.has_summary()) {
+            for value in event.mut_summary().mut_value().iter_mut() {
+                if let Some((_, to)) = renames.iter().find(|(from, _)| value.get_tag() == *from) {
+                    value.set_tag(to.to_string());
+                    changed += 1;
+                }
+            }
+        }
+        match event.filter(|_| changed > 0).map(|e| e.write_to_bytes()) {
+            Some(Ok(data)) => out.extend_from_slice(&record(&data)),
+            _ => out.extend_from_slice(&bytes[at..end + 4]),
+        }
+        count += changed;
+        at = end + 4;
+    }
+    out.extend_from_slice(&bytes[at..]);
+    (out, count)
+}
+
+/// Renames summary tags in every event file of `dir`: each value tagged `from` is tagged
+/// `to`, for each pair of `renames` (the HParams session of a run withdrawn from its
+/// experiment, or put back). A file holding none is left as it is; the others are
+/// rewritten whole under a name TensorBoard does not read and renamed over themselves.
+/// Returns how many values were renamed.
+pub fn rename_tags(dir: &Path, renames: &[(&str, &str)]) -> Result<usize> {
+    let mut total = 0;
+    for path in event_files(dir)? {
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let (out, count) = renamed(&bytes, renames);
+        if count == 0 {
+            continue;
+        }
+        let partial = dir.join(format!("{PARTIAL}.{}", std::process::id()));
+        crate::sinks::atomic::write_atomic(&partial, &out)?;
+        std::fs::rename(&partial, &path).with_context(|| {
+            format!("cannot rename {} to {}", partial.display(), path.display())
+        })?;
+        total += count;
+    }
+    Ok(total)
+}
+
 pub struct Board {
     file: BufWriter<File>,
     path: PathBuf,
@@ -265,13 +332,7 @@ impl Board {
         let result = event
             .write_to_bytes()
             .map_err(std::io::Error::other)
-            .and_then(|data| {
-                let len = (data.len() as u64).to_le_bytes();
-                self.file.write_all(&len)?;
-                self.file.write_all(&masked_crc32c(&len).to_le_bytes())?;
-                self.file.write_all(&data)?;
-                self.file.write_all(&masked_crc32c(&data).to_le_bytes())
-            });
+            .and_then(|data| self.file.write_all(&record(&data)));
         if let Err(e) = result {
             self.error = Some(e);
         }
