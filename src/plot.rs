@@ -78,6 +78,28 @@ pub fn draw_png(
     }
 }
 
+/// A figure drawn in memory, as PNG bytes (for a TensorBoard image: no file is written).
+pub fn png_bytes(size: (u32, u32), draw: impl FnOnce(&Area) -> Result<()>) -> Result<Vec<u8>> {
+    ensure_font()?;
+    let mut pixels = vec![0u8; size.0 as usize * size.1 as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        draw(&root)?;
+        root.present().map_err(plot_error)?;
+    }
+    let mut png = Vec::new();
+    image::ImageEncoder::write_image(
+        image::codecs::png::PngEncoder::new(&mut png),
+        &pixels,
+        size.0,
+        size.1,
+        image::ExtendedColorType::Rgb8,
+    )
+    .context("cannot encode a PNG")?;
+    Ok(png)
+}
+
 /// Plotters' errors borrow the backend's error type; this keeps only the message.
 pub fn plot_error<E: std::fmt::Display>(e: E) -> anyhow::Error {
     anyhow::anyhow!("plotting: {e}")

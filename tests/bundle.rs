@@ -320,8 +320,11 @@ fn a_slurm_job_submitted_from_a_bundle_runs_through_its_launcher() {
     let script = std::fs::read_to_string(&scripts[0]).unwrap();
     let (folder, _) = bundle();
     let launcher = folder.join("scalefree");
-    assert!(
-        script.contains(&format!("exec '{}' ", launcher.display())),
-        "{script}"
-    );
+    // The task's run, then the summary run brought up to date: both through the launcher.
+    for command in ["'train'", "sweep status"] {
+        assert!(
+            script.contains(&format!("'{}' {command} ", launcher.display())),
+            "{script}"
+        );
+    }
 }

@@ -3,6 +3,8 @@
 //! a deleted `metrics.jsonl` noticed on resume, a damaged run reported as damaged, stale
 //! runs not reported as completed, two experiment files of one name kept apart, and grid
 //! paths kept out of file names.
+mod require;
+mod tensorboard_support;
 mod train_support;
 
 use serde_json::json;
@@ -260,34 +262,100 @@ fn a_damaged_run_is_reported_as_damaged_and_the_others_still_are() {
         "{md}"
     );
 
-    let (code, out) = run(&[
-        "sweep",
-        "status",
-        experiment.to_str().unwrap(),
-        "--runs",
-        runs.to_str().unwrap(),
-    ]);
+    // `sweep status` agrees with the report: both runs are damaged, each named with why.
+    let (code, out) = sweep_status(&experiment, &runs);
     assert_eq!(code, Some(0), "{out}");
     assert!(
-        out.contains("1 damaged") && out.contains("3 completed"),
+        out.contains("2 damaged") && out.contains("2 completed"),
         "{out}"
     );
-    assert!(out.contains("summary.json"), "{out}");
+    assert!(
+        out.contains("summary.json") && out.contains("scales.jsonl"),
+        "{out}"
+    );
 
-    // A sweep goes on past the damaged run, leaves its files as they are, and says so
-    // (a non-zero exit: one run is unresolved).
+    // A sweep goes on past the damaged runs, leaves their files as they are, and says so
+    // (a non-zero exit: they are unresolved).
     let damaged_summary = std::fs::read(run_dirs[0].join("summary.json")).unwrap();
     let (code, out) = sweep(&experiment, &runs, &["--threads", "1"]);
     assert_eq!(code, Some(1), "{out}");
     assert!(
-        out.contains("3 already done, 0 to run, 1 damaged")
+        out.contains("2 already done, 0 to run, 2 damaged")
             && out.contains("damaged, left as it is"),
         "{out}"
     );
-    assert!(out.contains("summary.json"), "{out}");
+    assert!(
+        out.contains("summary.json") && out.contains("scales.jsonl"),
+        "{out}"
+    );
     assert_eq!(
         std::fs::read(run_dirs[0].join("summary.json")).unwrap(),
         damaged_summary
+    );
+}
+
+fn sweep_status(experiment: &Path, runs: &Path) -> (Option<i32>, String) {
+    let (experiment, runs) = (experiment.to_str().unwrap(), runs.to_str().unwrap());
+    run(&["sweep", "status", experiment, "--runs", runs])
+}
+
+/// The text `report/summary` of the experiment's summary run for TensorBoard.
+fn summary_run_text(runs: &Path, experiment: &str) -> String {
+    let dir = runs.join(experiment).join("summary");
+    tensorboard_support::last_text(&dir, "report/summary")
+        .unwrap_or_else(|| panic!("no report/summary text in {}", dir.display()))
+}
+
+#[test]
+fn a_run_whose_records_lost_rows_is_damaged_in_the_report_the_summary_run_and_sweep_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let (experiment, runs, run_dirs) = swept(dir.path(), "records");
+    assert!(summary_run_text(&runs, "records").contains("Runs: 4/4 completed"));
+    // One run's evaluations deleted, another's batch losses cut to their first row.
+    std::fs::remove_file(run_dirs[0].join("metrics.jsonl")).unwrap();
+    let losses = run_dirs[1].join("losses.jsonl");
+    let first = std::fs::read_to_string(&losses)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    std::fs::write(&losses, format!("{first}\n")).unwrap();
+
+    // `sweep status` names both, and brings the summary run up to date (a Slurm sweep's
+    // dashboard fills in this way): it averages the two intact runs and says why.
+    let (code, out) = sweep_status(&experiment, &runs);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("2 completed") && out.contains("2 damaged"),
+        "{out}"
+    );
+    assert!(
+        out.contains("metrics.jsonl") && out.contains("losses.jsonl"),
+        "{out}"
+    );
+    let text = summary_run_text(&runs, "records");
+    assert!(
+        text.contains("Runs: 2/4 completed, 2 damaged (left out)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("metrics.jsonl") && text.contains("losses.jsonl"),
+        "{text}"
+    );
+
+    let (code, out) = report(&experiment, &runs, &dir.path().join("report"));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("2/4 completed") && out.contains("2 damaged"),
+        "{out}"
+    );
+    let (code, out) = sweep(&experiment, &runs, &["--threads", "1"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("2 already done, 0 to run, 2 damaged"), "{out}");
+    assert!(
+        out.contains("metrics.jsonl") && out.contains("losses.jsonl"),
+        "{out}"
     );
 }
 

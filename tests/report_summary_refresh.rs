@@ -1,10 +1,13 @@
 //! A running sweep refreshes the experiment's summary run for TensorBoard from what the
 //! runs' files hold, without drawing the report's figures (which `scalefree report` adds).
 mod report_support;
+mod require;
+mod tensorboard_support;
 
 use report_support::{write_experiment, EXPERIMENT};
 use scalefree::experiment::ExperimentDir;
 use scalefree::report::{generate, refresh_summary_run};
+use tensorboard_support::{logged, Logged};
 
 #[test]
 fn a_sweeps_refresh_writes_the_summary_run_without_figures_and_a_report_adds_them() {
@@ -30,5 +33,36 @@ fn a_sweeps_refresh_writes_the_summary_run_without_figures_and_a_report_adds_the
         (written.lanes, written.comparisons),
         (refreshed.lanes, refreshed.comparisons),
         "the same lanes and claim-4 charts either way"
+    );
+}
+
+#[test]
+fn each_optimizer_is_a_run_of_its_own_and_measures_evaluated_often_are_curves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs");
+    let plan = write_experiment(&runs);
+    let folder = ExperimentDir::new(&runs, EXPERIMENT);
+    refresh_summary_run(&plan, &folder).unwrap();
+    let summary = folder.summary_run_dir();
+    // Five evaluations per run: the test accuracy of each optimizer's best setting is a
+    // curve of five means in the optimizer's own run beside the summary run.
+    for (optimizer, count) in [("adam-l2", 5), ("adamw", 5)] {
+        let events = logged(&summary.join(optimizer));
+        let steps: Vec<u64> = events
+            .iter()
+            .filter(|(_, tag, _)| tag == "best/resnet20-nobn/test_accuracy")
+            .map(|(step, _, _)| *step)
+            .collect();
+        assert_eq!(steps.len(), count, "{optimizer}: {steps:?}");
+        assert!(events
+            .iter()
+            .all(|(_, _, v)| matches!(v, Logged::Scalar(_))));
+    }
+    // No measure is a single value: no bar chart of final values.
+    let own = logged(&summary);
+    assert!(
+        own.iter().all(|(_, tag, _)| !tag.starts_with("final/")),
+        "{:?}",
+        own.iter().map(|e| &e.1).collect::<Vec<_>>()
     );
 }

@@ -4,6 +4,7 @@
 //! writes /etc/slurm and /etc/munge and runs the daemons as root): as another user the
 //! test prints that it was skipped and why, unless `CI=true`, which makes it fail.
 mod require;
+mod tensorboard_support;
 mod train_support;
 
 use std::process::Command;
@@ -130,6 +131,19 @@ fn a_2x2_sweep_completes_through_slurm() {
             .join("tiny-slurm/slurm")
             .join(format!("{job_id}_{task}.out"));
         assert!(out.exists(), "no Slurm output for array task {task}");
+    }
+    // The experiment's dashboard fills in as the array tasks end, without a command on
+    // the submitting machine: the summary run counts every run.
+    let summary = runs.join("tiny-slurm/summary");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let counted = || tensorboard_support::last_text(&summary, "report/summary");
+    while !counted().is_some_and(|t| t.contains("Runs: 4/4 completed")) {
+        assert!(
+            Instant::now() < deadline,
+            "the summary run was not brought up to date by the array tasks: {:?}",
+            counted()
+        );
+        std::thread::sleep(Duration::from_millis(500));
     }
     let status = scalefree()
         .args(["sweep", "status"])

@@ -192,6 +192,7 @@ fn submit_to_slurm(
         max_parallel: args.max_parallel,
         extra: args.sbatch_args.clone(),
         runs_per_task: slurm::runs_per_task(args.gpus_per_task, runs_per_gpu),
+        experiment_file: plan.experiment_file.clone(),
     };
     let submission = slurm::submit(&plan.experiment, todo, folder, &options)?;
     println!(
@@ -234,5 +235,7 @@ fn status(spec: &str, runs_dir: &Path) -> Result<i32> {
             println!("  damaged: {}: {why}", run.name);
         }
     }
+    // TensorBoard's view brought up to date: how a Slurm sweep's dashboard fills in.
+    SummaryRefresh::now(&plan, &folder, &|line| eprintln!("{line}"));
     Ok(0)
 }

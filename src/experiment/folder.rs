@@ -8,7 +8,9 @@
 //! | `sweep.lock` | held by the one sweep of the experiment |
 //! | `stale/<run>/` | `sweep --redo-stale`: runs made with other settings, moved aside |
 //! | `slurm/` | the Slurm backend: its scripts and submissions |
-//! | `summary/` | `report` and `sweep`: TensorBoard's summary run (HParams experiment, seed means, claim 4) |
+//! | `summary/` | `report`, `sweep` and `sweep status`: TensorBoard's summary run (HParams experiment, texts, figures) |
+//! | `summary/<optimizer>/` | the same: each optimizer's seed means and claim-4 changes, a TensorBoard run (a colour) of its own |
+//! | `summary.lock` | held by the one process writing the summary run |
 use super::Plan;
 use crate::config::RunConfig;
 use crate::sinks::atomic::write_json_atomic;
@@ -57,6 +59,12 @@ impl ExperimentDir {
 
     pub fn lock_path(&self) -> PathBuf {
         self.path.join("sweep.lock")
+    }
+
+    /// Held by whoever writes the summary run (`report`, `sweep`, `sweep status`, a Slurm
+    /// array task), one at a time.
+    pub fn summary_lock_path(&self) -> PathBuf {
+        self.path.join("summary.lock")
     }
 
     /// Where `--redo-stale` moves stale runs.

@@ -1,12 +1,15 @@
 //! The experiment's results as a library: what its run directories hold ([`collect`]),
 //! results over seeds and claim 4 ([`seeds`]), the tables ([`table`]), the figures
 //! ([`heatmap`], [`curves`], [`histograms`], [`gap_spread`]), the page ([`html`]) and the
-//! experiment's summary run for TensorBoard ([`summary_run`]). It only reads run
-//! directories; `scalefree report` writes a report with it, a local sweep refreshes the
-//! summary run with it as runs end.
+//! experiment's summary runs for TensorBoard ([`summary_run`], with the [`final_values`] of
+//! measures evaluated once). It reads run directories, and writes in them only to withdraw
+//! from HParams the session of a run the experiment no longer counts (damaged, or moved
+//! aside as stale) and to put it back; `scalefree report` writes a report with it, a
+//! sweep and `sweep status` refresh the summary run with it.
 pub mod collect;
 pub mod curves;
 pub mod figure;
+pub mod final_values;
 pub mod gap_spread;
 pub mod heatmap;
 pub mod histograms;

@@ -1,28 +1,41 @@
-//! The experiment as one TensorBoard run beside its runs (`<runs>/<experiment>/summary/`),
-//! written anew by `scalefree report` and by a local sweep whenever a run ends:
+//! The experiment as TensorBoard runs beside its runs, written anew by `scalefree report`,
+//! `sweep status`, a local sweep whenever a run ends and a Slurm array task when its runs
+//! end: the summary run `<runs>/<experiment>/summary/` and, beside it, one run per
+//! optimizer, `summary/<optimizer>/` (TensorBoard's charts colour by run, so each
+//! optimizer's series is a colour of its own).
 //!
-//! - the HParams experiment: each setting the runs take, with its values as its domain,
-//!   and the metrics (so `tensorboard --logdir runs/<experiment>` shows the grid);
-//! - per lane (a run's settings but its seed) the mean over its completed seeds of the
-//!   test accuracy and the epoch's training loss at each evaluated step, and of the batch
-//!   loss at each recorded step (`losses.jsonl`), with a 95 % CI
-//!   (`lane/<lane>/<measure>`, `…/ci_low`, `…/ci_high`);
-//! - for claim 4, the paired change (intervention − none, per seed) each optimizer sees at
-//!   its best setting without factors, with its CI, step by step
-//!   (`claim4/<group>/<optimizer>/<measure>_change`);
-//! - the report's figures as images, its verdicts, claim 4's rule and its table as text;
-//! - a custom-scalars layout: one chart per setting and measure with the optimizers side
-//!   by side, and one per claim-4 comparison.
+//! - the summary run: the HParams experiment (each setting the runs take, with its values
+//!   as its domain, and the metrics, so `tensorboard --logdir runs/<experiment>` shows the
+//!   grid); the report's figures as images, its verdicts, claim 4's rule and its table as
+//!   text; the final values of the measures evaluated once as a bar chart and a table
+//!   ([`super::final_values`]); and the custom-scalars layout;
+//! - each optimizer's run, for every measure with a curve (evaluated more than once; the
+//!   batch loss at each step `losses.jsonl` holds): the mean over the completed seeds with
+//!   a 95 % CI (`…`, `…/ci_low`, `…/ci_high`) of its best setting per group
+//!   (`best/<group>/<measure>`, as the report compares the optimizers), of every setting
+//!   (`lane/<setting>/<measure>`), and claim 4's paired change (intervention − none, per
+//!   seed) at its best setting without factors (`claim4/<group>/<measure>_change`);
+//! - the layout: one chart per group and measure with each optimizer at its best setting,
+//!   one per claim-4 comparison and measure, one per setting both optimizers ran, each of
+//!   one series that every optimizer's run holds (so no run lacks part of a chart's tags),
+//!   and every run's own curves.
 //!
-//! TensorBoard never aggregates across runs; this run does, from the runs' own files.
-use super::collect::{Cell, Collection, RunProgress, RunResult};
+//! HParams lists the runs the experiment counts: a damaged run's session, and every run's
+//! moved aside to `stale/`, is withdrawn ([`crate::observers::run_board`]).
+//!
+//! TensorBoard never aggregates across runs; these runs do, from the runs' own files.
+use super::collect::{fmt_sci, Cell, Collection, Group, RunProgress, RunResult};
+use super::final_values::{self, Bar, Panel};
 use super::seeds;
 use super::table::{self, Report};
 use crate::config::keys;
 use crate::experiment::ExperimentDir;
-use crate::observers::run_board::hparams_metrics;
+use crate::observers::run_board::{
+    hparams_metrics, reinstate_session, session_withdrawn, withdraw_session,
+};
 use crate::plot::display_name;
-use crate::rundir::MetricsRow;
+use crate::rundir::lock::Lock;
+use crate::rundir::{MetricsRow, RunDir};
 use crate::sinks::hparams::{self, SettingDomain};
 use crate::sinks::tensorboard::Board;
 use crate::stats::{paired, Estimate, CLAIM4_RULE};
@@ -30,7 +43,7 @@ use anyhow::{Context, Result};
 use optim::DecayMode;
 use protobuf::RepeatedField;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tensorboard_proto::layout::{
@@ -97,67 +110,58 @@ pub fn estimate_tags(base: &str) -> [String; 3] {
     ]
 }
 
-pub fn lane_tag(lane: &str, measure: &Measure) -> String {
-    format!("lane/{lane}/{}", measure.name)
+/// `best/<group>/<measure>`: an optimizer's best setting in a group, in its own run.
+pub fn best_tag(group_slug: &str, measure: &Measure) -> String {
+    format!("best/{group_slug}/{}", measure.name)
 }
 
-pub fn claim4_tag(group_slug: &str, optimizer: DecayMode, measure: &Measure) -> String {
-    format!("claim4/{group_slug}/{optimizer}/{}_change", measure.name)
+/// `lane/<setting>/<measure>`: a setting (the runs' name without seed and optimizer).
+pub fn lane_tag(setting: &str, measure: &Measure) -> String {
+    format!("lane/{setting}/{}", measure.name)
 }
 
-/// The runs of one lane: the same settings but the seed.
-struct Lane<'a> {
-    /// The runs' name without the seed.
-    label: String,
-    /// Without the optimizer too: the lanes charted side by side.
-    pair: String,
-    optimizer: DecayMode,
-    runs: Vec<&'a RunResult>,
+/// `claim4/<intervention group>/<measure>_change`.
+pub fn claim4_tag(group_slug: &str, measure: &Measure) -> String {
+    format!("claim4/{group_slug}/{}_change", measure.name)
 }
 
-/// The lanes of the plan, in plan order.
-fn lanes(collection: &Collection) -> Vec<Lane<'_>> {
-    let mut lanes: Vec<(String, Lane)> = Vec::new();
-    for run in &collection.runs {
-        let key = run.config.lane();
-        match lanes.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, lane)) => lane.runs.push(run),
-            None => {
-                let config = &run.config;
-                let lane = Lane {
-                    label: config.name_without(&run.name, &[crate::config::SEED]),
-                    pair: config.name_without(&run.name, &[crate::config::SEED, "optimizer"]),
-                    optimizer: config.optimizer.decay,
-                    runs: vec![run],
-                };
-                lanes.push((key, lane));
+/// The folder of `optimizer`'s TensorBoard run inside the summary run's
+/// (`summary/adam-l2`): TensorBoard names the run after it.
+pub fn optimizer_run(summary: &Path, optimizer: DecayMode) -> PathBuf {
+    summary.join(optimizer.to_string())
+}
+
+/// Each completed run's values of each measure ([`MEASURES`] order), read once.
+struct RunSeries {
+    by_run: HashMap<String, Vec<Series>>,
+}
+
+impl RunSeries {
+    fn read(collection: &Collection) -> Result<RunSeries> {
+        let mut by_run = HashMap::new();
+        for run in &collection.runs {
+            if run.progress == RunProgress::Completed {
+                let series = MEASURES.iter().map(|m| (m.values)(run));
+                by_run.insert(run.name.clone(), series.collect::<Result<_>>()?);
             }
         }
+        Ok(RunSeries { by_run })
     }
-    // Lanes whose names coincide (a setting neither named nor swept) keep apart by key.
-    let labels: Vec<String> = lanes.iter().map(|(_, l)| l.label.clone()).collect();
-    lanes
-        .into_iter()
-        .map(|(key, mut lane)| {
-            if labels.iter().filter(|l| **l == lane.label).count() > 1 {
-                lane.label = key;
-            }
-            lane
-        })
-        .collect()
+
+    /// `(seed, values of measure m)` of the completed runs among `runs`.
+    fn of<'a>(&self, runs: impl Iterator<Item = &'a RunResult>, m: usize) -> Vec<(u64, Series)> {
+        runs.filter_map(|r| Some((r.config.training.seed, self.by_run.get(&r.name)?[m].clone())))
+            .filter(|(_, series)| !series.is_empty())
+            .collect()
+    }
+
+    /// The most values of measure `m` a run has: 2 or more make a curve, 1 a final value.
+    fn points(&self, m: usize) -> usize {
+        self.by_run.values().map(|s| s[m].len()).max().unwrap_or(0)
+    }
 }
 
-/// `measure` of the completed runs among `runs`, by seed.
-fn completed_series<'a>(
-    runs: impl Iterator<Item = &'a RunResult>,
-    measure: &Measure,
-) -> Result<Vec<(u64, Series)>> {
-    runs.filter(|r| r.progress == RunProgress::Completed)
-        .map(|r| Ok((r.config.training.seed, (measure.values)(r)?)))
-        .collect()
-}
-
-/// `(seed, value)` at `step` of each run that has one there.
+/// `(step, value)` at `step` of each run that has one there.
 fn at_step(runs: &[(u64, Series)], step: u64) -> Vec<(u64, f64)> {
     runs.iter()
         .filter_map(|(seed, series)| {
@@ -192,6 +196,13 @@ pub fn paired_change(treated: &[(u64, Series)], natural: &[(u64, Series)]) -> Ve
         .collect()
 }
 
+/// `(seed, last value)` of each run: its final value.
+fn finals(runs: &[(u64, Series)]) -> Vec<(u64, f64)> {
+    runs.iter()
+        .filter_map(|(seed, series)| Some((*seed, series.last()?.1)))
+        .collect()
+}
+
 fn log_estimates(board: &mut Board, base: &str, series: &[(u64, Estimate)]) {
     let [mean, low, high] = estimate_tags(base);
     for (step, estimate) in series {
@@ -202,17 +213,63 @@ fn log_estimates(board: &mut Board, base: &str, series: &[(u64, Estimate)]) {
     }
 }
 
-fn margin_chart(title: String, series: Vec<(String, String)>) -> Chart {
-    let series = series.into_iter().map(|(_, base)| {
-        let [value, lower, upper] = estimate_tags(&base);
-        let mut s = MarginChartContent_Series::new();
-        s.set_value(value);
-        s.set_lower(lower);
-        s.set_upper(upper);
-        s
-    });
+/// The optimizers' runs beside the summary run, each opened when its first series comes.
+struct OptimizerBoards {
+    summary: PathBuf,
+    boards: BTreeMap<u8, (DecayMode, Board)>,
+}
+
+impl OptimizerBoards {
+    fn board(&mut self, optimizer: DecayMode) -> Result<&mut Board> {
+        let key = optimizer as u8;
+        if !self.boards.contains_key(&key) {
+            let board = Board::replacing(&optimizer_run(&self.summary, optimizer))?;
+            self.boards.insert(key, (optimizer, board));
+        }
+        Ok(&mut self.boards.get_mut(&key).expect("inserted").1)
+    }
+
+    fn log(
+        &mut self,
+        optimizer: DecayMode,
+        base: &str,
+        series: &[(u64, Estimate)],
+    ) -> Result<bool> {
+        if series.is_empty() {
+            return Ok(false);
+        }
+        log_estimates(self.board(optimizer)?, base, series);
+        Ok(true)
+    }
+
+    /// Puts every board in place, and removes the runs of optimizers with none.
+    fn publish(self) -> Result<()> {
+        let mut kept = Vec::new();
+        for (_, (optimizer, board)) in self.boards {
+            board.publish()?;
+            kept.push(optimizer);
+        }
+        for optimizer in DecayMode::ALL.into_iter().filter(|o| !kept.contains(o)) {
+            let dir = optimizer_run(&self.summary, optimizer);
+            if dir.is_dir() {
+                std::fs::remove_dir_all(&dir)
+                    .with_context(|| format!("cannot remove {}", dir.display()))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A chart of one series, `base` with its CI: every optimizer's run that holds it draws it,
+/// in its colour; a run that holds none of its three tags is not listed as missing any.
+fn margin_chart(title: String, base: &str) -> Chart {
+    let [value, lower, upper] = estimate_tags(base);
+    let mut series = MarginChartContent_Series::new();
+    series.set_value(value);
+    series.set_lower(lower);
+    series.set_upper(upper);
     let mut content = MarginChartContent::new();
-    content.set_series(series.collect());
+    content.set_series(RepeatedField::from_vec(vec![series]));
     let mut chart = Chart::new();
     chart.set_title(title);
     chart.set_margin(content);
@@ -228,11 +285,311 @@ fn multiline_chart(title: &str, tag_pattern: &str) -> Chart {
     chart
 }
 
-fn category(title: String, charts: Vec<Chart>) -> Category {
-    let mut category = Category::new();
-    category.set_title(title);
-    category.set_chart(RepeatedField::from_vec(charts));
-    category
+/// Categories of `charts`, those with none left out.
+fn categories(titled: Vec<Titled>) -> Vec<Category> {
+    titled
+        .into_iter()
+        .filter(|(_, charts)| !charts.is_empty())
+        .map(|(title, charts)| {
+            let mut category = Category::new();
+            category.set_title(title);
+            category.set_chart(RepeatedField::from_vec(charts));
+            category
+        })
+        .collect()
+}
+
+/// `Adam-ℓ2 (η₀ 1e-3, λ 5e-4, 4 seeds) vs AdamW (…)`.
+fn versus(shown: &[(DecayMode, String)]) -> String {
+    let named = shown.iter().map(|(o, detail)| match detail.is_empty() {
+        true => display_name(*o).to_string(),
+        false => format!("{} ({detail})", display_name(*o)),
+    });
+    named.collect::<Vec<_>>().join(" vs ")
+}
+
+/// `η₀ 1e-3, λ 5e-4` of a cell, with its seeds when given.
+fn setting_text(cell: &Cell, seeds: Option<usize>) -> String {
+    let setting = format!("η₀ {}, λ {}", fmt_sci(cell.lr), fmt_sci(cell.wd));
+    match seeds {
+        Some(1) => format!("{setting}, 1 seed"),
+        Some(n) => format!("{setting}, {n} seeds"),
+        None => setting,
+    }
+}
+
+/// The runs of one lane: the same settings but the seed.
+struct Lane<'a> {
+    /// The runs' name without seed and optimizer: the setting the optimizers share.
+    setting: String,
+    optimizer: DecayMode,
+    runs: Vec<&'a RunResult>,
+}
+
+/// The lanes of the plan, in plan order.
+fn lanes(collection: &Collection) -> Vec<Lane<'_>> {
+    let mut lanes: Vec<(String, Lane)> = Vec::new();
+    for run in &collection.runs {
+        let key = run.config.lane();
+        match lanes.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, lane)) => lane.runs.push(run),
+            None => {
+                let config = &run.config;
+                let lane = Lane {
+                    setting: config.name_without(&run.name, &[crate::config::SEED, "optimizer"]),
+                    optimizer: config.optimizer.decay,
+                    runs: vec![run],
+                };
+                lanes.push((key, lane));
+            }
+        }
+    }
+    // Lanes of one optimizer whose names coincide (a setting neither named nor swept)
+    // keep apart by key.
+    let named: Vec<(DecayMode, String)> = lanes
+        .iter()
+        .map(|(_, l)| (l.optimizer, l.setting.clone()))
+        .collect();
+    lanes
+        .into_iter()
+        .map(|(key, mut lane)| {
+            let same = |(o, s): &&(DecayMode, String)| *o == lane.optimizer && *s == lane.setting;
+            if named.iter().filter(same).count() > 1 {
+                lane.setting = key;
+            }
+            lane
+        })
+        .collect()
+}
+
+/// A category of the custom-scalars layout: its title and charts.
+type Titled = (String, Vec<Chart>);
+
+/// Each optimizer at its best setting per group, one chart per group and measure with a
+/// curve.
+fn log_best(
+    c: &Collection,
+    series: &RunSeries,
+    curves: &[usize],
+    boards: &mut OptimizerBoards,
+) -> Result<Vec<Titled>> {
+    let mut out = Vec::new();
+    for &m in curves {
+        let measure = &MEASURES[m];
+        let mut charts = Vec::new();
+        for group in &c.groups {
+            let tag = best_tag(&group.key.slug(), measure);
+            let mut shown = Vec::new();
+            for grid in &group.optimizers {
+                let Some(cell) = grid.best_cell() else {
+                    continue;
+                };
+                let seeds = series.of(c.runs_of(cell), m);
+                if boards.log(grid.optimizer, &tag, &mean_over_seeds(&seeds))? {
+                    shown.push((grid.optimizer, setting_text(cell, Some(seeds.len()))));
+                }
+            }
+            if !shown.is_empty() {
+                let title = format!(
+                    "{} — {}: {}",
+                    measure.title,
+                    group.key.label(),
+                    versus(&shown)
+                );
+                charts.push(margin_chart(title, &tag));
+            }
+        }
+        let title = format!(
+            "{}: each optimizer at its best setting (mean over seeds, 95 % CI)",
+            measure.title
+        );
+        out.push((title, charts));
+    }
+    Ok(out)
+}
+
+/// Every lane's means (in its optimizer's run), one chart per setting that more than one
+/// optimizer ran and measure with a curve; the lanes with a completed run.
+fn log_lanes(
+    c: &Collection,
+    series: &RunSeries,
+    curves: &[usize],
+    boards: &mut OptimizerBoards,
+) -> Result<(usize, Vec<Titled>)> {
+    let mut logged = 0;
+    let mut settings: Vec<(String, Vec<DecayMode>)> = Vec::new();
+    for lane in lanes(c) {
+        if !lane
+            .runs
+            .iter()
+            .any(|r| r.progress == RunProgress::Completed)
+        {
+            continue;
+        }
+        logged += 1;
+        for &m in curves {
+            let means = mean_over_seeds(&series.of(lane.runs.iter().copied(), m));
+            boards.log(
+                lane.optimizer,
+                &lane_tag(&lane.setting, &MEASURES[m]),
+                &means,
+            )?;
+        }
+        match settings.iter_mut().find(|(s, _)| *s == lane.setting) {
+            Some((_, optimizers)) => optimizers.push(lane.optimizer),
+            None => settings.push((lane.setting, vec![lane.optimizer])),
+        }
+    }
+    let shared: Vec<&(String, Vec<DecayMode>)> =
+        settings.iter().filter(|(_, o)| o.len() > 1).collect();
+    let mut out = Vec::new();
+    for &m in curves {
+        let measure = &MEASURES[m];
+        let charts = shared
+            .iter()
+            .map(|(setting, optimizers)| {
+                let mut shown: Vec<(DecayMode, String)> =
+                    optimizers.iter().map(|o| (*o, String::new())).collect();
+                shown.sort_by_key(|(o, _)| *o as u8);
+                let title = format!("{} — {setting}: {}", measure.title, versus(&shown));
+                margin_chart(title, &lane_tag(setting, measure))
+            })
+            .collect();
+        let title = format!(
+            "{}: every setting both optimizers ran (mean over seeds, 95 % CI)",
+            measure.title
+        );
+        out.push((title, charts));
+    }
+    Ok((logged, out))
+}
+
+/// Claim 4's paired changes over training, one chart per intervention and measure with a
+/// curve.
+fn log_claim4(
+    c: &Collection,
+    series: &RunSeries,
+    curves: &[usize],
+    boards: &mut OptimizerBoards,
+) -> Result<(usize, Vec<Chart>)> {
+    let mut charts = Vec::new();
+    for (group, none) in seeds::interventions(c) {
+        for &m in curves {
+            let measure = &MEASURES[m];
+            let tag = claim4_tag(&group.key.slug(), measure);
+            let mut shown = Vec::new();
+            for optimizer in [DecayMode::L2, DecayMode::Decoupled] {
+                let Some((treated, natural)) = seeds::compared_cells(group, none, optimizer) else {
+                    continue;
+                };
+                let change = paired_change(
+                    &series.of(c.runs_of(treated), m),
+                    &series.of(c.runs_of(natural), m),
+                );
+                if boards.log(optimizer, &tag, &change)? {
+                    shown.push((optimizer, String::new()));
+                }
+            }
+            if !shown.is_empty() {
+                let title = format!(
+                    "{}: change in {} under factors {} ({})",
+                    none.key.label(),
+                    measure.title,
+                    group.key.grad_factors,
+                    versus(&shown)
+                );
+                charts.push(margin_chart(title, &tag));
+            }
+        }
+    }
+    Ok((charts.len(), charts))
+}
+
+/// The panels of the measures `once` (evaluated once): each optimizer's best setting per
+/// group, and claim 4's paired change of the final values.
+fn final_panels(c: &Collection, series: &RunSeries, once: &[usize]) -> Vec<Panel> {
+    let optimizers: Vec<DecayMode> = DecayMode::ALL
+        .into_iter()
+        .filter(|o| c.groups.iter().any(|g| g.grid(*o).is_some()))
+        .collect();
+    let estimate =
+        |cell: &Cell, m: usize| Estimate::of_seeds(&finals(&series.of(c.runs_of(cell), m)));
+    let mut panels = Vec::new();
+    for &m in once {
+        let measure = &MEASURES[m];
+        let bars = c.groups.iter().map(|group| {
+            let bar = |o: &DecayMode| {
+                let cell = group.best_cell(*o)?;
+                let detail = setting_text(cell, None);
+                Some(Bar {
+                    estimate: estimate(cell, m)?,
+                    detail,
+                })
+            };
+            optimizers.iter().map(bar).collect()
+        });
+        panels.push(Panel {
+            title: format!(
+                "final {}: each optimizer at its best setting",
+                measure.title
+            ),
+            categories: c.groups.iter().map(|g| g.key.label()).collect(),
+            optimizers: optimizers.clone(),
+            bars: bars.collect(),
+            percent: measure.name == "test_accuracy",
+            change: false,
+        });
+    }
+    let interventions = seeds::interventions(c);
+    if interventions.is_empty() {
+        return panels;
+    }
+    let compared = [DecayMode::L2, DecayMode::Decoupled];
+    for &m in once {
+        let measure = &MEASURES[m];
+        let change = |group: &Group, none: &Group, o: &DecayMode| {
+            let (treated, natural) = seeds::compared_cells(group, none, *o)?;
+            let [t, n] = [treated, natural].map(|cell| finals(&series.of(c.runs_of(cell), m)));
+            let estimate = Estimate::of(&paired(&t, &n))?;
+            Some(Bar {
+                estimate,
+                detail: String::new(),
+            })
+        };
+        let bars = interventions
+            .iter()
+            .map(|(group, none)| compared.iter().map(|o| change(group, none, o)).collect());
+        let categories = interventions.iter().map(|(group, none)| {
+            format!("{}: {} − none", none.key.label(), group.key.grad_factors)
+        });
+        panels.push(Panel {
+            title: format!("claim 4: change in final {}", measure.title),
+            categories: categories.collect(),
+            optimizers: compared.to_vec(),
+            bars: bars.collect(),
+            percent: measure.name == "test_accuracy",
+            change: true,
+        });
+    }
+    panels
+}
+
+/// The final values of the measures evaluated once, as a table and a bar chart; how many
+/// panels.
+fn log_final_values(
+    c: &Collection,
+    series: &RunSeries,
+    once: &[usize],
+    board: &mut Board,
+) -> Result<usize> {
+    let panels = final_panels(c, series, once);
+    if panels.is_empty() {
+        return Ok(0);
+    }
+    board.text("final/table", &final_values::markdown(&panels), 0);
+    let (png, width, height) = final_values::png(&panels, once.len())?;
+    board.png("final/values", png, width, height, 0);
+    Ok(panels.len())
 }
 
 /// Each setting the runs take, shown first or because it varies, with its values.
@@ -271,102 +628,14 @@ pub fn setting_domains(collection: &Collection) -> Vec<SettingDomain> {
 #[derive(Debug)]
 pub struct Written {
     pub path: PathBuf,
+    /// Lanes (settings but the seed) with a completed run.
     pub lanes: usize,
+    /// Claim-4 charts.
     pub comparisons: usize,
+    /// The report's figures.
     pub images: usize,
-}
-
-/// The lanes' means, with one chart per pair of lanes and measure.
-fn log_lanes(collection: &Collection, board: &mut Board) -> Result<(usize, Vec<Category>)> {
-    let lanes = lanes(collection);
-    let mut pairs: Vec<(String, Vec<(DecayMode, String)>)> = Vec::new();
-    let mut logged = 0;
-    for lane in &lanes {
-        if !lane
-            .runs
-            .iter()
-            .any(|r| r.progress == RunProgress::Completed)
-        {
-            continue;
-        }
-        logged += 1;
-        for measure in &MEASURES {
-            let series = completed_series(lane.runs.iter().copied(), measure)?;
-            let tag = lane_tag(&lane.label, measure);
-            log_estimates(board, &tag, &mean_over_seeds(&series));
-        }
-        let entry = (lane.optimizer, lane.label.clone());
-        match pairs.iter_mut().find(|(p, _)| *p == lane.pair) {
-            Some((_, members)) => members.push(entry),
-            None => pairs.push((lane.pair.clone(), vec![entry])),
-        }
-    }
-    let categories = MEASURES
-        .iter()
-        .map(|measure| {
-            let charts = pairs
-                .iter()
-                .map(|(pair, members)| {
-                    let mut members = members.clone();
-                    members.sort_by_key(|(optimizer, _)| *optimizer as u8);
-                    let names: Vec<&str> = members.iter().map(|(o, _)| display_name(*o)).collect();
-                    let series = members
-                        .iter()
-                        .map(|(o, label)| (o.to_string(), lane_tag(label, measure)))
-                        .collect();
-                    let title = format!("{} — {pair} ({})", measure.title, names.join(" vs "));
-                    margin_chart(title, series)
-                })
-                .collect();
-            category(
-                format!("{}: mean over seeds, 95 % CI", measure.title),
-                charts,
-            )
-        })
-        .collect();
-    Ok((logged, categories))
-}
-
-fn cell_series(
-    collection: &Collection,
-    cell: &Cell,
-    measure: &Measure,
-) -> Result<Vec<(u64, Series)>> {
-    completed_series(collection.runs_of(cell), measure)
-}
-
-/// Claim 4's paired changes over training, one chart per intervention and measure.
-fn log_claim4(collection: &Collection, board: &mut Board) -> Result<(usize, Vec<Category>)> {
-    let mut charts = Vec::new();
-    for (group, none) in seeds::interventions(collection) {
-        for measure in &MEASURES {
-            let mut series = Vec::new();
-            for optimizer in [DecayMode::L2, DecayMode::Decoupled] {
-                let Some((treated, natural)) = seeds::compared_cells(group, none, optimizer) else {
-                    continue;
-                };
-                let change = paired_change(
-                    &cell_series(collection, treated, measure)?,
-                    &cell_series(collection, natural, measure)?,
-                );
-                let tag = claim4_tag(&group.key.slug(), optimizer, measure);
-                log_estimates(board, &tag, &change);
-                series.push((optimizer.to_string(), tag));
-            }
-            if !series.is_empty() {
-                let title = format!(
-                    "{}: change in {} under factors {} (Adam-ℓ2 vs AdamW)",
-                    none.key.label(),
-                    measure.title,
-                    group.key.grad_factors
-                );
-                charts.push(margin_chart(title, series));
-            }
-        }
-    }
-    let count = charts.len();
-    let title = "claim 4: paired change (intervention − none), 95 % CI".to_string();
-    Ok((count, vec![category(title, charts)]))
+    /// Panels of the final values' bar chart and table (measures evaluated once).
+    pub final_panels: usize,
 }
 
 /// The verdicts, the rule, and the report's table, as text.
@@ -398,16 +667,44 @@ fn log_figures(report: &Report, dir: &Path, board: &mut Board) -> Result<usize> 
     Ok(report.figures.len())
 }
 
-/// Writes the summary run of `collection` in `folder`, replacing the one there: `report`
-/// is the report's tables of it, `figures` the folder its figures were drawn into (none:
-/// a summary run without images).
-pub fn write(
-    collection: &Collection,
-    folder: &ExperimentDir,
-    report: &Report,
-    figures: Option<&Path>,
-) -> Result<Written> {
-    let mut board = Board::replacing(&folder.summary_run_dir())?;
+/// HParams lists the runs the experiment counts: a damaged run's session is withdrawn,
+/// and put back once the run is no longer damaged; so is the session of every run moved
+/// aside to `stale/` by `sweep --redo-stale`. A run another process writes is left to it.
+fn sync_sessions(collection: &Collection, folder: &ExperimentDir) -> Result<()> {
+    for run in &collection.runs {
+        let dir = RunDir::new(&run.dir);
+        match (
+            run.progress == RunProgress::Damaged,
+            session_withdrawn(&dir),
+        ) {
+            (true, false) => {
+                withdraw_session(&dir, run.note.as_deref().unwrap_or("damaged"))?;
+            }
+            (false, true) => {
+                reinstate_session(&dir)?;
+            }
+            _ => {}
+        }
+    }
+    let stale = folder.stale_dir();
+    if !stale.is_dir() {
+        return Ok(());
+    }
+    let entries =
+        std::fs::read_dir(&stale).with_context(|| format!("cannot list {}", stale.display()))?;
+    for entry in entries.flatten().filter(|e| e.path().is_dir()) {
+        let dir = RunDir::new(entry.path());
+        if !session_withdrawn(&dir) {
+            let why =
+                "moved aside by `sweep --redo-stale`: made with other settings than the plan's";
+            withdraw_session(&dir, why)?;
+        }
+    }
+    Ok(())
+}
+
+/// The HParams experiment of `collection`.
+fn experiment_summary(collection: &Collection) -> tensorboard_proto::summary::Summary {
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
@@ -416,36 +713,72 @@ pub fn write(
         .runs
         .iter()
         .any(|r| r.config.data.val_fraction > 0.0);
-    let experiment = hparams::experiment(
+    hparams::experiment(
         &collection.plan.description,
         &setting_domains(collection),
         &hparams_metrics(validation),
         created,
-    );
-    board.add_summary(experiment, 0);
-    let (lanes, mut categories) = log_lanes(collection, &mut board)?;
-    let (comparisons, claim4) = log_claim4(collection, &mut board)?;
-    categories.extend(claim4);
-    categories.push(category(
-        "every run".into(),
-        vec![
-            multiline_chart("test accuracy of every run", "test/accuracy"),
-            multiline_chart("training loss of every run", "train/loss"),
-        ],
-    ));
+    )
+}
+
+/// Writes the summary run of `collection` in `folder`, replacing the one there: `report`
+/// is the report's tables of it, `figures` the folder its figures were drawn into (none:
+/// a summary run without the report's images). One writer at a time: another waits.
+pub fn write(
+    collection: &Collection,
+    folder: &ExperimentDir,
+    report: &Report,
+    figures: Option<&Path>,
+) -> Result<Written> {
+    let _turn = Lock::wait(&folder.summary_lock_path(), "scalefree (the summary run)")?;
+    let series = RunSeries::read(collection)?;
+    let (curves, once): (Vec<usize>, Vec<usize>) = (0..MEASURES.len())
+        .filter(|&m| series.points(m) > 0)
+        .partition(|&m| series.points(m) > 1);
+    let summary_dir = folder.summary_run_dir();
+    let mut board = Board::replacing(&summary_dir)?;
+    board.add_summary(experiment_summary(collection), 0);
+    let mut boards = OptimizerBoards {
+        summary: summary_dir,
+        boards: BTreeMap::new(),
+    };
+    let mut charted = log_best(collection, &series, &curves, &mut boards)?;
+    let (comparisons, claim4) = log_claim4(collection, &series, &curves, &mut boards)?;
+    let title = "claim 4: paired change (intervention − none), 95 % CI";
+    charted.push((title.to_string(), claim4));
+    let (lanes, lane_charts) = log_lanes(collection, &series, &curves, &mut boards)?;
+    charted.extend(lane_charts);
+    let every_run = [
+        (
+            0,
+            "test accuracy of every run",
+            "^(test|validation)/accuracy$",
+        ),
+        (1, "training loss (epoch mean) of every run", "^train/loss$"),
+        (2, "batch loss of every run", "^train/batch_loss$"),
+    ];
+    let every_run = every_run
+        .into_iter()
+        .filter(|(m, _, _)| curves.contains(m))
+        .map(|(_, title, pattern)| multiline_chart(title, pattern));
+    charted.push(("every run".into(), every_run.collect()));
     let mut layout = Layout::new();
-    layout.set_category(RepeatedField::from_vec(categories));
+    layout.set_category(RepeatedField::from_vec(categories(charted)));
     board.custom_scalars_layout(&layout, 0);
     log_text(collection, report, &mut board);
+    let final_panels = log_final_values(collection, &series, &once, &mut board)?;
     let images = match figures {
         Some(dir) => log_figures(report, dir, &mut board)?,
         None => 0,
     };
+    boards.publish()?;
     let path = board.publish()?;
+    sync_sessions(collection, folder)?;
     Ok(Written {
         path,
         lanes,
         comparisons,
         images,
+        final_panels,
     })
 }

@@ -104,6 +104,25 @@ impl Lock {
         })
     }
 
+    /// Takes the lock `path` for `what`, waiting while another process holds it: for
+    /// short writes that take turns (the experiment's summary run).
+    pub fn wait(path: &Path, what: &str) -> Result<Lock> {
+        let mut file = open(path)?;
+        // SAFETY: flock on a descriptor this function owns.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+        }
+        file.set_len(0)
+            .and_then(|_| file.rewind())
+            .and_then(|_| writeln!(file, "{} {what}", std::process::id()))
+            .with_context(|| format!("cannot write the lock file {}", path.display()))?;
+        Ok(Lock {
+            _file: file,
+            path: path.to_path_buf(),
+        })
+    }
+
     /// Who holds the lock `path`, if anyone (without taking it).
     pub fn holder(path: &Path) -> Result<Option<Holder>> {
         if !path.exists() {
@@ -143,5 +162,26 @@ mod tests {
         drop(first);
         assert_eq!(Lock::holder(&path).unwrap(), None);
         Lock::acquire(dir.path(), &path, "scalefree sweep").unwrap();
+    }
+
+    #[test]
+    fn a_waiting_lock_takes_its_turn_once_the_holder_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("summary.lock");
+        let first = Lock::wait(&path, "first").unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let lock = path.clone();
+        let waiter = std::thread::spawn(move || {
+            let second = Lock::wait(&lock, "second").unwrap();
+            sender.send(()).unwrap();
+            drop(second);
+        });
+        let waited = receiver.recv_timeout(std::time::Duration::from_millis(300));
+        assert!(waited.is_err(), "the second took a held lock");
+        drop(first);
+        receiver
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the second never got the lock");
+        waiter.join().unwrap();
     }
 }

@@ -3,7 +3,9 @@
 //! `squeue`/`sacct`. Slurm schedules; we only describe the work. With `runs_per_task`
 //! N > 1 (`--runs-per-gpu` on GPU jobs), task `i` runs runs `i·N … i·N+N−1` at once on
 //! its one allocation (its GPU), each with its share of the task's CPUs and its output in
-//! its run directory's `train.log`.
+//! its run directory's `train.log`. When its runs end, a task runs `scalefree sweep status`,
+//! which brings the experiment's summary run for TensorBoard up to date (one writer at a
+//! time), so that a cluster sweep's dashboard fills in as its runs end.
 use super::local::train_command;
 use crate::experiment::{ExperimentDir, PlannedRun};
 use crate::rundir::{CONFIG_FILE, TRAIN_LOG};
@@ -26,6 +28,9 @@ pub struct SlurmOptions {
     pub extra: Vec<String>,
     /// Runs per array task, sharing its allocation (at least 1).
     pub runs_per_task: usize,
+    /// The experiment's file: each array task runs `scalefree sweep status` on it when
+    /// its runs end, which brings the experiment's summary run for TensorBoard up to date.
+    pub experiment_file: Option<PathBuf>,
 }
 
 /// Runs per array task: they share a GPU, `runs_per_gpu` on each of the task's GPUs;
@@ -163,6 +168,7 @@ pub fn script(
         })
         .collect();
     let train = format!("{program} {} \"${{RESUME[@]}}\"", args.join(" "));
+    let refresh = summary_refresh(&program, folder, options);
     // A run that wrote its directory before (an earlier, interrupted attempt) resumes.
     let resume =
         format!("RESUME=()\nif [ -f \"$DIR/{CONFIG_FILE}\" ]; then RESUME=(--resume); fi\n");
@@ -170,7 +176,9 @@ pub fn script(
         s.push_str("NAME=${RUNS[$SLURM_ARRAY_TASK_ID]}\n");
         s.push_str(&format!("DIR={runs_dir}/\"$NAME\"\n"));
         s.push_str(&resume);
-        s.push_str(&format!("exec {train}\n"));
+        s.push_str(&format!(
+            "{train} && STATUS=0 || STATUS=$?\n{refresh}exit $STATUS\n"
+        ));
     } else {
         // N runs at once on this task's allocation; the task fails if one of them fails
         // (a diverged run, exit code 3, is a finished run).
@@ -189,10 +197,25 @@ pub fn script(
         ));
         s.push_str(
             "STATUS=0\nfor pid in \"${PIDS[@]}\"; do\n  wait \"$pid\" && code=0 || code=$?\n  \
-             if [ \"$code\" -ne 0 ] && [ \"$code\" -ne 3 ]; then STATUS=$code; fi\ndone\nexit $STATUS\n",
+             if [ \"$code\" -ne 0 ] && [ \"$code\" -ne 3 ]; then STATUS=$code; fi\ndone\n",
         );
+        s.push_str(&format!("{refresh}exit $STATUS\n"));
     }
     Ok(s)
+}
+
+/// The line that brings the summary run up to date once a task's runs have ended
+/// (`sweep status`, its table left out of the task's log, its complaints kept; it never
+/// fails the task); none without the experiment's file.
+fn summary_refresh(program: &str, folder: &ExperimentDir, options: &SlurmOptions) -> String {
+    let (Some(file), Some(runs)) = (&options.experiment_file, folder.path().parent()) else {
+        return String::new();
+    };
+    format!(
+        "{program} sweep status {} --runs {} >/dev/null || true\n",
+        quote(&file.display().to_string()),
+        quote(&runs.display().to_string())
+    )
 }
 
 pub fn jobs_file(slurm_dir: &Path) -> PathBuf {

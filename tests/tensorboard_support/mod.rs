@@ -40,11 +40,18 @@ fn free_port() -> u16 {
 impl Server {
     /// `tensorboard --logdir logdir` on 127.0.0.1, once it answers.
     pub fn start(binary: &Path, logdir: &Path) -> Server {
+        Server::start_in(binary, Path::new("."), logdir)
+    }
+
+    /// [`Server::start`] from the folder `cwd`, with `logdir` as given (relative to it):
+    /// as `make tensorboard EXPERIMENT=x` starts it, the page names the folder `runs/x`.
+    pub fn start_in(binary: &Path, cwd: &Path, logdir: &Path) -> Server {
         let log_dir = tempfile::tempdir().unwrap();
         let log = log_dir.path().join("tensorboard.log");
         let port = free_port();
         let out = std::fs::File::create(&log).unwrap();
         let child = Command::new(binary)
+            .current_dir(cwd)
             .arg("--logdir")
             .arg(logdir)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
@@ -171,4 +178,69 @@ pub fn metric(of: &Value, tag: &str) -> Option<f64> {
         .iter()
         .find(|m| m["name"]["tag"] == tag)?["value"]
         .as_f64()
+}
+
+/// A value a TensorBoard event file holds under a tag.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Logged {
+    Scalar(f64),
+    /// A string tensor (the text plugin's Markdown, the custom-scalars layout).
+    Text(String),
+    /// An image, a histogram or a plugin's empty tensor.
+    Other,
+}
+
+/// Every summary value of the event files in `dir` (one TensorBoard run's folder), in the
+/// order TensorBoard reads them (files by name, records in order): `(step, tag, value)`.
+/// The records are read as TensorBoard's format has them (length, CRC, event, CRC), a torn
+/// last record left out as TensorBoard leaves it.
+pub fn logged(dir: &Path) -> Vec<(u64, String, Logged)> {
+    use protobuf::Message;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .contains("tfevents")
+        })
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for file in files {
+        // A file replaced while this reads (a summary run written anew) is skipped.
+        let Ok(bytes) = std::fs::read(&file) else {
+            continue;
+        };
+        let mut at = 0;
+        while at + 12 <= bytes.len() {
+            let len = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize;
+            let Some(data) = bytes.get(at + 12..at + 12 + len) else {
+                break;
+            };
+            at += 12 + len + 4;
+            let event = tensorboard_proto::event::Event::parse_from_bytes(data).unwrap();
+            for value in event.get_summary().get_value() {
+                let logged = if value.has_simple_value() {
+                    Logged::Scalar(value.get_simple_value() as f64)
+                } else if let Some(text) = value.get_tensor().get_string_val().first() {
+                    Logged::Text(String::from_utf8_lossy(text).into_owned())
+                } else {
+                    Logged::Other
+                };
+                out.push((event.get_step() as u64, value.get_tag().to_string(), logged));
+            }
+        }
+    }
+    out
+}
+
+/// The text logged last under `tag` in the TensorBoard run `dir`, if any.
+pub fn last_text(dir: &Path, tag: &str) -> Option<String> {
+    logged(dir).into_iter().rev().find_map(|(_, t, v)| match v {
+        Logged::Text(text) if t == tag => Some(text),
+        _ => None,
+    })
 }
