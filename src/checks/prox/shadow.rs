@@ -29,7 +29,7 @@ impl State {
 
 /// The prefix of the shadow's state tensors; the moments of its one group are
 /// `<prefix>group0.exp_avg` and `<prefix>group0.exp_avg_sq`, as the crate's state format
-/// names them (crates/optim/README.md, "State files").
+/// names them (crates/optim/README.md#state-files).
 const PREFIX: &str = "shadow.";
 
 /// A float64 optimizer of one flat parameter, stepped with one rule from another

@@ -81,9 +81,8 @@ pub fn verdict(summary: &[EpsSummary], steps: u64, limits: Thresholds) -> Verdic
 
 #[cfg(test)]
 mod tests {
-    use super::super::precision::{Dtypes, Float64};
-    use super::super::{Deviation, Scaling};
     use super::*;
+    use crate::checks::scale_free::{Deviation, Dtypes, Float64, Scaling};
     use crate::config::Precision;
 
     fn summary(eps: f64, scale_free_max: f64, adam_l2_min: f64) -> EpsSummary {
