@@ -27,7 +27,7 @@ pub struct GradScalesArgs {
     /// η_0 and λ of the AdamW steps.
     #[command(flatten)]
     pub optimizer: OptimizerArgs,
-    #[arg(long, default_value_t = 1e-8, value_parser = non_negative)]
+    #[arg(long, default_value = "1e-8", value_parser = non_negative)]
     pub eps: f64,
     #[command(flatten)]
     pub input: InputArgs,

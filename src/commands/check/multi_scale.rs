@@ -41,7 +41,7 @@ pub struct MultiScaleArgs {
     pub adamw: (f64, f64),
     /// Adam's ε, far below the smallest scaled gradients so that ε does not break AdamW's
     /// scale-freeness (with ε = 1e-8, factors of 1e-3 bring gradients near ε).
-    #[arg(long, default_value_t = 1e-12, value_parser = positive)]
+    #[arg(long, default_value = "1e-12", value_parser = positive)]
     pub eps: f64,
     /// Seed of the spread:D draw.
     #[arg(long, default_value_t = 0)]

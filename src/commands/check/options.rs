@@ -10,20 +10,18 @@ use clap::Args;
 use optim::{AdamConfig, DecayMode};
 use std::path::PathBuf;
 
-/// The data (or random input) and where the work runs; the same flags as `scalefree train`.
+/// The data (or random input) and where the work runs; the same flags as `scalefree train`,
+/// whose help the flags without their own come with ([`crate::cli::command`]).
 #[derive(Args, Debug, Clone)]
 pub struct InputArgs {
     #[arg(long, value_enum, default_value = "cifar10")]
     pub dataset: DatasetName,
-    /// Dataset location: official directory or .tar.gz, or image-folder directory or .tar.gz
-    /// [default: data/<dataset>, where `make data` puts it].
     #[arg(long, conflicts_with = "random_input")]
     pub data: Option<PathBuf>,
     /// Standard-normal images and uniformly random labels instead of the training set
     /// (also used, with a note, when no --data is given and data/<dataset> is missing).
     #[arg(long)]
     pub random_input: bool,
-    /// Train on the first N training images after a seeded shuffle.
     #[arg(long, value_parser = at_least_one::<usize>)]
     pub train_subset: Option<usize>,
     /// Images per batch [default: prox 64, scale-free 32, grad-scales 64, multi-scale 128].
@@ -32,10 +30,8 @@ pub struct InputArgs {
     /// Seed of the initial weights, the data order and augmentation, and the random input.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "auto", value_parser = device_name)]
     pub device: String,
-    /// CPU threads (libtorch and the data pipeline).
     #[arg(long, value_parser = at_least_one::<usize>)]
     pub threads: Option<usize>,
 }
@@ -62,14 +58,11 @@ impl InputArgs {
 /// One model, as `scalefree train` names it.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// resnet20, resnet32, resnet44, resnet56, resnet110, resnet218, densenet100, … (any
-    /// resnet<6n+2> or densenet<6n+4>).
     #[arg(long, default_value = "resnet20", value_parser = model_name)]
     pub model: String,
-    /// With batch norm.
     #[arg(long, conflicts_with = "no_bn")]
     pub bn: bool,
-    /// Without batch norm (the default).
+    /// Without batch norm (the default): overrides --bn.
     #[arg(long)]
     pub no_bn: bool,
 }

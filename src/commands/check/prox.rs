@@ -25,7 +25,7 @@ pub struct ProxArgs {
     pub every: Option<u64>,
     #[command(flatten)]
     pub optimizer: OptimizerArgs,
-    #[arg(long, default_value_t = 1e-8, value_parser = non_negative)]
+    #[arg(long, default_value = "1e-8", value_parser = non_negative)]
     pub eps: f64,
     /// As `train --precision`: fp32, or bf16 (bfloat16 convolutions and matrix products on
     /// float32 weights; the control run then measures bfloat16's rounding, so the verdict's
