@@ -35,8 +35,8 @@ pub enum Command {
 
 /// The command line with every setting's help from the table: `train`'s flags are the
 /// settings, with the table's defaults; a check's flag that is a setting and has no help
-/// of its own gets the setting's help, not its default (a check has defaults of its own,
-/// which clap shows).
+/// of its own gets the setting's help, and the table's default unless the check has one
+/// of its own (which clap shows).
 pub fn command() -> clap::Command {
     Cli::command().mut_subcommands(|sub| match sub.get_name() {
         "train" => with_setting_help(sub, true),
@@ -61,12 +61,12 @@ fn with_setting_help(command: clap::Command, with_defaults: bool) -> clap::Comma
             return command;
         };
         command.mut_arg(id, |arg: Arg| {
-            if with_defaults {
-                arg.help(setting.help_with_default())
-            } else if arg.get_help().is_none() {
-                arg.help(setting.help)
-            } else {
-                arg
+            let own_default = !arg.get_default_values().is_empty();
+            match (with_defaults, arg.get_help().is_some()) {
+                (true, _) => arg.help(setting.help_with_default()),
+                (false, true) => arg,
+                (false, false) if own_default => arg.help(setting.help),
+                (false, false) => arg.help(setting.help_with_default()),
             }
         })
     })

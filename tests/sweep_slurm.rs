@@ -10,7 +10,7 @@ mod train_support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use train_support::{
-    plan_run_dirs, read_json, scalefree, stderr, stdout, tiny_experiment, workspace,
+    plan_run_dirs, read_json, scalefree, stderr, stdout, sweep_status, tiny_experiment, workspace,
     write_tiny_cifar10,
 };
 
@@ -145,13 +145,7 @@ fn a_2x2_sweep_completes_through_slurm() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
-    let status = scalefree()
-        .args(["sweep", "status"])
-        .arg(&experiment)
-        .arg("--runs")
-        .arg(&runs)
-        .output()
-        .unwrap();
+    let status = sweep_status(&experiment, &runs);
     assert!(
         stdout(&status).contains("tiny-slurm: 4 completed"),
         "{}",
