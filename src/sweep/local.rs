@@ -150,6 +150,33 @@ impl LocalOptions {
         })
     }
 
+    /// Refuses, before any run starts, a plan with runs these placements cannot train:
+    /// float16 needs CUDA, and on the CPU every such run would fail alike.
+    pub fn refuse_unrunnable(&self, plan: &Plan, machine: &Machine) -> Result<()> {
+        let on_cpu = self.placements.iter().all(|p| match p {
+            Placement::Gpu { .. } => false,
+            Placement::Device(device) => device == "cpu" || machine.gpus == 0,
+        });
+        let f16 = crate::config::Precision::F16;
+        let unrunnable: Vec<&str> = plan
+            .runs
+            .iter()
+            .filter(|run| on_cpu && run.config.training.precision == f16)
+            .map(|run| run.name.as_str())
+            .collect();
+        if let Some(first) = unrunnable.first() {
+            anyhow::bail!(
+                "experiment {}: key `precision` = \"f16\" needs a CUDA device, and this sweep's \
+                 runs train on the CPU ({} of {} runs, e.g. {first}); use \"bf16\" (or \"fp32\") \
+                 on the CPU, or sweep on a GPU machine",
+                plan.experiment,
+                unrunnable.len(),
+                plan.runs.len()
+            );
+        }
+        Ok(())
+    }
+
     /// The child process of `slot`'s next run.
     pub fn child_command(&self, slot: usize, config_file: &Path, resume: bool) -> Result<Command> {
         let placement = &self.placements[slot % self.placements.len()];

@@ -86,6 +86,11 @@ pub struct Position {
     /// The loss scaler of a float16 run (its scale and skipped steps), absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_scaler: Option<LossScaler>,
+    /// The last finished epoch's training statistics (absent before the first ends, and in
+    /// checkpoints written before they were kept): a run that never evaluates
+    /// (`eval_every` 0) still has a final training loss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_epoch: Option<Tally>,
 }
 
 impl Position {
@@ -108,7 +113,20 @@ impl Position {
         self.images_seen += stats.seen as u64;
     }
 
+    /// The training statistics of the epoch in progress, or of the last finished one
+    /// when none of this epoch's steps has been taken.
+    pub fn latest_train_tally(&self) -> Option<Tally> {
+        let current = self.epoch_tally();
+        match current.seen > 0.0 {
+            true => Some(current),
+            false => self.last_epoch,
+        }
+    }
+
     pub fn next_epoch(&mut self) {
+        if self.epoch_seen > 0.0 {
+            self.last_epoch = Some(self.epoch_tally());
+        }
         self.epoch += 1;
         self.batch = 0;
         self.epoch_loss_sum = 0.0;
