@@ -10,7 +10,8 @@ use crate::observers::run_board::RunBoard;
 use crate::rundir::{checkpoint, RunDir, RunRecorder, RunStatus};
 use crate::sinks::tensorboard::Board;
 use crate::train::{
-    device, GradientHooks, Plan, Position, Session, SessionData, StopRequest, Trainer, TrainerSpec,
+    device, memory, GradientHooks, Plan, Position, Session, SessionData, StopRequest, Trainer,
+    TrainerSpec,
 };
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
@@ -113,6 +114,7 @@ fn load_checkpoint(
 /// events are on the disk before a checkpoint or the summary is written).
 pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
     let dir = RunDir::new(config.run_dir());
+    device::refuse_more_threads_than_cpus(config.runtime.threads)?;
     device::set_threads(config.runtime.threads);
     if config.runtime.device != "cpu" {
         // `auto` would train on the CPU, `cuda` fail, when the driver is too old for the wheel.
@@ -120,8 +122,14 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
     }
     let device = parse_device(&config.runtime.device)?;
     config.training.precision.check_device(device)?;
+
     device::configure(device);
     let data = open_data(config, device)?;
+    if device == tch::Device::Cpu {
+        // After the data (a batch larger than the training split is refused as that), before
+        // the model, whose activations would grow until the out-of-memory killer ends them.
+        memory::refuse_what_does_not_fit(config, data.classes)?;
+    }
     let mut session = open_session(config, &dir, &data, device, options)?;
     // One writer per run directory, from here until this process ends.
     let _lock = dir.claim("scalefree train")?;

@@ -109,3 +109,70 @@ fn a_run_that_never_evaluates_still_has_its_final_training_loss() {
         with_evaluation["final_train_loss"]
     );
 }
+
+#[test]
+fn more_threads_than_the_machine_has_cpus_are_refused_naming_them() {
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_tiny_cifar10(&data, 64, 10);
+    for threads in [cpus + 1, 5000, 100_000] {
+        let out = dir.path().join(format!("t{threads}"));
+        let output = scalefree()
+            .args([
+                "train", "--quiet", "--model", "resnet8", "--device", "cpu", "--data",
+            ])
+            .arg(&data)
+            .arg("--out")
+            .arg(&out)
+            .args(["--threads", &threads.to_string()])
+            .output()
+            .unwrap();
+        let msg = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{msg}");
+        assert!(
+            msg.contains(&format!("invalid `threads` = {threads} (--threads)"))
+                && msg.contains(&format!("{cpus} CPU"))
+                && !msg.contains("panicked"),
+            "{msg}"
+        );
+        assert!(!out.exists());
+    }
+}
+
+#[test]
+fn a_step_that_cannot_fit_in_memory_is_refused_before_anything_is_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_tiny_cifar10(&data, 64, 10);
+    let started = std::time::Instant::now();
+    let out = dir.path().join("deep");
+    let output = scalefree()
+        .args([
+            "train",
+            "--quiet",
+            "--model",
+            "densenet1000",
+            "--max-steps",
+            "1",
+        ])
+        .args(["--device", "cpu", "--threads", "1", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let msg = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{msg}");
+    assert!(
+        msg.contains("--model densenet1000")
+            && msg.contains("for the activations")
+            && msg.contains("--batch-size"),
+        "{msg}"
+    );
+    assert!(
+        started.elapsed().as_secs() < 30,
+        "refused before building: {msg}"
+    );
+    assert!(!out.exists());
+}

@@ -142,6 +142,19 @@ impl LocalOptions {
                 1
             })
             .max(1);
+        let cpus = machine.cores.max(1);
+        if let Some(t) = threads.filter(|&t| t > cpus) {
+            anyhow::bail!(
+                "invalid --threads {t}: this machine gives the sweep {cpus} CPUs, so a run gains \
+                 nothing from more than {cpus} threads; give at most {cpus}"
+            );
+        }
+        if !on_gpus && jobs > cpus {
+            anyhow::bail!(
+                "invalid --jobs {jobs}: the runs train on the CPU, and this machine gives the \
+                 sweep {cpus} CPUs, so at most {cpus} runs at once each get one; give at most {cpus}"
+            );
+        }
         let threads_per_run = threads.unwrap_or((machine.cores / jobs).max(1));
         Ok(LocalOptions {
             jobs,
@@ -552,6 +565,25 @@ mod tests {
                 .count()
         };
         assert_eq!((per_gpu("0"), per_gpu("1")), (3, 3));
+    }
+
+    #[test]
+    fn threads_and_cpu_jobs_beyond_the_machine_are_refused_naming_the_flag() {
+        let two_cpus = Machine {
+            cores: 2,
+            ..Machine::default()
+        };
+        let err = LocalOptions::new(&two_cpus, None, None, Some(3), 1)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("--threads 3") && err.to_string().contains("2 CPUs"));
+        let err = LocalOptions::new(&two_cpus, Some(3), None, None, 1)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("--jobs 3"), "{err}");
+        assert!(LocalOptions::new(&two_cpus, Some(2), None, Some(1), 1).is_ok());
+        // On GPUs the runs' count is the GPUs' business, not the cores'.
+        assert!(LocalOptions::new(&two_gpus(None), Some(16), None, Some(1), 8).is_ok());
     }
 
     #[test]

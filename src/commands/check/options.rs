@@ -42,6 +42,7 @@ pub struct InputArgs {
 impl InputArgs {
     /// Applies `--threads` and resolves `--device`.
     pub fn set_threads_and_device(&self) -> anyhow::Result<Device> {
+        crate::train::device::refuse_more_threads_than_cpus(self.threads)?;
         crate::train::device::set_threads(self.threads);
         parse_device(&self.device)
     }
