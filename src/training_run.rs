@@ -100,6 +100,7 @@ fn load_checkpoint(
     let resume = checkpoint::load(&checkpoint_dir, session.trainer_mut())?;
     let position = &resume.position;
     refuse_resume_past_the_end(config, dir, position, session.plan().total_steps)?;
+    refuse_other_cpu_threads(dir, &resume, session.trainer().var_store().device())?;
     eprintln!(
         "resuming {} at step {} ({})",
         dir.path().display(),
@@ -190,4 +191,25 @@ fn refuse_resume_past_the_end(
         position.step,
         checkpoint::describe(position)
     )
+}
+
+/// On the CPU the thread count splits libtorch's sums differently, so a run resumed with
+/// other threads than it trained with matches neither the run it continues nor one with
+/// the new count: refused, saying which count resumes it.
+fn refuse_other_cpu_threads(
+    dir: &RunDir,
+    resume: &checkpoint::Resume,
+    device: tch::Device,
+) -> Result<()> {
+    let now = tch::get_num_threads() as usize;
+    match resume.cpu_threads {
+        Some(trained) if device == tch::Device::Cpu && trained != now => bail!(
+            "cannot resume {} with {now} CPU thread{}: it trained with {trained}, and the \
+             thread count changes the last bits of a CPU run's sums, so the resumed run would \
+             match neither; resume with `--threads {trained}` (or start a new run with --out)",
+            dir.path().display(),
+            if now == 1 { "" } else { "s" }
+        ),
+        _ => Ok(()),
+    }
 }

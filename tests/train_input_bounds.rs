@@ -156,7 +156,15 @@ fn a_step_that_cannot_fit_in_memory_is_refused_before_anything_is_built() {
             "--max-steps",
             "1",
         ])
-        .args(["--batch-size", "64", "--device", "cpu", "--threads", "1", "--data"])
+        .args([
+            "--batch-size",
+            "64",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            "--data",
+        ])
         .arg(&data)
         .arg("--out")
         .arg(&out)

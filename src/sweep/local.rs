@@ -291,11 +291,23 @@ pub fn train_command(
         .arg("--quiet")
         .arg("--config")
         .arg(config_file);
+    let threads = threads_of_run(config_file, resume).unwrap_or(threads);
     cmd.args(["--device", device, "--threads", &threads.to_string()]);
     if resume {
         cmd.arg("--resume");
     }
     Ok(cmd)
+}
+
+/// The threads a run asks for itself: those of its run file (a grid over `threads`), else,
+/// resuming, those its checkpoint trained with (on the CPU another count is another run).
+fn threads_of_run(config_file: &Path, resume: bool) -> Option<usize> {
+    let config = crate::config::RunConfig::from_file(config_file).ok()?;
+    config.runtime.threads.or_else(|| {
+        resume
+            .then(|| crate::rundir::checkpoint::cpu_threads_of(&config.run_dir()))
+            .flatten()
+    })
 }
 
 /// The sweep's runs as they go: the children running, the slots they hold, and the tally.
