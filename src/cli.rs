@@ -34,11 +34,16 @@ pub enum Command {
 
 /// The command line with every setting's help from the table: `train`'s flags are the
 /// settings, with the table's defaults; a check's flag that is a setting and has no help
+<<<<<<< HEAD
 /// of its own gets the setting's help, not its default (a check has defaults of its own,
 /// which clap shows).
 ///
 /// Every command takes negative numbers as values (`--classes -5`), so that the flag's own
 /// check says what is valid rather than clap calling `-5` an unexpected argument.
+=======
+/// of its own gets the setting's help, and the table's default unless the check has one
+/// of its own (which clap shows).
+>>>>>>> main
 pub fn command() -> clap::Command {
     Cli::command().mut_subcommands(|sub| {
         let sub = sub
@@ -68,12 +73,12 @@ fn with_setting_help(command: clap::Command, with_defaults: bool) -> clap::Comma
             return command;
         };
         command.mut_arg(id, |arg: Arg| {
-            if with_defaults {
-                arg.help(setting.help_with_default())
-            } else if arg.get_help().is_none() {
-                arg.help(setting.help)
-            } else {
-                arg
+            let own_default = !arg.get_default_values().is_empty();
+            match (with_defaults, arg.get_help().is_some()) {
+                (true, _) => arg.help(setting.help_with_default()),
+                (false, true) => arg,
+                (false, false) if own_default => arg.help(setting.help),
+                (false, false) => arg.help(setting.help_with_default()),
             }
         })
     })

@@ -21,6 +21,7 @@
 //!   staleness), `report` (the experiment's results), `sweep` (running a plan);
 //! - `commands` (train, check, sweep, report, info, models, side by side: arguments and
 //!   printing), then `cli`.
+pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -117,3 +117,30 @@ fn weight_decay_zero_is_refused_naming_the_flag() {
     assert!(!output.status.success());
     assert!(stderr(&output).contains("--eps"), "{}", stderr(&output));
 }
+
+/// The check's own `--precision auto|f32|f64` became `train`'s `--precision` (fp32,
+/// bf16) and `--float64 auto|always|never`: the old values are refused with the new
+/// spelling, and what the check cannot judge is refused before any work.
+#[test]
+fn the_former_precision_values_are_refused_naming_their_new_spelling() {
+    let refused = |args: &[&str], expected: &str| {
+        let output = scalefree()
+            .args(["check", "scale-free", "--random-input", "--device", "cpu"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{args:?} was accepted");
+        let err = stderr(&output);
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(!String::from_utf8_lossy(&output.stdout).contains("check scale-free:"));
+    };
+    refused(&["--precision", "f64"], "use --float64 always");
+    refused(&["--precision", "f32"], "use --float64 never");
+    refused(&["--precision", "auto"], "leave --precision out");
+    refused(&["--float64", "sometimes"], "--float64");
+    refused(&["--precision", "f16"], "--precision f16");
+    refused(
+        &["--precision", "bf16", "--float64", "always"],
+        "--float64 always",
+    );
+}

@@ -5,7 +5,9 @@ mod train_support;
 
 use serde_json::{json, Value};
 use std::path::Path;
-use train_support::{read_json, scalefree, stderr, stdout, tiny_experiment, write_tiny_cifar10};
+use train_support::{
+    read_json, scalefree, stderr, stdout, sweep_status, tiny_experiment, write_tiny_cifar10,
+};
 
 /// A `config.json` as the driver wrote it before the settings `kernel`, `grad_factors`
 /// and `factor_seed` existed.
@@ -70,13 +72,7 @@ fn run_directories_written_before_the_newest_settings_are_swept_reported_and_res
         stdout(&again),
         stderr(&again)
     );
-    let status = scalefree()
-        .args(["sweep", "status"])
-        .arg(&experiment)
-        .arg("--runs")
-        .arg(&runs)
-        .output()
-        .unwrap();
+    let status = sweep_status(&experiment, &runs);
     assert!(
         stdout(&status).contains("4 completed"),
         "{}{}",

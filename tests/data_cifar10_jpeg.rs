@@ -6,8 +6,10 @@
 //! (`$SCALEFREE_DATA/cifar10` when that is set). Where neither is there, the test prints
 //! that it was skipped and why, and passes; it fails instead when `CIFAR10_JPEG` is set
 //! but names nothing, or when `CI=true` (`.ci/run` sets both, to the shared copy).
+mod data_support;
 mod require;
 
+use data_support::channel_statistics;
 use scalefree::data::{default_source, load, DatasetKind, Loader, LoaderConfig, CIFAR10_CLASSES};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -83,20 +85,7 @@ fn real_cifar10_loads_decodes_and_caches() {
 
     // The normalised test images: mean near 0 and std near 1 per channel.
     let loader = Loader::new(d.test, DatasetKind::Cifar10, LoaderConfig::test()).unwrap();
-    let (mut sum, mut sq, mut n) = ([0f64; 3], [0f64; 3], 0f64);
-    for batch in loader.epoch(0) {
-        let values = Vec::<f32>::try_from(batch.unwrap().images.reshape([-1])).unwrap();
-        for image in values.chunks(3072) {
-            for (c, plane) in image.chunks(1024).enumerate() {
-                sum[c] += plane.iter().map(|&v| v as f64).sum::<f64>();
-                sq[c] += plane.iter().map(|&v| (v as f64).powi(2)).sum::<f64>();
-            }
-            n += 1024.0;
-        }
-    }
-    for c in 0..3 {
-        let mean = sum[c] / n;
-        let std = (sq[c] / n - mean * mean).sqrt();
+    for (c, (mean, std)) in channel_statistics(&loader).into_iter().enumerate() {
         eprintln!("normalised test channel {c}: mean {mean:.4}, std {std:.4}");
         assert!(
             mean.abs() < 0.05 && (std - 1.0).abs() < 0.05,

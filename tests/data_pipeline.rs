@@ -1,5 +1,8 @@
 //! The batch pipeline: crop with zero fill, flips, normalisation, determinism across
 //! thread counts, resuming, prefetching.
+mod data_support;
+
+use data_support::channel_statistics;
 use scalefree::data::{Batch, DatasetKind, Loader, LoaderConfig, Split};
 use std::sync::Arc;
 
@@ -111,20 +114,7 @@ fn crops_are_shifts_with_zero_fill_and_flips_happen_half_the_time() {
 #[test]
 fn normalisation_gives_zero_mean_unit_std_per_channel() {
     let loader = Loader::new(known_statistics_split(300), KIND, LoaderConfig::test()).unwrap();
-    let (mut sum, mut sq, mut n) = ([0f64; 3], [0f64; 3], 0f64);
-    for batch in loader.epoch(0) {
-        let values = floats(&batch.unwrap().images);
-        for image in values.chunks(3072) {
-            for (c, plane) in image.chunks(1024).enumerate() {
-                sum[c] += plane.iter().map(|&v| v as f64).sum::<f64>();
-                sq[c] += plane.iter().map(|&v| (v as f64).powi(2)).sum::<f64>();
-            }
-            n += 1024.0;
-        }
-    }
-    for c in 0..3 {
-        let mean = sum[c] / n;
-        let std = (sq[c] / n - mean * mean).sqrt();
+    for (c, (mean, std)) in channel_statistics(&loader).into_iter().enumerate() {
         assert!(
             mean.abs() < 0.02 && (std - 1.0).abs() < 0.02,
             "channel {c}: {mean} {std}"

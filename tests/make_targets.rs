@@ -1,8 +1,9 @@
 //! What the Makefile would run, read with `make -n` (nothing is executed): TensorBoard
 //! serves this machine only unless `TB_HOST` asks for more, on every run or on one
-//! experiment's folder.
+//! experiment's folder; `make test-quick` names only test files that exist.
 mod require;
 
+use std::path::Path;
 use std::process::Command;
 
 /// `make -n <args>` in the repository, without the caller's make or TensorBoard settings.
@@ -81,4 +82,42 @@ fn experiment_opens_one_experiments_folder_in_tensorboard() {
         "{line}"
     );
     assert!(text.contains("test -d runs/cifar10-quick"), "{text}");
+}
+
+/// Every `--test NAME` of `make test-quick` is one test file of the workspace (`NAME.rs`
+/// in the tests folder of the root package or of one of the crates), named once: a
+/// renamed or deleted file fails here rather than in cargo's "no test target named".
+#[test]
+fn every_test_that_test_quick_names_is_a_test_file() {
+    let Some(text) = make_n(&["test-quick"]) else {
+        return;
+    };
+    let line = text
+        .lines()
+        .find(|l| l.contains(" test --release --workspace --lib "))
+        .unwrap_or_else(|| panic!("no cargo test command in:\n{text}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let names: Vec<&str> = words
+        .windows(2)
+        .filter(|w| w[0] == "--test")
+        .map(|w| w[1])
+        .collect();
+    assert!(names.len() >= 10, "{line}");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs = vec![root.join("tests")];
+    for krate in std::fs::read_dir(root.join("crates")).unwrap() {
+        dirs.push(krate.unwrap().path().join("tests"));
+    }
+    for (i, name) in names.iter().enumerate() {
+        assert!(
+            !names[..i].contains(name),
+            "`{name}` is named twice: {line}"
+        );
+        let files: Vec<_> = dirs
+            .iter()
+            .map(|dir| dir.join(format!("{name}.rs")))
+            .filter(|file| file.is_file())
+            .collect();
+        assert_eq!(files.len(), 1, "`--test {name}` of test-quick: {files:?}");
+    }
 }

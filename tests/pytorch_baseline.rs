@@ -6,7 +6,7 @@
 mod train_support;
 
 use optim::DecayMode;
-use scalefree::commands::check::device::reference_iterates;
+use scalefree::checks::device::reference_iterates;
 use serde_json::Value;
 use std::process::Command;
 use tch::Device;

@@ -11,7 +11,7 @@ use serde_json::json;
 use std::path::Path;
 use std::process::Output;
 use train_support::{
-    assert_same_run, metrics_without_timing, read_json, scalefree, stderr, stdout,
+    assert_same_run, metrics_without_timing, read_json, scalefree, stderr, sweep,
     write_tiny_cifar10,
 };
 
@@ -272,21 +272,6 @@ fn write_experiment(path: &Path, data: &Path, base: serde_json::Value) {
     std::fs::write(path, spec.to_string()).unwrap();
 }
 
-fn sweep(experiment: &Path, runs: &Path) -> (Option<i32>, String) {
-    let output = scalefree()
-        .arg("sweep")
-        .arg(experiment)
-        .arg("--runs")
-        .arg(runs)
-        .args(["--threads", "1", "--device", "cpu"])
-        .output()
-        .unwrap();
-    (
-        output.status.code(),
-        format!("{}{}", stdout(&output), stderr(&output)),
-    )
-}
-
 #[test]
 fn a_sweep_whose_experiment_changes_only_runtime_and_logging_settings_is_not_stale() {
     let dir = tempfile::tempdir().unwrap();
@@ -295,13 +280,13 @@ fn a_sweep_whose_experiment_changes_only_runtime_and_logging_settings_is_not_sta
     let experiment = dir.path().join("edit.json");
     let runs = dir.path().join("runs");
     write_experiment(&experiment, &data, json!({}));
-    let (code, out) = sweep(&experiment, &runs);
+    let (code, out) = sweep(&experiment, &runs, &["--threads", "1", "--device", "cpu"]);
     assert_eq!(code, Some(0), "{out}");
 
     let elsewhere = json!({ "kernel": "tensor-ops", "hist_every": 2, "eval_every": 3,
                             "threads": 1, "device": "auto", "layout": "nchw" });
     write_experiment(&experiment, &data, elsewhere.clone());
-    let (code, out) = sweep(&experiment, &runs);
+    let (code, out) = sweep(&experiment, &runs, &["--threads", "1", "--device", "cpu"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("2 runs, 2 already done, 0 to run"), "{out}");
     assert!(!out.contains("stale"), "{out}");
@@ -310,7 +295,7 @@ fn a_sweep_whose_experiment_changes_only_runtime_and_logging_settings_is_not_sta
     let mut other_batches = elsewhere;
     other_batches["batch_size"] = json!(16);
     write_experiment(&experiment, &data, other_batches);
-    let (code, out) = sweep(&experiment, &runs);
+    let (code, out) = sweep(&experiment, &runs, &["--threads", "1", "--device", "cpu"]);
     assert_eq!(code, Some(1), "{out}");
     assert!(
         out.contains("2 stale") && out.contains("`batch_size` 32 → 16"),

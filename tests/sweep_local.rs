@@ -2,7 +2,9 @@
 //! does only what is missing, and bad experiment files are refused before anything runs.
 mod train_support;
 
-use train_support::{read_json, scalefree, stderr, stdout, tiny_experiment, write_tiny_cifar10};
+use train_support::{
+    read_json, scalefree, stderr, stdout, sweep_status, tiny_experiment, write_tiny_cifar10,
+};
 
 #[test]
 fn a_local_sweep_runs_every_run_and_a_rerun_only_the_missing_ones() {
@@ -83,13 +85,7 @@ fn a_local_sweep_runs_every_run_and_a_rerun_only_the_missing_ones() {
     let log = std::fs::read_to_string(runs.join("tiny").join(&names[1]).join("train.log")).unwrap();
     assert!(log.contains("resuming"), "{log}");
 
-    let status = scalefree()
-        .args(["sweep", "status"])
-        .arg(&experiment)
-        .arg("--runs")
-        .arg(&runs)
-        .output()
-        .unwrap();
+    let status = sweep_status(&experiment, &runs);
     assert!(
         stdout(&status).contains("tiny: 4 completed"),
         "{}",

@@ -7,7 +7,8 @@ mod train_support;
 use serde_json::json;
 use std::path::Path;
 use train_support::{
-    plan_run_dirs, read_json, scalefree, setting, stderr, stdout, write_tiny_cifar10,
+    plan_run_dirs, read_json, scalefree, setting, stderr, stdout, sweep, sweep_status,
+    write_tiny_cifar10,
 };
 
 /// Two runs (AdamW, Adam-ℓ2) of `epochs` tiny epochs with batch size `batch`.
@@ -21,22 +22,6 @@ fn write_experiment(path: &Path, data: &Path, epochs: u32, batch: u32) {
     std::fs::write(path, spec.to_string()).unwrap();
 }
 
-fn sweep(experiment: &Path, runs: &Path, extra: &[&str]) -> (Option<i32>, String) {
-    let output = scalefree()
-        .arg("sweep")
-        .arg(experiment)
-        .arg("--runs")
-        .arg(runs)
-        .args(["--threads", "1"])
-        .args(extra)
-        .output()
-        .unwrap();
-    (
-        output.status.code(),
-        format!("{}{}", stdout(&output), stderr(&output)),
-    )
-}
-
 #[test]
 fn runs_made_before_an_edit_are_stale_until_redone_or_kept_and_longer_runs_continue() {
     let dir = tempfile::tempdir().unwrap();
@@ -45,7 +30,7 @@ fn runs_made_before_an_edit_are_stale_until_redone_or_kept_and_longer_runs_conti
     let experiment = dir.path().join("edit.json");
     let runs = dir.path().join("runs");
     write_experiment(&experiment, &data, 1, 32);
-    let (code, out) = sweep(&experiment, &runs, &[]);
+    let (code, out) = sweep(&experiment, &runs, &["--threads", "1"]);
     assert_eq!(code, Some(0), "{out}");
     let dirs = plan_run_dirs(&runs, "edit");
     let summary = |d: &Path| read_json(&d.join("summary.json"));
@@ -53,7 +38,7 @@ fn runs_made_before_an_edit_are_stale_until_redone_or_kept_and_longer_runs_conti
 
     // Another batch size: the runs are not the plan's any more.
     write_experiment(&experiment, &data, 1, 16);
-    let (code, out) = sweep(&experiment, &runs, &[]);
+    let (code, out) = sweep(&experiment, &runs, &["--threads", "1"]);
     assert_eq!(code, Some(1), "{out}");
     assert!(
         out.contains("2 runs, 0 already done, 0 to run, 2 stale"),
@@ -64,27 +49,21 @@ fn runs_made_before_an_edit_are_stale_until_redone_or_kept_and_longer_runs_conti
         "{out}"
     );
     assert_eq!(summary(&dirs[0])["final_test_accuracy"], first_accuracy);
-    let status = scalefree()
-        .args(["sweep", "status"])
-        .arg(&experiment)
-        .arg("--runs")
-        .arg(&runs)
-        .output()
-        .unwrap();
+    let status = sweep_status(&experiment, &runs);
     assert!(
         stdout(&status).contains("2 completed, stale"),
         "{}",
         stdout(&status)
     );
 
-    let (code, out) = sweep(&experiment, &runs, &["--keep-stale"]);
+    let (code, out) = sweep(&experiment, &runs, &["--threads", "1", "--keep-stale"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(
         out.contains("2 already done") && out.contains("kept as it is"),
         "{out}"
     );
 
-    let (code, out) = sweep(&experiment, &runs, &["--redo-stale"]);
+    let (code, out) = sweep(&experiment, &runs, &["--threads", "1", "--redo-stale"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("0 already done, 2 to run"), "{out}");
     for d in &dirs {
@@ -103,7 +82,7 @@ fn runs_made_before_an_edit_are_stale_until_redone_or_kept_and_longer_runs_conti
 
     // More epochs of a constant schedule: the runs continue from where they ended.
     write_experiment(&experiment, &data, 2, 16);
-    let (code, out) = sweep(&experiment, &runs, &[]);
+    let (code, out) = sweep(&experiment, &runs, &["--threads", "1"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(
         out.contains("0 already done, 2 to run") && out.contains("continues:"),
@@ -114,7 +93,7 @@ fn runs_made_before_an_edit_are_stale_until_redone_or_kept_and_longer_runs_conti
         let log = std::fs::read_to_string(d.join("train.log")).unwrap();
         assert!(log.contains("resuming"), "{log}");
     }
-    let (code, out) = sweep(&experiment, &runs, &[]);
+    let (code, out) = sweep(&experiment, &runs, &["--threads", "1"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("2 already done, 0 to run"), "{out}");
 }
@@ -127,7 +106,7 @@ fn a_moved_runs_folder_still_reports_every_run() {
     let experiment = dir.path().join("edit.json");
     write_experiment(&experiment, &data, 1, 32);
     let runs = dir.path().join("runs");
-    let (code, out) = sweep(&experiment, &runs, &[]);
+    let (code, out) = sweep(&experiment, &runs, &["--threads", "1"]);
     assert_eq!(code, Some(0), "{out}");
 
     let moved = dir.path().join("elsewhere");

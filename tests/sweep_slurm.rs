@@ -9,7 +9,7 @@ mod train_support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use train_support::{
-    plan_run_dirs, read_json, scalefree, stderr, stdout, tiny_experiment, workspace,
+    plan_run_dirs, read_json, scalefree, stderr, stdout, sweep_status, tiny_experiment, workspace,
     write_tiny_cifar10,
 };
 
@@ -131,13 +131,7 @@ fn a_2x2_sweep_completes_through_slurm() {
             .join(format!("{job_id}_{task}.out"));
         assert!(out.exists(), "no Slurm output for array task {task}");
     }
-    let status = scalefree()
-        .args(["sweep", "status"])
-        .arg(&experiment)
-        .arg("--runs")
-        .arg(&runs)
-        .output()
-        .unwrap();
+    let status = sweep_status(&experiment, &runs);
     assert!(
         stdout(&status).contains("tiny-slurm: 4 completed"),
         "{}",

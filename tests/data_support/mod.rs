@@ -149,3 +149,23 @@ pub fn write_png_folder(root: &Path, per_class: usize) -> (ImagesByClass, Images
         test.into_iter().map(|(_, v)| v).collect(),
     )
 }
+
+/// Each channel's (mean, standard deviation) over every image of `loader`'s epoch 0, as the
+/// loader gives them (normalised).
+pub fn channel_statistics(loader: &scalefree::data::Loader) -> [(f64, f64); 3] {
+    let (mut sum, mut sq, mut n) = ([0f64; 3], [0f64; 3], 0f64);
+    for batch in loader.epoch(0) {
+        let values = Vec::<f32>::try_from(batch.unwrap().images.reshape([-1])).unwrap();
+        for image in values.chunks(3072) {
+            for (c, plane) in image.chunks(1024).enumerate() {
+                sum[c] += plane.iter().map(|&v| v as f64).sum::<f64>();
+                sq[c] += plane.iter().map(|&v| (v as f64).powi(2)).sum::<f64>();
+            }
+            n += 1024.0;
+        }
+    }
+    [0, 1, 2].map(|c| {
+        let mean = sum[c] / n;
+        (mean, (sq[c] / n - mean * mean).sqrt())
+    })
+}

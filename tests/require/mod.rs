@@ -2,6 +2,10 @@
 //! real CIFAR-10, a browser, a Slurm cluster it can start): outside CI it prints that it
 //! was skipped and why, and passes; with `CI=true` it fails, naming what is missing and
 //! how to provide it. CI sets `CI=true` (`.ci/run`), so nothing is skipped there.
+//!
+//! A GPU is the exception: CI machines have none, so a GPU-only test skips in CI too, with
+//! the same message, and `SCALEFREE_REQUIRE_CUDA=1` (set on a GPU machine) makes it fail
+//! instead (crates/models/tests/forward_backward.rs).
 #![allow(dead_code)] // each test binary uses part of this module
 
 use std::io::Write;

@@ -87,6 +87,34 @@ fn train_command(data: &Path, out: &Path, extra: &[&str]) -> Command {
     cmd
 }
 
+/// `scalefree ARGS…`: its exit code, and its stdout and stderr together.
+pub fn run_scalefree(args: &[&str]) -> (Option<i32>, String) {
+    let output = scalefree().args(args).output().unwrap();
+    (
+        output.status.code(),
+        format!("{}{}", stdout(&output), stderr(&output)),
+    )
+}
+
+/// `scalefree sweep EXPERIMENT --runs RUNS EXTRA…`: its exit code and output, as
+/// [`run_scalefree`]. The caller passes every other flag (`--threads 1`, `--device cpu`,
+/// `--dry-run`).
+pub fn sweep(experiment: &Path, runs: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    let (experiment, runs) = (experiment.to_str().unwrap(), runs.to_str().unwrap());
+    run_scalefree(&[&["sweep", experiment, "--runs", runs][..], extra].concat())
+}
+
+/// `scalefree sweep status EXPERIMENT --runs RUNS`.
+pub fn sweep_status(experiment: &Path, runs: &Path) -> Output {
+    scalefree()
+        .args(["sweep", "status"])
+        .arg(experiment)
+        .arg("--runs")
+        .arg(runs)
+        .output()
+        .unwrap()
+}
+
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).to_string()
 }

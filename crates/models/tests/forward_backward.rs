@@ -1,5 +1,7 @@
 //! A forward pass gives logits of the right shape, and a backward pass reaches every parameter.
 use models::{Model, ModelConfig};
+use std::io::Write;
+use std::process::Command;
 use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Kind, Tensor};
 
@@ -57,15 +59,84 @@ fn densenet100_without_bn_gives_logits_and_gradients_for_every_parameter() {
     check_forward_backward("densenet100", false, 100, Device::Cpu);
 }
 
-/// Runs only where CUDA is available; elsewhere it passes without doing anything.
-#[test]
-fn models_run_on_cuda_when_it_is_available() {
+/// The variable that makes a missing GPU a failure of the CUDA test. A GPU is not among
+/// what `CI=true` requires (tests/require/mod.rs): CI machines have none, so there the test
+/// skips like anywhere else without one; set it on a GPU machine, where a GPU that libtorch
+/// cannot see (a driver older than the wheel's CUDA) must not pass as a skip.
+const CUDA_VAR: &str = "SCALEFREE_REQUIRE_CUDA";
+
+const CUDA_TEST: &str = "models_give_logits_and_gradients_on_cuda";
+
+/// Whether CUDA is there for `test`; where it is not, as tests/require's `skip_or_fail`
+/// (the same message): prints `SKIPPED <test>: …` straight to the terminal and returns
+/// false, or fails when `SCALEFREE_REQUIRE_CUDA=1` (or `true`).
+fn cuda_or_skip(test: &str) -> bool {
     if tch::Cuda::is_available() {
-        for bn in [true, false] {
-            check_forward_backward("resnet20", bn, 10, Device::Cuda(0));
-            check_forward_backward("densenet100", bn, 100, Device::Cuda(0));
-        }
+        return true;
     }
+    let why = "libtorch sees no CUDA device";
+    let how = "run it on a machine with a GPU that libtorch can use";
+    if std::env::var(CUDA_VAR).is_ok_and(|v| v == "true" || v == "1") {
+        panic!("{test}: {why} ({CUDA_VAR}=1 requires one); {how}");
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: {why}; {how} ({CUDA_VAR}=1 makes this a failure)"
+    );
+    false
+}
+
+/// Runs where CUDA is available; elsewhere it says it was skipped (see [`cuda_or_skip`]).
+#[test]
+fn models_give_logits_and_gradients_on_cuda() {
+    if !cuda_or_skip(CUDA_TEST) {
+        return;
+    }
+    for bn in [true, false] {
+        check_forward_backward("resnet20", bn, 10, Device::Cuda(0));
+        check_forward_backward("densenet100", bn, 100, Device::Cuda(0));
+    }
+}
+
+/// Without a GPU the CUDA test, run alone by this test binary, passes saying it was
+/// skipped, with `CI=true` too (CI has no GPU), and fails when a GPU is required.
+#[test]
+fn without_a_gpu_the_cuda_test_says_it_skipped_and_fails_where_one_is_required() {
+    if tch::Cuda::is_available() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED without_a_gpu_the_cuda_test_says_it_skipped_and_fails_where_one_is_required: \
+             this machine has a GPU, so {CUDA_TEST} runs for real"
+        );
+        return;
+    }
+    let rerun = |env: &[(&str, &str)]| {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([CUDA_TEST, "--exact", "--nocapture", "--test-threads=1"])
+            .env_remove(CUDA_VAR)
+            .env_remove("CI")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let skipped = format!("SKIPPED {CUDA_TEST}: libtorch sees no CUDA device;");
+    for env in [&[][..], &[("CI", "true")]] {
+        let (passed, text) = rerun(env);
+        assert!(passed && text.contains("1 passed"), "{env:?}: {text}");
+        assert!(text.contains(&skipped), "{env:?}: {text}");
+    }
+    let (passed, text) = rerun(&[(CUDA_VAR, "1")]);
+    assert!(!passed && text.contains("1 failed"), "{text}");
+    assert!(
+        text.contains("libtorch sees no CUDA device (SCALEFREE_REQUIRE_CUDA=1 requires one)"),
+        "{text}"
+    );
 }
 
 /// Channels-last changes the memory layout only: logits and gradients agree with NCHW.

@@ -1,5 +1,7 @@
 //! `scalefree check`: the paper's claims as commands that run in minutes
-//! (docs/paper.md#claims-and-how-to-check-them).
+//! (docs/paper.md#claims-and-how-to-check-them). Each command parses its arguments into
+//! the settings of its check in [`crate::checks`], which measures and judges, and
+//! presents the result.
 //!
 //! - `prox`: claim 1, AdamW and AdamProx follow nearly the same trajectory, and differ per
 //!   step by the first-order term `a·η·u` (`a = λ·s_t`).
@@ -16,7 +18,6 @@
 //! fails, so that a script stops there.
 pub mod device;
 pub mod grad_scales;
-mod input;
 pub mod multi_scale;
 mod options;
 mod present;
@@ -62,16 +63,4 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<i32> {
         CheckCommand::MultiScale(a) => multi_scale::run(a).map(|_| 0),
         CheckCommand::Device(a) => device::run(a),
     }
-}
-
-/// `‖t‖` in float64.
-pub fn norm(t: &tch::Tensor) -> f64 {
-    t.to_kind(tch::Kind::Double).norm().double_value(&[])
-}
-
-/// `‖a − b‖` in float64.
-pub fn distance(a: &tch::Tensor, b: &tch::Tensor) -> f64 {
-    (a.to_kind(tch::Kind::Double) - b.to_kind(tch::Kind::Double))
-        .norm()
-        .double_value(&[])
 }

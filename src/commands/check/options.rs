@@ -1,66 +1,79 @@
 //! The options every check shares with `scalefree train` (model, data, seed, device,
-//! threads, Adam's moments), their parsers, and how a check builds its optimizer.
-use crate::config::flag_values::device_name;
-pub use crate::config::flag_values::{at_least_one, beta, model_name, non_negative, positive};
-use crate::config::parse_device;
-use crate::config::DatasetName;
+//! threads, Adam's settings), and how they become the library's [`Setup`]: a run
+//! configuration for the check's lanes.
+use crate::checks::setup::Setup;
+use crate::config::flag_values::{
+    at_least_one, beta, device_name, model_name, non_negative, positive,
+};
+use crate::config::{DatasetName, ModelChoice, RunConfig};
 use clap::Args;
 use optim::{AdamConfig, DecayMode};
 use std::path::PathBuf;
-use tch::{Device, Kind};
 
-/// The data (or random input) and where the work runs; the same flags as `scalefree train`.
+/// The data (or random input) and where the work runs; the same flags as `scalefree train`,
+/// whose help the flags without their own come with ([`crate::cli::command`]).
 #[derive(Args, Debug, Clone)]
 pub struct InputArgs {
     #[arg(long, value_enum, default_value = "cifar10")]
     pub dataset: DatasetName,
-    /// Dataset location: official directory or .tar.gz, or image-folder directory or .tar.gz
-    /// [default: data/<dataset>, where `make data` puts it].
     #[arg(long, conflicts_with = "random_input")]
     pub data: Option<PathBuf>,
     /// Standard-normal images and uniformly random labels instead of the training set
     /// (also used, with a note, when no --data is given and data/<dataset> is missing).
     #[arg(long)]
     pub random_input: bool,
-    /// Train on the first N training images after a seeded shuffle.
     #[arg(long, value_parser = at_least_one::<usize>)]
     pub train_subset: Option<usize>,
-    /// Images per batch [default: prox 64, scale-free 32, grad-scales 64].
+    /// Images per batch [default: prox 64, scale-free 32, grad-scales 64, multi-scale 128].
     #[arg(long, value_parser = at_least_one::<usize>)]
     pub batch_size: Option<usize>,
     /// Seed of the initial weights, the data order and augmentation, and the random input.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "auto", value_parser = device_name)]
     pub device: String,
-    /// CPU threads (libtorch and the data pipeline).
     #[arg(long, value_parser = at_least_one::<usize>)]
     pub threads: Option<usize>,
 }
 
 impl InputArgs {
-    /// Applies `--threads` and resolves `--device`.
-    pub fn set_threads_and_device(&self) -> anyhow::Result<Device> {
-        crate::train::device::refuse_more_threads_than_cpus(self.threads)?;
-        crate::train::device::set_threads(self.threads);
-        parse_device(&self.device)
+    /// These settings in a run configuration (batches of `default_batch` without
+    /// --batch-size), the rest of it at `scalefree train`'s defaults.
+    pub fn setup(&self, default_batch: usize) -> Setup {
+        let mut run = RunConfig::default();
+        run.data.dataset = self.dataset;
+        run.data.path = self.data.clone();
+        run.data.train_subset = self.train_subset;
+        run.data.batch_size = self.batch_size.unwrap_or(default_batch);
+        run.training.seed = self.seed;
+        run.runtime.device = self.device.clone();
+        run.runtime.threads = self.threads;
+        Setup {
+            run,
+            random_input: self.random_input,
+        }
     }
 }
 
 /// One model, as `scalefree train` names it.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// resnet20, resnet32, resnet44, resnet56, resnet110, resnet218, densenet100, … (any
-    /// resnet<6n+2> or densenet<6n+4>).
     #[arg(long, default_value = "resnet20", value_parser = model_name)]
     pub model: String,
-    /// With batch norm.
     #[arg(long, conflicts_with = "no_bn")]
     pub bn: bool,
-    /// Without batch norm (the default).
+    /// Without batch norm (the default): overrides --bn.
     #[arg(long)]
     pub no_bn: bool,
+}
+
+impl ModelArgs {
+    pub fn choice(&self) -> ModelChoice {
+        ModelChoice {
+            name: self.model.clone(),
+            bn: self.bn,
+        }
+    }
 }
 
 /// The optimizers' settings every check shares (ε is each check's own: one value, or a
@@ -81,32 +94,12 @@ pub struct OptimizerArgs {
 }
 
 impl OptimizerArgs {
-    /// Adam for a check, in `kind`; ε = 0 is given as [`zero_eps`].
-    pub fn adam(&self, mode: DecayMode, wd: f64, eps: f64, kind: Kind) -> AdamConfig {
-        AdamConfig::new(mode, self.lr, wd)
-            .eps(effective_eps(eps, kind))
+    /// The run configuration's optimizer: λ = --wd, else `default_wd`; ε as given (each
+    /// lane sets its own decay mode and ε = 0's stand-in).
+    pub fn adam(&self, default_wd: f64, eps: f64) -> AdamConfig {
+        let wd = self.wd.unwrap_or(default_wd);
+        AdamConfig::new(DecayMode::Decoupled, self.lr, wd)
+            .eps(eps)
             .betas(self.beta1, self.beta2)
-    }
-}
-
-/// The ε that stands in for ε = 0. A literal 0 turns every coordinate whose gradient has
-/// been exactly 0 so far (a dead ReLU channel) into `0/0 = NaN`; a tiny ε makes those
-/// `0/ε = 0` and is far below `√v̂` of any other coordinate: 1e-300 in float64, 1e-30 in
-/// float32 (where, with ε that small, a gradient below ~1e-22 whose square underflows to 0
-/// gets a huge step: ε = 0 is not a float32 setting).
-pub fn zero_eps(kind: Kind) -> f64 {
-    if kind == Kind::Double {
-        1e-300
-    } else {
-        1e-30
-    }
-}
-
-/// The ε the optimizer is given for a requested ε.
-pub fn effective_eps(eps: f64, kind: Kind) -> f64 {
-    if eps == 0.0 {
-        zero_eps(kind)
-    } else {
-        eps
     }
 }

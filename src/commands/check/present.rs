@@ -1,44 +1,12 @@
-//! How every check presents itself: the verdict line, the wall time, `--json` and
-//! `--tb`, and the number formats of the tables. A check's own code is its measurement
-//! and its verdict rule.
-use super::input::Input;
-use super::options::OptimizerArgs;
+//! How every check presents itself: `--json` and `--tb` (their places made before any
+//! work), the figure's path, and the last lines (the verdict, the wall time, the JSON).
+use crate::checks::verdict::Verdict;
 use crate::sinks::atomic::{temporary_sibling, write_json_atomic};
 use crate::sinks::tensorboard::Board;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use tch::Device;
-
-/// The settings every check reports, beside its own.
-#[derive(Debug, Serialize)]
-pub struct CommonSettings {
-    /// `cifar10` (with the subset, if any) or `random`.
-    pub input: String,
-    pub batch_size: usize,
-    pub lr: f64,
-    pub wd: f64,
-    pub beta1: f64,
-    pub beta2: f64,
-    pub seed: u64,
-    pub device: String,
-}
-
-impl CommonSettings {
-    pub fn new(input: &Input, optimizer: &OptimizerArgs, wd: f64) -> Self {
-        CommonSettings {
-            input: input.description.clone(),
-            batch_size: input.batch_size,
-            lr: optimizer.lr,
-            wd,
-            beta1: optimizer.beta1,
-            beta2: optimizer.beta2,
-            seed: input.seed,
-            device: device_label(input.device),
-        }
-    }
-}
 
 #[derive(Args, Debug, Clone)]
 pub struct OutputArgs {
@@ -108,53 +76,5 @@ fn create_parent(path: &Path) -> Result<()> {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
         }
         _ => Ok(()),
-    }
-}
-
-/// The verdict of a check: which claim, whether the measurement supports it, and the
-/// numbers that decided it.
-#[derive(Clone, Debug, Serialize)]
-pub struct Verdict {
-    pub claim: String,
-    pub supported: bool,
-    pub line: String,
-}
-
-impl Verdict {
-    pub fn new(claim: &str, supported: bool, detail: &str) -> Verdict {
-        let word = if supported {
-            "SUPPORTED"
-        } else {
-            "NOT SUPPORTED"
-        };
-        Verdict {
-            claim: claim.to_string(),
-            supported,
-            line: format!("{claim}: {word} — {detail}"),
-        }
-    }
-}
-
-/// `1.23e-4`-style numbers for the tables; `—` for none.
-pub fn sci(v: Option<f64>) -> String {
-    match v {
-        Some(v) if v.is_nan() => "NaN".into(),
-        Some(v) => format!("{v:.2e}"),
-        None => "—".into(),
-    }
-}
-
-pub fn fixed(v: Option<f64>, digits: usize) -> String {
-    match v {
-        Some(v) => format!("{v:.digits$}"),
-        None => "—".into(),
-    }
-}
-
-pub fn device_label(device: Device) -> String {
-    match device {
-        Device::Cpu => "cpu".into(),
-        Device::Cuda(n) => format!("cuda:{n}"),
-        other => format!("{other:?}").to_lowercase(),
     }
 }

@@ -1,11 +1,11 @@
-//! Where a check's batches come from: the (augmented, shuffled) training set, as
-//! `scalefree train` reads it, or Gaussian random input.
-use super::options::InputArgs;
+//! Where a check's batches come from (the augmented, shuffled training set, as
+//! `scalefree train` reads it, or Gaussian random input) and how its lanes are built
+//! from their run configuration.
+use super::setup::Setup;
+use crate::config::RunConfig;
 use crate::data::{self, Batch, Batches, Loader};
-use crate::train::{Session, Trainer, TrainerSpec};
+use crate::train::{GradientHooks, Session, Trainer, TrainerSpec};
 use anyhow::{bail, Result};
-use models::ModelConfig;
-use optim::AdamConfig;
 use tch::{Device, Kind, Tensor};
 
 enum Source {
@@ -24,23 +24,22 @@ pub struct Input {
     /// `cifar10` (with the subset, if any) or `random`, for the printout and the JSON.
     pub description: String,
     pub batch_size: usize,
-    /// `--seed`: of the batches and of the models built for them.
+    /// The seed of the batches and of the models built for them.
     pub seed: u64,
     pub device: Device,
 }
 
 impl Input {
-    /// Applies `--threads` and `--device` and opens the input, in batches of `--batch-size`
-    /// (else `default_batch`) and, without `--train-subset`, of at most `default_subset`
-    /// training images.
-    pub fn open(
-        args: &InputArgs,
-        default_batch: usize,
-        default_subset: Option<usize>,
-    ) -> Result<Input> {
-        let device = args.set_threads_and_device()?;
-        let batch_size = args.batch_size.unwrap_or(default_batch);
-        let kind = args.dataset.kind();
+    /// Applies the setup's threads and device and opens its input, in batches of its
+    /// batch size and, without a training subset, of at most `default_subset` training
+    /// images.
+    pub fn open(setup: &Setup, default_subset: Option<usize>) -> Result<Input> {
+        let run = &setup.run;
+        crate::train::device::refuse_more_threads_than_cpus(run.runtime.threads)?;
+        crate::train::device::set_threads(run.runtime.threads);
+        let device = crate::config::parse_device(&run.runtime.device)?;
+        let batch_size = run.data.batch_size;
+        let kind = run.data.dataset.kind();
         let classes = kind.num_classes() as i64;
         let random = |description: &str| Input {
             source: Source::Random,
@@ -48,18 +47,15 @@ impl Input {
             classes,
             description: description.into(),
             batch_size,
-            seed: args.seed,
+            seed: run.training.seed,
             device,
         };
-        if args.random_input {
+        if setup.random_input {
             return Ok(random("random"));
         }
-        let source = args
-            .data
-            .clone()
-            .unwrap_or_else(|| data::default_source(kind));
+        let source = run.data_source();
         if !source.exists() {
-            if args.data.is_some() {
+            if run.data.path.is_some() {
                 bail!("--data {}: no such file or directory", source.display());
             }
             eprintln!(
@@ -71,10 +67,11 @@ impl Input {
         }
         let dataset = data::open(kind, &source)?;
         // The same training split and subset as `scalefree train --train-subset`.
-        let subset = args
+        let subset = run
+            .data
             .train_subset
             .or(default_subset.map(|n| n.min(dataset.train.len())));
-        let splits = data::splits(&dataset, 0.0, subset, args.seed)?;
+        let splits = data::splits(&dataset, 0.0, subset, run.training.seed)?;
         let description = match subset {
             Some(_) => format!("{} (subset of {})", kind.name(), splits.train.len()),
             None => kind.name().to_string(),
@@ -82,7 +79,7 @@ impl Input {
         if splits.train.is_empty() {
             bail!("--data {}: the training set is empty", source.display());
         }
-        let loaders = data::loaders(splits, kind, batch_size, args.seed, device)?;
+        let loaders = data::loaders(splits, kind, batch_size, run.training.seed, device)?;
         Ok(Input {
             source: Source::Data(Box::new(loaders.train)),
             eval: Some(loaders.eval),
@@ -91,33 +88,28 @@ impl Input {
         })
     }
 
-    /// The model as `scalefree train` builds it by default, from `--seed` (layout `auto`:
-    /// channels-last on the CPU, which only changes speed; every run of a check uses the
-    /// same layout).
-    pub fn model(&self, name: &str, bn: bool) -> ModelConfig {
-        ModelConfig::new(name, bn, self.classes, self.seed)
-            .with_channels_last(crate::config::Layout::Auto.channels_last_on(self.device))
-    }
-
-    /// A trainer of `model` with `optimizer` in `kind` (float32 or float64), on the device.
-    pub fn trainer(&self, model: &ModelConfig, adam: AdamConfig, kind: Kind) -> Result<Trainer> {
+    /// The trainer of a lane as `scalefree train` builds the trainer of `config` (layout
+    /// `auto`: channels-last on the CPU, which only changes speed; every lane of a check
+    /// uses the same layout), with its loss multiplier and gradient factors, its weights
+    /// and optimizer in `kind` (float32, or float64 where a check needs it: a run
+    /// configuration always trains in float32).
+    pub fn trainer(&self, config: &RunConfig, kind: Kind) -> Result<Trainer> {
         let spec = TrainerSpec {
-            model: model.clone(),
-            optimizer: adam,
             kind,
+            ..TrainerSpec::from_run(config, self.classes, self.device)
         };
-        Trainer::new(&spec, self.device)
+        let training = &config.training;
+        let mut trainer = Trainer::new(&spec, self.device)?.with_hooks(GradientHooks {
+            loss_mult: training.loss_mult,
+            ..Default::default()
+        });
+        trainer.use_factors(&training.grad_factors, training.factor_seed)?;
+        Ok(trainer)
     }
 
     /// A lane of `steps` steps: a session of [`Input::trainer`].
-    pub fn lane(
-        &self,
-        model: &ModelConfig,
-        adam: AdamConfig,
-        kind: Kind,
-        steps: u64,
-    ) -> Result<Session> {
-        Ok(Session::lane(self.trainer(model, adam, kind)?, steps))
+    pub fn lane(&self, config: &RunConfig, kind: Kind, steps: u64) -> Result<Session> {
+        Ok(Session::lane(self.trainer(config, kind)?, steps))
     }
 
     /// Batches in one pass over the training set (a fixed number for random input).
