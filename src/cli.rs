@@ -34,16 +34,11 @@ pub enum Command {
 
 /// The command line with every setting's help from the table: `train`'s flags are the
 /// settings, with the table's defaults; a check's flag that is a setting and has no help
-<<<<<<< HEAD
-/// of its own gets the setting's help, not its default (a check has defaults of its own,
-/// which clap shows).
+/// of its own gets the setting's help, and the table's default unless the check has one
+/// of its own (which clap shows).
 ///
 /// Every command takes negative numbers as values (`--classes -5`), so that the flag's own
 /// check says what is valid rather than clap calling `-5` an unexpected argument.
-=======
-/// of its own gets the setting's help, and the table's default unless the check has one
-/// of its own (which clap shows).
->>>>>>> main
 pub fn command() -> clap::Command {
     Cli::command().mut_subcommands(|sub| {
         let sub = sub

@@ -113,6 +113,7 @@ impl RunRecorder {
         let seconds = pace.started.elapsed().as_secs_f64();
         let row = PaceRow {
             step,
+            first_step: pace.first_step,
             total_steps: pace.total_steps,
             steps_per_s: match seconds > 0.0 {
                 true => step.saturating_sub(pace.first_step) as f64 / seconds,
