@@ -184,3 +184,67 @@ fn a_step_that_cannot_fit_in_memory_is_refused_before_anything_is_built() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn a_loss_multiplier_that_overflows_adams_second_moment_ends_the_run_as_diverged() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_tiny_cifar10(&data, 64, 10);
+    let out = dir.path().join("run");
+    let output = train(
+        &data,
+        &out,
+        &[
+            "--model",
+            "resnet8",
+            "--batch-size",
+            "32",
+            "--epochs",
+            "1",
+            "--loss-mult",
+            "1e30",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let summary = read_json(&out.join("summary.json"));
+    assert_eq!(summary["status"], "diverged", "{summary}");
+    assert!(
+        summary["message"].as_str().unwrap().contains("--loss-mult"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn check_scale_free_refuses_a_multiplier_that_overflows_instead_of_a_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("check.json");
+    let output = scalefree()
+        .args([
+            "check",
+            "scale-free",
+            "--random-input",
+            "--model",
+            "resnet8",
+        ])
+        .args([
+            "--steps",
+            "3",
+            "--mults",
+            "1e25",
+            "--threads",
+            "1",
+            "--device",
+            "cpu",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let msg = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{msg}");
+    assert!(
+        msg.contains("--mults 1e25") && msg.contains("overflow"),
+        "{msg}"
+    );
+    assert!(!json.exists(), "no verdict is written");
+}

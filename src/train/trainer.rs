@@ -194,15 +194,31 @@ impl Trainer {
             bail!("the trainer has diverged: it takes no more steps");
         }
         let (logits, loss) = self.forward_loss(batch);
-        self.pending.push(&loss, &logits, &batch.labels);
+        let state_finite = (self.hooks.loss_mult > 1.0).then(|| self.state_is_finite());
+        self.pending
+            .push(&loss, &logits, &batch.labels, state_finite);
         self.backward_of(&loss)
+    }
+
+    /// Whether the optimizer's second moment is finite, as a 0-d flag on the device: a
+    /// multiplied loss can square the gradients past the float range, after which the
+    /// second moment is infinite and every update 0, with a finite loss.
+    fn state_is_finite(&self) -> Tensor {
+        tch::no_grad(|| {
+            let sums: Vec<Tensor> = self
+                .opt
+                .groups()
+                .map(|g| g.exp_avg_sq().sum(Kind::Double))
+                .collect();
+            Tensor::stack(&sums, 0).sum(Kind::Double).isfinite()
+        })
     }
 
     /// The statistics of the queued steps since the last read, in order (one copy from
     /// the device). After a non-finite loss the trainer takes no more steps.
     pub fn read_stats(&mut self) -> Vec<StepStats> {
         let stats = self.pending.read();
-        if stats.iter().any(|s| !s.loss.is_finite()) {
+        if stats.iter().any(|s| !s.loss.is_finite() || !s.state_finite) {
             self.diverged = true;
         }
         stats
@@ -305,7 +321,7 @@ impl Trainer {
             let batch = batch?;
             let logits = self.model.forward_t(&batch.images, false);
             let loss = logits.cross_entropy_for_logits(&batch.labels);
-            pending.push(&loss, &logits, &batch.labels);
+            pending.push(&loss, &logits, &batch.labels, None);
         }
         let mut tally = Tally::default();
         for stats in pending.read() {
