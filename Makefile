@@ -222,7 +222,9 @@ bench-train: setup data
 # anyone on the network can read every run); TB_PORT changes the port.
 TB_HOST ?= localhost
 TB_PORT ?= 6006
-TB_LOGDIR = runs$(if $(EXPERIMENT),/$(EXPERIMENT))
+# RUNS=<folder>: the runs are elsewhere than runs/ (`scalefree sweep --runs <folder>`).
+RUNS ?= runs
+TB_LOGDIR = $(RUNS)$(if $(EXPERIMENT),/$(EXPERIMENT))
 tensorboard: $(VENV_STAMP)
 	@test -d $(TB_LOGDIR) || { echo "no $(TB_LOGDIR): sweep the experiment first (scalefree sweep $(or $(EXPERIMENT),NAME))" >&2; exit 1; }
 	$(VENV)/bin/tensorboard --logdir $(TB_LOGDIR) --host $(TB_HOST) --port $(TB_PORT)

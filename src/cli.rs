@@ -23,7 +23,6 @@ pub enum Command {
     /// List the paper's models with their parameter counts, with and without BN.
     Models(models::ModelsArgs),
     /// Train one run: writes runs/<name>/ (config, metrics, summary, checkpoints, TensorBoard).
-    #[command(allow_negative_numbers = true)]
     Train(Box<train::TrainArgs>),
     /// Check the paper's claims in minutes: AdamProx ≈ AdamW, scale-freeness, gradient scales.
     Check(check::CheckArgs),
@@ -37,11 +36,19 @@ pub enum Command {
 /// settings, with the table's defaults; a check's flag that is a setting and has no help
 /// of its own gets the setting's help, and the table's default unless the check has one
 /// of its own (which clap shows).
+///
+/// Every command takes negative numbers as values (`--classes -5`), so that the flag's own
+/// check says what is valid rather than clap calling `-5` an unexpected argument.
 pub fn command() -> clap::Command {
-    Cli::command().mut_subcommands(|sub| match sub.get_name() {
-        "train" => with_setting_help(sub, true),
-        "check" => sub.mut_subcommands(|check| with_setting_help(check, false)),
-        _ => sub,
+    Cli::command().mut_subcommands(|sub| {
+        let sub = sub
+            .allow_negative_numbers(true)
+            .mut_subcommands(|nested| nested.allow_negative_numbers(true));
+        match sub.get_name() {
+            "train" => with_setting_help(sub, true),
+            "check" => sub.mut_subcommands(|check| with_setting_help(check, false)),
+            _ => sub,
+        }
     })
 }
 

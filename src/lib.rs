@@ -5,6 +5,7 @@
 //! list (`tests/import_graph.rs` checks it), and no command imports another:
 //! - `libtorch` (which libtorch the binary was built for and which it runs on), `fault` (a
 //!   test hook: fault injection at named points, off unless its variables are set),
+//!   `user_file` (reading the JSON files users write),
 //!   `cuda_driver` (why libtorch sees no GPU that nvidia-smi lists), `distinct`, `data`
 //!   (CIFAR and the input pipeline), `scales` (log2 histograms), `stats` (means and CIs
 //!   over seeds, claim 4's rule and how it is told), `plot` (what every figure shares),
@@ -42,3 +43,4 @@ pub mod stats;
 pub mod sweep;
 pub mod train;
 pub mod training_run;
+pub mod user_file;

@@ -10,7 +10,8 @@ use crate::observers::run_board::RunBoard;
 use crate::rundir::{checkpoint, RunDir, RunRecorder, RunStatus};
 use crate::sinks::tensorboard::Board;
 use crate::train::{
-    device, GradientHooks, Plan, Position, Session, SessionData, StopRequest, Trainer, TrainerSpec,
+    device, memory, GradientHooks, Plan, Position, Session, SessionData, StopRequest, Trainer,
+    TrainerSpec,
 };
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
@@ -99,6 +100,7 @@ fn load_checkpoint(
     let resume = checkpoint::load(&checkpoint_dir, session.trainer_mut())?;
     let position = &resume.position;
     refuse_resume_past_the_end(config, dir, position, session.plan().total_steps)?;
+    refuse_other_cpu_threads(dir, &resume, session.trainer().var_store().device())?;
     eprintln!(
         "resuming {} at step {} ({})",
         dir.path().display(),
@@ -113,6 +115,7 @@ fn load_checkpoint(
 /// events are on the disk before a checkpoint or the summary is written).
 pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
     let dir = RunDir::new(config.run_dir());
+    device::refuse_more_threads_than_cpus(config.runtime.threads)?;
     device::set_threads(config.runtime.threads);
     if config.runtime.device != "cpu" {
         // `auto` would train on the CPU, `cuda` fail, when the driver is too old for the wheel.
@@ -120,8 +123,14 @@ pub fn train(config: &RunConfig, options: &RunOptions) -> Result<Outcome> {
     }
     let device = parse_device(&config.runtime.device)?;
     config.training.precision.check_device(device)?;
+
     device::configure(device);
     let data = open_data(config, device)?;
+    if device == tch::Device::Cpu {
+        // After the data (a batch larger than the training split is refused as that), before
+        // the model, whose activations would grow until the out-of-memory killer ends them.
+        memory::refuse_what_does_not_fit(config, data.classes)?;
+    }
     let mut session = open_session(config, &dir, &data, device, options)?;
     // One writer per run directory, from here until this process ends.
     let _lock = dir.claim("scalefree train")?;
@@ -182,4 +191,25 @@ fn refuse_resume_past_the_end(
         position.step,
         checkpoint::describe(position)
     )
+}
+
+/// On the CPU the thread count splits libtorch's sums differently, so a run resumed with
+/// other threads than it trained with matches neither the run it continues nor one with
+/// the new count: refused, saying which count resumes it.
+fn refuse_other_cpu_threads(
+    dir: &RunDir,
+    resume: &checkpoint::Resume,
+    device: tch::Device,
+) -> Result<()> {
+    let now = tch::get_num_threads() as usize;
+    match resume.cpu_threads {
+        Some(trained) if device == tch::Device::Cpu && trained != now => bail!(
+            "cannot resume {} with {now} CPU thread{}: it trained with {trained}, and the \
+             thread count changes the last bits of a CPU run's sums, so the resumed run would \
+             match neither; resume with `--threads {trained}` (or start a new run with --out)",
+            dir.path().display(),
+            if now == 1 { "" } else { "s" }
+        ),
+        _ => Ok(()),
+    }
 }

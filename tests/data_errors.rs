@@ -358,3 +358,32 @@ fn a_damaged_jpeg_in_an_image_folder_archive_is_refused_naming_the_member() {
         );
     }
 }
+
+#[test]
+fn a_damaged_tar_header_is_said_to_be_damaged_in_printable_words() {
+    let tmp = temp_dir();
+    write_cifar10(&tmp.path().join("src"));
+    let archive = tmp.path().join("header.tar.gz");
+    tar_gz_stored(&tmp.path().join("src"), "cifar-10-batches-bin", &archive);
+    // A header's checksum field (bytes 148..156 of its 512-byte block, which starts with
+    // the member's name) overwritten with binary garbage, as a bad disk or copy leaves it.
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let name = b"cifar-10-batches-bin/test_batch.bin";
+    let at = bytes
+        .windows(name.len())
+        .position(|w| w == name)
+        .expect("the member's header is stored as it is");
+    bytes[at + 148..at + 156].copy_from_slice(b"\x00\x07\xff\xfe\x1b[2J");
+    std::fs::write(&archive, &bytes).unwrap();
+
+    let (e, msg) = error(DatasetKind::Cifar10, &archive);
+    assert!(matches!(e, DataError::Archive { .. }), "{e:?}");
+    assert!(
+        msg.contains("header.tar.gz") && msg.contains("the archive is damaged"),
+        "{msg}"
+    );
+    assert!(
+        !msg.chars().any(|c| c.is_control() || c == '\u{fffd}'),
+        "unprintable characters in {msg:?}"
+    );
+}

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 const ORDER: &[&str] = &[
     "libtorch",
     "fault",
+    "user_file",
     "cuda_driver",
     "distinct",
     "data",

@@ -123,6 +123,7 @@ fn evaluation_read_once_sums_as_reading_every_batch() {
                 .sum(Kind::Float)
                 .double_value(&[]),
             seen: b.len() as f64,
+            state_finite: true,
         });
     }
     assert_eq!(each.seen, 45.0);

@@ -35,6 +35,7 @@ impl Input {
     /// images.
     pub fn open(setup: &Setup, default_subset: Option<usize>) -> Result<Input> {
         let run = &setup.run;
+        crate::train::device::refuse_more_threads_than_cpus(run.runtime.threads)?;
         crate::train::device::set_threads(run.runtime.threads);
         let device = crate::config::parse_device(&run.runtime.device)?;
         let batch_size = run.data.batch_size;

@@ -10,20 +10,30 @@ use tch::Device;
 pub struct Verdict {
     pub claim: String,
     pub supported: bool,
+    /// `supported`, `not supported`, or `inconclusive` (the measurement cannot tell).
+    pub finding: &'static str,
     pub line: String,
 }
 
 impl Verdict {
     pub fn new(claim: &str, supported: bool, detail: &str) -> Verdict {
-        let word = if supported {
-            "SUPPORTED"
-        } else {
-            "NOT SUPPORTED"
-        };
+        match supported {
+            true => Verdict::with(claim, true, "supported", detail),
+            false => Verdict::with(claim, false, "not supported", detail),
+        }
+    }
+
+    /// The measurement cannot tell either way (its noise is as large as the effect).
+    pub fn inconclusive(claim: &str, detail: &str) -> Verdict {
+        Verdict::with(claim, false, "inconclusive", detail)
+    }
+
+    fn with(claim: &str, supported: bool, finding: &'static str, detail: &str) -> Verdict {
         Verdict {
             claim: claim.to_string(),
             supported,
-            line: format!("{claim}: {word} — {detail}"),
+            finding,
+            line: format!("{claim}: {} — {detail}", finding.to_uppercase()),
         }
     }
 }

@@ -49,8 +49,13 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
     println!("Report: {}", index.display());
     match summary_run {
         Ok(written) => println!(
-            "  in TensorBoard: make tensorboard EXPERIMENT={} (HParams; the summary run {}: {} \
+            "  in TensorBoard: make tensorboard {}EXPERIMENT={} (HParams; the summary run {}: {} \
              lanes, {} claim-4 charts, {} figures)",
+            // The Makefile serves runs/ unless told where the runs are.
+            match args.runs == std::path::Path::new("runs") {
+                true => String::new(),
+                false => format!("RUNS={} ", args.runs.display()),
+            },
             report.experiment,
             written.path.parent().unwrap_or(&written.path).display(),
             written.lanes,

@@ -110,13 +110,18 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
         ))?;
     }
     let local_options = match args.backend {
-        Backend::Local => Some(local::LocalOptions::new(
-            &local::Machine::detect(),
-            args.jobs,
-            args.device.as_deref(),
-            args.threads,
-            runs_per_gpu,
-        )?),
+        Backend::Local => {
+            let machine = local::Machine::detect();
+            let options = local::LocalOptions::new(
+                &machine,
+                args.jobs,
+                args.device.as_deref(),
+                args.threads,
+                runs_per_gpu,
+            )?;
+            options.refuse_unrunnable(&plan, &machine)?;
+            Some(options)
+        }
         _ => None,
     };
     let folder = ExperimentDir::new(&args.runs, &plan.experiment);

@@ -296,7 +296,7 @@ impl RunConfig {
 
     /// Reads a JSON run file; unknown fields and wrong types are refused naming the field.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::user_file::read_text(path)
             .with_context(|| format!("cannot read run file {}", path.display()))?;
         Self::from_json(&text).with_context(|| format!("run file {}", path.display()))
     }

@@ -146,6 +146,15 @@ pub fn loaders(
     seed: u64,
     device: Device,
 ) -> Result<RunLoaders> {
+    let images = splits.train.len();
+    if batch_size > images {
+        // A larger batch would be cut to the split: the run would train on batches of
+        // `images` under another name (and record a batch size it never used).
+        bail!(
+            "invalid `batch_size` = {batch_size} (--batch-size): the training split has only \
+             {images} images, so a batch holds at most {images}; give at most {images}"
+        );
+    }
     let train = LoaderConfig {
         batch_size,
         device,

@@ -76,7 +76,7 @@ impl Source {
         let file = File::open(path).map_err(|e| DataError::io(path, e))?;
         let archive_error = |e: std::io::Error| DataError::Archive {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            reason: damaged(&e),
         };
         let mut archive = tar::Archive::new(MultiGzDecoder::new(BufReader::new(file)));
         let mut entries = Vec::new();
@@ -194,4 +194,24 @@ pub(crate) fn join(dir: &str, name: &str) -> String {
     } else {
         format!("{dir}/{name}")
     }
+}
+
+/// What tar or gzip said of a damaged archive, readable: tar quotes a damaged header's
+/// raw bytes (`numeric field was not a number: \0\u{7}… when getting cksum for …`), which
+/// a terminal would show as garbage, so anything unprintable becomes `?` and the text is
+/// cut short.
+fn damaged(e: &std::io::Error) -> String {
+    let said: String = e
+        .to_string()
+        .chars()
+        .map(|c| {
+            if c.is_control() || c == '\u{fffd}' {
+                '?'
+            } else {
+                c
+            }
+        })
+        .take(160)
+        .collect();
+    format!("the archive is damaged ({said}); download it again, or check the copy you have")
 }

@@ -61,7 +61,7 @@ pub fn resolve_path(spec: &str) -> PathBuf {
 
 impl Experiment {
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::user_file::read_text(path)
             .with_context(|| format!("cannot read experiment file {}", path.display()))?;
         let mut de = serde_json::Deserializer::from_str(&text);
         serde_path_to_error::deserialize(&mut de).map_err(|e| {

@@ -135,15 +135,33 @@ fn cell_label(collection: &Collection, cell: &Cell) -> (String, String) {
     } else {
         format!("{error:.3}")
     };
-    let seeds = if cell.finished < cell.runs.len() {
-        format!("{}/{} runs", cell.finished, cell.runs.len())
-    } else if cell.finished == 1 {
+    let diverged = cell
+        .runs
+        .iter()
+        .filter(|&&i| collection.runs[i].progress == RunProgress::Diverged)
+        .count();
+    (value, cell_note(diverged, cell.finished, cell.runs.len()))
+}
+
+/// The line under a cell's value: how many runs it averages and how many diverged.
+/// At most 12 characters, which fit a cell at the note's 10 px font ("diverged mean of 3"
+/// did not, and was clipped).
+fn cell_note(diverged: usize, finished: usize, planned: usize) -> String {
+    if diverged > 0 && finished > 1 {
+        let long = format!("{diverged}/{finished} diverged");
+        match long.chars().count() <= 12 {
+            true => long,
+            false => format!("{diverged}/{finished} div."),
+        }
+    } else if diverged > 0 {
+        "diverged".into()
+    } else if finished < planned {
+        format!("{finished}/{planned} runs")
+    } else if finished == 1 {
         "1 seed".into()
     } else {
-        format!("mean of {}", cell.finished)
-    };
-    let diverged = if cell.any_diverged { "diverged " } else { "" };
-    (value, format!("{diverged}{seeds}"))
+        format!("mean of {finished}")
+    }
 }
 
 fn draw_panel(
@@ -259,4 +277,27 @@ fn draw_colorbar(area: &Area, (lo, hi): (f64, f64), height: i32) -> Result<()> {
         text(area, &format!("{e:.3}"), (x + w + 7, y), left(12))?;
     }
     text(area, "test error", (x, top - 16), left(13))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The longest note under a cell's value that fits [`CELL_W`] at 10 px.
+    const NOTE_CHARS: usize = 12;
+
+    #[test]
+    fn every_cell_note_fits_its_cell() {
+        for planned in 1..=99 {
+            for finished in 0..=planned {
+                for diverged in 0..=finished {
+                    let note = cell_note(diverged, finished, planned);
+                    assert!(note.chars().count() <= NOTE_CHARS, "{note:?}");
+                }
+            }
+        }
+        assert_eq!(cell_note(1, 3, 3), "1/3 diverged");
+        assert_eq!(cell_note(0, 3, 3), "mean of 3");
+        assert_eq!(cell_note(0, 2, 3), "2/3 runs");
+    }
 }

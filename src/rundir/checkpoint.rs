@@ -42,6 +42,11 @@ struct TrainerFile {
     position: Position,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     recorded: Option<Recorded>,
+    /// libtorch's CPU threads, for a run on the CPU: the thread count changes how sums are
+    /// split, so the last bits of a run's weights depend on it, and a resume that should
+    /// be the same run keeps it. Absent from older checkpoints and GPU runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cpu_threads: Option<usize>,
 }
 
 /// What resuming from a checkpoint starts from.
@@ -50,6 +55,8 @@ pub struct Resume {
     pub position: Position,
     /// `None` for a checkpoint written before it was kept.
     pub recorded: Option<Recorded>,
+    /// The CPU threads the run trained with (a CPU run; absent from older checkpoints).
+    pub cpu_threads: Option<usize>,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -142,6 +149,8 @@ fn write_new(new: &Path, trainer: &Trainer, position: &Position, recorded: Recor
     let file = TrainerFile {
         position: position.clone(),
         recorded: Some(recorded),
+        cpu_threads: (trainer.var_store().device() == Device::Cpu)
+            .then(|| tch::get_num_threads() as usize),
     };
     std::fs::write(&trainer_path, serde_json::to_string_pretty(&file)?)
         .with_context(|| format!("cannot write {}", trainer_path.display()))?;
@@ -231,6 +240,14 @@ pub fn describe(position: &Position) -> String {
     } else {
         format!("epoch {}, batch {}", position.epoch + 1, position.batch)
     }
+}
+
+/// The CPU threads the run in `run_dir` trained with, from its newest checkpoint: what a
+/// sweep gives a run it resumes, so that it stays the same run.
+pub fn cpu_threads_of(run_dir: &Path) -> Option<usize> {
+    let (current, _, _) = dirs(run_dir);
+    let text = std::fs::read_to_string(current.join(TRAINER)).ok()?;
+    serde_json::from_str::<TrainerFile>(&text).ok()?.cpu_threads
 }
 
 fn position_of(dir: &Path) -> Option<Position> {
@@ -323,5 +340,6 @@ pub fn load(dir: &Path, trainer: &mut Trainer) -> Result<Resume> {
     Ok(Resume {
         position: file.position,
         recorded: file.recorded,
+        cpu_threads: file.cpu_threads,
     })
 }

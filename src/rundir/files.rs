@@ -46,6 +46,10 @@ pub struct PaceRow {
     pub total_steps: u64,
     /// Steps per second of this process so far.
     pub steps_per_s: f64,
+    /// The step this process started from (a resumed run's checkpoint; 0 in files
+    /// written before it was kept): the steps before it were not this process's work.
+    #[serde(default)]
+    pub first_step: u64,
 }
 
 /// How many rows the run directory's record files held at a point of the run: when a

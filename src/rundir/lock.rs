@@ -128,7 +128,10 @@ impl Lock {
         if !path.exists() {
             return Ok(None);
         }
-        let mut file = open(path)?;
+        // Read-only: asking who writes a run must work on a copy one cannot write (flock
+        // takes an exclusive lock through a read-only descriptor too).
+        let mut file = File::open(path)
+            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
         if try_flock(&file).with_context(|| format!("cannot lock {}", path.display()))? {
             return Ok(None); // free; dropping the file releases it again
         }

@@ -69,10 +69,13 @@ impl RunRecorder {
                 }
             }
             rows = dir.read_metrics()?;
+            refuse_repeated_steps(&dir.metrics_path(), rows.iter().map(|r| r.step))?;
             rows.retain(|r| r.step <= position.step);
             scale_rows = dir.read_scales()?;
+            refuse_repeated_steps(&dir.scales_path(), scale_rows.iter().map(|r| r.step))?;
             scale_rows.retain(|r| r.step <= position.step);
             loss_rows = resumed_losses(&dir, position)?;
+            refuse_repeated_steps(&dir.losses_path(), loss_rows.iter().map(|r| r.step))?;
             if let Some(recorded) = resumed.and_then(|r| r.recorded) {
                 let held = [rows.len(), scale_rows.len(), loss_rows.len()];
                 refuse_lost_rows(&dir, position, recorded, held)?;
@@ -110,6 +113,7 @@ impl RunRecorder {
         let seconds = pace.started.elapsed().as_secs_f64();
         let row = PaceRow {
             step,
+            first_step: pace.first_step,
             total_steps: pace.total_steps,
             steps_per_s: match seconds > 0.0 {
                 true => step.saturating_sub(pace.first_step) as f64 / seconds,
@@ -136,8 +140,15 @@ impl RunRecorder {
             final_test_accuracy,
             best_test_accuracy: self.rows.iter().map(|r| r.eval_accuracy).reduce(f64::max),
             final_test_loss: last.map(|r| r.eval_loss),
-            final_train_loss: last.map(|r| r.train_loss),
-            final_train_accuracy: last.map(|r| r.train_accuracy),
+            // Without evaluations (`eval_every` 0), the training statistics the loop kept.
+            final_train_loss: last.map(|r| r.train_loss).or_else(|| {
+                let tally = ending.position.latest_train_tally()?;
+                tally.mean_loss()
+            }),
+            final_train_accuracy: last.map(|r| r.train_accuracy).or_else(|| {
+                let tally = ending.position.latest_train_tally()?;
+                tally.accuracy()
+            }),
             epochs_done: ending.position.epoch,
             steps_done: ending.position.step,
             wall_s: ending.wall_s,
@@ -157,6 +168,24 @@ impl RunRecorder {
             batch_losses: self.loss_rows.len(),
         }
     }
+}
+
+/// Refuses to resume from a record file whose rows do not go forward step by step (a row
+/// repeated, or rows out of order): written by a run, each row is of a later step than
+/// the one before, so the file was edited or two copies were joined.
+fn refuse_repeated_steps(path: &std::path::Path, steps: impl Iterator<Item = u64>) -> Result<()> {
+    let mut previous: Option<u64> = None;
+    for (line, step) in steps.enumerate() {
+        if let Some(before) = previous.filter(|&before| step <= before) {
+            bail!(
+                "cannot resume: {} has a row for step {step} on line {} after one for step                  {before}: a run writes each step once, in order, so the file was edited or                  joined from two copies; restore the file, or start the run again without                  --resume in a new --out",
+                path.display(),
+                line + 1
+            );
+        }
+        previous = Some(step);
+    }
+    Ok(())
 }
 
 /// Refuses to resume when a record file holds fewer rows up to the checkpoint than it did

@@ -142,12 +142,52 @@ impl LocalOptions {
                 1
             })
             .max(1);
+        let cpus = machine.cores.max(1);
+        if let Some(t) = threads.filter(|&t| t > cpus) {
+            anyhow::bail!(
+                "invalid --threads {t}: this machine gives the sweep {cpus} CPUs, so a run gains \
+                 nothing from more than {cpus} threads; give at most {cpus}"
+            );
+        }
+        if !on_gpus && jobs > cpus {
+            anyhow::bail!(
+                "invalid --jobs {jobs}: the runs train on the CPU, and this machine gives the \
+                 sweep {cpus} CPUs, so at most {cpus} runs at once each get one; give at most {cpus}"
+            );
+        }
         let threads_per_run = threads.unwrap_or((machine.cores / jobs).max(1));
         Ok(LocalOptions {
             jobs,
             placements,
             threads_per_run,
         })
+    }
+
+    /// Refuses, before any run starts, a plan with runs these placements cannot train:
+    /// float16 needs CUDA, and on the CPU every such run would fail alike.
+    pub fn refuse_unrunnable(&self, plan: &Plan, machine: &Machine) -> Result<()> {
+        let on_cpu = self.placements.iter().all(|p| match p {
+            Placement::Gpu { .. } => false,
+            Placement::Device(device) => device == "cpu" || machine.gpus == 0,
+        });
+        let f16 = crate::config::Precision::F16;
+        let unrunnable: Vec<&str> = plan
+            .runs
+            .iter()
+            .filter(|run| on_cpu && run.config.training.precision == f16)
+            .map(|run| run.name.as_str())
+            .collect();
+        if let Some(first) = unrunnable.first() {
+            anyhow::bail!(
+                "experiment {}: key `precision` = \"f16\" needs a CUDA device, and this sweep's \
+                 runs train on the CPU ({} of {} runs, e.g. {first}); use \"bf16\" (or \"fp32\") \
+                 on the CPU, or sweep on a GPU machine",
+                plan.experiment,
+                unrunnable.len(),
+                plan.runs.len()
+            );
+        }
+        Ok(())
     }
 
     /// The child process of `slot`'s next run.
@@ -251,11 +291,23 @@ pub fn train_command(
         .arg("--quiet")
         .arg("--config")
         .arg(config_file);
+    let threads = threads_of_run(config_file, resume).unwrap_or(threads);
     cmd.args(["--device", device, "--threads", &threads.to_string()]);
     if resume {
         cmd.arg("--resume");
     }
     Ok(cmd)
+}
+
+/// The threads a run asks for itself: those of its run file (a grid over `threads`), else,
+/// resuming, those its checkpoint trained with (on the CPU another count is another run).
+fn threads_of_run(config_file: &Path, resume: bool) -> Option<usize> {
+    let config = crate::config::RunConfig::from_file(config_file).ok()?;
+    config.runtime.threads.or_else(|| {
+        resume
+            .then(|| crate::rundir::checkpoint::cpu_threads_of(&config.run_dir()))
+            .flatten()
+    })
 }
 
 /// The sweep's runs as they go: the children running, the slots they hold, and the tally.
@@ -525,6 +577,25 @@ mod tests {
                 .count()
         };
         assert_eq!((per_gpu("0"), per_gpu("1")), (3, 3));
+    }
+
+    #[test]
+    fn threads_and_cpu_jobs_beyond_the_machine_are_refused_naming_the_flag() {
+        let two_cpus = Machine {
+            cores: 2,
+            ..Machine::default()
+        };
+        let err = LocalOptions::new(&two_cpus, None, None, Some(3), 1)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("--threads 3") && err.to_string().contains("2 CPUs"));
+        let err = LocalOptions::new(&two_cpus, Some(3), None, None, 1)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("--jobs 3"), "{err}");
+        assert!(LocalOptions::new(&two_cpus, Some(2), None, Some(1), 1).is_ok());
+        // On GPUs the runs' count is the GPUs' business, not the cores'.
+        assert!(LocalOptions::new(&two_gpus(None), Some(16), None, Some(1), 8).is_ok());
     }
 
     #[test]

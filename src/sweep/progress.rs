@@ -6,6 +6,7 @@
 //! ETA instead.
 use crate::rundir::{PaceRow, RunDir, RunStatus};
 use indicatif::{HumanDuration, ProgressBar, ProgressStyle};
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,11 @@ pub struct SweepProgress {
     runs: usize,
     /// Runs that have ended, however they ended (done, failed, left to another process).
     ended: usize,
+    /// The share of its steps each run had taken before this sweep started it (a resumed
+    /// run's checkpoint): work this sweep did not do, kept out of its rate.
+    started_at: HashMap<String, f64>,
+    /// The runs' worth of work the ended runs did in this sweep.
+    ended_work: f64,
 }
 
 /// A running run as the bar shows it.
@@ -40,6 +46,8 @@ impl SweepProgress {
             started: Instant::now(),
             runs,
             ended: 0,
+            started_at: HashMap::new(),
+            ended_work: 0.0,
         }
     }
 
@@ -55,8 +63,9 @@ impl SweepProgress {
     /// Counts a run as ended and says how, with its result when it has one.
     pub fn ended(&mut self, word: &str, name: &str, dir: &Path, detail: Option<String>) {
         self.ended += 1;
+        self.ended_work += 1.0 - self.started_at.get(name).copied().unwrap_or(0.0);
         let result = detail.or_else(|| result_of(dir)).unwrap_or_default();
-        let tally = self.tally(self.ended as f64);
+        let tally = self.tally(self.ended as f64, self.ended_work);
         let line = match self.bar.is_hidden() {
             true => format!("{word:<8} {name}{result} ({tally})"),
             false => format!("{word:<8} {name}{result}"),
@@ -64,8 +73,9 @@ impl SweepProgress {
         self.say(line);
     }
 
-    /// `3/16 runs ended, elapsed 3m 2s, ETA 14m` for `done` runs' worth of work so far.
-    fn tally(&self, done: f64) -> String {
+    /// `3/16 runs ended, elapsed 3m 2s, ETA 14m`: `done` runs' worth of the sweep's work is
+    /// behind it, `worked` of it done by this sweep (resumed runs came with the rest).
+    fn tally(&self, done: f64, worked: f64) -> String {
         let elapsed = self.started.elapsed();
         let mut text = format!(
             "{}/{} runs ended, elapsed {}",
@@ -73,18 +83,28 @@ impl SweepProgress {
             self.runs,
             HumanDuration(elapsed)
         );
-        if let Some(eta) = eta(elapsed, done, self.runs as f64) {
+        if let Some(eta) = eta(elapsed, worked, self.runs as f64 - done) {
             text.push_str(&format!(", ETA {}", HumanDuration(eta)));
         }
         text
     }
 
     /// Redraws the bar from the running runs' `pace.json`.
-    pub fn update(&self, running: &[Running]) {
+    pub fn update(&mut self, running: &[Running]) {
         let paces: Vec<Option<PaceRow>> = running
             .iter()
             .map(|r| RunDir::new(r.dir).read_pace())
             .collect();
+        let mut worked = self.ended_work;
+        for (run, pace) in running.iter().zip(&paces) {
+            let Some(pace) = pace else { continue };
+            let before = pace.first_step as f64 / pace.total_steps.max(1) as f64;
+            let before = *self
+                .started_at
+                .entry(run.name.to_string())
+                .or_insert(before);
+            worked += (fraction(pace) - before).max(0.0);
+        }
         let fractions: f64 = paces.iter().flatten().map(fraction).sum();
         let done = self.ended as f64 + fractions;
         self.bar.set_position((done * UNITS_PER_RUN as f64) as u64);
@@ -95,7 +115,8 @@ impl SweepProgress {
                 100.0 * fractions / many.len() as f64
             }),
         };
-        self.bar.set_message(format!("{}{now}", self.tally(done)));
+        self.bar
+            .set_message(format!("{}{now}", self.tally(done, worked)));
     }
 
     pub fn finish(&self) {
@@ -121,14 +142,20 @@ fn pace_text(pace: Option<&PaceRow>) -> String {
     })
 }
 
-/// The time left at the rate so far, `done` of `runs` runs' worth of work in `elapsed`;
-/// `None` before any work is measured and once none is left.
-fn eta(elapsed: Duration, done: f64, runs: f64) -> Option<Duration> {
-    let left = runs - done;
-    if done <= 0.0 || left <= 0.0 || elapsed.is_zero() {
+/// The least work (in runs) measured before an ETA is given: the first seconds of a sweep
+/// are mostly starting processes and loading data, and a rate from them swings widely
+/// (a 19 s sweep showed 4, then 12 minutes).
+const ETA_AFTER_WORK: f64 = 0.2;
+
+/// The time left at the rate so far: `worked` runs' worth of work done in `elapsed`,
+/// `left` to do; `None` until enough work is measured and once none is left.
+fn eta(elapsed: Duration, worked: f64, left: f64) -> Option<Duration> {
+    if worked < ETA_AFTER_WORK || left <= 0.0 || elapsed.is_zero() {
         return None;
     }
-    Some(Duration::from_secs_f64(elapsed.as_secs_f64() * left / done))
+    Some(Duration::from_secs_f64(
+        elapsed.as_secs_f64() * left / worked,
+    ))
 }
 
 /// `: test accuracy 41.2 %, 58 s` from an ended run's summary, if it wrote one.
@@ -156,9 +183,42 @@ mod tests {
     fn the_eta_is_the_time_so_far_scaled_to_the_work_left() {
         let elapsed = Duration::from_secs(60);
         // One and a half runs of 16 in a minute: 14.5 runs left take 580 s.
-        assert_eq!(eta(elapsed, 1.5, 16.0), Some(Duration::from_secs(580)));
+        assert_eq!(eta(elapsed, 1.5, 14.5), Some(Duration::from_secs(580)));
         assert_eq!(eta(elapsed, 0.0, 16.0), None);
-        assert_eq!(eta(elapsed, 16.0, 16.0), None, "nothing is left");
+        assert_eq!(eta(elapsed, 16.0, 0.0), None, "nothing is left");
+        assert_eq!(eta(elapsed, 0.1, 15.9), None, "too little measured to tell");
+    }
+
+    #[test]
+    fn a_resumed_runs_earlier_steps_are_not_this_sweeps_work() {
+        let mut progress = SweepProgress::new("e", 2);
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        let pace = |step| PaceRow {
+            step,
+            first_step: 90,
+            total_steps: 100,
+            steps_per_s: 1.0,
+        };
+        run.write_pace(&pace(90)).unwrap();
+        let running = [Running {
+            name: "r",
+            dir: dir.path(),
+        }];
+        progress.update(&running);
+        run.write_pace(&pace(100)).unwrap();
+        progress.update(&running);
+        progress.ended("done", "r", dir.path(), Some(String::new()));
+        // The run came 90 % done: this sweep did a tenth of a run's work, not a whole one.
+        assert!(
+            (progress.ended_work - 0.1).abs() < 1e-9,
+            "{}",
+            progress.ended_work
+        );
+        assert!(progress
+            .tally(1.0, progress.ended_work)
+            .contains("1/2 runs ended"));
+        assert!(!progress.tally(1.0, progress.ended_work).contains("ETA"));
     }
 
     #[test]
@@ -167,6 +227,7 @@ mod tests {
             step,
             total_steps,
             steps_per_s: 1.0,
+            first_step: 0,
         };
         assert_eq!(fraction(&pace(117, 234)), 0.5);
         assert_eq!(fraction(&pace(300, 234)), 1.0);

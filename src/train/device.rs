@@ -27,6 +27,25 @@ pub fn configure(device: Device) -> bool {
     on
 }
 
+/// The CPUs this process may use (cgroup quotas and affinity included).
+pub fn available_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Refuses more threads than this process has CPUs: they would only slow each other (and
+/// every other process) down, and tens of thousands cannot even be started.
+pub fn refuse_more_threads_than_cpus(threads: Option<usize>) -> anyhow::Result<()> {
+    let cpus = available_cpus();
+    match threads {
+        Some(n) if n > cpus => anyhow::bail!(
+            "invalid `threads` = {n} (--threads): this machine gives this process {cpus} CPU{}, \
+             so at most {cpus} threads help; give at most {cpus} (or leave it out for one per CPU)",
+            if cpus == 1 { "" } else { "s" }
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// Sizes libtorch's thread pool and rayon's (the data pipeline's) to `threads`, when given.
 pub fn set_threads(threads: Option<usize>) {
     if let Some(n) = threads {

@@ -36,7 +36,7 @@ pub fn spread(layers: &[String], decades: f64, seed: u64) -> LayerFactors {
 
 /// A factors file: every name must be one of `layers`, every factor finite and > 0.
 pub fn read_file(path: &std::path::Path, layers: &[String]) -> Result<LayerFactors> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::user_file::read_text(path)
         .with_context(|| format!("cannot read gradient factors {}", path.display()))?;
     let given: BTreeMap<String, f64> = serde_json::from_str(&text).with_context(|| {
         format!(

@@ -6,6 +6,7 @@
 pub mod device;
 pub mod factors;
 pub mod lockstep;
+pub mod memory;
 pub mod scale_probe;
 pub mod session;
 pub mod step_timing;

@@ -484,9 +484,16 @@ impl Session {
     fn read_stats(&mut self, observers: &mut [&mut dyn Observer]) -> Result<bool> {
         for stats in self.trainer.read_stats() {
             let step = self.position.step + 1;
-            if !stats.loss.is_finite() {
+            if !stats.loss.is_finite() || !stats.state_finite {
                 self.diverged_at = Some(step);
-                self.message = Some(format!("loss became {} at step {step}", stats.loss));
+                self.message = Some(match stats.loss.is_finite() {
+                    false => format!("loss became {} at step {step}", stats.loss),
+                    true => format!(
+                        "the optimizer's second moment had overflowed to infinity by step \
+                         {step}: the loss multiplier squares the gradients past the float \
+                         range, so every update would be 0; use a smaller --loss-mult"
+                    ),
+                });
                 let loss = stats.loss;
                 tell(observers, Event::Diverged { step, loss })?;
                 return Ok(true);

@@ -9,6 +9,9 @@ pub struct StepStats {
     pub loss: f64,
     pub correct: f64,
     pub seen: f64,
+    /// Whether the optimizer's second moment was finite when the step began (checked
+    /// where a loss multiplier can square the gradients past the float range).
+    pub state_finite: bool,
 }
 
 /// Sums over batches: loss × images, correct predictions, images.
@@ -51,10 +54,22 @@ pub struct PendingStats {
 impl PendingStats {
     /// Records a batch's loss (as computed: reported losses are not multiplied) and its
     /// correct predictions, without reading either.
-    pub fn push(&mut self, loss: &Tensor, logits: &Tensor, labels: &Tensor) {
+    /// `state_finite`: a 0-d flag on the device, whether the optimizer's state was finite
+    /// as the step began (none: not checked).
+    pub fn push(
+        &mut self,
+        loss: &Tensor,
+        logits: &Tensor,
+        labels: &Tensor,
+        state_finite: Option<Tensor>,
+    ) {
         let record = tch::no_grad(|| {
             let correct = logits.argmax(-1, false).eq_tensor(labels).sum(Kind::Double);
-            Tensor::stack(&[loss.detach().to_kind(Kind::Double), correct], 0)
+            let state = match state_finite {
+                Some(flag) => flag.to_kind(Kind::Double),
+                None => Tensor::ones([], (Kind::Double, correct.device())),
+            };
+            Tensor::stack(&[loss.detach().to_kind(Kind::Double), correct, state], 0)
         });
         self.steps.push((record, labels.size()[0] as f64));
     }
@@ -76,12 +91,13 @@ impl PendingStats {
         let values = Tensor::stack(&records, 0).to_device(Device::Cpu);
         let values = Vec::<f64>::try_from(values.flatten(0, -1)).expect("f64 on the CPU");
         let stats = values
-            .chunks(2)
+            .chunks(3)
             .zip(&self.steps)
             .map(|(v, &(_, seen))| StepStats {
                 loss: v[0],
                 correct: v[1],
                 seen,
+                state_finite: v[2] != 0.0,
             })
             .collect();
         self.steps.clear();

@@ -86,6 +86,11 @@ pub struct Position {
     /// The loss scaler of a float16 run (its scale and skipped steps), absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_scaler: Option<LossScaler>,
+    /// The last finished epoch's training statistics (absent before the first ends, and in
+    /// checkpoints written before they were kept): a run that never evaluates
+    /// (`eval_every` 0) still has a final training loss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_epoch: Option<Tally>,
 }
 
 impl Position {
@@ -108,7 +113,20 @@ impl Position {
         self.images_seen += stats.seen as u64;
     }
 
+    /// The training statistics of the epoch in progress, or of the last finished one
+    /// when none of this epoch's steps has been taken.
+    pub fn latest_train_tally(&self) -> Option<Tally> {
+        let current = self.epoch_tally();
+        match current.seen > 0.0 {
+            true => Some(current),
+            false => self.last_epoch,
+        }
+    }
+
     pub fn next_epoch(&mut self) {
+        if self.epoch_seen > 0.0 {
+            self.last_epoch = Some(self.epoch_tally());
+        }
         self.epoch += 1;
         self.batch = 0;
         self.epoch_loss_sum = 0.0;
@@ -176,15 +194,31 @@ impl Trainer {
             bail!("the trainer has diverged: it takes no more steps");
         }
         let (logits, loss) = self.forward_loss(batch);
-        self.pending.push(&loss, &logits, &batch.labels);
+        let state_finite = (self.hooks.loss_mult > 1.0).then(|| self.state_is_finite());
+        self.pending
+            .push(&loss, &logits, &batch.labels, state_finite);
         self.backward_of(&loss)
+    }
+
+    /// Whether the optimizer's second moment is finite, as a 0-d flag on the device: a
+    /// multiplied loss can square the gradients past the float range, after which the
+    /// second moment is infinite and every update 0, with a finite loss.
+    fn state_is_finite(&self) -> Tensor {
+        tch::no_grad(|| {
+            let sums: Vec<Tensor> = self
+                .opt
+                .groups()
+                .map(|g| g.exp_avg_sq().sum(Kind::Double))
+                .collect();
+            Tensor::stack(&sums, 0).sum(Kind::Double).isfinite()
+        })
     }
 
     /// The statistics of the queued steps since the last read, in order (one copy from
     /// the device). After a non-finite loss the trainer takes no more steps.
     pub fn read_stats(&mut self) -> Vec<StepStats> {
         let stats = self.pending.read();
-        if stats.iter().any(|s| !s.loss.is_finite()) {
+        if stats.iter().any(|s| !s.loss.is_finite() || !s.state_finite) {
             self.diverged = true;
         }
         stats
@@ -287,7 +321,7 @@ impl Trainer {
             let batch = batch?;
             let logits = self.model.forward_t(&batch.images, false);
             let loss = logits.cross_entropy_for_logits(&batch.labels);
-            pending.push(&loss, &logits, &batch.labels);
+            pending.push(&loss, &logits, &batch.labels, None);
         }
         let mut tally = Tally::default();
         for stats in pending.read() {

@@ -58,6 +58,51 @@ impl Architecture {
         }
     }
 
+    /// The float32 values autograd keeps per image for a training step's backward pass
+    /// (activations), from the architecture: what makes a deep DenseNet need tens of GB
+    /// at a batch size its parameters would never suggest (its concatenations grow with
+    /// the square of the depth).
+    ///
+    /// Counted per layer from the shapes, then scaled to what was measured on the CPU
+    /// (peak resident memory of 2 steps at batch 128 and 512, minus the process's size
+    /// without a model, 2026-12-06): ResNet-56 holds 2.1 (without BN) and 3.8 (with BN)
+    /// tensors of each block's output size per block; DenseNet-BC-100 holds 0.58 and 0.74
+    /// of the layer-by-layer count below. An estimate, good to tell 2 GB from 200 GB.
+    pub fn activation_estimate(&self, bn: bool) -> f64 {
+        let n = self.units_per_stage() as f64;
+        let sides = [32.0f64, 16.0, 8.0];
+        match self {
+            Architecture::ResNet { .. } => {
+                let per_block = if bn { 3.8 } else { 2.1 };
+                let stem = 16.0 * 32.0 * 32.0 * if bn { 3.0 } else { 2.0 };
+                let blocks: f64 = RESNET_WIDTHS
+                    .iter()
+                    .zip(sides)
+                    .map(|(w, side)| n * per_block * w * side * side)
+                    .sum();
+                stem + blocks
+            }
+            Architecture::DenseNetBc { .. } => {
+                let measured = if bn { 0.74 } else { 0.58 };
+                let mut channels = 2.0 * DENSENET_GROWTH;
+                let mut total = channels * 32.0 * 32.0;
+                for (block, side) in sides.into_iter().enumerate() {
+                    // Layer i sees c_i = channels + growth·i channels: BN and ReLU outputs
+                    // of them, the bottleneck's outputs, and the concatenation it makes.
+                    let inputs = n * channels + DENSENET_GROWTH * n * (n - 1.0) / 2.0;
+                    let (per_input, per_layer) = if bn { (3.0, 168.0) } else { (2.0, 120.0) };
+                    total += (per_input * inputs + per_layer * n) * side * side;
+                    channels += DENSENET_GROWTH * n;
+                    if block < 2 {
+                        total += 2.5 * channels * side * side;
+                        channels = (channels / 2.0).floor();
+                    }
+                }
+                measured * total
+            }
+        }
+    }
+
     /// The deepest model of this family within [`MAX_PARAMETERS`].
     pub fn largest_buildable(&self) -> Architecture {
         let of_units = |units: i64| match self {
@@ -79,6 +124,32 @@ impl Architecture {
             }
         }
         of_units(lo)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Elements per image as measured (see [`Architecture::activation_estimate`]), within
+    /// a quarter.
+    #[test]
+    fn the_activation_estimate_is_near_what_was_measured() {
+        let close = |name: &str, bn: bool, measured: f64| {
+            let arch: Architecture = name.parse().unwrap();
+            let estimate = arch.activation_estimate(bn);
+            assert!(
+                (estimate / measured - 1.0).abs() < 0.25,
+                "{name} bn={bn}: {estimate:.3e} vs {measured:.3e}"
+            );
+        };
+        close("resnet56", false, 0.54e6);
+        close("resnet56", true, 0.97e6);
+        close("densenet100", false, 4.9e6);
+        close("densenet100", true, 9.2e6);
+        // Deep DenseNets grow with the square of their depth.
+        let deep: Architecture = "densenet1000".parse().unwrap();
+        assert!(deep.activation_estimate(false) > 50.0 * 4.9e6);
     }
 }
 

@@ -76,6 +76,23 @@ pub enum OptimError {
         source: std::io::Error,
     },
 
+    /// The optimizer's buffers (values, gradients and state of a parameter group) could
+    /// not be allocated: the device is out of memory for them.
+    #[error(
+        "cannot allocate the optimizer's buffers of group `{group}`: {bytes} bytes on {device} \
+         ({reason}); free memory, use a smaller model, or train on a device with more"
+    )]
+    Allocation {
+        /// The parameter group.
+        group: String,
+        /// The bytes the group's buffers take in all.
+        bytes: u64,
+        /// Where they were to live.
+        device: String,
+        /// libtorch's own words, its first line.
+        reason: String,
+    },
+
     /// An error from libtorch (through tch).
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),

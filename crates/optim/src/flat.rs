@@ -13,7 +13,7 @@
 //! A parameter takes part in a step when it requires grad and has a gradient, as in
 //! `torch.optim`; the others are left bit for bit as they are, moments and own step
 //! count included.
-use crate::error::{bad_param, Result};
+use crate::error::{bad_param, OptimError, Result};
 use crate::master::{self, state_kind};
 use std::ops::Range;
 use tch::{Device, Kind, Tensor};
@@ -117,6 +117,11 @@ pub(crate) fn check_float(name: &str, kind: Kind) -> Result<()> {
     }
 }
 
+/// The first line of libtorch's message (the rest is its C++ backtrace).
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or(message).trim().to_string()
+}
+
 fn view(buffer: &Tensor, slot: &ParamSlot) -> Tensor {
     buffer
         .narrow(0, slot.offset, slot.numel)
@@ -166,8 +171,22 @@ impl FlatGroup {
             });
             total += numel;
         }
-        let zeros = || Tensor::zeros([total], (kind, device));
-        let state_zeros = || Tensor::zeros([total], (state_kind(kind), device));
+        // tch's `Tensor::zeros` panics when libtorch cannot allocate; `f_zeros` says so.
+        let state_kind = state_kind(kind);
+        let low = master::is_low_precision(kind);
+        let per_element = 2 * kind.elt_size_in_bytes()
+            + (2 + usize::from(amsgrad) + usize::from(low)) * state_kind.elt_size_in_bytes();
+        let group_name = name.clone();
+        let allocation = |e: tch::TchError| OptimError::Allocation {
+            group: group_name.clone(),
+            bytes: total as u64 * per_element as u64,
+            device: format!("{device:?}"),
+            reason: first_line(&e.to_string()),
+        };
+        let zeros = |kind: Kind| Tensor::f_zeros([total], (kind, device)).map_err(allocation);
+        let (values, grads) = (zeros(kind)?, zeros(kind)?);
+        let (exp_avg, exp_avg_sq) = (zeros(state_kind)?, zeros(state_kind)?);
+        let max_exp_avg_sq = amsgrad.then(|| zeros(state_kind)).transpose()?;
         let mut group = FlatGroup {
             name,
             weight_decay,
@@ -175,11 +194,11 @@ impl FlatGroup {
             kind,
             device,
             params: Vec::with_capacity(slots.len()),
-            values: zeros(),
-            grads: zeros(),
-            exp_avg: state_zeros(),
-            exp_avg_sq: state_zeros(),
-            max_exp_avg_sq: amsgrad.then(state_zeros),
+            values,
+            grads,
+            exp_avg,
+            exp_avg_sq,
+            max_exp_avg_sq,
             master: None,
         };
         for ((_, tensor), slot) in params.into_iter().zip(slots) {
@@ -195,7 +214,7 @@ impl FlatGroup {
             group.params.push(param);
         }
         if master::is_low_precision(kind) {
-            group.master = Some(group.values.to_kind(Kind::Float));
+            group.master = Some(group.values.f_to_kind(Kind::Float).map_err(allocation)?);
         }
         Ok(group)
     }

@@ -51,6 +51,11 @@ pub fn verdict(first: &Judgement, budget: &str) -> Verdict {
     Verdict {
         claim: CLAIM.to_string(),
         supported: first.outcome == Finding::Supported,
+        finding: match first.outcome {
+            Finding::Supported => "supported",
+            Finding::NotSupported => "not supported",
+            Finding::Inconclusive => "inconclusive",
+        },
         line: format!(
             "{CLAIM}: {} — {}; budget: {budget}",
             first.outcome.word(),

@@ -228,6 +228,7 @@ pub fn run(
 ) -> Result<Report> {
     let started = Instant::now();
     let run = &settings.setup.run;
+    crate::train::device::refuse_more_threads_than_cpus(run.runtime.threads)?;
     crate::train::device::set_threads(run.runtime.threads);
     let device = crate::config::parse_device(&run.runtime.device)?;
     let factors = distinct(

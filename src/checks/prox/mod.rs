@@ -56,6 +56,9 @@ pub struct Settings {
     pub bn: bool,
     pub steps: u64,
     pub eps: f64,
+    /// `fp32` or `bf16`: the dtype of the runs' convolutions and matrix products, which
+    /// sets the verdict's noise (the control measures it).
+    pub precision: &'static str,
     #[serde(flatten)]
     pub common: CommonSettings,
 }
@@ -223,6 +226,7 @@ fn report(
             bn: run.model.bn,
             steps: settings.steps,
             eps: run.optimizer.eps,
+            precision: run.training.precision.name(),
             common: CommonSettings::new(input, run),
         },
         max_relative_distance,

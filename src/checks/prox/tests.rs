@@ -64,3 +64,27 @@ fn a_decay_too_large_for_the_first_order_argument_is_not_supported() {
     );
     assert!(!report.verdict.supported, "{}", report.verdict.line);
 }
+
+#[test]
+fn the_report_records_the_precision_it_ran_at() {
+    let (report, _) = measured(5e-5, 1);
+    assert_eq!(
+        serde_json::to_value(&report.settings).unwrap()["precision"],
+        "fp32"
+    );
+    let mut setup = tiny_setup(8, 5e-5, 1e-8);
+    setup.run.training.precision = crate::config::Precision::Bf16;
+    let settings = ProxSettings {
+        setup,
+        steps: 1,
+        every: Some(1),
+    };
+    let report = ProxLanes::open(&settings)
+        .unwrap()
+        .run(&mut Told::default())
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&report.settings).unwrap()["precision"],
+        "bf16"
+    );
+}

@@ -238,6 +238,7 @@ impl ScaleFreeLanes {
         let mut stream = input.stream();
         lockstep::run(&mut sessions, steps, || stream.next_batch(), &mut watch)?;
         let runs = watch.runs;
+        refuse_overflowing_multipliers(&runs)?;
         let summary: Vec<EpsSummary> = eps_values
             .iter()
             .map(|&eps| summarise(&runs, eps))
@@ -261,4 +262,34 @@ impl ScaleFreeLanes {
             wall_s: started.elapsed().as_secs_f64(),
         })
     }
+}
+
+/// Refuses a loss multiplier whose rescaled runs diverged where the same optimizer and ε
+/// without it did not: the squared gradients overflowed the float range (Adam's second
+/// moment became infinite, every update 0), which says nothing of scale-freeness, so no
+/// verdict is given on it.
+fn refuse_overflowing_multipliers(runs: &[Run]) -> Result<()> {
+    for run in runs.iter().filter(|r| r.diverged_at.is_some()) {
+        let Scaling::Loss { factor } = run.scaling else {
+            continue;
+        };
+        let reference_trained = runs.iter().any(|r| {
+            r.reference
+                && r.optimizer == run.optimizer
+                && r.eps == run.eps
+                && r.diverged_at.is_none()
+        });
+        if factor > 1.0 && reference_trained {
+            bail!(
+                "--mults {factor:e}: {} at ε = {:e} with the loss multiplied by {factor:e} \
+                 diverged at step {} while the same run without it trained: the squared \
+                 gradients overflow the float range (Adam's second moment becomes infinite and \
+                 every update 0), which says nothing of scale-freeness; give smaller multipliers",
+                run.optimizer,
+                run.eps,
+                run.diverged_at.unwrap_or(0)
+            );
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,123 @@
+//! A sweep says up front what this machine cannot run (float16 runs on the CPU), and where
+//! a sweep stands can be read from a copy of the runs one cannot write.
+mod train_support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use train_support::{scalefree, stderr, stdout, tiny_experiment, write_tiny_cifar10};
+
+fn sweep(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+    let output = scalefree().arg("sweep").args(args).output().unwrap();
+    (
+        output.status.code(),
+        format!("{}{}", stdout(&output), stderr(&output)),
+    )
+}
+
+#[test]
+fn a_cpu_sweep_of_float16_runs_is_refused_before_the_plan_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let experiment = dir.path().join("half.json");
+    let spec = serde_json::json!({
+        "name": "half",
+        "base": { "data": dir.path().join("data"), "epochs": 1, "model": "resnet8" },
+        "grids": [ { "precision": ["fp32", "f16"], "seed": [0, 1] } ]
+    });
+    std::fs::write(&experiment, spec.to_string()).unwrap();
+    let runs = dir.path().join("runs");
+    for extra in [&["--dry-run"][..], &[]] {
+        let mut args = vec![experiment.as_os_str(), "--runs".as_ref(), runs.as_os_str()];
+        args.extend(["--device", "cpu"].map(std::ffi::OsStr::new));
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        let (code, out) = sweep(&args);
+        assert_eq!(code, Some(1), "{out}");
+        assert!(
+            out.contains("`precision`") && out.contains("f16") && out.contains("2 of 4 runs"),
+            "{out}"
+        );
+        assert!(
+            !runs.join("half").exists(),
+            "nothing planned or started: {out}"
+        );
+    }
+}
+
+/// Makes `dir` and everything in it read-only (or writable again).
+fn set_read_only(dir: &Path, read_only: bool) {
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = entry.unwrap();
+        let mode = match (entry.file_type().is_dir(), read_only) {
+            (true, true) => 0o555,
+            (false, true) => 0o444,
+            (true, false) => 0o755,
+            (false, false) => 0o644,
+        };
+        std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+}
+
+#[test]
+fn sweep_status_reads_a_runs_folder_it_cannot_write() {
+    if unsafe { libc::geteuid() } == 0 {
+        // root writes through permissions; drop to another user for the status only.
+        return status_as_nobody();
+    }
+    let (dir, experiment, runs) = swept();
+    set_read_only(&runs, true);
+    let args = [
+        "status".as_ref(),
+        experiment.as_os_str(),
+        "--runs".as_ref(),
+        runs.as_os_str(),
+    ];
+    let (code, out) = sweep(&args);
+    set_read_only(&runs, false);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("4 completed"), "{out}");
+    drop(dir);
+}
+
+/// One tiny sweep of 4 runs: (its folder, the experiment file, the runs).
+fn swept() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_tiny_cifar10(&data, 64, 10);
+    let experiment = dir.path().join("ro.json");
+    tiny_experiment(&experiment, "ro", &data);
+    let runs = dir.path().join("runs");
+    let args = [
+        experiment.as_os_str(),
+        "--runs".as_ref(),
+        runs.as_os_str(),
+        "--threads".as_ref(),
+        "1".as_ref(),
+        "--device".as_ref(),
+        "cpu".as_ref(),
+    ];
+    let (code, out) = sweep(&args);
+    assert_eq!(code, Some(0), "{out}");
+    (dir, experiment, runs)
+}
+
+/// As root (CI, these machines), permissions do not stop writes: the status runs as the
+/// user `nobody` on a copy of the runs owned by root and read-only for everyone else.
+fn status_as_nobody() {
+    let (dir, experiment, runs) = swept();
+    set_read_only(dir.path(), true);
+    let output = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_scalefree"))
+        .args(["sweep", "status"])
+        .arg(&experiment)
+        .arg("--runs")
+        .arg(&runs)
+        .env("HOME", "/nonexistent")
+        .output();
+    set_read_only(dir.path(), false);
+    let Ok(output) = output else {
+        panic!("setpriv (util-linux) is needed to run the status as another user");
+    };
+    let out = format!("{}{}", stdout(&output), stderr(&output));
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(out.contains("4 completed"), "{out}");
+}
