@@ -127,6 +127,27 @@ impl Architecture {
     }
 }
 
+/// `9.7 billion`, `19.4 million`, `80,000`.
+pub(crate) fn count_text(n: f64) -> String {
+    if n >= 1e9 {
+        format!("{:.1} billion", n / 1e9)
+    } else if n >= 1e6 {
+        format!("{:.1} million", n / 1e6)
+    } else {
+        format!("{n:.0}")
+    }
+}
+
+/// `233 GB`, `400 MB`: the size of `parameters` float32 weights.
+pub(crate) fn float32_bytes_text(parameters: f64) -> String {
+    let bytes = 4.0 * parameters;
+    if bytes >= 1e9 {
+        format!("{:.0} GB", bytes / 1e9)
+    } else {
+        format!("{:.0} MB", bytes / 1e6)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,26 +171,5 @@ mod tests {
         // Deep DenseNets grow with the square of their depth.
         let deep: Architecture = "densenet1000".parse().unwrap();
         assert!(deep.activation_estimate(false) > 50.0 * 4.9e6);
-    }
-}
-
-/// `9.7 billion`, `19.4 million`, `80,000`.
-pub(crate) fn count_text(n: f64) -> String {
-    if n >= 1e9 {
-        format!("{:.1} billion", n / 1e9)
-    } else if n >= 1e6 {
-        format!("{:.1} million", n / 1e6)
-    } else {
-        format!("{n:.0}")
-    }
-}
-
-/// `233 GB`, `400 MB`: the size of `parameters` float32 weights.
-pub(crate) fn float32_bytes_text(parameters: f64) -> String {
-    let bytes = 4.0 * parameters;
-    if bytes >= 1e9 {
-        format!("{:.0} GB", bytes / 1e9)
-    } else {
-        format!("{:.0} MB", bytes / 1e6)
     }
 }
