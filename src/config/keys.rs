@@ -525,12 +525,15 @@ fn refuse_mixed_forms(map: &Map<String, Value>) -> Result<()> {
     };
     bail!(
         "the run file mixes the two forms: {} at the top (flat), {} as sections; write every \
-         setting flat ({{\"lr\": 0.001, \"optimizer\": \"adamw\"}}) or every one in its \
-         section ({{\"optimizer\": {{\"lr\": 0.001, \"decay\": \"adamw\"}}}})",
+         setting flat ({FLAT_EXAMPLE}) or every one in its section ({SECTIONED_EXAMPLE})",
         quoted(&flat),
         quoted(&sections)
     )
 }
+
+/// The two forms of a run file, as the refusal of a mix shows them.
+const FLAT_EXAMPLE: &str = r#"{"lr": 0.001, "optimizer": "adamw"}"#;
+const SECTIONED_EXAMPLE: &str = r#"{"optimizer": {"lr": 0.001, "decay": "adamw"}}"#;
 
 /// Any accepted form of a run file as flat settings with canonical names.
 pub fn flatten(map: &Map<String, Value>) -> Result<Map<String, Value>> {
