@@ -67,7 +67,11 @@ fn a_checkpoint_that_does_not_fit_leaves_no_partial_files() {
     let data = dir.path().join("data");
     write_tiny_cifar10(&data, 40, 10);
     let out = disk.path().join("run");
-    let output = train(&data, &out, &["--model", "resnet8", "--epochs", "1"]);
+    let output = train(
+        &data,
+        &out,
+        &["--model", "resnet8", "--epochs", "1", "--batch-size", "32"],
+    );
     let msg = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{msg}");
     assert!(

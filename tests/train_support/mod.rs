@@ -304,12 +304,19 @@ pub fn train_refused(dir: &Path, out: &Path, extra: &[&str], code: i32) -> Strin
     if !data.exists() {
         write_tiny_cifar10(&data, 100, 10);
     }
+    // Batches the 100 images can hold (the default 128 is refused as larger than the
+    // data), unless the test sets its own.
+    let batch: &[&str] = match extra.contains(&"--batch-size") {
+        true => &[],
+        false => &["--batch-size", "32"],
+    };
     let output = scalefree()
         .args(["train", "--quiet", "--model", "resnet8", "--epochs", "1"])
         .args(["--threads", "1", "--device", "cpu", "--data"])
         .arg(&data)
         .arg("--out")
         .arg(out)
+        .args(batch)
         .args(extra)
         .output()
         .unwrap();
