@@ -1,7 +1,7 @@
-//! What may change when a run goes on: where and how fast it runs (`threads`, `device`,
-//! `kernel`) and what it logs (`hist_every`, `eval_every`) are accepted on `--resume`
-//! and give the run that never stopped (bit for bit; with other CPU threads or another
-//! kernel, to rounding), and never make a sweep's runs stale;
+//! What may change when a run goes on: where and how fast it runs (`device`, `kernel`)
+//! and what it logs (`hist_every`, `eval_every`) are accepted on `--resume` and give the
+//! run that never stopped (bit for bit; with another kernel, to rounding), and never make
+//! a sweep's runs stale; other CPU threads are refused, naming the count it trained with;
 //! a setting of the result (`wd`, `optimizer`, `batch_size`) is refused on resume and makes runs
 //! stale, named; and a run's length may grow on resume only where the schedule does not
 //! span the run, the same rule as a sweep's.
@@ -134,25 +134,29 @@ fn runtime_and_logging_settings_may_change_on_resume_and_give_the_same_run() {
         }
     }
 
-    // Other CPU threads split libtorch's sums otherwise, and the kernels order their
-    // operations otherwise (both compute the same rule): the same run to rounding. The
-    // kernel has no flag: a run file sets it, the flags the rest.
+    // Other CPU threads split libtorch's sums otherwise: another run in its last bits,
+    // so a resume keeps the count it trained with, and says which.
+    let out = dir.path().join("threads");
+    ok(&train(&data, &out, "1", "2", "cpu", &[]));
+    let refused = train(&data, &out, "3", "1", "cpu", &["--resume"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("--threads 2"),
+        "{}",
+        stderr(&refused)
+    );
+    ok(&train(&data, &out, "3", "2", "cpu", &["--resume"]));
+    assert_same_run(&out, &straight);
+
+    // The kernels order their operations otherwise (both compute the same rule): the
+    // same run to rounding. The kernel has no flag: a run file sets it.
     let kernel = dir.path().join("kernel.json");
     std::fs::write(&kernel, json!({"kernel": "tensor-ops"}).to_string()).unwrap();
-    let kernel = ["--config", kernel.to_str().unwrap()];
-    for (what, threads, flags) in [("threads", "1", &[][..]), ("kernel", "2", &kernel[..])] {
-        let out = dir.path().join(what);
-        ok(&train(&data, &out, "1", "2", "cpu", &[]));
-        ok(&train(
-            &data,
-            &out,
-            "3",
-            threads,
-            "cpu",
-            &[flags, &["--resume"]].concat(),
-        ));
-        assert_same_to_rounding(&out, &straight);
-    }
+    let kernel = ["--config", kernel.to_str().unwrap(), "--resume"];
+    let out = dir.path().join("kernel");
+    ok(&train(&data, &out, "1", "2", "cpu", &[]));
+    ok(&train(&data, &out, "3", "2", "cpu", &kernel));
+    assert_same_to_rounding(&out, &straight);
     let config = read_json(&dir.path().join("kernel/config.json"));
     assert_eq!(config["kernel"], "tensor-ops");
 }
