@@ -115,11 +115,12 @@ fn sweep() -> &'static Sweep {
             .output()
             .unwrap();
         assert!(reported.status.success(), "{}", stderr(&reported));
-        assert!(
-            stdout(&reported).contains("in TensorBoard: make tensorboard EXPERIMENT=tb-grid"),
-            "{}",
-            stdout(&reported)
+        // The runs are not under runs/: the hint says where they are.
+        let hint = format!(
+            "in TensorBoard: make tensorboard RUNS={} EXPERIMENT=tb-grid",
+            runs.display()
         );
+        assert!(stdout(&reported).contains(&hint), "{}", stdout(&reported));
         Sweep {
             root,
             runs,
