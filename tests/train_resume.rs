@@ -129,9 +129,11 @@ fn a_finished_run_directory_is_not_overwritten_without_resume() {
     let data = dir.path().join("data");
     write_tiny_cifar10(&data, 32, 10);
     let out = dir.path().join("run");
-    assert!(train(&data, &out, &["--epochs", "1"]).status.success());
+    assert!(train(&data, &out, &["--epochs", "1", "--batch-size", "32"])
+        .status
+        .success());
     let before = std::fs::read(out.join("checkpoint/model.safetensors")).unwrap();
-    let again = train(&data, &out, &["--epochs", "1"]);
+    let again = train(&data, &out, &["--epochs", "1", "--batch-size", "32"]);
     assert_eq!(again.status.code(), Some(1));
     assert!(
         stderr(&again).contains("already holds a run; pass --resume"),
