@@ -134,6 +134,13 @@ impl RunRecorder {
 
     fn summary(&self, ending: &Ending) -> Summary {
         let last = self.rows.last();
+        // A completed run that never evaluated (`eval_every` 0): its last epoch's training
+        // statistics. A diverged run has no final training loss.
+        let unevaluated_end = || {
+            (ending.status == RunStatus::Completed)
+                .then(|| ending.position.latest_train_tally())
+                .flatten()
+        };
         let final_test_accuracy = last.map(|r| r.eval_accuracy);
         Summary {
             status: ending.status,
@@ -142,11 +149,11 @@ impl RunRecorder {
             final_test_loss: last.map(|r| r.eval_loss),
             // Without evaluations (`eval_every` 0), the training statistics the loop kept.
             final_train_loss: last.map(|r| r.train_loss).or_else(|| {
-                let tally = ending.position.latest_train_tally()?;
+                let tally = unevaluated_end()?;
                 tally.mean_loss()
             }),
             final_train_accuracy: last.map(|r| r.train_accuracy).or_else(|| {
-                let tally = ending.position.latest_train_tally()?;
+                let tally = unevaluated_end()?;
                 tally.accuracy()
             }),
             epochs_done: ending.position.epoch,
