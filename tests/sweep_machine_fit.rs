@@ -102,6 +102,22 @@ fn swept() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
 /// As root (CI, these machines), permissions do not stop writes: the status runs as the
 /// user `nobody` on a copy of the runs owned by root and read-only for everyone else.
 fn status_as_nobody() {
+    // `nobody` must reach the binary and libtorch: not where the checkout sits in a folder
+    // only root may enter (then this case cannot be shown here, and is said so).
+    let reachable = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_scalefree"))
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !reachable {
+        eprintln!(
+            "skipped: the user nobody cannot run {} (a folder above it is root's only), so a \
+             read-only runs folder cannot be shown to another user here",
+            env!("CARGO_BIN_EXE_scalefree")
+        );
+        return;
+    }
     let (dir, experiment, runs) = swept();
     set_read_only(dir.path(), true);
     let output = std::process::Command::new("setpriv")
