@@ -6,6 +6,14 @@ mod train_support;
 
 use train_support::{read_json, scalefree, stderr, train, train_refused, write_tiny_cifar10};
 
+/// 64 tiny training images (10 test images) in a folder of their own: (folder, data).
+fn tiny_data() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_tiny_cifar10(&data, 64, 10);
+    (dir, data)
+}
+
 #[test]
 fn a_batch_larger_than_the_training_split_is_refused_naming_the_flag() {
     let dir = tempfile::tempdir().unwrap();
@@ -65,9 +73,7 @@ fn a_run_file_starting_with_a_byte_order_mark_is_read() {
 
 #[test]
 fn a_run_that_never_evaluates_still_has_its_final_training_loss() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    write_tiny_cifar10(&data, 64, 10);
+    let (dir, data) = tiny_data();
     let out = dir.path().join("run");
     let output = train(
         &data,
@@ -113,9 +119,7 @@ fn a_run_that_never_evaluates_still_has_its_final_training_loss() {
 #[test]
 fn more_threads_than_the_machine_has_cpus_are_refused_naming_them() {
     let cpus = std::thread::available_parallelism().unwrap().get();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    write_tiny_cifar10(&data, 64, 10);
+    let (dir, data) = tiny_data();
     for threads in [cpus + 1, 5000, 100_000] {
         let out = dir.path().join(format!("t{threads}"));
         let output = scalefree()
@@ -142,9 +146,7 @@ fn more_threads_than_the_machine_has_cpus_are_refused_naming_them() {
 
 #[test]
 fn a_step_that_cannot_fit_in_memory_is_refused_before_anything_is_built() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    write_tiny_cifar10(&data, 64, 10);
+    let (dir, data) = tiny_data();
     let started = std::time::Instant::now();
     let out = dir.path().join("deep");
     let output = scalefree()
@@ -187,9 +189,7 @@ fn a_step_that_cannot_fit_in_memory_is_refused_before_anything_is_built() {
 
 #[test]
 fn a_loss_multiplier_that_overflows_adams_second_moment_ends_the_run_as_diverged() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    write_tiny_cifar10(&data, 64, 10);
+    let (dir, data) = tiny_data();
     let out = dir.path().join("run");
     let output = train(
         &data,
