@@ -3,13 +3,14 @@
 //! run with its own count.
 mod train_support;
 
-use train_support::{read_json, scalefree, stderr, stdout, train, write_tiny_cifar10};
+use train_support::{read_json, scalefree, stderr, stdout, train, write_tiny_cifar10, TINY_RUN};
 
+/// The tiny run, with its histogram setting.
 const FLAGS: [&str; 6] = [
-    "--model",
-    "resnet8",
-    "--batch-size",
-    "32",
+    TINY_RUN[0],
+    TINY_RUN[1],
+    TINY_RUN[2],
+    TINY_RUN[3],
     "--hist-every",
     "0",
 ];

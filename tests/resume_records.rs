@@ -4,14 +4,14 @@
 mod train_support;
 
 use std::path::PathBuf;
-use train_support::stderr;
+use train_support::{stderr, TINY_RUN};
 
-/// Tiny-model flags of the runs that resume tests train.
+/// The tiny run, with its histogram setting.
 const RESUME_FLAGS: [&str; 6] = [
-    "--model",
-    "resnet8",
-    "--batch-size",
-    "32",
+    TINY_RUN[0],
+    TINY_RUN[1],
+    TINY_RUN[2],
+    TINY_RUN[3],
     "--hist-every",
     "0",
 ];

@@ -3,13 +3,14 @@
 //! goes on with two rows for one step.
 mod train_support;
 
-use train_support::{read_json, stderr, train, write_tiny_cifar10};
+use train_support::{read_json, stderr, train, write_tiny_cifar10, TINY_RUN};
 
+/// The tiny run, with its histogram setting.
 const FLAGS: [&str; 6] = [
-    "--model",
-    "resnet8",
-    "--batch-size",
-    "32",
+    TINY_RUN[0],
+    TINY_RUN[1],
+    TINY_RUN[2],
+    TINY_RUN[3],
     "--hist-every",
     "1",
 ];

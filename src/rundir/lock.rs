@@ -94,25 +94,23 @@ impl Lock {
             }
             .into());
         }
-        file.set_len(0)
-            .and_then(|_| file.rewind())
-            .and_then(|_| writeln!(file, "{} {what}", std::process::id()))
-            .with_context(|| format!("cannot write the lock file {}", path.display()))?;
-        Ok(Lock {
-            _file: file,
-            path: path.to_path_buf(),
-        })
+        Lock::held(file, path, what)
     }
 
     /// Takes the lock `path` for `what`, waiting while another process holds it: for
     /// short writes that take turns (the experiment's summary run).
     pub fn wait(path: &Path, what: &str) -> Result<Lock> {
-        let mut file = open(path)?;
+        let file = open(path)?;
         // SAFETY: flock on a descriptor this function owns.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
             let e = std::io::Error::last_os_error();
             return Err(e).with_context(|| format!("cannot lock {}", path.display()));
         }
+        Lock::held(file, path, what)
+    }
+
+    /// The lock `file` (at `path`), now held: it names this process and `what` for others.
+    fn held(mut file: File, path: &Path, what: &str) -> Result<Lock> {
         file.set_len(0)
             .and_then(|_| file.rewind())
             .and_then(|_| writeln!(file, "{} {what}", std::process::id()))

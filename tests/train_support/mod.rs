@@ -64,6 +64,10 @@ pub fn scalefree() -> Command {
     cmd
 }
 
+/// The tiny model in batches the tiny data sets hold: the flags most runs of the tests
+/// train with (each adds its own `--hist-every`, epochs and the rest).
+pub const TINY_RUN: [&str; 4] = ["--model", "resnet8", "--batch-size", "32"];
+
 /// `scalefree train` on the tiny dataset in `data`, writing to `out`, with extra flags.
 pub fn train(data: &Path, out: &Path, extra: &[&str]) -> Output {
     train_command(data, out, extra).output().unwrap()
