@@ -1,5 +1,5 @@
 //! The optimizer's settings: one Adam, three places for the ℓ2 regulariser.
-use crate::adam::Adam;
+use crate::optimizer::Optimizer;
 use crate::error::{invalid, Result};
 use crate::group::ParamGroup;
 use crate::schedule::Schedule;
@@ -340,8 +340,9 @@ impl AdamConfig {
     /// assert!(AdamConfig::adamw(-1.0, 0.0).build(&vs).is_err());
     /// # Ok::<(), adamw_prox::OptimError>(())
     /// ```
-    pub fn build(self, vs: &VarStore) -> Result<Adam> {
-        Adam::new(self, vec![ParamGroup::from_var_store("all", vs)])
+    pub fn build(self, vs: &VarStore) -> Result<Optimizer> {
+        self.validate()?;
+        Optimizer::new(self.into(), vec![ParamGroup::from_var_store("all", vs)])
     }
 
     /// The optimizer over the given parameter groups (at least one, with distinct names).
@@ -357,8 +358,9 @@ impl AdamConfig {
     /// assert_eq!(opt.group("no_decay")?.weight_decay(), 0.0);
     /// # Ok::<(), adamw_prox::OptimError>(())
     /// ```
-    pub fn build_groups(self, groups: Vec<ParamGroup>) -> Result<Adam> {
-        Adam::new(self, groups)
+    pub fn build_groups(self, groups: Vec<ParamGroup>) -> Result<Optimizer> {
+        self.validate()?;
+        Optimizer::new(self.into(), groups)
     }
 
     /// Refuses settings outside their valid ranges, naming the field. Building the

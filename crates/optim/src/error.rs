@@ -93,6 +93,37 @@ pub enum OptimError {
         reason: String,
     },
 
+    /// An optimizer name that no rule has.
+    #[error("unknown optimizer `{name}`; valid: {valid}")]
+    UnknownOptimizer {
+        /// The name given.
+        name: String,
+        /// Every valid name.
+        valid: String,
+    },
+
+    /// A setting that the rule does not have (`momentum` for Adam).
+    #[error("the {rule} rule has no setting `{key}`; its settings are {valid}")]
+    UnknownSetting {
+        /// The rule's family.
+        rule: String,
+        /// The key given.
+        key: String,
+        /// The rule's settings.
+        valid: String,
+    },
+
+    /// A placement of the decay that the rule does not offer.
+    #[error("the {rule} rule has no placement {placement}; it offers {valid}")]
+    UnknownPlacement {
+        /// The rule's family.
+        rule: String,
+        /// The placement asked for.
+        placement: String,
+        /// The placements it offers.
+        valid: String,
+    },
+
     /// An error from libtorch (through tch).
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),

@@ -15,6 +15,7 @@
 //! count included.
 use crate::error::{bad_param, OptimError, Result};
 use crate::master::{self, state_kind};
+use crate::rule::UpdateRule;
 use std::ops::Range;
 use tch::{Device, Kind, Tensor};
 
@@ -84,11 +85,11 @@ pub(crate) struct FlatGroup {
     pub params: Vec<FlatParam>,
     pub values: Tensor,
     pub grads: Tensor,
-    /// The moments are float32 for a Half or BFloat16 group ([`crate::master`]), else
-    /// of the group's dtype.
-    pub exp_avg: Tensor,
-    pub exp_avg_sq: Tensor,
-    pub max_exp_avg_sq: Option<Tensor>,
+    /// The group's rule: the optimizer's, with the group's own settings.
+    pub rule: Box<dyn UpdateRule>,
+    /// The rule's state buffers, named by `rule.state_names()`: float32 for a Half or
+    /// BFloat16 group ([`crate::master`]), else of the group's dtype.
+    pub state: Vec<Tensor>,
     /// The float32 master weights of a Half or BFloat16 group ([`crate::master`]).
     pub master: Option<Tensor>,
 }
@@ -134,7 +135,7 @@ impl FlatGroup {
         params: Vec<(String, Tensor)>,
         weight_decay: f64,
         lr: f64,
-        amsgrad: bool,
+        rule: Box<dyn UpdateRule>,
     ) -> Result<Self> {
         let Some((first_name, first)) = params.first() else {
             return Err(bad_param(&name, "the parameter group is empty"));
@@ -174,8 +175,9 @@ impl FlatGroup {
         // tch's `Tensor::zeros` panics when libtorch cannot allocate; `f_zeros` says so.
         let state_kind = state_kind(kind);
         let low = master::is_low_precision(kind);
+        let names = rule.state_names();
         let per_element = 2 * kind.elt_size_in_bytes()
-            + (2 + usize::from(amsgrad) + usize::from(low)) * state_kind.elt_size_in_bytes();
+            + (names.len() + usize::from(low)) * state_kind.elt_size_in_bytes();
         let group_name = name.clone();
         let allocation = |e: tch::TchError| OptimError::Allocation {
             group: group_name.clone(),
@@ -185,8 +187,17 @@ impl FlatGroup {
         };
         let zeros = |kind: Kind| Tensor::f_zeros([total], (kind, device)).map_err(allocation);
         let (values, grads) = (zeros(kind)?, zeros(kind)?);
-        let (exp_avg, exp_avg_sq) = (zeros(state_kind)?, zeros(state_kind)?);
-        let max_exp_avg_sq = amsgrad.then(|| zeros(state_kind)).transpose()?;
+        let state = names
+            .iter()
+            .map(|name| {
+                let start = zeros(state_kind)?;
+                let initial = rule.initial_state(name);
+                if initial != 0.0 {
+                    let _ = start.shallow_clone().fill_(initial);
+                }
+                Ok(start)
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut group = FlatGroup {
             name,
             weight_decay,
@@ -196,9 +207,8 @@ impl FlatGroup {
             params: Vec::with_capacity(slots.len()),
             values,
             grads,
-            exp_avg,
-            exp_avg_sq,
-            max_exp_avg_sq,
+            rule,
+            state,
             master: None,
         };
         for ((_, tensor), slot) in params.into_iter().zip(slots) {
@@ -255,8 +265,8 @@ impl FlatGroup {
     }
 
     /// Advances the step count of the parameters that take part and returns them as
-    /// segments: adjacent ones with the same count share a segment.
-    pub fn advance(&mut self, takes_part: &[bool]) -> Vec<Segment> {
+    /// segments: adjacent ones with the same count share a segment when `merge`.
+    pub fn advance(&mut self, takes_part: &[bool], merge: bool) -> Vec<Segment> {
         let mut segments: Vec<Segment> = Vec::new();
         for (p, &active) in self.params.iter_mut().zip(takes_part) {
             if !active {
@@ -265,7 +275,7 @@ impl FlatGroup {
             p.steps += 1;
             let range = p.slot.offset..p.slot.offset + p.slot.numel;
             match segments.last_mut() {
-                Some(last) if last.range.end == range.start && last.steps == p.steps => {
+                Some(last) if merge && last.range.end == range.start && last.steps == p.steps => {
                     last.range.end = range.end;
                 }
                 _ => segments.push(Segment {
@@ -288,6 +298,12 @@ impl FlatGroup {
             }
         }
         ranges
+    }
+
+    /// The state buffer called `name`, if the rule keeps one.
+    pub fn state_named(&self, name: &str) -> Option<&Tensor> {
+        let index = self.rule.state_names().iter().position(|n| *n == name)?;
+        self.state.get(index)
     }
 
     pub fn numel(&self) -> i64 {
@@ -316,9 +332,7 @@ impl FlatGroup {
         let total = self.numel();
         let values = Tensor::zeros([total], (kind, device));
         let grads = Tensor::zeros([total], (kind, device));
-        let exp_avg = convert(&self.exp_avg);
-        let exp_avg_sq = convert(&self.exp_avg_sq);
-        let max_exp_avg_sq = self.max_exp_avg_sq.as_ref().map(convert);
+        let state: Vec<Tensor> = self.state.iter().map(convert).collect();
         for p in &mut self.params {
             p.value_view = view(&values, &p.slot);
             p.grad_view = view(&grads, &p.slot);
@@ -345,9 +359,7 @@ impl FlatGroup {
         self.master = refined.filter(|_| master::is_low_precision(kind));
         self.values = values;
         self.grads = grads;
-        self.exp_avg = exp_avg;
-        self.exp_avg_sq = exp_avg_sq;
-        self.max_exp_avg_sq = max_exp_avg_sq;
+        self.state = state;
         self.device = device;
         self.kind = kind;
     }

@@ -1,4 +1,5 @@
 //! Parameter groups: named tensors that share a weight decay `λ` and a step size.
+use crate::rule::Setting;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tch::nn::{VarStore, Variables};
@@ -18,6 +19,8 @@ pub struct ParamGroup {
     pub(crate) name: String,
     pub(crate) weight_decay: Option<f64>,
     pub(crate) lr: Option<f64>,
+    pub(crate) torch_weight_decay: Option<f64>,
+    pub(crate) settings: Vec<(String, Setting)>,
     pub(crate) params: Vec<(String, Tensor)>,
     /// The `VarStore`s the parameters were taken from: at each step the optimizer checks
     /// that none of their trainable variables is left out.
@@ -36,6 +39,8 @@ impl ParamGroup {
             name: name.into(),
             weight_decay: None,
             lr: None,
+            torch_weight_decay: None,
+            settings: Vec::new(),
             params: Vec::new(),
             stores: Vec::new(),
         }
@@ -194,6 +199,49 @@ impl ParamGroup {
     pub fn with_lr(mut self, lr: f64) -> Self {
         self.lr = Some(lr);
         self
+    }
+
+    /// This group's weight decay in PyTorch's units, as `torch.optim`'s group
+    /// `{"params": …, "lr": lr_g, "weight_decay": wd}`: the group then decays as PyTorch's
+    /// would with its own step size (for AdamW `lr_g,t·wd·x` per step). Converted to `λ`
+    /// when the group is added (`λ = wd·η_0` for the decoupled and proximal decays, `η_0`
+    /// being the config's step size; `λ = wd` for ℓ2). It replaces
+    /// [`ParamGroup::with_weight_decay`].
+    ///
+    /// ```
+    /// use adamw_prox::{AdamConfig, ParamGroup};
+    /// let w = tch::Tensor::zeros([3], tch::kind::FLOAT_CPU).set_requires_grad(true);
+    /// let head = ParamGroup::new("head").with_param("w", w).with_lr(1e-2).with_torch_weight_decay(0.1);
+    /// let opt = AdamConfig::adamw(1e-3, 0.0).build_groups(vec![head])?;
+    /// // λ = 0.1·η_0: with s_t = η_t/η_0 it removes 0.1·η_t = PyTorch's lr·weight_decay.
+    /// assert!((opt.group("head")?.weight_decay() - 1e-4).abs() < 1e-18);
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
+    pub fn with_torch_weight_decay(mut self, weight_decay: f64) -> Self {
+        self.torch_weight_decay = Some(weight_decay);
+        self
+    }
+
+    /// One of the rule's settings for this group only, by PyTorch's name (`beta1`,
+    /// `eps`, `amsgrad`, `momentum`, …), as a key of a `torch.optim` parameter group.
+    /// A key the rule lacks is refused when the group is added.
+    ///
+    /// ```
+    /// use adamw_prox::{AdamConfig, ParamGroup};
+    /// let w = tch::Tensor::zeros([3], tch::kind::FLOAT_CPU).set_requires_grad(true);
+    /// let head = ParamGroup::new("head").with_param("w", w).with_setting("beta2", 0.95).with_setting("amsgrad", true);
+    /// let opt = AdamConfig::adamw(1e-3, 0.0).build_groups(vec![head])?;
+    /// assert!(opt.group("head")?.max_exp_avg_sq().is_some());
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
+    pub fn with_setting(mut self, key: impl Into<String>, value: impl Into<Setting>) -> Self {
+        self.settings.push((key.into(), value.into()));
+        self
+    }
+
+    /// `beta1` and `beta2` of this group (PyTorch's group `betas`).
+    pub fn with_betas(self, beta1: f64, beta2: f64) -> Self {
+        self.with_setting("beta1", beta1).with_setting("beta2", beta2)
     }
 
     /// The group's name.

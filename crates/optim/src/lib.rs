@@ -2,25 +2,28 @@
 #![warn(missing_docs)]
 // The README shows whole programs, a dependent's build script among them.
 #![allow(clippy::needless_doctest_main)]
-mod adam;
 mod clip;
-mod coefficients;
 mod config;
 mod error;
 mod flat;
 mod group;
-mod kernel_cpu;
-mod kernel_tensor;
 mod loss_scale;
 mod master;
+mod optim_config;
+mod optimizer;
+mod rule;
+pub mod rules;
 mod schedule;
 mod settings;
 mod state;
 mod state_io;
+mod traverse;
 mod view;
 mod watch;
 
-pub use adam::Adam;
+pub use optim_config::OptimConfig;
+pub use optimizer::{Adam, Optimizer};
+pub use rule::{Decay, Piece, Placement, Setting, StepInfo, UpdateRule};
 #[doc(hidden)]
 pub use config::Kernel;
 pub use config::{AdamConfig, DecayMode};

@@ -1,5 +1,5 @@
 //! [`LossScaler`]: dynamic loss scaling for float16 training, as PyTorch's `GradScaler`.
-use crate::adam::Adam;
+use crate::optimizer::Adam;
 use crate::error::{invalid, Result};
 use serde::{Deserialize, Serialize};
 

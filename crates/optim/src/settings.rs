@@ -1,5 +1,5 @@
 //! Changing the step sizes and weight decays of a built optimizer.
-use crate::adam::Adam;
+use crate::optimizer::Adam;
 use crate::config::{validate_lr, validate_weight_decay};
 use crate::error::Result;
 

@@ -1,28 +1,36 @@
-//! The optimizer's state as named tensors (moments, step counts, step sizes and each
-//! group's `λ`), so that a run resumes bit for bit, alone or inside a larger checkpoint.
+//! The optimizer's state as named tensors (each rule's state buffers by name, step
+//! counts, step sizes and each group's `λ` and settings), so that a run resumes bit for
+//! bit, alone or inside a larger checkpoint.
 //!
-//! The moments of each group are flat tensors; a JSON description of the groups and
-//! settings is stored as a `u8` tensor named `meta`, checked against the live optimizer
-//! before anything is overwritten.
-use crate::adam::Adam;
-use crate::config::AdamConfig;
+//! The state of each group is flat tensors named `groupN.<buffer>` (Adam: `exp_avg`,
+//! `exp_avg_sq`, `max_exp_avg_sq`; SGD: `momentum_buffer`; …); a JSON description of the
+//! groups and settings is stored as a `u8` tensor named `meta`, checked against the live
+//! optimizer before anything is overwritten.
 use crate::error::{OptimError, Result};
 use crate::master::state_kind;
+use crate::optim_config::{settings_map, ConfigRecord, OptimConfig};
+use crate::optimizer::Optimizer;
+use crate::rule::Setting;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use tch::{Device, Kind, Tensor};
 
 const FORMAT: &str = "scalefree-optim-state";
 /// 2: per-parameter step counts and per-group step sizes. 3: float32 moments and master
-/// weights (`groupN.master`) for Half and BFloat16 groups. Versions 1 (one step count and
-/// one step size for all) and 2 (half-precision moments, no master weights: they are
-/// taken from the parameters) are still read.
-const VERSION: u32 = 3;
+/// weights (`groupN.master`) for Half and BFloat16 groups. 4: any rule: the config names
+/// the optimizer (`adamw`, `sgd`, …) with its rule's settings, and each group has its
+/// own settings. Versions 1 (one step count and one step size for all), 2 (half-precision
+/// moments, no master weights: they are taken from the parameters) and 3 (an Adam
+/// configuration) are still read.
+const VERSION: u32 = 4;
 
 #[derive(Serialize, Deserialize, PartialEq, Debug)]
 struct StateMeta {
     format: String,
     version: u32,
-    config: AdamConfig,
+    /// Version 4: a [`ConfigRecord`]; before: an `AdamConfig` (read by [`OptimConfig`]'s
+    /// deserializer, which takes both).
+    config: serde_json::Value,
     /// Version 1: the step size of every group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     lr: Option<f64>,
@@ -36,6 +44,9 @@ struct GroupMeta {
     weight_decay: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     lr: Option<f64>,
+    /// Version 4: the group's rule settings (the config's, with the group's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    settings: Option<BTreeMap<String, Setting>>,
     dtype: String,
     params: Vec<ParamMeta>,
 }
@@ -49,13 +60,8 @@ struct ParamMeta {
     step: Option<u64>,
 }
 
-fn moment_names(prefix: &str, group: usize) -> [String; 4] {
-    [
-        format!("{prefix}group{group}.exp_avg"),
-        format!("{prefix}group{group}.exp_avg_sq"),
-        format!("{prefix}group{group}.max_exp_avg_sq"),
-        format!("{prefix}group{group}.master"),
-    ]
+fn entry_name(prefix: &str, group: usize, buffer: &str) -> String {
+    format!("{prefix}group{group}.{buffer}")
 }
 
 /// A copy on the CPU (`snapshot`), or the CPU tensor itself when it is already there.
@@ -67,12 +73,13 @@ fn on_cpu(t: &Tensor, snapshot: bool) -> Tensor {
     }
 }
 
-impl Adam {
+impl Optimizer {
     fn meta(&self) -> StateMeta {
         StateMeta {
             format: FORMAT.into(),
             version: VERSION,
-            config: self.config.clone(),
+            config: serde_json::to_value(ConfigRecord::from(&self.config))
+                .expect("the configuration serialises"),
             lr: None,
             step: self.step,
             groups: self
@@ -82,6 +89,7 @@ impl Adam {
                     name: g.name.clone(),
                     weight_decay: g.weight_decay,
                     lr: Some(g.lr),
+                    settings: Some(settings_map(g.rule.as_ref())),
                     dtype: format!("{:?}", g.kind),
                     params: g
                         .params
@@ -129,14 +137,11 @@ impl Adam {
         let meta = serde_json::to_vec(&self.meta()).expect("the state description serialises");
         let mut tensors = vec![(format!("{prefix}meta"), Tensor::from_slice(&meta))];
         for (i, group) in self.groups.iter().enumerate() {
-            let [m, v, vmax, master] = moment_names(prefix, i);
-            tensors.push((m, on_cpu(&group.exp_avg, snapshot)));
-            tensors.push((v, on_cpu(&group.exp_avg_sq, snapshot)));
-            if let Some(max) = &group.max_exp_avg_sq {
-                tensors.push((vmax, on_cpu(max, snapshot)));
+            for (name, buffer) in group.rule.state_names().into_iter().zip(&group.state) {
+                tensors.push((entry_name(prefix, i, name), on_cpu(buffer, snapshot)));
             }
             if let Some(values) = &group.master {
-                tensors.push((master, on_cpu(values, snapshot)));
+                tensors.push((entry_name(prefix, i, "master"), on_cpu(values, snapshot)));
             }
         }
         tensors
@@ -183,8 +188,11 @@ impl Adam {
                 saved.format, saved.version
             )));
         }
+        let saved_config = OptimConfig::deserialize(&saved.config).map_err(|e| {
+            mismatch(format!("its configuration is not one this version reads ({e})"))
+        })?;
+        compare_config(&saved_config, &self.config).map_err(mismatch)?;
         let live = self.meta();
-        compare_config(&saved.config, &live.config).map_err(mismatch)?;
         compare_groups(&saved.groups, &live.groups).map_err(mismatch)?;
         let group_lr = |g: &GroupMeta| g.lr.or(saved.lr);
         if let Some(g) = saved.groups.iter().find(|g| group_lr(g).is_none()) {
@@ -211,23 +219,22 @@ impl Adam {
             let take = |name: &str| -> Result<&Tensor> {
                 find_checked(name)?.ok_or_else(|| mismatch(format!("missing entry `{name}`")))
             };
-            let [m, v, vmax, master] = moment_names(prefix, i);
-            let max = match group.max_exp_avg_sq {
-                Some(_) => Some(take(&vmax)?),
-                None => None,
-            };
+            let buffers = group
+                .rule
+                .state_names()
+                .into_iter()
+                .map(|name| take(&entry_name(prefix, i, name)))
+                .collect::<Result<Vec<_>>>()?;
             let master = match (&group.master, saved.version) {
-                (Some(_), 3..) => Some(take(&master)?),
+                (Some(_), 3..) => Some(take(&entry_name(prefix, i, "master"))?),
                 _ => None,
             };
-            restored.push((take(&m)?, take(&v)?, max, master));
+            restored.push((buffers, master));
         }
-        for ((group, (m, v, max, master)), saved_group) in
+        for ((group, (buffers, master)), saved_group) in
             self.groups.iter_mut().zip(restored).zip(&saved.groups)
         {
-            group.exp_avg.copy_(m);
-            group.exp_avg_sq.copy_(v);
-            if let (Some(dst), Some(src)) = (group.max_exp_avg_sq.as_mut(), max) {
+            for (dst, src) in group.state.iter_mut().zip(buffers) {
                 dst.copy_(src);
             }
             if let Some(dst) = group.master.as_mut() {
@@ -247,26 +254,43 @@ impl Adam {
     }
 }
 
-fn compare_config(saved: &AdamConfig, live: &AdamConfig) -> std::result::Result<(), String> {
-    let fields: [(&str, String, String); 5] = [
-        ("decay", saved.decay.to_string(), live.decay.to_string()),
-        ("lr (η_0)", saved.lr.to_string(), live.lr.to_string()),
-        ("beta1", saved.beta1.to_string(), live.beta1.to_string()),
-        ("beta2", saved.beta2.to_string(), live.beta2.to_string()),
-        ("eps", saved.eps.to_string(), live.eps.to_string()),
-    ];
-    for (field, s, l) in fields {
-        if s != l {
+fn compare_config(saved: &OptimConfig, live: &OptimConfig) -> std::result::Result<(), String> {
+    if saved.rule.family() == live.rule.family() && saved.placement != live.placement {
+        return Err(format!(
+            "saved with decay = {}, but this optimizer has decay = {}",
+            saved.name(),
+            live.name()
+        ));
+    }
+    if saved.name() != live.name() {
+        return Err(format!(
+            "saved by the optimizer `{}` (the {} rule), but this optimizer is `{}` (the {} rule)",
+            saved.name(),
+            saved.rule.family(),
+            live.name(),
+            live.rule.family()
+        ));
+    }
+    if saved.lr.to_string() != live.lr.to_string() {
+        return Err(format!(
+            "saved with lr (η_0) = {}, but this optimizer has lr (η_0) = {}",
+            saved.lr, live.lr
+        ));
+    }
+    compare_settings(&settings_map(saved.rule.as_ref()), &settings_map(live.rule.as_ref()))
+}
+
+fn compare_settings(
+    saved: &BTreeMap<String, Setting>,
+    live: &BTreeMap<String, Setting>,
+) -> std::result::Result<(), String> {
+    for (key, live_value) in live {
+        let saved_value = saved.get(key).map_or("nothing".to_string(), |v| v.to_string());
+        if saved_value != live_value.to_string() {
             return Err(format!(
-                "saved with {field} = {s}, but this optimizer has {field} = {l}"
+                "saved with {key} = {saved_value}, but this optimizer has {key} = {live_value}"
             ));
         }
-    }
-    if saved.amsgrad != live.amsgrad {
-        return Err(format!(
-            "saved with amsgrad = {}, but this optimizer has amsgrad = {}",
-            saved.amsgrad, live.amsgrad
-        ));
     }
     Ok(())
 }
@@ -296,6 +320,9 @@ fn compare_groups(saved: &[GroupMeta], live: &[GroupMeta]) -> std::result::Resul
                 s.params.len(),
                 l.params.len()
             ));
+        }
+        if let (Some(saved), Some(live)) = (&s.settings, &l.settings) {
+            compare_settings(saved, live).map_err(|e| format!("{at}: {e}"))?;
         }
         for (j, (sp, lp)) in s.params.iter().zip(&l.params).enumerate() {
             if sp.name != lp.name || sp.shape != lp.shape {

@@ -1,6 +1,6 @@
 //! The optimizer's state as bytes: safetensors (the format of `Tensor::write_safetensors`)
 //! to any writer or from any reader, and to a file atomically.
-use crate::adam::Adam;
+use crate::optimizer::Adam;
 use crate::error::{OptimError, Result};
 use safetensors::{Dtype, SafeTensors, View};
 use std::borrow::Cow;

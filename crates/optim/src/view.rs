@@ -94,18 +94,64 @@ impl<'a> GroupView<'a> {
     }
 
     /// The first moments `m` (float32 for a Half or BFloat16 group).
+    ///
+    /// # Panics
+    ///
+    /// If the group's rule keeps no `exp_avg` (it is not Adam): see [`GroupView::state`].
     pub fn exp_avg(&self) -> &Tensor {
-        &self.group.exp_avg
+        self.expect_state("exp_avg")
     }
 
     /// The second moments `v` (raw, before bias correction).
+    ///
+    /// # Panics
+    ///
+    /// If the group's rule keeps no `exp_avg_sq`: see [`GroupView::state`].
     pub fn exp_avg_sq(&self) -> &Tensor {
-        &self.group.exp_avg_sq
+        self.expect_state("exp_avg_sq")
     }
 
     /// The running maximum of `v`, with AMSGrad.
     pub fn max_exp_avg_sq(&self) -> Option<&Tensor> {
-        self.group.max_exp_avg_sq.as_ref()
+        self.group.state_named("max_exp_avg_sq")
+    }
+
+    /// The rule's state buffer called `name` (see [`GroupView::state_names`]), float32 for
+    /// a Half or BFloat16 group.
+    ///
+    /// ```
+    /// use adamw_prox::OptimConfig;
+    /// # let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    /// # let _w = vs.root().ones("w", &[3]);
+    /// let opt = OptimConfig::named("adamw", 1e-3, 0.0)?.build(&vs)?;
+    /// let group = opt.group("all")?;
+    /// assert_eq!(group.state_names(), ["exp_avg", "exp_avg_sq"]);
+    /// assert!(group.state("exp_avg").is_some());
+    /// assert!(group.state("momentum_buffer").is_none());
+    /// # Ok::<(), adamw_prox::OptimError>(())
+    /// ```
+    pub fn state(&self, name: &str) -> Option<&Tensor> {
+        self.group.state_named(name)
+    }
+
+    /// The names of the rule's state buffers, in the order of its [`crate::Piece`]s.
+    pub fn state_names(&self) -> Vec<&'static str> {
+        self.group.rule.state_names()
+    }
+
+    /// The group's rule with its settings (the optimizer's, with the group's own).
+    pub fn rule(&self) -> &dyn crate::UpdateRule {
+        self.group.rule.as_ref()
+    }
+
+    fn expect_state(&self, name: &str) -> &Tensor {
+        self.state(name).unwrap_or_else(|| {
+            panic!(
+                "the {} rule keeps no `{name}`; its state is {:?} (use GroupView::state)",
+                self.group.rule.family(),
+                self.group.rule.state_names()
+            )
+        })
     }
 
     /// Where each parameter lies in the flat buffers, in the group's order.

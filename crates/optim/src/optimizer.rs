@@ -1,23 +1,25 @@
-//! [`Adam`]: the optimizer over flat parameter groups.
-use crate::coefficients::StepCoefficients;
-use crate::config::{validate_lr, validate_weight_decay, AdamConfig, Kernel};
+//! [`Optimizer`]: any update rule over flat parameter groups.
+use crate::config::{validate_lr, validate_weight_decay, Kernel};
 use crate::error::{bad_param, invalid, OptimError, Result};
 use crate::flat::{FlatGroup, Segment};
 use crate::group::ParamGroup;
-use crate::kernel_cpu;
-use crate::kernel_tensor::{self, Buffers};
 use crate::master;
+use crate::optim_config::{torch_units, OptimConfig};
+use crate::rule::StepInfo;
+use crate::traverse::{self, Run};
 use crate::view::GroupView;
 use crate::watch::StoreWatch;
 use std::collections::HashMap;
 use tch::{Device, Kind, Tensor};
 
-/// Adam with ℓ2, decoupled or proximal weight decay (see [`crate::DecayMode`]).
+/// An optimizer: an update rule with a placement of the weight decay (Adam-ℓ2, AdamW,
+/// AdamProx, SGD, Lion, …; see [`crate::rules`]) over flat parameter groups. [`Adam`] is
+/// another name for it.
 ///
-/// Built from an [`AdamConfig`]: [`AdamConfig::build`] over a `VarStore`, or
-/// [`AdamConfig::build_groups`] over [`ParamGroup`]s. Then, as with tch's
-/// `nn::Optimizer`, [`Adam::backward_step`] (or [`Adam::zero_grad`], `backward`,
-/// [`Adam::step`]) once per batch.
+/// Built from an [`crate::AdamConfig`] or an [`OptimConfig`]: `build` over a `VarStore`,
+/// or `build_groups` over [`ParamGroup`]s. Then, as with tch's `nn::Optimizer`,
+/// [`Adam::backward_step`] (or [`Adam::zero_grad`], `backward`, [`Adam::step`]) once per
+/// batch.
 ///
 /// Parameters that do not require grad, or have no gradient (never differentiated), are
 /// skipped by [`Adam::step`] as in `torch.optim`: their values, moments and own step
@@ -40,8 +42,8 @@ use tch::{Device, Kind, Tensor};
 /// assert_eq!(opt.step_count(), 10);
 /// # Ok::<(), adamw_prox::OptimError>(())
 /// ```
-pub struct Adam {
-    pub(crate) config: AdamConfig,
+pub struct Optimizer {
+    pub(crate) config: OptimConfig,
     /// Steps taken: the clock of the owned schedule.
     pub(crate) step: u64,
     pub(crate) groups: Vec<FlatGroup>,
@@ -50,16 +52,19 @@ pub struct Adam {
     managed: HashMap<usize, (String, String)>,
 }
 
-impl Adam {
-    /// Builds the optimizer over the given groups ([`AdamConfig::build_groups`]). A group
+/// The optimizer of Adam-ℓ2, AdamW and AdamProx: the same type as every other rule's.
+pub type Adam = Optimizer;
+
+impl Optimizer {
+    /// Builds the optimizer over the given groups ([`OptimConfig::build_groups`]). A group
     /// without its own `λ` or step size uses the config's. The parameters are moved into
     /// flat buffers (they stay usable as before).
-    pub(crate) fn new(config: AdamConfig, groups: Vec<ParamGroup>) -> Result<Self> {
+    pub(crate) fn new(config: OptimConfig, groups: Vec<ParamGroup>) -> Result<Self> {
         config.validate()?;
         if groups.is_empty() {
             return Err(invalid("groups", "[]", "at least one parameter group"));
         }
-        let mut adam = Adam {
+        let mut adam = Optimizer {
             config,
             step: 0,
             groups: Vec::with_capacity(groups.len()),
@@ -96,10 +101,20 @@ impl Adam {
                 "distinct group names",
             ));
         }
-        let weight_decay = group.weight_decay.unwrap_or(self.config.weight_decay);
+        let weight_decay = match (group.weight_decay, group.torch_weight_decay) {
+            (_, Some(wd)) => wd * torch_units(self.config.placement, self.config.lr),
+            (Some(lambda), None) => lambda,
+            (None, None) => self.config.weight_decay,
+        };
         validate_weight_decay(weight_decay)?;
         let lr = group.lr.unwrap_or(self.config.lr);
         validate_lr(lr)?;
+        let mut rule = self.config.rule.clone();
+        for (key, value) in &group.settings {
+            rule.set(key, *value).map_err(|e| {
+                bad_param(&group.name, format!("(a parameter group) has a bad setting: {e}"))
+            })?;
+        }
         let mut seen: HashMap<usize, &str> = HashMap::new();
         for (name, tensor) in &group.params {
             if tensor.numel() == 0 {
@@ -125,13 +140,7 @@ impl Adam {
                 ));
             }
         }
-        let flat = FlatGroup::new(
-            group.name,
-            group.params,
-            weight_decay,
-            lr,
-            self.config.amsgrad,
-        )?;
+        let flat = FlatGroup::new(group.name, group.params, weight_decay, lr, rule)?;
         self.stores.add(&group.stores);
         self.groups.push(flat);
         self.reindex();
@@ -187,7 +196,8 @@ impl Adam {
         let takes_part = self.prepare()?;
         for (group, takes_part) in self.groups.iter_mut().zip(&takes_part) {
             let lr = scheduled_lr(&self.config, group.lr, self.step);
-            let segments = group.advance(takes_part);
+            let merge = !group.rule.per_tensor(self.config.placement);
+            let segments = group.advance(takes_part, merge);
             step_group(&self.config, lr, group, &segments);
         }
         self.step += 1;
@@ -312,7 +322,7 @@ impl Adam {
     /// assert_eq!(opt.config().lr, 1e-3);
     /// # Ok::<(), adamw_prox::OptimError>(())
     /// ```
-    pub fn config(&self) -> &AdamConfig {
+    pub fn config(&self) -> &OptimConfig {
         &self.config
     }
 
@@ -458,7 +468,7 @@ impl Adam {
 }
 
 /// `η_t` of a group whose step size is `lr`, after `steps_done` steps.
-fn scheduled_lr(config: &AdamConfig, lr: f64, steps_done: u64) -> f64 {
+fn scheduled_lr(config: &OptimConfig, lr: f64, steps_done: u64) -> f64 {
     match &config.schedule {
         // Validated when the optimizer was built.
         Some(schedule) => schedule.lr_at(lr, steps_done),
@@ -466,112 +476,40 @@ fn scheduled_lr(config: &AdamConfig, lr: f64, steps_done: u64) -> f64 {
     }
 }
 
-fn step_group(config: &AdamConfig, lr: f64, group: &mut FlatGroup, segments: &[Segment]) {
+fn step_group(config: &OptimConfig, lr: f64, group: &mut FlatGroup, segments: &[Segment]) {
     if segments.is_empty() {
         return;
     }
-    let coefficients: Vec<_> = segments
+    let runs: Vec<Run> = segments
         .iter()
-        .map(|s| {
-            let c = StepCoefficients::new(config, group.weight_decay, lr, s.steps);
-            (s.range.clone(), c)
+        .map(|s| Run {
+            range: s.range.clone(),
+            info: StepInfo {
+                placement: config.placement,
+                lr,
+                weight_decay: group.weight_decay,
+                schedule_multiplier: lr / config.lr, // s_t = η_t / η_0
+                t: s.steps,
+            },
         })
         .collect();
     let cpu_kernel = config.kernel == Kernel::Auto && group.device == Device::Cpu;
+    let rule = group.rule.as_ref();
     let Some(master) = &group.master else {
-        let buffers = Buffers {
-            params: &group.values,
-            grads: &group.grads,
-            exp_avg: &group.exp_avg,
-            exp_avg_sq: &group.exp_avg_sq,
-            max_exp_avg_sq: group.max_exp_avg_sq.as_ref(),
-        };
-        return step_buffers(cpu_kernel, &coefficients, &buffers);
+        return traverse::step_buffers(rule, cpu_kernel, &runs, &group.values, &group.grads, &group.state);
     };
-    // Half precision: the step runs on the float32 master weights and moments, from the
+    // Half precision: the step runs on the float32 master weights and state, from the
     // gradients in float32, and the parameters take the result rounded ([`crate::master`]).
     let _no_grad = tch::no_grad_guard();
     let mut master = master.shallow_clone();
     master.copy_(&master::refine(&master, group.kind, &group.values));
     let grads = group.grads.to_kind(Kind::Float);
-    let buffers = Buffers {
-        params: &master,
-        grads: &grads,
-        exp_avg: &group.exp_avg,
-        exp_avg_sq: &group.exp_avg_sq,
-        max_exp_avg_sq: group.max_exp_avg_sq.as_ref(),
-    };
-    step_buffers(cpu_kernel, &coefficients, &buffers);
-    for (range, _) in &coefficients {
-        let len = range.end - range.start;
+    traverse::step_buffers(rule, cpu_kernel, &runs, &master, &grads, &group.state);
+    for run in &runs {
+        let len = run.range.end - run.range.start;
         group
             .values
-            .narrow(0, range.start, len)
-            .copy_(&master.narrow(0, range.start, len));
-    }
-}
-
-/// One step over the flat buffers (all of one dtype) for the elements in `coefficients`.
-fn step_buffers(
-    cpu_kernel: bool,
-    coefficients: &[(std::ops::Range<i64>, StepCoefficients)],
-    b: &Buffers<'_>,
-) {
-    match (cpu_kernel, b.params.kind()) {
-        (true, Kind::Float) => step_cpu::<f32>(coefficients, b),
-        (true, Kind::Double) => step_cpu::<f64>(coefficients, b),
-        _ => {
-            let whole = b.params.numel() as i64;
-            for (range, c) in coefficients {
-                let part = |t: &Tensor| {
-                    if range.start == 0 && range.end == whole {
-                        t.shallow_clone()
-                    } else {
-                        t.narrow(0, range.start, range.end - range.start)
-                    }
-                };
-                let vmax = b.max_exp_avg_sq.map(part);
-                kernel_tensor::step(
-                    c,
-                    Buffers {
-                        params: &part(b.params),
-                        grads: &part(b.grads),
-                        exp_avg: &part(b.exp_avg),
-                        exp_avg_sq: &part(b.exp_avg_sq),
-                        max_exp_avg_sq: vmax.as_ref(),
-                    },
-                );
-            }
-        }
-    }
-}
-
-fn step_cpu<T: num_traits::Float + Send + Sync>(
-    coefficients: &[(std::ops::Range<i64>, StepCoefficients)],
-    b: &Buffers<'_>,
-) {
-    let n = b.params.numel();
-    if n == 0 {
-        return;
-    }
-    let segments: Vec<_> = coefficients
-        .iter()
-        .map(|(range, c)| (range.start as usize..range.end as usize, *c))
-        .collect();
-    // SAFETY: the buffers are contiguous CPU tensors of `n > 0` elements of type T
-    // (checked by kind above), allocated by the group (or, for a half-precision group,
-    // the step) and distinct from each other; the parameter views alias the group's
-    // values, but nothing reads them during the step, which holds `&mut self` of an
-    // optimizer that cannot be shared between threads.
-    unsafe {
-        let slice = |t: &Tensor| std::slice::from_raw_parts_mut(t.data_ptr() as *mut T, n);
-        kernel_cpu::step(
-            &segments,
-            slice(b.params),
-            slice(b.grads),
-            slice(b.exp_avg),
-            slice(b.exp_avg_sq),
-            b.max_exp_avg_sq.map(slice),
-        );
+            .narrow(0, run.range.start, len)
+            .copy_(&master.narrow(0, run.range.start, len));
     }
 }
