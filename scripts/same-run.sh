@@ -4,7 +4,9 @@
 # Trains the same small run (ResNet-8, Adam-ℓ2 with λ, spread:1 factors, histograms every
 # 4 steps, 2 epochs of 256 images, 1 thread) with each binary, in fp32 and in bf16, and
 # compares what they recorded: metrics.jsonl, losses.jsonl and scales.jsonl (times left
-# out) and the checkpoint's model and optimizer files (SHA-256 from its manifest).
+# out) and the checkpoint's model and optimizer tensors (every safetensors entry but the
+# optimizer's `meta` description, whose format may change between builds).
+# OPTIMIZER (default adam-l2) and WD (default 5e-4) choose the optimizer.
 # DATA defaults to $CIFAR10_JPEG, else the shared copy beside the repository.
 set -euo pipefail
 old=$1 new=$2
@@ -17,7 +19,7 @@ for precision in fp32 bf16; do
         bin=$old; [[ $which == new ]] && bin=$new
         "$bin" train --data "$data" --model resnet8 --train-subset 256 --batch-size 32 \
             --epochs 2 --hist-every 4 --threads 1 --device cpu --precision "$precision" \
-            --grad-factors spread:1 --optimizer adam-l2 --wd 5e-4 --seed 3 --quiet \
+            --grad-factors spread:1 --optimizer "${OPTIMIZER:-adam-l2}" --wd "${WD:-5e-4}" --seed 3 --quiet \
             --out "$out/$which-$precision" >/dev/null
     done
     python3 - "$out/old-$precision" "$out/new-$precision" "$precision" <<'PY' || status=1
@@ -27,9 +29,19 @@ timing = {"wall_s", "images_per_s", "seconds", "time"}
 def rows(run, name):
     return [{k: v for k, v in json.loads(line).items() if k not in timing}
             for line in open(os.path.join(run, name))]
+def tensors(path):
+    # safetensors: an 8-byte little-endian header length, a JSON header, the data.
+    blob = open(path, "rb").read()
+    size = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8:8 + size])
+    data = blob[8 + size:]
+    return {name: (entry["dtype"], entry["shape"], data[slice(*entry["data_offsets"])])
+            for name, entry in header.items()
+            if name != "__metadata__" and not name.endswith("meta")}
 def weights(run):
     files = json.load(open(os.path.join(run, "checkpoint", "manifest.json")))["files"]
-    return {k: v["sha256"] for k, v in files.items() if k.endswith(".safetensors")}
+    return {k: tensors(os.path.join(run, "checkpoint", k)) for k in files
+            if k.endswith(".safetensors")}
 same = True
 for name in ["metrics.jsonl", "losses.jsonl", "scales.jsonl"]:
     equal = rows(old, name) == rows(new, name)

@@ -1,8 +1,8 @@
 //! Gradient clipping over the flat gradient buffers, as `torch.nn.utils.clip_grad_norm_`
 //! and `clip_grad_value_` over the parameters that the next step updates.
-use crate::optimizer::Adam;
 use crate::error::{invalid, Result};
 use crate::flat::FlatGroup;
+use crate::optimizer::Adam;
 use std::ops::Range;
 use tch::{Kind, Tensor};
 

@@ -1,7 +1,7 @@
 //! The optimizer's settings: one Adam, three places for the ℓ2 regulariser.
-use crate::optimizer::Optimizer;
 use crate::error::{invalid, Result};
 use crate::group::ParamGroup;
+use crate::optimizer::Optimizer;
 use crate::schedule::Schedule;
 use serde::{Deserialize, Serialize};
 use std::fmt;

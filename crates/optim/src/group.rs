@@ -241,7 +241,8 @@ impl ParamGroup {
 
     /// `beta1` and `beta2` of this group (PyTorch's group `betas`).
     pub fn with_betas(self, beta1: f64, beta2: f64) -> Self {
-        self.with_setting("beta1", beta1).with_setting("beta2", beta2)
+        self.with_setting("beta1", beta1)
+            .with_setting("beta2", beta2)
     }
 
     /// The group's name.

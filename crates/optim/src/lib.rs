@@ -21,9 +21,6 @@ mod traverse;
 mod view;
 mod watch;
 
-pub use optim_config::OptimConfig;
-pub use optimizer::{Adam, Optimizer};
-pub use rule::{Decay, Piece, Placement, Setting, StepInfo, UpdateRule};
 #[doc(hidden)]
 pub use config::Kernel;
 pub use config::{AdamConfig, DecayMode};
@@ -31,5 +28,8 @@ pub use error::{OptimError, Result};
 pub use flat::ParamSlot;
 pub use group::ParamGroup;
 pub use loss_scale::LossScaler;
+pub use optim_config::OptimConfig;
+pub use optimizer::{Adam, Optimizer};
+pub use rule::{Decay, Piece, Placement, Setting, StepInfo, UpdateRule};
 pub use schedule::Schedule;
 pub use view::GroupView;

@@ -1,6 +1,6 @@
 //! [`LossScaler`]: dynamic loss scaling for float16 training, as PyTorch's `GradScaler`.
-use crate::optimizer::Adam;
 use crate::error::{invalid, Result};
+use crate::optimizer::Adam;
 use serde::{Deserialize, Serialize};
 
 /// Dynamic loss scaling, with PyTorch `GradScaler`'s rule and defaults: the loss is

@@ -52,7 +52,8 @@ impl PartialEq for OptimConfig {
     fn eq(&self, other: &Self) -> bool {
         self.rule.family() == other.rule.family()
             && self.rule.settings() == other.rule.settings()
-            && (self.placement, self.lr, self.weight_decay) == (other.placement, other.lr, other.weight_decay)
+            && (self.placement, self.lr, self.weight_decay)
+                == (other.placement, other.lr, other.weight_decay)
             && self.schedule == other.schedule
             && self.kernel == other.kernel
     }
@@ -60,7 +61,12 @@ impl PartialEq for OptimConfig {
 
 impl OptimConfig {
     /// `rule` with `placement`, `η_0 = lr` and `λ = weight_decay`.
-    pub fn new(rule: impl UpdateRule + 'static, placement: Placement, lr: f64, weight_decay: f64) -> Self {
+    pub fn new(
+        rule: impl UpdateRule + 'static,
+        placement: Placement,
+        lr: f64,
+        weight_decay: f64,
+    ) -> Self {
         OptimConfig {
             rule: Box::new(rule),
             placement,
@@ -76,7 +82,10 @@ impl OptimConfig {
     pub fn named(name: &str, lr: f64, weight_decay: f64) -> Result<Self> {
         let (family, named) = rules::find(name).ok_or_else(|| OptimError::UnknownOptimizer {
             name: name.to_string(),
-            valid: rules::names().map(|n| n.name).collect::<Vec<_>>().join(", "),
+            valid: rules::names()
+                .map(|n| n.name)
+                .collect::<Vec<_>>()
+                .join(", "),
         })?;
         Ok(OptimConfig {
             rule: (family.new)(),
@@ -147,6 +156,7 @@ impl OptimConfig {
         for (key, value) in self.rule.settings() {
             probe.set(key, value)?;
         }
+        self.rule.check()?;
         match &self.schedule {
             Some(schedule) => schedule.validate(),
             None => Ok(()),
@@ -262,7 +272,9 @@ impl<'de> Deserialize<'de> for OptimConfig {
             Adam(AdamConfig),
         }
         match Either::deserialize(d)? {
-            Either::Record(record) => OptimConfig::try_from(record).map_err(serde::de::Error::custom),
+            Either::Record(record) => {
+                OptimConfig::try_from(record).map_err(serde::de::Error::custom)
+            }
             Either::Adam(adam) => Ok(adam.into()),
         }
     }

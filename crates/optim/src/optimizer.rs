@@ -112,9 +112,18 @@ impl Optimizer {
         let mut rule = self.config.rule.clone();
         for (key, value) in &group.settings {
             rule.set(key, *value).map_err(|e| {
-                bad_param(&group.name, format!("(a parameter group) has a bad setting: {e}"))
+                bad_param(
+                    &group.name,
+                    format!("(a parameter group) has a bad setting: {e}"),
+                )
             })?;
         }
+        rule.check().map_err(|e| {
+            bad_param(
+                &group.name,
+                format!("(a parameter group) has a bad setting: {e}"),
+            )
+        })?;
         let mut seen: HashMap<usize, &str> = HashMap::new();
         for (name, tensor) in &group.params {
             if tensor.numel() == 0 {
@@ -496,7 +505,14 @@ fn step_group(config: &OptimConfig, lr: f64, group: &mut FlatGroup, segments: &[
     let cpu_kernel = config.kernel == Kernel::Auto && group.device == Device::Cpu;
     let rule = group.rule.as_ref();
     let Some(master) = &group.master else {
-        return traverse::step_buffers(rule, cpu_kernel, &runs, &group.values, &group.grads, &group.state);
+        return traverse::step_buffers(
+            rule,
+            cpu_kernel,
+            &runs,
+            &group.values,
+            &group.grads,
+            &group.state,
+        );
     };
     // Half precision: the step runs on the float32 master weights and state, from the
     // gradients in float32, and the parameters take the result rounded ([`crate::master`]).

@@ -123,7 +123,6 @@ pub struct StepInfo {
 impl StepInfo {
     /// The factors of the three placements that every rule shares, in the element type.
     pub fn decay<T: Float>(&self) -> Decay<T> {
-        let cast = |x: f64| T::from(x).expect("f64 converts to any float type");
         let a = self.weight_decay * self.schedule_multiplier; // λ·s_t
         let (l2, pre_scale, post_divisor) = match self.placement {
             Placement::L2 => (self.weight_decay, 1.0, 1.0),
@@ -204,6 +203,12 @@ pub trait UpdateRule: Send + Sync + fmt::Debug {
         0.0
     }
 
+    /// Refuses combinations of settings that are each valid alone (SGD's Nesterov
+    /// momentum without momentum), naming the settings.
+    fn check(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Whether a step needs each parameter whole (for a statistic of the tensor).
     fn per_tensor(&self, _placement: Placement) -> bool {
         false
@@ -230,6 +235,26 @@ impl Clone for Box<dyn UpdateRule> {
     }
 }
 
+/// `x ← (pre·x − lr·direction) / post` with libtorch ops, writing through `x`: the
+/// shared end of a rule's [`UpdateRule::step_tensors`] for the placements of
+/// [`StepInfo::decay`].
+pub fn apply_decay(info: &StepInfo, x: &Tensor, direction: &Tensor, lr: f64) {
+    let decay = info.decay::<f64>();
+    let mut x = x.shallow_clone();
+    if decay.pre_scale != 1.0 {
+        let _ = x.g_mul_scalar_(decay.pre_scale);
+    }
+    let _ = x.g_sub_(&(direction * lr));
+    if decay.post_divisor != 1.0 {
+        let _ = x.g_div_scalar_(decay.post_divisor);
+    }
+}
+
+/// `x` in the element type.
+#[inline(always)]
+pub fn cast<T: Float>(x: f64) -> T {
+    T::from(x).expect("f64 converts to any float type")
+}
 
 /// The error for a key that `rule` does not have.
 pub(crate) fn unknown_setting(rule: &dyn UpdateRule, key: &str) -> OptimError {

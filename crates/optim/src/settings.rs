@@ -1,7 +1,7 @@
 //! Changing the step sizes and weight decays of a built optimizer.
-use crate::optimizer::Adam;
 use crate::config::{validate_lr, validate_weight_decay};
 use crate::error::Result;
+use crate::optimizer::Adam;
 
 impl Adam {
     /// Sets the step size of every group: the number that the schedule's factor

@@ -189,7 +189,9 @@ impl Optimizer {
             )));
         }
         let saved_config = OptimConfig::deserialize(&saved.config).map_err(|e| {
-            mismatch(format!("its configuration is not one this version reads ({e})"))
+            mismatch(format!(
+                "its configuration is not one this version reads ({e})"
+            ))
         })?;
         compare_config(&saved_config, &self.config).map_err(mismatch)?;
         let live = self.meta();
@@ -277,7 +279,10 @@ fn compare_config(saved: &OptimConfig, live: &OptimConfig) -> std::result::Resul
             saved.lr, live.lr
         ));
     }
-    compare_settings(&settings_map(saved.rule.as_ref()), &settings_map(live.rule.as_ref()))
+    compare_settings(
+        &settings_map(saved.rule.as_ref()),
+        &settings_map(live.rule.as_ref()),
+    )
 }
 
 fn compare_settings(
@@ -285,7 +290,9 @@ fn compare_settings(
     live: &BTreeMap<String, Setting>,
 ) -> std::result::Result<(), String> {
     for (key, live_value) in live {
-        let saved_value = saved.get(key).map_or("nothing".to_string(), |v| v.to_string());
+        let saved_value = saved
+            .get(key)
+            .map_or("nothing".to_string(), |v| v.to_string());
         if saved_value != live_value.to_string() {
             return Err(format!(
                 "saved with {key} = {saved_value}, but this optimizer has {key} = {live_value}"

@@ -1,7 +1,7 @@
 //! The optimizer's state as bytes: safetensors (the format of `Tensor::write_safetensors`)
 //! to any writer or from any reader, and to a file atomically.
-use crate::optimizer::Adam;
 use crate::error::{OptimError, Result};
+use crate::optimizer::Adam;
 use safetensors::{Dtype, SafeTensors, View};
 use std::borrow::Cow;
 use std::io::{BufWriter, Read, Write};

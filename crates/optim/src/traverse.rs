@@ -33,12 +33,12 @@ pub(crate) fn step_buffers(
 ) {
     let _no_grad = tch::no_grad_guard();
     match (cpu_kernel, params.kind()) {
-        (true, Kind::Float) => step_cpu::<f32>(runs, params, grads, state, rule, |i, p| {
-            rule.step_f32(i, p)
-        }),
-        (true, Kind::Double) => step_cpu::<f64>(runs, params, grads, state, rule, |i, p| {
-            rule.step_f64(i, p)
-        }),
+        (true, Kind::Float) => {
+            step_cpu::<f32>(runs, params, grads, state, rule, |i, p| rule.step_f32(i, p))
+        }
+        (true, Kind::Double) => {
+            step_cpu::<f64>(runs, params, grads, state, rule, |i, p| rule.step_f64(i, p))
+        }
         _ => {
             let whole = params.numel() as i64;
             for run in runs {

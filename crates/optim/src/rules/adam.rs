@@ -7,7 +7,9 @@
 //! post`, which is `x − η_t·m̂/(√v̂ + ε)` with the placement's decay around it. One read of
 //! x, g, m, v and one write of x, m, v per element: the memory floor.
 use crate::error::Result;
-use crate::rule::{in_range, unknown_setting, Piece, Placement, Setting, StepInfo, UpdateRule};
+use crate::rule::{
+    cast, in_range, unknown_setting, Piece, Placement, Setting, StepInfo, UpdateRule,
+};
 use num_traits::Float;
 use tch::{Kind, Tensor};
 
@@ -64,10 +66,6 @@ struct Coefficients<T> {
     /// `√(1 − β2^t)`.
     sqrt_bias_correction2: T,
     eps: T,
-}
-
-fn cast<T: Float>(x: f64) -> T {
-    T::from(x).expect("f64 converts to any float type")
 }
 
 impl<T: Float> Coefficients<T> {
@@ -159,7 +157,10 @@ impl Adam {
 
 /// `√(mean(values) / bias_correction)`, summed in float64 in a fixed order (one thread per
 /// tensor), so that it does not depend on the number of threads.
-fn root_mean_square<T: Float>(values: impl ExactSizeIterator<Item = T>, bias_correction: f64) -> f64 {
+fn root_mean_square<T: Float>(
+    values: impl ExactSizeIterator<Item = T>,
+    bias_correction: f64,
+) -> f64 {
     let n = values.len().max(1) as f64;
     let sum: f64 = values.map(|v| v.to_f64().unwrap_or(f64::NAN)).sum();
     (sum / n / bias_correction).sqrt()
@@ -192,8 +193,12 @@ impl UpdateRule for Adam {
 
     fn set(&mut self, key: &str, value: Setting) -> Result<()> {
         match key {
-            "beta1" => self.beta1 = in_range("beta1", value.number("beta1")?, 0.0, 1.0, "in [0, 1)")?,
-            "beta2" => self.beta2 = in_range("beta2", value.number("beta2")?, 0.0, 1.0, "in [0, 1)")?,
+            "beta1" => {
+                self.beta1 = in_range("beta1", value.number("beta1")?, 0.0, 1.0, "in [0, 1)")?
+            }
+            "beta2" => {
+                self.beta2 = in_range("beta2", value.number("beta2")?, 0.0, 1.0, "in [0, 1)")?
+            }
             "eps" => {
                 let eps = value.number("eps")?;
                 self.eps = in_range("eps", eps, 0.0, f64::INFINITY, "a finite number >= 0")?
@@ -213,7 +218,10 @@ impl UpdateRule for Adam {
     }
 
     fn per_tensor(&self, placement: Placement) -> bool {
-        matches!(placement, Placement::L2ScaleFree | Placement::ProximalScaled)
+        matches!(
+            placement,
+            Placement::L2ScaleFree | Placement::ProximalScaled
+        )
     }
 
     fn step_f32(&self, info: &StepInfo, piece: Piece<'_, f32>) {
@@ -228,22 +236,32 @@ impl UpdateRule for Adam {
         let c = Coefficients::<f64>::new(self, info);
         let mut params = x.shallow_clone();
         let rms = |t: &Tensor, bias_correction: f64| {
-            (t.sum(Kind::Double).double_value(&[]) / t.numel().max(1) as f64 / bias_correction).sqrt()
+            (t.sum(Kind::Double).double_value(&[]) / t.numel().max(1) as f64 / bias_correction)
+                .sqrt()
         };
         let l2 = if info.placement == Placement::L2ScaleFree {
             let rho = if info.t <= 1 {
                 rms(&g.square(), 1.0)
             } else {
                 let previous = (info.t - 1).min(i32::MAX as u64) as i32;
-                rms(state.get(2).unwrap_or(&state[1]), 1.0 - self.beta2.powi(previous))
+                rms(
+                    state.get(2).unwrap_or(&state[1]),
+                    1.0 - self.beta2.powi(previous),
+                )
             };
             info.weight_decay * rho
         } else {
             c.l2
         };
-        let h = if l2 != 0.0 { g + &params * l2 } else { g.shallow_clone() };
+        let h = if l2 != 0.0 {
+            g + &params * l2
+        } else {
+            g.shallow_clone()
+        };
         let mut exp_avg = state[0].shallow_clone();
-        let _ = exp_avg.g_mul_scalar_(c.beta1).g_add_(&(&h * c.one_minus_beta1));
+        let _ = exp_avg
+            .g_mul_scalar_(c.beta1)
+            .g_add_(&(&h * c.one_minus_beta1));
         let mut exp_avg_sq = state[1].shallow_clone();
         let _ = exp_avg_sq
             .g_mul_scalar_(c.beta2)
@@ -286,7 +304,8 @@ pub(crate) const NAMES: &[super::Named] = &[
     super::Named {
         name: "adam-l2",
         placement: Placement::L2,
-        summary: "Adam-ℓ2 (torch.optim.Adam's weight_decay): λ·x through the moments; not scale-free",
+        summary:
+            "Adam-ℓ2 (torch.optim.Adam's weight_decay): λ·x through the moments; not scale-free",
     },
     super::Named {
         name: "adamw",
@@ -301,7 +320,8 @@ pub(crate) const NAMES: &[super::Named] = &[
     super::Named {
         name: "adam-l2-scalefree",
         placement: Placement::L2ScaleFree,
-        summary: "λ·ρ·x through the moments (ρ: the tensor's gradient scale); scale-free per tensor",
+        summary:
+            "λ·ρ·x through the moments (ρ: the tensor's gradient scale); scale-free per tensor",
     },
     super::Named {
         name: "adamw-not-scalefree",

@@ -3,9 +3,17 @@
 //! Adding a rule: its file here (a struct of its settings implementing
 //! [`crate::UpdateRule`], a `NAMES` table of its placements, and a `new` with PyTorch's
 //! defaults) and one line in [`FAMILIES`].
+mod adagrad;
 mod adam;
+mod lion;
+mod rmsprop;
+mod sgd;
 
+pub use adagrad::Adagrad;
 pub use adam::Adam;
+pub use lion::Lion;
+pub use rmsprop::RmsProp;
+pub use sgd::Sgd;
 
 use crate::rule::{Placement, UpdateRule};
 
@@ -30,10 +38,28 @@ pub struct Family {
 }
 
 /// Every rule family. Adding a rule adds one line here.
-pub const FAMILIES: &[Family] = &[Family {
-    new: adam::new,
-    names: adam::NAMES,
-}];
+pub const FAMILIES: &[Family] = &[
+    Family {
+        new: adam::new,
+        names: adam::NAMES,
+    },
+    Family {
+        new: sgd::new,
+        names: sgd::NAMES,
+    },
+    Family {
+        new: lion::new,
+        names: lion::NAMES,
+    },
+    Family {
+        new: rmsprop::new,
+        names: rmsprop::NAMES,
+    },
+    Family {
+        new: adagrad::new,
+        names: adagrad::NAMES,
+    },
+];
 
 /// Every optimizer's name, family by family.
 pub fn names() -> impl Iterator<Item = &'static Named> {
