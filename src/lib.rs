@@ -34,6 +34,7 @@ pub mod fast_precisions;
 pub mod fault;
 pub mod libtorch;
 pub mod observers;
+pub mod optimizers;
 pub mod plot;
 pub mod report;
 pub mod rundir;

@@ -6,7 +6,7 @@
 //! system font library is linked. The font is read once from the usual DejaVu location
 //! (Debian's `fonts-dejavu-core`, which `make setup` installs when it is missing).
 use anyhow::{bail, Context, Result};
-use optim::DecayMode;
+use crate::optimizers::Method;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -105,21 +105,15 @@ pub fn plot_error<E: std::fmt::Display>(e: E) -> anyhow::Error {
     anyhow::anyhow!("plotting: {e}")
 }
 
-pub fn optimizer_color(optimizer: DecayMode) -> RGBColor {
-    match optimizer {
-        DecayMode::L2 => RGBColor(31, 119, 180),
-        DecayMode::Decoupled => RGBColor(214, 39, 40),
-        DecayMode::Proximal => RGBColor(44, 160, 44),
-    }
+/// The optimizer's colour, from the table of optimizers.
+pub fn optimizer_color(optimizer: Method) -> RGBColor {
+    let (r, g, b) = optimizer.color();
+    RGBColor(r, g, b)
 }
 
-/// Adam-ℓ2, AdamW, AdamProx: the names used in figures and tables.
-pub fn display_name(optimizer: DecayMode) -> &'static str {
-    match optimizer {
-        DecayMode::L2 => "Adam-ℓ2",
-        DecayMode::Decoupled => "AdamW",
-        DecayMode::Proximal => "AdamProx",
-    }
+/// Adam-ℓ2, AdamW, AdamProx, SGD, …: the names used in figures and tables.
+pub fn display_name(optimizer: Method) -> &'static str {
+    optimizer.display_name()
 }
 
 pub fn font(size: u32) -> TextStyle<'static> {

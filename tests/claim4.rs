@@ -39,7 +39,7 @@ fn model() -> ModelConfig {
 fn trainer(mode: DecayMode, factors: Option<&LayerFactors>) -> Trainer {
     let spec = TrainerSpec {
         model: model(),
-        optimizer: AdamConfig::new(mode, 1e-2, 5e-3).eps(EPS_ZERO),
+        optimizer: AdamConfig::new(mode, 1e-2, 5e-3).eps(EPS_ZERO).into(),
         kind: Kind::Double,
     };
     let mut t = Trainer::new(&spec, Device::Cpu).unwrap();

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 /// The top-level modules from the bottom up, as `src/lib.rs` lists them.
 const ORDER: &[&str] = &[
     "libtorch",
+    "optimizers",
     "fault",
     "user_file",
     "cuda_driver",

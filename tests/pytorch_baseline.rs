@@ -66,7 +66,7 @@ fn rust_iterates(
     amsgrad: bool,
     device: Device,
 ) -> Vec<f64> {
-    reference_iterates(problem, mode, amsgrad, device).unwrap()
+    reference_iterates(problem, mode.into(), amsgrad, device).unwrap()
 }
 
 fn max_abs_difference(a: &[f64], b: &[f64]) -> f64 {

@@ -70,7 +70,7 @@ fn train_help_shows_each_default_and_print_config_agrees() {
     let printed: serde_json::Value = serde_json::from_slice(&printed.stdout).unwrap();
     // clap wraps long help lines: compare without line breaks and indentation.
     let flat_help = help.split_whitespace().collect::<Vec<_>>().join(" ");
-    for setting in &SETTINGS {
+    for setting in SETTINGS.iter() {
         let shown = format!("[default: {}]", setting.default_text());
         let shown = shown.split_whitespace().collect::<Vec<_>>().join(" ");
         let flagged = flat_help.contains(&format!("{} ", setting.flag()));

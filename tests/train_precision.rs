@@ -16,7 +16,7 @@ use train_support::{assert_same_run, read_json, scalefree, stderr, train_refused
 fn trainer(compute_kind: Kind, loss_mult: f64) -> Trainer {
     let spec = TrainerSpec {
         model: ModelConfig::new("resnet8", false, 10, 3).with_compute_kind(Some(compute_kind)),
-        optimizer: AdamConfig::new(DecayMode::Decoupled, 1e-3, 1e-4),
+        optimizer: AdamConfig::new(DecayMode::Decoupled, 1e-3, 1e-4).into(),
         kind: Kind::Float,
     };
     Trainer::new(&spec, Device::Cpu)

@@ -43,7 +43,7 @@ fn loaders() -> (Loader, Loader) {
 fn trainer(lr: f64, loss_mult: f64) -> Trainer {
     let spec = TrainerSpec {
         model: ModelConfig::new("resnet8", false, 10, 5),
-        optimizer: AdamConfig::new(DecayMode::Decoupled, lr, 1e-4),
+        optimizer: AdamConfig::new(DecayMode::Decoupled, lr, 1e-4).into(),
         kind: Kind::Float,
     };
     Trainer::new(&spec, Device::Cpu)

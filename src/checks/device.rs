@@ -16,7 +16,8 @@
 use super::verdict::device_label;
 use anyhow::Result;
 use models::{Model, ModelConfig};
-use optim::{AdamConfig, DecayMode, Kernel, ParamGroup};
+use optim::{AdamConfig, Kernel, ParamGroup};
+use crate::optimizers::Method;
 use serde::Serialize;
 use std::f64::consts::{LN_10, PI};
 use tch::nn::{ModuleT, VarStore};
@@ -100,11 +101,11 @@ pub struct Comparison {
 pub const REFERENCE_PROBLEM: (i64, u64, f64, f64) = (64, 25, 1e-2, 0.1);
 
 /// The optimizer variants the reference script writes, by its keys.
-pub const REFERENCE_VARIANTS: [(&str, DecayMode, bool); 4] = [
-    ("adam-l2", DecayMode::L2, false),
-    ("adamw", DecayMode::Decoupled, false),
-    ("adam-prox", DecayMode::Proximal, false),
-    ("adamw-amsgrad", DecayMode::Decoupled, true),
+pub const REFERENCE_VARIANTS: [(&str, Method, bool); 4] = [
+    ("adam-l2", Method::ADAM_L2, false),
+    ("adamw", Method::ADAMW, false),
+    ("adam-prox", Method::ADAM_PROX, false),
+    ("adamw-amsgrad", Method::ADAMW, true),
 ];
 
 impl Comparison {
@@ -172,7 +173,7 @@ fn compare_model(name: &str, bn: bool, device: Device) -> Result<Vec<Comparison>
 /// Twenty steps on three tensors whose gradients span seven decades; the parameters
 /// after them, flattened, on the CPU.
 fn optimizer_steps(
-    mode: DecayMode,
+    mode: Method,
     amsgrad: bool,
     kind: Kind,
     device: Device,
@@ -195,7 +196,7 @@ fn optimizer_steps(
     let config = AdamConfig {
         amsgrad,
         kernel,
-        ..AdamConfig::new(mode, 1e-2, 5e-2)
+        ..AdamConfig::new(mode.decay_mode().expect("Adam's placements"), 1e-2, 5e-2)
     };
     let group = ParamGroup::from_tensors("p", params.iter().map(Tensor::shallow_clone));
     let mut opt = config.build_groups(vec![group])?;
@@ -227,7 +228,7 @@ fn optimizer_steps(
 /// `cos(1.3 i + 0.7 t) · 10^((i mod 7) − 3)` at step `t`, a cosine schedule over `steps`.
 pub fn reference_iterates(
     (n, steps, lr, wd): (i64, u64, f64, f64),
-    mode: DecayMode,
+    mode: Method,
     amsgrad: bool,
     device: Device,
 ) -> Result<Vec<f64>> {
@@ -235,7 +236,7 @@ pub fn reference_iterates(
     let x = (&i * 0.37 + 0.1).sin().to(device).set_requires_grad(true);
     let config = AdamConfig {
         amsgrad,
-        ..AdamConfig::new(mode, lr, wd)
+        ..AdamConfig::new(mode.decay_mode().expect("Adam's placements"), lr, wd)
     };
     let mut opt =
         config.build_groups(vec![ParamGroup::from_tensors("x", vec![x.shallow_clone()])])?;

@@ -4,7 +4,9 @@
 use super::input::Input;
 use super::verdict::device_label;
 use crate::config::RunConfig;
-use optim::{AdamConfig, DecayMode};
+use crate::config::OptimizerSettings;
+use crate::optimizers::Method;
+use optim::AdamConfig;
 use serde::Serialize;
 use tch::Kind;
 
@@ -25,18 +27,18 @@ impl Setup {
     /// A lane's run configuration: the setup's, with `optimizer`.
     pub fn lane(&self, optimizer: AdamConfig) -> RunConfig {
         RunConfig {
-            optimizer,
+            optimizer: OptimizerSettings::from_adam(&optimizer),
             ..self.run.clone()
         }
     }
 
     /// The setup's optimizer with decay `mode` and ε as a lane in `kind` runs it (ε = 0
     /// as [`zero_eps`]).
-    pub fn optimizer(&self, mode: DecayMode, eps: f64, kind: Kind) -> AdamConfig {
+    pub fn optimizer(&self, mode: Method, eps: f64, kind: Kind) -> AdamConfig {
         AdamConfig {
-            decay: mode,
+            decay: mode.decay_mode().expect("the checks compare the paper's three"),
             eps: effective_eps(eps, kind),
-            ..self.run.optimizer.clone()
+            ..self.run.optimizer.adam()
         }
     }
 }
@@ -80,7 +82,7 @@ pub struct CommonSettings {
 
 impl CommonSettings {
     pub fn new(input: &Input, run: &RunConfig) -> Self {
-        let optimizer = &run.optimizer;
+        let optimizer = run.optimizer.adam();
         CommonSettings {
             input: input.description.clone(),
             batch_size: input.batch_size,
@@ -108,20 +110,20 @@ mod tests {
     #[test]
     fn a_lanes_optimizer_keeps_the_setups_settings_but_mode_and_eps() {
         let run = RunConfig {
-            optimizer: AdamConfig::new(DecayMode::Decoupled, 2e-3, 5e-4)
-                .eps(1e-8)
-                .betas(0.8, 0.99),
+            optimizer: OptimizerSettings::from_adam(
+                &AdamConfig::adamw(2e-3, 5e-4).eps(1e-8).betas(0.8, 0.99),
+            ),
             ..Default::default()
         };
         let setup = Setup {
             run,
             random_input: true,
         };
-        let prox = setup.optimizer(DecayMode::Proximal, 0.0, Kind::Float);
-        let expected = AdamConfig::new(DecayMode::Proximal, 2e-3, 5e-4)
+        let prox = setup.optimizer(Method::ADAM_PROX, 0.0, Kind::Float);
+        let expected = AdamConfig::adam_prox(2e-3, 5e-4)
             .eps(1e-30)
             .betas(0.8, 0.99);
         assert_eq!(prox, expected);
-        assert_eq!(setup.lane(prox.clone()).optimizer, prox);
+        assert_eq!(setup.lane(prox.clone()).optimizer.adam(), prox);
     }
 }

@@ -1,7 +1,7 @@
 //! What the checks' in-process tests share: a tiny setup (ResNet-8 without BN on random
 //! input, one CPU thread).
 use super::setup::Setup;
-use crate::config::{ModelChoice, RunConfig};
+use crate::config::{ModelChoice, OptimizerSettings, RunConfig};
 use optim::AdamConfig;
 
 /// ResNet-8 without BN on batches of `batch` random images, on the CPU with one thread;
@@ -12,7 +12,7 @@ pub fn tiny_setup(batch: usize, wd: f64, eps: f64) -> Setup {
             name: "resnet8".into(),
             bn: false,
         },
-        optimizer: AdamConfig::adamw(1e-3, wd).eps(eps),
+        optimizer: OptimizerSettings::from_adam(&AdamConfig::adamw(1e-3, wd).eps(eps)),
         ..Default::default()
     };
     run.data.batch_size = batch;

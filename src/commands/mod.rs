@@ -4,5 +4,6 @@ pub mod check;
 pub mod info;
 pub mod models;
 pub mod report;
+mod rule_flags;
 pub mod sweep;
 pub mod train;

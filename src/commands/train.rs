@@ -2,12 +2,13 @@
 //! ([`crate::training_run`]) with resume, signals and a progress bar.
 use crate::config::flag_values::finite;
 use crate::config::{compare, DatasetName, FactorSpec, Layout, Precision, RunConfig, ScheduleName};
+use super::rule_flags::RuleFlags;
 use crate::rundir::{RunDir, RunStatus};
 use crate::train::StopRequest;
 pub use crate::training_run::{train, Outcome, RunOptions};
 use anyhow::{bail, Result};
 use clap::Args;
-use optim::DecayMode;
+use crate::optimizers::Method;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::io::IsTerminal;
@@ -38,24 +39,16 @@ pub struct TrainArgs {
     #[serde(skip)]
     pub no_bn: bool,
     #[arg(long, value_parser = parse_optimizer)]
-    pub optimizer: Option<DecayMode>,
+    pub optimizer: Option<Method>,
     #[arg(long, allow_hyphen_values = true, value_parser = finite)]
     pub lr: Option<f64>,
     #[arg(long, allow_hyphen_values = true, value_parser = finite)]
     pub wd: Option<f64>,
-    #[arg(long, allow_hyphen_values = true, value_parser = finite)]
-    pub beta1: Option<f64>,
-    #[arg(long, allow_hyphen_values = true, value_parser = finite)]
-    pub beta2: Option<f64>,
-    #[arg(long, allow_hyphen_values = true, value_parser = finite)]
-    pub eps: Option<f64>,
-    #[arg(long, conflicts_with = "no_amsgrad")]
-    #[serde(skip)]
-    pub amsgrad: bool,
-    /// Without AMSGrad: overrides a run file that sets --amsgrad.
-    #[arg(long)]
-    #[serde(skip)]
-    pub no_amsgrad: bool,
+    /// The rule's own settings (`--beta1`, `--momentum`, `--nesterov`, …), from the table
+    /// of optimizers.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub rule: RuleFlags,
     #[arg(long, value_enum)]
     pub schedule: Option<ScheduleName>,
     #[arg(long)]
@@ -112,7 +105,7 @@ pub struct TrainArgs {
     pub print_config: bool,
 }
 
-fn parse_optimizer(s: &str) -> Result<DecayMode, String> {
+fn parse_optimizer(s: &str) -> Result<Method, String> {
     s.parse()
 }
 
@@ -123,10 +116,7 @@ impl TrainArgs {
             unreachable!("flags serialise to an object");
         };
         map.retain(|_, value| !value.is_null());
-        for (key, on, off) in [
-            ("bn", self.bn, self.no_bn),
-            ("amsgrad", self.amsgrad, self.no_amsgrad),
-        ] {
+        for (key, on, off) in [("bn", self.bn, self.no_bn)] {
             // `--x` / `--no-x`: set either way, or left to the run file.
             if on || off {
                 map.insert(key.into(), Value::Bool(on));

@@ -9,7 +9,9 @@
 //! ([`super::compare`]), run names and `--print-config` all read this table, so a new
 //! setting is one row.
 use super::RunConfig;
+use crate::optimizers::{RuleSetting, RULE_SETTINGS};
 use anyhow::{bail, Result};
+use std::sync::LazyLock;
 use serde_json::{Map, Value};
 
 /// What a setting is to a run.
@@ -135,7 +137,34 @@ use Role::{Length, Logging, Placement, Result as Defines, Runtime};
 
 /// Every setting. The naming rows are in the order their parts make a run's name
 /// (`resnet20-nobn_adamw_lr0.001_wd0.00005_s0`).
-pub const SETTINGS: [Setting; 33] = [
+/// The rule settings (`beta1`, `momentum`, …) come from the table of optimizers
+/// ([`crate::optimizers`]) and follow `wd`.
+pub static SETTINGS: LazyLock<Vec<Setting>> = LazyLock::new(|| {
+    let mut settings: Vec<Setting> = FIXED.into_iter().collect();
+    let after_wd = settings.iter().position(|s| s.key == "wd").expect("wd has a row") + 1;
+    let rule_rows = RULE_SETTINGS.iter().map(rule_row);
+    settings.splice(after_wd..after_wd, rule_rows);
+    settings
+});
+
+/// A row for one rule setting: unset by default (the rule's own default applies).
+fn rule_row(rule: &RuleSetting) -> Setting {
+    // Rows hold `&'static str`: the few generated strings live as long as the program.
+    let leak = |text: String| -> &'static str { Box::leak(text.into_boxed_str()) };
+    Setting {
+        key: rule.key,
+        section: "optimizer",
+        field: rule.key,
+        role: Defines,
+        default: "null",
+        default_words: Some(leak(format!("the rule's ({})", rule.defaults))),
+        help: rule.help,
+        has_flag: true,
+        name_part: None,
+    }
+}
+
+const FIXED: [Setting; 29] = [
     Setting::new(
         "dataset",
         ("data", "dataset"),
@@ -198,10 +227,12 @@ pub const SETTINGS: [Setting; 33] = [
         ("optimizer", "decay"),
         Defines,
         r#""adamw""#,
-        "Where the weight decay enters: adam-l2 (added to the gradient), adamw (decoupled) \
-         or adam-prox (proximal).",
+        "The optimizer: a rule and where the weight decay enters; the paper's adam-l2 \
+         (added to the gradient), adamw (decoupled), adam-prox (proximal), and adam-l2-scalefree, \
+         adamw-not-scalefree, sgd, sgdw, sgd-prox, lion, lion-l2, lion-prox, rmsprop, rmspropw, \
+         rmsprop-prox, adagrad, adagradw, adagrad-prox (docs/optimizers.md).",
     )
-    .naming(|c| Some(format!("_{}", c.optimizer.decay))),
+    .naming(|c| Some(format!("_{}", c.optimizer.method))),
     Setting::new(
         "lr",
         ("optimizer", "lr"),
@@ -219,36 +250,6 @@ pub const SETTINGS: [Setting; 33] = [
          (PyTorch's AdamW weight_decay is λ/η_0).",
     )
     .naming(|c| Some(format!("_wd{}", c.optimizer.weight_decay))),
-    Setting::new(
-        "beta1",
-        ("optimizer", "beta1"),
-        Defines,
-        "0.9",
-        "Adam's β1, the first moment's decay rate, in [0, 1).",
-    ),
-    Setting::new(
-        "beta2",
-        ("optimizer", "beta2"),
-        Defines,
-        "0.999",
-        "Adam's β2, the second moment's decay rate, in [0, 1).",
-    ),
-    Setting::new(
-        "eps",
-        ("optimizer", "eps"),
-        Defines,
-        "1e-8",
-        "Adam's ε, added to √v̂ in the denominator; > 0 to train.",
-    ),
-    Setting::new(
-        "amsgrad",
-        ("optimizer", "amsgrad"),
-        Defines,
-        "false",
-        "AMSGrad (--amsgrad): the running maximum of v, then bias-corrected, as PyTorch; \
-         --no-amsgrad turns it off.",
-    )
-    .default_words("off (--no-amsgrad)"),
     Setting::new(
         "kernel",
         ("optimizer", "kernel"),
@@ -412,7 +413,7 @@ pub const SETTINGS: [Setting; 33] = [
 pub fn markdown_table() -> String {
     let mut out =
         String::from("| flag | run file | default | role | what |\n|---|---|---|---|---|\n");
-    for s in &SETTINGS {
+    for s in SETTINGS.iter() {
         let flag = match s.key {
             _ if !s.has_flag => "(run file only)".to_string(),
             "bn" | "amsgrad" => format!("`{}`, `--no-{}`", s.flag(), s.key),

@@ -97,14 +97,16 @@ mod tests {
             "lr",
             "wd",
             "seed",
-            "eps",
             "epochs",
             "grad_factors",
         ] {
             assert!(keys.contains(&key.to_string()), "{key}: {keys:?}");
         }
-        for key in ["device", "threads", "hist_every", "out", "max_steps"] {
+        // The rule's settings are unset unless given (the rule's defaults apply).
+        for key in ["device", "threads", "hist_every", "out", "max_steps", "eps"] {
             assert!(!keys.contains(&key.to_string()), "{key}");
         }
+        let given = config(json!({"eps": 1e-6})).defining_settings();
+        assert!(given.iter().any(|(k, _)| k == "eps"), "{given:?}");
     }
 }

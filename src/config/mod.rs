@@ -3,19 +3,21 @@
 //!
 //! It is built the same way from every source: defaults, then a run file (flat, as
 //! `config.json` and `--print-config` write it, or in sections), then experiment-grid
-//! values or flags, each a flat key of [`keys::SETTINGS`]. The optimizer section is the
-//! optim crate's own [`AdamConfig`]. [`compare`] says how two configurations of a run
+//! values or flags, each a flat key of [`keys::SETTINGS`]. The optimizer section
+//! ([`OptimizerSettings`]) names the optimizer and its rule's settings. [`compare`] says how two configurations of a run
 //! differ, by the settings' roles.
 pub mod compare;
 pub mod factors;
 pub mod flag_values;
 pub mod keys;
 mod lane;
+mod optimizer;
+pub use optimizer::OptimizerSettings;
 pub use lane::SEED;
 
 use anyhow::{anyhow, bail, Context, Result};
 pub use factors::FactorSpec;
-use optim::{AdamConfig, OptimError, Schedule};
+use optim::Schedule;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
@@ -179,8 +181,9 @@ pub struct RuntimeConfig {
 pub struct RunConfig {
     pub data: DataConfig,
     pub model: ModelChoice,
-    /// The paper's η_0 (`lr`) and λ (`weight_decay`, flag `--wd`), β1, β2, ε, AMSGrad.
-    pub optimizer: AdamConfig,
+    /// The optimizer, the paper's η_0 (`lr`) and λ (`weight_decay`, flag `--wd`), and its
+    /// rule's settings (β1, β2, ε, AMSGrad, momentum, …).
+    pub optimizer: OptimizerSettings,
     pub schedule: ScheduleConfig,
     pub training: TrainingConfig,
     pub runtime: RuntimeConfig,
@@ -272,13 +275,10 @@ impl RunConfig {
 
     /// Every setting in its section.
     pub fn sections(&self) -> Map<String, Value> {
-        let mut value = serde_json::json!({
+        let value = serde_json::json!({
             "data": self.data, "model": self.model, "optimizer": self.optimizer,
             "schedule": self.schedule, "training": self.training, "runtime": self.runtime,
         });
-        // The `kernel` setting is the optim crate's implementation override, which its
-        // config reads but does not write: the run's files record it here.
-        value["optimizer"]["kernel"] = serde_json::json!(self.optimizer.kernel);
         let Value::Object(map) = value else {
             unreachable!("sections serialise to an object")
         };
@@ -327,18 +327,7 @@ impl RunConfig {
 
     /// Refuses values outside their valid ranges, naming the field by its flag's name.
     pub fn validate(&self) -> Result<()> {
-        self.optimizer.validate().map_err(|e| match e {
-            OptimError::InvalidSetting {
-                field,
-                value,
-                expected,
-            } => refuse(
-                keys::canonical(&format!("optimizer.{field}")).unwrap_or(field),
-                value,
-                expected,
-            ),
-            other => anyhow!("{other}"),
-        })?;
+        self.optimizer.optim_config()?;
         let (data, training, schedule) = (&self.data, &self.training, &self.schedule);
         let finite = |v: f64| v.is_finite() && v > 0.0;
         let (loss_mult, gamma) = (training.loss_mult, schedule.step_gamma);
@@ -374,7 +363,9 @@ impl RunConfig {
     /// What a valid configuration may still not train: ε = 0 (the checks' ε = 0 mode runs
     /// in float64 with a stand-in; a training run would divide 0 by 0).
     pub fn check_trainable(&self) -> Result<()> {
-        let eps = self.optimizer.eps;
+        let Some(eps) = self.optimizer.eps() else {
+            return Ok(());
+        };
         if eps <= 0.0 {
             bail!(
                 "invalid `eps` = {eps}: must be > 0 to train (with ε = 0 a coordinate whose gradient \
@@ -468,7 +459,13 @@ mod tests {
                 name: "resnet20".into(),
                 bn: false,
             },
-            optimizer: AdamConfig::adamw(1e-3, 5e-5),
+            optimizer: OptimizerSettings {
+                method: crate::optimizers::Method::ADAMW,
+                lr: 1e-3,
+                weight_decay: 5e-5,
+                kernel: optim::Kernel::Auto,
+                rule: Default::default(),
+            },
             schedule: ScheduleConfig {
                 kind: ScheduleName::Constant,
                 step_every: 100,
@@ -501,7 +498,7 @@ mod tests {
     #[test]
     fn every_default_reads_back_as_the_value_the_configuration_writes() {
         let written = RunConfig::default().settings();
-        for setting in &keys::SETTINGS {
+        for setting in keys::SETTINGS.iter() {
             assert_eq!(
                 written[setting.key],
                 setting.default_value(),

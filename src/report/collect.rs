@@ -8,7 +8,7 @@ use crate::experiment::Plan;
 use crate::rundir::{LossRow, MetricsRow, RunDir, ScaleRow, Summary};
 pub use crate::rundir::{RunProgress, DIVERGED_ERROR};
 use anyhow::Result;
-use optim::DecayMode;
+use crate::optimizers::Method;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -170,7 +170,7 @@ impl Cell {
 
 #[derive(Clone, Debug)]
 pub struct OptimizerGrid {
-    pub optimizer: DecayMode,
+    pub optimizer: Method,
     /// Row-major over the group's `lrs` × `wds`.
     pub cells: Vec<Cell>,
     /// Index into `cells` of the lowest error among cells with no diverged run.
@@ -195,12 +195,12 @@ pub struct Group {
 }
 
 impl Group {
-    pub fn grid(&self, optimizer: DecayMode) -> Option<&OptimizerGrid> {
+    pub fn grid(&self, optimizer: Method) -> Option<&OptimizerGrid> {
         self.optimizers.iter().find(|g| g.optimizer == optimizer)
     }
 
     /// The optimizer's best cell, if it has one.
-    pub fn best_cell(&self, optimizer: DecayMode) -> Option<&Cell> {
+    pub fn best_cell(&self, optimizer: Method) -> Option<&Cell> {
         self.grid(optimizer)?.best_cell()
     }
 }
@@ -294,9 +294,9 @@ fn build_group(key: GroupKey, runs: &[RunResult]) -> Group {
     let lrs = sorted_unique(members.iter().map(|&i| adam(i).lr));
     let wds = sorted_unique(members.iter().map(|&i| adam(i).weight_decay));
     let counts = Counts::of(members.iter().map(|&i| &runs[i]));
-    let optimizers = DecayMode::ALL
+    let optimizers = Method::all()
         .into_iter()
-        .filter(|&opt| members.iter().any(|&i| adam(i).decay == opt))
+        .filter(|&opt| members.iter().any(|&i| adam(i).method == opt))
         .map(|optimizer| {
             let mut cells = Vec::with_capacity(lrs.len() * wds.len());
             for &lr in &lrs {
@@ -306,7 +306,7 @@ fn build_group(key: GroupKey, runs: &[RunResult]) -> Group {
                         .copied()
                         .filter(|&i| {
                             let c = adam(i);
-                            c.decay == optimizer && c.lr == lr && c.weight_decay == wd
+                            c.method == optimizer && c.lr == lr && c.weight_decay == wd
                         })
                         .collect();
                     let errors: Vec<f64> = of_cell

@@ -5,7 +5,7 @@ use crate::plot::display_name;
 use crate::plot::{extremes, header, legend, line};
 use crate::rundir::MetricsRow;
 use anyhow::Result;
-use optim::DecayMode;
+use crate::optimizers::Method;
 use plotters::chart::SeriesLabelPosition::{LowerRight, UpperRight};
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
@@ -23,7 +23,7 @@ struct Series {
 }
 
 struct Curve<'a> {
-    optimizer: DecayMode,
+    optimizer: Method,
     runs: Vec<&'a RunResult>,
     label: String,
     /// Training loss (its positive values: the axis is logarithmic) and test accuracy.
@@ -473,7 +473,7 @@ mod tests {
         // The axis runs from the start of training, not from epoch 5.5 around the one
         // evaluation.
         let curve = Curve {
-            optimizer: DecayMode::Decoupled,
+            optimizer: Method::ADAMW,
             runs: vec![&a, &b],
             label: String::new(),
             loss: m.loss,

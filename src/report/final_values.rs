@@ -7,7 +7,7 @@
 use crate::plot::{display_name, font, optimizer_color, plot_error, png_bytes, Area};
 use crate::stats::Estimate;
 use anyhow::Result;
-use optim::DecayMode;
+use crate::optimizers::Method;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -24,7 +24,7 @@ pub struct Bar {
 pub struct Panel {
     pub title: String,
     pub categories: Vec<String>,
-    pub optimizers: Vec<DecayMode>,
+    pub optimizers: Vec<Method>,
     /// `[category][optimizer]`.
     pub bars: Vec<Vec<Option<Bar>>>,
     /// An accuracy, shown in per cent (a change in points).
@@ -236,7 +236,7 @@ mod tests {
         let panel = Panel {
             title: "final test accuracy".into(),
             categories: vec!["resnet20, no BN".into()],
-            optimizers: vec![DecayMode::L2, DecayMode::Decoupled],
+            optimizers: vec![Method::ADAM_L2, Method::ADAMW],
             bars: vec![vec![
                 Some(Bar {
                     estimate: estimate(&[0.25, 0.27]),

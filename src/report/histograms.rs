@@ -9,7 +9,7 @@ use crate::plot::display_name;
 use crate::plot::{header, octave_panel, text, OctaveSeries};
 use crate::rundir::ScaleRow;
 use anyhow::Result;
-use optim::DecayMode;
+use crate::optimizers::Method;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -105,7 +105,7 @@ pub fn draw_all(collection: &Collection, dir: &Path) -> Result<Vec<Figure>> {
             .filter(|g| g.key.family() == family)
             .collect();
         groups.sort_by_key(|g| !g.key.bn);
-        let optimizers: Vec<DecayMode> = DecayMode::ALL
+        let optimizers: Vec<Method> = Method::all()
             .into_iter()
             .filter(|&o| groups.iter().any(|g| g.grid(o).is_some()))
             .collect();
@@ -131,7 +131,7 @@ pub fn draw_all(collection: &Collection, dir: &Path) -> Result<Vec<Figure>> {
 fn panel_for(
     collection: &Collection,
     group: &Group,
-    optimizer: DecayMode,
+    optimizer: Method,
 ) -> Result<Option<Panel>> {
     let Some(cell) = group.best_cell(optimizer) else {
         return Ok(None);

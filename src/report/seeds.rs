@@ -5,7 +5,7 @@ use super::collect::{Cell, Collection, Group};
 use crate::config::FactorSpec;
 use crate::rundir::Summary;
 use crate::stats::{paired, Claim4, Estimate, Finding};
-use optim::DecayMode;
+use crate::optimizers::Method;
 use serde::Serialize;
 
 /// (seed, value) of a cell's completed runs.
@@ -34,8 +34,8 @@ pub fn cell_accuracy(collection: &Collection, cell: &Cell) -> Option<Estimate> {
 
 /// AdamW's best cell minus Adam-ℓ2's, in final test accuracy, over the seeds both ran.
 pub fn paired_gap(collection: &Collection, group: &Group) -> Option<Estimate> {
-    let w = per_seed(collection, group.best_cell(DecayMode::Decoupled)?, accuracy);
-    let l2 = per_seed(collection, group.best_cell(DecayMode::L2)?, accuracy);
+    let w = per_seed(collection, group.best_cell(Method::ADAMW)?, accuracy);
+    let l2 = per_seed(collection, group.best_cell(Method::ADAM_L2)?, accuracy);
     Estimate::of(&paired(&w, &l2))
 }
 
@@ -60,7 +60,7 @@ pub struct Claim4Row {
 /// The run of `intervention` at the same settings (and seed) as `natural` without factors.
 fn counterpart<'a>(
     intervention: &'a Group,
-    optimizer: DecayMode,
+    optimizer: Method,
     natural: &Cell,
 ) -> Option<&'a Cell> {
     intervention
@@ -97,7 +97,7 @@ pub fn interventions(collection: &Collection) -> Vec<(&Group, &Group)> {
 pub fn compared_cells<'a>(
     intervention: &'a Group,
     none: &'a Group,
-    optimizer: DecayMode,
+    optimizer: Method,
 ) -> Option<(&'a Cell, &'a Cell)> {
     let natural = none.best_cell(optimizer)?;
     Some((counterpart(intervention, optimizer, natural)?, natural))
@@ -106,7 +106,7 @@ pub fn compared_cells<'a>(
 pub fn claim4_rows(collection: &Collection) -> Vec<Claim4Row> {
     let mut rows = Vec::new();
     for (group, none) in interventions(collection) {
-        let change = |optimizer: DecayMode, value: fn(&Summary) -> Option<f64>| {
+        let change = |optimizer: Method, value: fn(&Summary) -> Option<f64>| {
             let (treated, natural) = compared_cells(group, none, optimizer)?;
             Estimate::of(&paired(
                 &per_seed(collection, treated, value),
@@ -114,16 +114,16 @@ pub fn claim4_rows(collection: &Collection) -> Vec<Claim4Row> {
             ))
         };
         let adamw_without = none
-            .best_cell(DecayMode::Decoupled)
+            .best_cell(Method::ADAMW)
             .and_then(|c| Estimate::of_seeds(&per_seed(collection, c, train_loss)));
         let judged = Claim4::judge(
-            change(DecayMode::L2, train_loss),
-            change(DecayMode::Decoupled, train_loss),
+            change(Method::ADAM_L2, train_loss),
+            change(Method::ADAMW, train_loss),
             adamw_without,
         );
         let (l2_accuracy, w_accuracy) = (
-            change(DecayMode::L2, accuracy),
-            change(DecayMode::Decoupled, accuracy),
+            change(Method::ADAM_L2, accuracy),
+            change(Method::ADAMW, accuracy),
         );
         let text = |e: &Option<Estimate>| e.map_or("—".into(), |e| e.signed_text(4));
         let line = format!(

@@ -40,7 +40,7 @@ use crate::sinks::hparams::{self, SettingDomain};
 use crate::sinks::tensorboard::Board;
 use crate::stats::{paired, Estimate, CLAIM4_RULE};
 use anyhow::{Context, Result};
-use optim::DecayMode;
+use crate::optimizers::Method;
 use protobuf::RepeatedField;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -127,7 +127,7 @@ pub fn claim4_tag(group_slug: &str, measure: &Measure) -> String {
 
 /// The folder of `optimizer`'s TensorBoard run inside the summary run's
 /// (`summary/adam-l2`): TensorBoard names the run after it.
-pub fn optimizer_run(summary: &Path, optimizer: DecayMode) -> PathBuf {
+pub fn optimizer_run(summary: &Path, optimizer: Method) -> PathBuf {
     summary.join(optimizer.to_string())
 }
 
@@ -216,12 +216,12 @@ fn log_estimates(board: &mut Board, base: &str, series: &[(u64, Estimate)]) {
 /// The optimizers' runs beside the summary run, each opened when its first series comes.
 struct OptimizerBoards {
     summary: PathBuf,
-    boards: BTreeMap<u8, (DecayMode, Board)>,
+    boards: BTreeMap<Method, (Method, Board)>,
 }
 
 impl OptimizerBoards {
-    fn board(&mut self, optimizer: DecayMode) -> Result<&mut Board> {
-        let key = optimizer as u8;
+    fn board(&mut self, optimizer: Method) -> Result<&mut Board> {
+        let key = optimizer;
         if !self.boards.contains_key(&key) {
             let board = Board::replacing(&optimizer_run(&self.summary, optimizer))?;
             self.boards.insert(key, (optimizer, board));
@@ -231,7 +231,7 @@ impl OptimizerBoards {
 
     fn log(
         &mut self,
-        optimizer: DecayMode,
+        optimizer: Method,
         base: &str,
         series: &[(u64, Estimate)],
     ) -> Result<bool> {
@@ -249,7 +249,7 @@ impl OptimizerBoards {
             board.publish()?;
             kept.push(optimizer);
         }
-        for optimizer in DecayMode::ALL.into_iter().filter(|o| !kept.contains(o)) {
+        for optimizer in Method::all().into_iter().filter(|o| !kept.contains(o)) {
             let dir = optimizer_run(&self.summary, optimizer);
             if dir.is_dir() {
                 std::fs::remove_dir_all(&dir)
@@ -300,7 +300,7 @@ fn categories(titled: Vec<Titled>) -> Vec<Category> {
 }
 
 /// `Adam-ℓ2 (η₀ 1e-3, λ 5e-4, 4 seeds) vs AdamW (…)`.
-fn versus(shown: &[(DecayMode, String)]) -> String {
+fn versus(shown: &[(Method, String)]) -> String {
     let named = shown.iter().map(|(o, detail)| match detail.is_empty() {
         true => display_name(*o).to_string(),
         false => format!("{} ({detail})", display_name(*o)),
@@ -322,7 +322,7 @@ fn setting_text(cell: &Cell, seeds: Option<usize>) -> String {
 struct Lane<'a> {
     /// The runs' name without seed and optimizer: the setting the optimizers share.
     setting: String,
-    optimizer: DecayMode,
+    optimizer: Method,
     runs: Vec<&'a RunResult>,
 }
 
@@ -337,7 +337,7 @@ fn lanes(collection: &Collection) -> Vec<Lane<'_>> {
                 let config = &run.config;
                 let lane = Lane {
                     setting: config.name_without(&run.name, &[crate::config::SEED, "optimizer"]),
-                    optimizer: config.optimizer.decay,
+                    optimizer: config.optimizer.method,
                     runs: vec![run],
                 };
                 lanes.push((key, lane));
@@ -346,14 +346,14 @@ fn lanes(collection: &Collection) -> Vec<Lane<'_>> {
     }
     // Lanes of one optimizer whose names coincide (a setting neither named nor swept)
     // keep apart by key.
-    let named: Vec<(DecayMode, String)> = lanes
+    let named: Vec<(Method, String)> = lanes
         .iter()
         .map(|(_, l)| (l.optimizer, l.setting.clone()))
         .collect();
     lanes
         .into_iter()
         .map(|(key, mut lane)| {
-            let same = |(o, s): &&(DecayMode, String)| *o == lane.optimizer && *s == lane.setting;
+            let same = |(o, s): &&(Method, String)| *o == lane.optimizer && *s == lane.setting;
             if named.iter().filter(same).count() > 1 {
                 lane.setting = key;
             }
@@ -417,7 +417,7 @@ fn log_lanes(
     boards: &mut OptimizerBoards,
 ) -> Result<(usize, Vec<Titled>)> {
     let mut logged = 0;
-    let mut settings: Vec<(String, Vec<DecayMode>)> = Vec::new();
+    let mut settings: Vec<(String, Vec<Method>)> = Vec::new();
     for lane in lanes(c) {
         if !lane
             .runs
@@ -440,7 +440,7 @@ fn log_lanes(
             None => settings.push((lane.setting, vec![lane.optimizer])),
         }
     }
-    let shared: Vec<&(String, Vec<DecayMode>)> =
+    let shared: Vec<&(String, Vec<Method>)> =
         settings.iter().filter(|(_, o)| o.len() > 1).collect();
     let mut out = Vec::new();
     for &m in curves {
@@ -448,9 +448,9 @@ fn log_lanes(
         let charts = shared
             .iter()
             .map(|(setting, optimizers)| {
-                let mut shown: Vec<(DecayMode, String)> =
+                let mut shown: Vec<(Method, String)> =
                     optimizers.iter().map(|o| (*o, String::new())).collect();
-                shown.sort_by_key(|(o, _)| *o as u8);
+                shown.sort_by_key(|(o, _)| *o);
                 let title = format!("{} — {setting}: {}", measure.title, versus(&shown));
                 margin_chart(title, &lane_tag(setting, measure))
             })
@@ -478,7 +478,7 @@ fn log_claim4(
             let measure = &MEASURES[m];
             let tag = claim4_tag(&group.key.slug(), measure);
             let mut shown = Vec::new();
-            for optimizer in [DecayMode::L2, DecayMode::Decoupled] {
+            for optimizer in [Method::ADAM_L2, Method::ADAMW] {
                 let Some((treated, natural)) = seeds::compared_cells(group, none, optimizer) else {
                     continue;
                 };
@@ -508,7 +508,7 @@ fn log_claim4(
 /// The panels of the measures `once` (evaluated once): each optimizer's best setting per
 /// group, and claim 4's paired change of the final values.
 fn final_panels(c: &Collection, series: &RunSeries, once: &[usize]) -> Vec<Panel> {
-    let optimizers: Vec<DecayMode> = DecayMode::ALL
+    let optimizers: Vec<Method> = Method::all()
         .into_iter()
         .filter(|o| c.groups.iter().any(|g| g.grid(*o).is_some()))
         .collect();
@@ -518,7 +518,7 @@ fn final_panels(c: &Collection, series: &RunSeries, once: &[usize]) -> Vec<Panel
     for &m in once {
         let measure = &MEASURES[m];
         let bars = c.groups.iter().map(|group| {
-            let bar = |o: &DecayMode| {
+            let bar = |o: &Method| {
                 let cell = group.best_cell(*o)?;
                 let detail = setting_text(cell, None);
                 Some(Bar {
@@ -544,10 +544,10 @@ fn final_panels(c: &Collection, series: &RunSeries, once: &[usize]) -> Vec<Panel
     if interventions.is_empty() {
         return panels;
     }
-    let compared = [DecayMode::L2, DecayMode::Decoupled];
+    let compared = [Method::ADAM_L2, Method::ADAMW];
     for &m in once {
         let measure = &MEASURES[m];
-        let change = |group: &Group, none: &Group, o: &DecayMode| {
+        let change = |group: &Group, none: &Group, o: &Method| {
             let (treated, natural) = seeds::compared_cells(group, none, *o)?;
             let [t, n] = [treated, natural].map(|cell| finals(&series.of(c.runs_of(cell), m)));
             let estimate = Estimate::of(&paired(&t, &n))?;

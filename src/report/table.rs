@@ -9,7 +9,7 @@ use crate::plot::display_name;
 use crate::rundir::SpreadRow;
 use crate::stats::Estimate;
 use anyhow::Result;
-use optim::DecayMode;
+use crate::optimizers::Method;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -161,8 +161,8 @@ fn group_row(collection: &Collection, group: &Group) -> Result<GroupRow> {
             settings_planned: grid.cells.iter().filter(|c| c.planned()).count(),
         });
     }
-    let accuracy = |opt: DecayMode| group.best_cell(opt)?.error.map(|e| 1.0 - e);
-    let gap = |a: DecayMode, b: DecayMode| Some(accuracy(a)? - accuracy(b)?);
+    let accuracy = |opt: Method| group.best_cell(opt)?.error.map(|e| 1.0 - e);
+    let gap = |a: Method, b: Method| Some(accuracy(a)? - accuracy(b)?);
     Ok(GroupRow {
         label: group.key.label(),
         model: group.key.model.clone(),
@@ -170,9 +170,9 @@ fn group_row(collection: &Collection, group: &Group) -> Result<GroupRow> {
         loss_mult: group.key.loss_mult,
         grad_factors: group.key.grad_factors.clone(),
         optimizers,
-        adamw_minus_adam_l2: gap(DecayMode::Decoupled, DecayMode::L2),
+        adamw_minus_adam_l2: gap(Method::ADAMW, Method::ADAM_L2),
         adamw_minus_adam_l2_paired: seeds::paired_gap(collection, group),
-        adam_prox_minus_adamw: gap(DecayMode::Proximal, DecayMode::Decoupled),
+        adam_prox_minus_adamw: gap(Method::ADAM_PROX, Method::ADAMW),
         grad_spread_at_init: spread_at_init(collection, group)?,
         counts: group.counts,
     })
@@ -182,7 +182,7 @@ fn group_row(collection: &Collection, group: &Group) -> Result<GroupRow> {
 /// the group's first run in plan order that did. At step 1 the gradient does not depend
 /// on the optimizer, so any run with the same seed would do.
 fn spread_at_init(collection: &Collection, group: &Group) -> Result<Option<SpreadAtInit>> {
-    let best = [DecayMode::Decoupled, DecayMode::L2, DecayMode::Proximal]
+    let best = [Method::ADAMW, Method::ADAM_L2, Method::ADAM_PROX]
         .into_iter()
         .filter_map(|opt| {
             let run = collection.representative(group.best_cell(opt)?)?;
@@ -212,8 +212,8 @@ fn spread_at_init(collection: &Collection, group: &Group) -> Result<Option<Sprea
 }
 
 /// The optimizers that appear in any group, in the paper's order.
-pub fn optimizer_columns(report: &Report) -> Vec<DecayMode> {
-    DecayMode::ALL
+pub fn optimizer_columns(report: &Report) -> Vec<Method> {
+    Method::all()
         .into_iter()
         .filter(|o| {
             report
@@ -294,7 +294,7 @@ pub fn counts_text(c: &Counts) -> String {
     text
 }
 
-pub fn row_for(group: &GroupRow, optimizer: DecayMode) -> Option<&OptimizerRow> {
+pub fn row_for(group: &GroupRow, optimizer: Method) -> Option<&OptimizerRow> {
     group
         .optimizers
         .iter()
@@ -319,7 +319,7 @@ pub fn table_cells(report: &Report) -> (Vec<String>, Vec<Vec<String>>) {
             .map(|&o| format!("{}: best final test accuracy", display_name(o))),
     );
     header.push("AdamW − Adam-ℓ2".into());
-    if columns.contains(&DecayMode::Proximal) {
+    if columns.contains(&Method::ADAM_PROX) {
         header.push("AdamProx − AdamW".into());
     }
     header.push("gradient spread at init (octaves)".into());
@@ -337,7 +337,7 @@ pub fn table_cells(report: &Report) -> (Vec<String>, Vec<Vec<String>>) {
             }
             cells.extend(columns.iter().map(|&o| best_text(row_for(g, o))));
             cells.push(paired_gap_text(g));
-            if columns.contains(&DecayMode::Proximal) {
+            if columns.contains(&Method::ADAM_PROX) {
                 cells.push(gap_text(g.adam_prox_minus_adamw));
             }
             cells.push(spread_text(&g.grad_spread_at_init));

@@ -9,9 +9,9 @@ use anyhow::{bail, Result};
 const BASE_BYTES: f64 = 0.8e9;
 
 /// Bytes kept per trainable parameter: the weight and its gradient in the flat buffers,
-/// Adam's two moments, and AMSGrad's maximum when on.
+/// and the rule's state buffers (Adam's two moments, and AMSGrad's maximum when on).
 fn bytes_per_parameter(config: &RunConfig) -> f64 {
-    4.0 * (4.0 + f64::from(u8::from(config.optimizer.amsgrad)))
+    4.0 * (2.0 + config.optimizer.state_buffers() as f64)
 }
 
 /// A training step's memory in bytes: (base, parameters with optimizer state, activations).

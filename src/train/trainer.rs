@@ -9,7 +9,7 @@ use crate::config::RunConfig;
 use crate::data::{Batch, Batches};
 use anyhow::{bail, Result};
 use models::{Model, ModelConfig};
-use optim::{Adam, AdamConfig, LossScaler};
+use optim::{Adam, OptimConfig, LossScaler};
 use serde::{Deserialize, Serialize};
 use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Kind, Tensor};
@@ -18,7 +18,7 @@ use tch::{Device, Kind, Tensor};
 #[derive(Clone, Debug)]
 pub struct TrainerSpec {
     pub model: ModelConfig,
-    pub optimizer: AdamConfig,
+    pub optimizer: OptimConfig,
     /// `Float` (as `scalefree train`) or `Double`: weights, activations, gradients, moments.
     /// With the model's compute kind set (mixed precision), convolutions and matrix
     /// products run in that dtype on these weights; float16 trains with loss scaling.
@@ -38,7 +38,10 @@ impl TrainerSpec {
             )
             .with_channels_last(config.runtime.layout.channels_last_on(device))
             .with_compute_kind(config.training.precision.compute_kind()),
-            optimizer: config.optimizer.clone(),
+            optimizer: config
+                .optimizer
+                .optim_config()
+                .expect("a validated configuration builds its optimizer"),
             kind: Kind::Float,
         }
     }
@@ -208,8 +211,18 @@ impl Trainer {
             let sums: Vec<Tensor> = self
                 .opt
                 .groups()
-                .map(|g| g.exp_avg_sq().sum(Kind::Double))
+                .flat_map(|g| {
+                    let names = g.state_names();
+                    names
+                        .into_iter()
+                        .filter_map(|name| g.state(name).map(|s| s.sum(Kind::Double)))
+                        .collect::<Vec<_>>()
+                })
                 .collect();
+            if sums.is_empty() {
+                // A rule without state (SGD without momentum) has nothing to overflow.
+                return Tensor::from(true).to_device(self.vs.device());
+            }
             Tensor::stack(&sums, 0).sum(Kind::Double).isfinite()
         })
     }

@@ -11,7 +11,7 @@ use crate::train::lockstep::{self, Flow, LaneObserver};
 use crate::train::scale_probe::layers_of;
 use crate::train::Session;
 use anyhow::{bail, Result};
-use optim::DecayMode;
+use crate::optimizers::Method;
 use std::time::Instant;
 use tch::{Kind, Tensor};
 
@@ -40,7 +40,7 @@ pub fn measure(
             name: model.to_string(),
             bn,
         },
-        ..setup.lane(setup.optimizer(DecayMode::Decoupled, setup.run.optimizer.eps, Kind::Float))
+        ..setup.lane(setup.optimizer(Method::ADAMW, setup.run.optimizer.adam_eps(), Kind::Float))
     };
     let mut lane = [input.lane(&config, Kind::Float, settings.steps)?];
     // Every model sees the same batches.

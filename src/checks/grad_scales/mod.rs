@@ -160,7 +160,7 @@ impl GradScales {
                 models: models.clone(),
                 batches: settings.batches,
                 steps: settings.steps,
-                eps: run.optimizer.eps,
+                eps: run.optimizer.adam_eps(),
                 common: CommonSettings::new(&input, run),
             },
             measurements,

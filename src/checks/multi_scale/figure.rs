@@ -7,7 +7,7 @@ use crate::plot::{
 };
 use crate::stats::Estimate;
 use anyhow::Result;
-use optim::DecayMode;
+use crate::optimizers::Method;
 use std::path::Path;
 
 /// Training loss and test accuracy per intervention, one line per optimizer with its
@@ -59,7 +59,7 @@ pub fn draw(path: &Path, lanes: &[Lane], factors: &[FactorSpec], title: &str) ->
                 .light_line_style(WHITE.mix(0.0))
                 .draw()
                 .map_err(plot_error)?;
-            for mode in [DecayMode::L2, DecayMode::Decoupled] {
+            for mode in [Method::ADAM_L2, Method::ADAMW] {
                 let color = optimizer_color(mode);
                 let points: Vec<(f64, Estimate)> = factors
                     .iter()

@@ -5,7 +5,7 @@ use super::{Change, Judgement, Lane, Metric};
 use crate::checks::verdict::Verdict;
 use crate::config::FactorSpec;
 use crate::stats::{Claim4, Finding};
-use optim::DecayMode;
+use crate::optimizers::Method;
 
 pub const CLAIM: &str = "claim 4 (multi-scale gradients hurt Adam-ℓ2 through its decay, not AdamW)";
 
@@ -20,7 +20,7 @@ pub fn judge(
     metric: Metric,
 ) -> Judgement {
     // Harm is a drop in accuracy.
-    let of = |optimizer: DecayMode| {
+    let of = |optimizer: Method| {
         changes
             .iter()
             .find(|c| c.optimizer == optimizer && c.factors == *factors)
@@ -28,9 +28,9 @@ pub fn judge(
     };
     let adamw_without = lanes
         .iter()
-        .find(|l| l.optimizer == DecayMode::Decoupled && l.factors.is_none())
+        .find(|l| l.optimizer == Method::ADAMW && l.factors.is_none())
         .and_then(|l| metric.of(l.train_loss, l.test_accuracy));
-    let judged = Claim4::judge(of(DecayMode::L2), of(DecayMode::Decoupled), adamw_without);
+    let judged = Claim4::judge(of(Method::ADAM_L2), of(Method::ADAMW), adamw_without);
     let detail = if judged.adam_l2.is_none() || judged.adamw.is_none() {
         "a lane has no result (diverged, or no test set)".into()
     } else {
@@ -73,7 +73,7 @@ mod tests {
         FactorSpec::Spread { decades: 3.0 }
     }
 
-    fn change(optimizer: DecayMode, loss: &[f64], accuracy: &[f64]) -> Change {
+    fn change(optimizer: Method, loss: &[f64], accuracy: &[f64]) -> Change {
         Change {
             optimizer,
             factors: spread(),
@@ -85,7 +85,7 @@ mod tests {
     /// AdamW without factors, its final loss and accuracy over four seeds.
     fn adamw_without() -> Vec<Lane> {
         vec![Lane {
-            optimizer: DecayMode::Decoupled,
+            optimizer: Method::ADAMW,
             factors: FactorSpec::None,
             lr: 1e-3,
             wd: 5e-5,
@@ -104,8 +104,8 @@ mod tests {
     #[test]
     fn adam_l2_harmed_and_adamw_unmoved_is_supported() {
         let changes = [
-            change(DecayMode::L2, &[0.05, 0.06, 0.04, 0.05], &NO_CHANGE),
-            change(DecayMode::Decoupled, &NO_CHANGE, &NO_CHANGE),
+            change(Method::ADAM_L2, &[0.05, 0.06, 0.04, 0.05], &NO_CHANGE),
+            change(Method::ADAMW, &NO_CHANGE, &NO_CHANGE),
         ];
         let j = judged(&changes, Metric::Loss);
         assert_eq!(j.outcome, Finding::Supported, "{}", j.detail);
@@ -127,8 +127,8 @@ mod tests {
     #[test]
     fn adam_l2_unharmed_or_adamw_harmed_as_much_is_not_supported() {
         let changes = [
-            change(DecayMode::L2, &[-0.01, -0.02, -0.01, -0.015], &NO_CHANGE),
-            change(DecayMode::Decoupled, &NO_CHANGE, &NO_CHANGE),
+            change(Method::ADAM_L2, &[-0.01, -0.02, -0.01, -0.015], &NO_CHANGE),
+            change(Method::ADAMW, &NO_CHANGE, &NO_CHANGE),
         ];
         assert_eq!(
             judged(&changes, Metric::Loss).outcome,
@@ -136,8 +136,8 @@ mod tests {
         );
         let harmed = [0.05, 0.06, 0.04, 0.05];
         let changes = [
-            change(DecayMode::L2, &harmed, &NO_CHANGE),
-            change(DecayMode::Decoupled, &[0.06, 0.07, 0.05, 0.06], &NO_CHANGE),
+            change(Method::ADAM_L2, &harmed, &NO_CHANGE),
+            change(Method::ADAMW, &[0.06, 0.07, 0.05, 0.06], &NO_CHANGE),
         ];
         let j = judged(&changes, Metric::Loss);
         assert_eq!(j.outcome, Finding::NotSupported);
@@ -148,21 +148,21 @@ mod tests {
     #[test]
     fn an_interval_across_zero_one_seed_or_a_missing_result_is_inconclusive() {
         let changes = [
-            change(DecayMode::L2, &[0.05, -0.04, 0.06, -0.05], &NO_CHANGE),
-            change(DecayMode::Decoupled, &NO_CHANGE, &NO_CHANGE),
+            change(Method::ADAM_L2, &[0.05, -0.04, 0.06, -0.05], &NO_CHANGE),
+            change(Method::ADAMW, &NO_CHANGE, &NO_CHANGE),
         ];
         let j = judged(&changes, Metric::Loss);
         assert_eq!(j.outcome, Finding::Inconclusive);
         assert!(!verdict(&j, "b").supported);
         let one_seed = [
-            change(DecayMode::L2, &[0.05], &[0.0]),
-            change(DecayMode::Decoupled, &[0.0], &[0.0]),
+            change(Method::ADAM_L2, &[0.05], &[0.0]),
+            change(Method::ADAMW, &[0.0], &[0.0]),
         ];
         assert_eq!(
             judged(&one_seed, Metric::Loss).outcome,
             Finding::Inconclusive
         );
-        let no_adamw = [change(DecayMode::L2, &[0.05, 0.06], &NO_CHANGE)];
+        let no_adamw = [change(Method::ADAM_L2, &[0.05, 0.06], &NO_CHANGE)];
         let j = judged(&no_adamw, Metric::Loss);
         assert_eq!(j.outcome, Finding::Inconclusive);
         assert_eq!(j.detail, "a lane has no result (diverged, or no test set)");
@@ -172,8 +172,8 @@ mod tests {
     fn on_accuracy_the_harm_is_a_drop() {
         let dropped = [-0.04, -0.03, -0.035, -0.035];
         let changes = [
-            change(DecayMode::L2, &NO_CHANGE, &dropped),
-            change(DecayMode::Decoupled, &NO_CHANGE, &NO_CHANGE),
+            change(Method::ADAM_L2, &NO_CHANGE, &dropped),
+            change(Method::ADAMW, &NO_CHANGE, &NO_CHANGE),
         ];
         let j = judged(&changes, Metric::Accuracy);
         assert_eq!(j.outcome, Finding::Supported, "{}", j.detail);

@@ -24,7 +24,7 @@ use crate::config::FactorSpec;
 use crate::distinct::distinct;
 use crate::stats::{paired, Estimate, Finding};
 use anyhow::{bail, Result};
-use optim::DecayMode;
+use crate::optimizers::Method;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -99,7 +99,7 @@ pub struct SeedResult {
 /// An optimizer with or without an intervention, over the seeds.
 #[derive(Clone, Debug, Serialize)]
 pub struct Lane {
-    pub optimizer: DecayMode,
+    pub optimizer: Method,
     pub factors: FactorSpec,
     pub lr: f64,
     pub wd: f64,
@@ -111,7 +111,7 @@ pub struct Lane {
 /// One optimizer's paired change under one intervention (intervention − none).
 #[derive(Clone, Debug, Serialize)]
 pub struct Change {
-    pub optimizer: DecayMode,
+    pub optimizer: Method,
     pub factors: FactorSpec,
     pub train_loss: Option<Estimate>,
     pub test_accuracy: Option<Estimate>,
@@ -169,8 +169,8 @@ fn values(lane: &Lane, metric: Metric) -> Vec<(u64, f64)> {
 /// Every lane without its seeds: each optimizer without and with each intervention.
 fn lanes(settings: &MultiScaleSettings, factors: &[FactorSpec]) -> Vec<Lane> {
     let optimizers = [
-        (DecayMode::L2, settings.l2.0, settings.l2.1),
-        (DecayMode::Decoupled, settings.adamw.0, settings.adamw.1),
+        (Method::ADAM_L2, settings.l2.0, settings.l2.1),
+        (Method::ADAMW, settings.adamw.0, settings.adamw.1),
     ];
     optimizers
         .iter()
@@ -189,7 +189,7 @@ fn lanes(settings: &MultiScaleSettings, factors: &[FactorSpec]) -> Vec<Lane> {
 }
 
 /// The lane of `mode` with `factors`.
-fn find<'a>(lanes: &'a [Lane], mode: DecayMode, factors: &FactorSpec) -> Option<&'a Lane> {
+fn find<'a>(lanes: &'a [Lane], mode: Method, factors: &FactorSpec) -> Option<&'a Lane> {
     lanes
         .iter()
         .find(|l| l.optimizer == mode && l.factors == *factors)
@@ -207,7 +207,7 @@ fn changes(lanes: &[Lane], factors: &[FactorSpec]) -> Vec<Change> {
         |mode, f: &FactorSpec, metric| gap(lane(mode, f), lane(mode, &FactorSpec::None), metric);
     let mut changes = Vec::new();
     for f in factors.iter().skip(1) {
-        for mode in [DecayMode::L2, DecayMode::Decoupled] {
+        for mode in [Method::ADAM_L2, Method::ADAMW] {
             changes.push(Change {
                 optimizer: mode,
                 factors: f.clone(),
@@ -254,7 +254,7 @@ pub fn run(
         .map(|f| judge(f, &changes, &lanes, settings.metric))
         .collect();
     let none = |mode| find(&lanes, mode, &FactorSpec::None).expect("every lane exists");
-    let natural = |metric| gap(none(DecayMode::Decoupled), none(DecayMode::L2), metric);
+    let natural = |metric| gap(none(Method::ADAMW), none(Method::ADAM_L2), metric);
     let (model, bn) = (&run.model.name, run.model.bn);
     let budget = format!(
         "{} seeds × {} epochs of {} (batch {}), {model} on {}",
@@ -281,7 +281,7 @@ pub fn run(
         model: model.clone(),
         bn,
         input: description,
-        eps: run.optimizer.eps,
+        eps: run.optimizer.adam_eps(),
         natural_gap_accuracy: natural(Metric::Accuracy),
         natural_gap_train_loss: natural(Metric::Loss),
         lanes,

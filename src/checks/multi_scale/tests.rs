@@ -6,7 +6,7 @@ use crate::checks::testing::tiny_setup;
 #[derive(Default)]
 struct Told {
     lanes: usize,
-    results: Vec<(DecayMode, u64)>,
+    results: Vec<(Method, u64)>,
 }
 
 impl MultiScaleProgress for Told {
@@ -41,7 +41,7 @@ fn factors_of_no_spread_leave_every_lane_as_it_was_and_are_not_supported() {
     let report = run(&settings(vec![spread0]), png.clone(), &mut told).unwrap();
     assert_eq!(told.lanes, 4);
     assert_eq!(told.results.len(), 8);
-    assert_eq!(told.results[7], (DecayMode::Decoupled, 1));
+    assert_eq!(told.results[7], (Method::ADAMW, 1));
     for lane in &report.lanes {
         assert_eq!(lane.seeds.len(), 2);
         assert!(lane.train_loss.unwrap().mean.is_finite());

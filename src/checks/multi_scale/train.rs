@@ -6,6 +6,7 @@ use crate::config::{FactorSpec, RunConfig, TrainingConfig};
 use crate::train::lockstep::{self, Flow, LaneObserver};
 use crate::train::Session;
 use anyhow::Result;
+use crate::config::OptimizerSettings;
 use optim::AdamConfig;
 use tch::Kind;
 
@@ -43,7 +44,10 @@ pub fn train_seed(
     let mut sessions = Vec::new();
     for lane in lanes.iter() {
         let config = RunConfig {
-            optimizer: AdamConfig::new(lane.optimizer, lane.lr, lane.wd).eps(run.optimizer.eps),
+            optimizer: OptimizerSettings::from_adam(
+                &AdamConfig::new(lane.optimizer.decay_mode().expect("claim 4 compares the paper's"), lane.lr, lane.wd)
+                    .eps(run.optimizer.adam_eps()),
+            ),
             training: TrainingConfig {
                 grad_factors: lane.factors.clone(),
                 ..run.training.clone()

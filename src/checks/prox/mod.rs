@@ -25,7 +25,7 @@ use super::input::Input;
 use super::setup::{CommonSettings, Setup};
 use crate::train::{lockstep, Session};
 use anyhow::Result;
-use optim::DecayMode;
+use crate::optimizers::Method;
 use serde::Serialize;
 use shadow::{nudge_by_one_ulp, Shadow};
 use std::time::Instant;
@@ -140,20 +140,20 @@ impl ProxLanes {
         let setup = &settings.setup;
         let input = Input::open(setup, None)?;
         setup.run.training.precision.check_device(input.device)?;
-        let eps = setup.run.optimizer.eps;
+        let eps = setup.run.optimizer.adam_eps();
         let config = |mode| setup.lane(setup.optimizer(mode, eps, Kind::Float));
         let lane = |mode| input.lane(&config(mode), Kind::Float, settings.steps);
         let modes = [
-            DecayMode::Decoupled,
-            DecayMode::Proximal,
-            DecayMode::Decoupled,
+            Method::ADAMW,
+            Method::ADAM_PROX,
+            Method::ADAMW,
         ];
         let lanes = modes.map(lane).into_iter().collect::<Result<Vec<_>>>()?;
         nudge_by_one_ulp(&lanes[2].trainer().flat_values());
         let x0 = lanes[0].trainer().flat_values().copy();
         let numel = x0.numel() as i64;
-        let shadow = |mode| Shadow::new(numel, config(mode).optimizer, input.device);
-        let shadows = [shadow(DecayMode::Decoupled)?, shadow(DecayMode::Proximal)?];
+        let shadow = |mode| Shadow::new(numel, config(mode).optimizer.adam(), input.device);
+        let shadows = [shadow(Method::ADAMW)?, shadow(Method::ADAM_PROX)?];
         Ok(ProxLanes {
             settings: settings.clone(),
             started,
@@ -225,7 +225,7 @@ fn report(
             model: run.model.name.clone(),
             bn: run.model.bn,
             steps: settings.steps,
-            eps: run.optimizer.eps,
+            eps: run.optimizer.adam_eps(),
             precision: run.training.precision.name(),
             common: CommonSettings::new(input, run),
         },

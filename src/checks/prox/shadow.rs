@@ -100,7 +100,6 @@ pub fn nudge_by_one_ulp(values: &Tensor) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use optim::DecayMode;
 
     /// A float32 AdamW on `x` after `steps` steps of the gradient `cos(x·i)`.
     fn trained(steps: usize) -> (Tensor, Adam) {
@@ -145,7 +144,7 @@ mod tests {
         let (_, opt) = trained(2);
         let state = State::of(&opt);
         let mut w = Shadow::new(50, AdamConfig::adamw(1e-2, 1e-2), Device::Cpu).unwrap();
-        let config = AdamConfig::new(DecayMode::Proximal, 1e-2, 1e-2);
+        let config = AdamConfig::adam_prox(1e-2, 1e-2);
         let mut p = Shadow::new(50, config, Device::Cpu).unwrap();
         let (xw, xp) = (w.step_from(&state).unwrap(), p.step_from(&state).unwrap());
         // x_W' − x_P' = −(a·η u + a²·x)/(1 + a), a = λ: about a·‖η u‖.

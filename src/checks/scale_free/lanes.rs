@@ -6,7 +6,8 @@ use crate::checks::setup::effective_eps;
 use crate::config::{RunConfig, TrainingConfig};
 use crate::train::{GradientHooks, Session};
 use anyhow::Result;
-use optim::DecayMode;
+use crate::config::OptimizerSettings;
+use crate::optimizers::Method;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
@@ -37,7 +38,7 @@ pub fn build(
     let setup = &settings.setup;
     let dtypes = settings.dtypes();
     // The factors are drawn once, for the model's number of parameters, from the seed.
-    let adamw = setup.lane(setup.optimizer(DecayMode::Decoupled, 1e-8, Kind::Float));
+    let adamw = setup.lane(setup.optimizer(Method::ADAMW, 1e-8, Kind::Float));
     let numel = input.trainer(&adamw, Kind::Float)?.flat_values().numel() as i64;
     let seed = setup.run.training.seed;
     let factors = coordinate_factors(numel, settings.coord_decades, seed, input.device);
@@ -48,13 +49,13 @@ pub fn build(
     };
     for &eps in eps_values {
         let kind = dtypes.kind_for(eps);
-        for mode in DecayMode::ALL {
+        for mode in Method::PAPER {
             let reference = lanes.runs.len();
             for &scaling in scalings {
                 // The loss multiplier is the run configuration's; per-coordinate factors
                 // are a gradient hook it cannot express.
                 let config = RunConfig {
-                    optimizer: setup.optimizer(mode, eps, kind),
+                    optimizer: OptimizerSettings::from_adam(&setup.optimizer(mode, eps, kind)),
                     training: TrainingConfig {
                         loss_mult: match scaling {
                             Scaling::Loss { factor } => factor,

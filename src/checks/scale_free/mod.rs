@@ -25,7 +25,7 @@ use super::setup::{CommonSettings, Setup};
 use crate::distinct::distinct;
 use crate::train::lockstep;
 use anyhow::{bail, Result};
-use optim::DecayMode;
+use crate::optimizers::Method;
 use serde::Serialize;
 use std::time::Instant;
 use watch::ScaleFreeWatch;
@@ -113,7 +113,7 @@ pub struct Deviation {
 /// One run: an optimizer, an ε and a rescaling.
 #[derive(Debug, Serialize)]
 pub struct Run {
-    pub optimizer: DecayMode,
+    pub optimizer: Method,
     pub eps: f64,
     /// The ε the optimizer was given (a tiny stand-in for ε = 0, see `setup::zero_eps`).
     pub eps_used: f64,

@@ -3,7 +3,7 @@
 use super::precision::Thresholds;
 use super::{EpsSummary, Run};
 use crate::checks::verdict::{sci, Verdict};
-use optim::DecayMode;
+use crate::optimizers::Method;
 
 pub const CLAIM: &str = "claim 2 (AdamW and AdamProx are scale-free, Adam-ℓ2 is not)";
 
@@ -17,7 +17,7 @@ pub fn nan_max(a: f64, b: f64) -> f64 {
 }
 
 /// The largest last deviation of `mode`'s rescaled runs at `eps` (NaN when one diverged).
-pub fn worst_deviation(runs: &[Run], eps: f64, mode: DecayMode) -> f64 {
+pub fn worst_deviation(runs: &[Run], eps: f64, mode: Method) -> f64 {
     runs.iter()
         .filter(|r| r.eps == eps && r.optimizer == mode && !r.reference)
         .filter_map(|r| r.deviations.last().map(|d| d.deviation))
@@ -30,11 +30,11 @@ pub fn worst_deviation(runs: &[Run], eps: f64, mode: DecayMode) -> f64 {
 pub fn summarise(runs: &[Run], eps: f64) -> EpsSummary {
     let compared = || runs.iter().filter(move |r| r.eps == eps && !r.reference);
     let scale_free_max = compared()
-        .filter(|r| r.optimizer != DecayMode::L2)
+        .filter(|r| r.optimizer != Method::ADAM_L2)
         .map(|r| r.max_deviation.unwrap_or(f64::NAN))
         .fold(0.0, nan_max);
     let adam_l2_min = compared()
-        .filter(|r| r.optimizer == DecayMode::L2)
+        .filter(|r| r.optimizer == Method::ADAM_L2)
         .map(|r| r.final_deviation.filter(|d| !d.is_nan()))
         .map(|d| d.unwrap_or(f64::INFINITY))
         .fold(f64::INFINITY, f64::min);
@@ -174,7 +174,7 @@ mod tests {
         assert!(!v.supported && v.line.ends_with("nothing was run"));
     }
 
-    fn run(optimizer: DecayMode, factor: f64, deviation: Option<f64>) -> Run {
+    fn run(optimizer: Method, factor: f64, deviation: Option<f64>) -> Run {
         let scaling = Scaling::Loss { factor };
         let deviations = deviation.map_or(Vec::new(), |deviation| {
             vec![Deviation { step: 5, deviation }]
@@ -199,21 +199,21 @@ mod tests {
     #[test]
     fn a_diverged_run_counts_as_the_worst_deviation_of_its_side() {
         let mut runs = vec![
-            run(DecayMode::L2, 1.0, None),
-            run(DecayMode::L2, 10.0, Some(1e-2)),
-            run(DecayMode::L2, 100.0, Some(2e-2)),
-            run(DecayMode::Decoupled, 1.0, None),
-            run(DecayMode::Decoupled, 10.0, Some(1e-9)),
-            run(DecayMode::Proximal, 10.0, Some(3e-9)),
+            run(Method::ADAM_L2, 1.0, None),
+            run(Method::ADAM_L2, 10.0, Some(1e-2)),
+            run(Method::ADAM_L2, 100.0, Some(2e-2)),
+            run(Method::ADAMW, 1.0, None),
+            run(Method::ADAMW, 10.0, Some(1e-9)),
+            run(Method::ADAM_PROX, 10.0, Some(3e-9)),
         ];
         let s = summarise(&runs, 0.0);
         assert_eq!((s.scale_free_max, s.adam_l2_min), (3e-9, 1e-2));
-        assert_eq!(worst_deviation(&runs, 0.0, DecayMode::L2), 2e-2);
-        runs[4] = run(DecayMode::Decoupled, 10.0, Some(f64::NAN));
-        runs[1] = run(DecayMode::L2, 10.0, Some(f64::NAN));
+        assert_eq!(worst_deviation(&runs, 0.0, Method::ADAM_L2), 2e-2);
+        runs[4] = run(Method::ADAMW, 10.0, Some(f64::NAN));
+        runs[1] = run(Method::ADAM_L2, 10.0, Some(f64::NAN));
         let s = summarise(&runs, 0.0);
         assert_eq!((s.scale_free_max, s.adam_l2_min), (f64::INFINITY, 2e-2));
-        assert!(worst_deviation(&runs, 0.0, DecayMode::Decoupled).is_nan());
+        assert!(worst_deviation(&runs, 0.0, Method::ADAMW).is_nan());
         assert!(!verdict(&[s], 5, limits(Precision::Fp32)).supported);
     }
 }

@@ -13,10 +13,12 @@ use crate::config::flag_values::{at_least_one, non_negative, positive};
 use crate::config::FactorSpec;
 use crate::sinks::tensorboard::Board;
 use crate::stats::Estimate;
+use crate::config::OptimizerSettings;
 use anyhow::Result;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::Args;
-use optim::{AdamConfig, DecayMode};
+use optim::{AdamConfig};
+use crate::optimizers::Method;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -83,7 +85,7 @@ impl MultiScaleArgs {
         let mut setup = self.input.setup(DEFAULT_BATCH_SIZE);
         setup.run.model = self.model.choice();
         // Each optimizer has its own η_0 and λ; ε and the factors' seed are shared.
-        setup.run.optimizer = AdamConfig::default().eps(self.eps);
+        setup.run.optimizer = OptimizerSettings::from_adam(&AdamConfig::default().eps(self.eps));
         setup.run.training.factor_seed = self.factor_seed;
         MultiScaleSettings {
             setup,
@@ -169,7 +171,7 @@ pub fn run(args: &MultiScaleArgs) -> Result<Report> {
 }
 
 fn print_summary(lanes: &[Lane], changes: &[Change]) {
-    let row = |o: DecayMode, f: &str, l: &Option<Estimate>, a: &Option<Estimate>| {
+    let row = |o: Method, f: &str, l: &Option<Estimate>, a: &Option<Estimate>| {
         let [l, a] = [l, a].map(|e| e.map_or("—".into(), |e| e.text(4)));
         println!("{:<9} {f:<10} {l:>34} {a:>34}", o.name());
     };

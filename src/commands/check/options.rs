@@ -7,7 +7,7 @@ use crate::config::flag_values::{
 };
 use crate::config::{DatasetName, ModelChoice, RunConfig};
 use clap::Args;
-use optim::{AdamConfig, DecayMode};
+use optim::{AdamConfig};
 use std::path::PathBuf;
 
 /// The data (or random input) and where the work runs; the same flags as `scalefree train`,
@@ -98,7 +98,7 @@ impl OptimizerArgs {
     /// lane sets its own decay mode and ε = 0's stand-in).
     pub fn adam(&self, default_wd: f64, eps: f64) -> AdamConfig {
         let wd = self.wd.unwrap_or(default_wd);
-        AdamConfig::new(DecayMode::Decoupled, self.lr, wd)
+        AdamConfig::adamw(self.lr, wd)
             .eps(eps)
             .betas(self.beta1, self.beta2)
     }

@@ -11,10 +11,11 @@ use crate::checks::verdict::{device_label, fixed, sci};
 use crate::config::flag_values::{at_least_one, non_negative, positive};
 use crate::config::Precision;
 use crate::sinks::tensorboard::Board;
+use crate::config::OptimizerSettings;
 use anyhow::Result;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Args;
-use optim::DecayMode;
+use crate::optimizers::Method;
 
 #[derive(Args, Debug)]
 pub struct ScaleFreeArgs {
@@ -78,7 +79,7 @@ impl ScaleFreeArgs {
         let mut setup = self.input.setup(DEFAULT_BATCH_SIZE);
         setup.run.model = self.model.choice();
         // Each run has its own ε, of `eps`.
-        setup.run.optimizer = self.optimizer.adam(DEFAULT_WD, 1e-8);
+        setup.run.optimizer = OptimizerSettings::from_adam(&self.optimizer.adam(DEFAULT_WD, 1e-8));
         setup.run.training.precision = self.precision;
         ScaleFreeSettings {
             setup,
@@ -107,7 +108,7 @@ impl ScaleFreeProgress for Presenter<'_> {
         let mut line = format!("step {t:>5}:");
         for &eps in &self.eps_values {
             line.push_str(&format!("  ε={eps:e}"));
-            for mode in DecayMode::ALL {
+            for mode in Method::PAPER {
                 let worst = worst_deviation(runs, eps, mode);
                 line.push_str(&format!(" {mode} {}", sci(Some(worst))));
             }
