@@ -95,9 +95,15 @@ test-deps: $(TORCHVISION_STAMP)
 setup-slurm:
 	bash scripts/slurm-cluster.sh install
 
-bench-optim: setup
+# `make bench-optim`: the optimizer step on ResNet shapes: each decay mode against libtorch's
+# AdamW and the memory floor, AdamW against tch's nn::AdamW, and each rule (AdamW, SGD,
+# Lion, RMSprop, Adagrad; 1 and 2 threads) against PyTorch's fastest CPU implementation,
+# run by the venv's Python (bench/pytorch/optim_step.py). BENCH_OPTIM_ARGS passes flags
+# (e.g. --only torch --reps 11); bench/results/optim-<time>.json.
+bench-optim: setup $(VENV_STAMP)
 	@mkdir -p bench/results
-	$(CARGO) run --release -p adamw-prox --example bench_optim -- --out bench/results
+	$(CARGO) run --release -p adamw-prox --example bench_optim -- --out bench/results \
+	  --python $(VENV)/bin/python $(BENCH_OPTIM_ARGS)
 
 # `make bench`: every scalefree benchmark beside its PyTorch counterpart (bench/pytorch/),
 # alternating, on the real CIFAR-10; bench/results/<date>.json and .md. torchvision is
@@ -113,7 +119,8 @@ bench: setup data $(TORCHVISION_STAMP)
 	@mkdir -p bench/results
 	$(VENV)/bin/python bench/compare.py --bin-dir $(BIN_DIR) $(BENCH_ARGS)
 
-# The Rust-only benchmarks: kernels, layouts, cold/cached loads and logging variants.
+# The Rust-side benchmarks: kernels, layouts, cold/cached loads and logging variants
+# (bench-optim also times PyTorch's optimizers through the venv's Python).
 bench-rust: bench-optim bench-models bench-data bench-train
 
 # Formatting, clippy, and the optimizer crate (adamw-prox) packaged and checked for

@@ -7,6 +7,7 @@ mod config;
 mod error;
 mod flat;
 mod group;
+pub mod invariance;
 mod loss_scale;
 mod master;
 mod optim_config;

@@ -10,7 +10,19 @@
 //! tensors), AdamW in PyTorch's convention against tch's `nn::AdamW` on the same
 //! variables, alternating (`vs_tch` in the report, with the ratio tch / scalefree).
 //!
+//! Then each update rule (AdamW, SGD with momentum 0.9, Lion, RMSprop, Adagrad) on
+//! ResNet-110's shapes with 1 and 2 threads against PyTorch's fastest CPU implementation
+//! of the same optimizer (torch.optim's for-loop, `foreach=True` or `fused=True`;
+//! `bench/pytorch/optim_step.py`, run by the venv's Python), alternating (`vs_torch` in
+//! the report, with the ratio `torch_over_scalefree`; see `vs_torch.rs`).
+//!
 //! Usage: bench_optim [--reps N] [--steps N] [--depths 110,1202] [--out DIR]
+//!        [--only adam,tch,torch] [--rule-threads 1,2] [--python PATH] [--torch-script PATH]
+//!
+//! `--only` picks the parts (default all three): `adam` the decay modes against
+//! libtorch's AdamW and the floor, `tch` the `VarStore` comparison, `torch` the rules
+//! against PyTorch. `--python` is the Python with torch (default `$VIRTUAL_ENV/bin/python`,
+//! else `python3`).
 //!
 //! With `--trial scalefree|scalefree-tensor-ops|floor --depth D [--mode M] [--steps N]
 //! [--device cpu|cuda]`, or `--trial var-store|tch-adamw --shapes resnet110|transformer`,
@@ -19,6 +31,7 @@
 mod shapes;
 mod support;
 mod vs_tch;
+mod vs_torch;
 use adamw_prox::{Adam, AdamConfig, DecayMode, Kernel, ParamGroup};
 use serde_json::{json, Value};
 use shapes::resnet_shapes;
@@ -197,6 +210,19 @@ fn against_tch(reps: usize, steps: usize) -> anyhow::Result<Vec<Value>> {
     Ok(results)
 }
 
+/// The comma-separated numbers after `flag`, or `default`'s.
+fn list<T: std::str::FromStr>(
+    args: &[String],
+    flag: &str,
+    default: &str,
+) -> anyhow::Result<Vec<T>> {
+    let text = arg(args, flag).unwrap_or_else(|| default.into());
+    text.split(',')
+        .map(|d| d.parse())
+        .collect::<Result<_, _>>()
+        .map_err(|_| anyhow::anyhow!("{flag} needs comma-separated numbers, got `{text}`"))
+}
+
 fn main() {
     support::exit_on_error(run);
 }
@@ -210,6 +236,9 @@ fn run() -> anyhow::Result<()> {
         tch::set_num_threads(threads);
     }
     let reps: usize = number(&args, "--reps", 7)?;
+    if reps == 0 && arg(&args, "--trial").is_none() {
+        anyhow::bail!("--reps needs at least 1 (the first, warm-up, round is not counted)");
+    }
     let steps: usize = number(&args, "--steps", 10)?;
     let out_dir = arg(&args, "--out");
     let threads = tch::get_num_threads();
@@ -221,16 +250,29 @@ fn run() -> anyhow::Result<()> {
         return trial(&args, &candidate);
     }
 
-    let depths: Vec<i64> = match arg(&args, "--depths") {
-        None => vec![110, 1202],
-        Some(list) => list
-            .split(',')
-            .map(|d| d.parse())
-            .collect::<Result<_, _>>()
-            .map_err(|_| anyhow::anyhow!("--depths needs comma-separated numbers, got `{list}`"))?,
+    let depths: Vec<i64> = list(&args, "--depths", "110,1202")?;
+    let rule_threads: Vec<usize> = list(&args, "--rule-threads", "1,2")?;
+    if rule_threads.contains(&0) {
+        anyhow::bail!("--rule-threads needs thread counts of at least 1");
+    }
+    let only = arg(&args, "--only").unwrap_or_else(|| "adam,tch,torch".into());
+    let parts: Vec<&str> = only.split(',').collect();
+    if let Some(bad) = parts.iter().find(|p| !["adam", "tch", "torch"].contains(p)) {
+        anyhow::bail!("--only takes adam, tch and torch, comma-separated, not `{bad}`");
+    }
+    // Found before the long parts run, so that a missing script fails at once.
+    let torch_script = if parts.contains(&"torch") {
+        Some(vs_torch::script(arg(&args, "--torch-script").as_deref())?)
+    } else {
+        None
     };
     let mut results = Vec::new();
-    for depth in depths {
+    let adam_depths = if parts.contains(&"adam") {
+        depths
+    } else {
+        Vec::new()
+    };
+    for depth in adam_depths {
         let shapes = resnet_shapes(depth);
         let numel: i64 = shapes.iter().map(|s| s.iter().product::<i64>()).sum();
         eprintln!(
@@ -306,10 +348,22 @@ fn run() -> anyhow::Result<()> {
             );
         }
     }
-    let vs_tch = against_tch(reps, steps)?;
+    let vs_tch = if parts.contains(&"tch") {
+        against_tch(reps, steps)?
+    } else {
+        Vec::new()
+    };
+    let vs_torch = match &torch_script {
+        Some(script) => {
+            let python = vs_torch::python(arg(&args, "--python").as_deref());
+            vs_torch::run(reps, steps, &rule_threads, &python, script)?
+        }
+        None => Vec::new(),
+    };
     let report: Value = json!({
         "benchmark": "optimizer step",
         "vs_tch": vs_tch,
+        "vs_torch": vs_torch,
         "threads": threads,
         "load_average_1min_at_end": load_average(),
         "reps": reps,

@@ -11,8 +11,11 @@ use num_traits::Float;
 use tch::Tensor;
 
 /// Lion's settings. Invariance (any placement but ℓ2): the update `sign(c)` is unchanged
-/// when a coordinate's gradients are multiplied by any positive factor, even one that
-/// changes every step.
+/// when a coordinate's gradients are multiplied by a fixed positive factor (`c` and `m`
+/// are then multiplied by it). A factor that changes every step does change it: `c` adds
+/// the past gradients (through `m`) and the present one with different factors, so its
+/// sign flips where the gradient's did (`crate::invariance` measures it); only at
+/// `β1 = 0`, `sign(h)`, is the update blind to such factors.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Lion {
     /// `β1`, the interpolation of the update, in `[0, 1)`.
@@ -145,7 +148,7 @@ pub(crate) const NAMES: &[super::Named] = &[
     super::Named {
         name: "lion",
         placement: Placement::Decoupled,
-        summary: "Lion (Chen et al. 2023) with its decoupled decay; scale-free per coordinate, even under factors that change every step",
+        summary: "Lion (Chen et al. 2023) with its decoupled decay; scale-free per coordinate",
     },
     super::Named {
         name: "lion-l2",
