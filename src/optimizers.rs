@@ -48,13 +48,29 @@ pub const ROWS: &[Row] = &[
             shown("adamw", "AdamW", (214, 39, 40)),
             shown("adam-prox", "AdamProx", (44, 160, 44)),
             shown("adam-l2-scalefree", "Adam-ℓ2 scale-free", (23, 190, 207)),
-            shown("adamw-not-scalefree", "AdamW not scale-free", (255, 127, 14)),
+            shown(
+                "adamw-not-scalefree",
+                "AdamW not scale-free",
+                (255, 127, 14),
+            ),
         ],
         settings: &[
-            ("beta1", "β1, the first moment's decay rate, in [0, 1) (Adam, Lion)."),
-            ("beta2", "β2, the second moment's decay rate, in [0, 1) (Adam, Lion)."),
-            ("eps", "ε, added to the root in the denominator; > 0 to train (Adam, RMSprop, Adagrad)."),
-            ("amsgrad", "AMSGrad (--amsgrad): the running maximum of v, then bias-corrected, as PyTorch."),
+            (
+                "beta1",
+                "β1, the first moment's decay rate, in [0, 1) (Adam, Lion).",
+            ),
+            (
+                "beta2",
+                "β2, the second moment's decay rate, in [0, 1) (Adam, Lion).",
+            ),
+            (
+                "eps",
+                "ε, added to the root in the denominator; > 0 to train (Adam, RMSprop, Adagrad).",
+            ),
+            (
+                "amsgrad",
+                "AMSGrad (--amsgrad): the running maximum of v, then bias-corrected, as PyTorch.",
+            ),
         ],
     },
     Row {
@@ -67,7 +83,10 @@ pub const ROWS: &[Row] = &[
         settings: &[
             ("momentum", "The momentum factor μ ≥ 0 (SGD, RMSprop)."),
             ("dampening", "SGD's dampening of the momentum, in [0, 1]."),
-            ("nesterov", "SGD's Nesterov momentum (--nesterov; needs momentum > 0, dampening 0)."),
+            (
+                "nesterov",
+                "SGD's Nesterov momentum (--nesterov; needs momentum > 0, dampening 0).",
+            ),
         ],
     },
     Row {
@@ -87,9 +106,15 @@ pub const ROWS: &[Row] = &[
             shown("rmsprop-prox", "RMSpropProx", (100, 60, 50)),
         ],
         settings: &[
-            ("alpha", "RMSprop's α, the square average's decay rate, in [0, 1)."),
+            (
+                "alpha",
+                "RMSprop's α, the square average's decay rate, in [0, 1).",
+            ),
             ("eps", ""),
-            ("centered", "RMSprop centered (--centered): normalise by the variance estimate."),
+            (
+                "centered",
+                "RMSprop centered (--centered): normalise by the variance estimate.",
+            ),
             ("momentum", ""),
         ],
     },
@@ -101,8 +126,14 @@ pub const ROWS: &[Row] = &[
             shown("adagrad-prox", "AdagradProx", (140, 140, 20)),
         ],
         settings: &[
-            ("lr_decay", "Adagrad's step-size decay with the step count, ≥ 0."),
-            ("initial_accumulator_value", "Adagrad's starting sum of squares, ≥ 0."),
+            (
+                "lr_decay",
+                "Adagrad's step-size decay with the step count, ≥ 0.",
+            ),
+            (
+                "initial_accumulator_value",
+                "Adagrad's starting sum of squares, ≥ 0.",
+            ),
             ("eps", ""),
         ],
     },

@@ -5,8 +5,8 @@
 //! Text needs a TrueType font; plotters' `ab_glyph` backend takes one as bytes, so no
 //! system font library is linked. The font is read once from the usual DejaVu location
 //! (Debian's `fonts-dejavu-core`, which `make setup` installs when it is missing).
-use anyhow::{bail, Context, Result};
 use crate::optimizers::Method;
+use anyhow::{bail, Context, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};

@@ -14,10 +14,10 @@
 //! the iterates; the models are not compared (CPU against itself). The verdict: every
 //! comparison within its tolerance.
 use super::verdict::device_label;
+use crate::optimizers::Method;
 use anyhow::Result;
 use models::{Model, ModelConfig};
 use optim::{AdamConfig, Kernel, ParamGroup};
-use crate::optimizers::Method;
 use serde::Serialize;
 use std::f64::consts::{LN_10, PI};
 use tch::nn::{ModuleT, VarStore};

@@ -3,8 +3,8 @@
 //! repeats ([`CommonSettings`]).
 use super::input::Input;
 use super::verdict::device_label;
-use crate::config::RunConfig;
 use crate::config::OptimizerSettings;
+use crate::config::RunConfig;
 use crate::optimizers::Method;
 use optim::AdamConfig;
 use serde::Serialize;
@@ -36,7 +36,9 @@ impl Setup {
     /// as [`zero_eps`]).
     pub fn optimizer(&self, mode: Method, eps: f64, kind: Kind) -> AdamConfig {
         AdamConfig {
-            decay: mode.decay_mode().expect("the checks compare the paper's three"),
+            decay: mode
+                .decay_mode()
+                .expect("the checks compare the paper's three"),
             eps: effective_eps(eps, kind),
             ..self.run.optimizer.adam()
         }

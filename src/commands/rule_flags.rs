@@ -71,27 +71,32 @@ impl FromArgMatches for RuleFlags {
 
 impl Args for RuleFlags {
     fn augment_args(command: Command) -> Command {
-        NAMES.iter().fold(command, |command, names| match &names.off {
-            Some((off, off_long)) => command
-                .arg(
+        NAMES
+            .iter()
+            .fold(command, |command, names| match &names.off {
+                Some((off, off_long)) => command
+                    .arg(
+                        Arg::new(names.key)
+                            .long(names.long.as_str())
+                            .action(ArgAction::SetTrue)
+                            .conflicts_with(off.as_str()),
+                    )
+                    .arg(
+                        Arg::new(off.as_str())
+                            .long(off_long.as_str())
+                            .action(ArgAction::SetTrue)
+                            .help(format!(
+                                "Turns --{} off (over a run file that sets it).",
+                                names.long
+                            )),
+                    ),
+                None => command.arg(
                     Arg::new(names.key)
                         .long(names.long.as_str())
-                        .action(ArgAction::SetTrue)
-                        .conflicts_with(off.as_str()),
-                )
-                .arg(
-                    Arg::new(off.as_str())
-                        .long(off_long.as_str())
-                        .action(ArgAction::SetTrue)
-                        .help(format!("Turns --{} off (over a run file that sets it).", names.long)),
+                        .allow_hyphen_values(true)
+                        .value_parser(finite),
                 ),
-            None => command.arg(
-                Arg::new(names.key)
-                    .long(names.long.as_str())
-                    .allow_hyphen_values(true)
-                    .value_parser(finite),
-            ),
-        })
+            })
     }
 
     fn augment_args_for_update(command: Command) -> Command {

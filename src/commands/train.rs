@@ -1,14 +1,14 @@
 //! `scalefree train`: the flags (and run file) → the run's configuration → a training run
 //! ([`crate::training_run`]) with resume, signals and a progress bar.
+use super::rule_flags::RuleFlags;
 use crate::config::flag_values::finite;
 use crate::config::{compare, DatasetName, FactorSpec, Layout, Precision, RunConfig, ScheduleName};
-use super::rule_flags::RuleFlags;
+use crate::optimizers::Method;
 use crate::rundir::{RunDir, RunStatus};
 use crate::train::StopRequest;
 pub use crate::training_run::{train, Outcome, RunOptions};
 use anyhow::{bail, Result};
 use clap::Args;
-use crate::optimizers::Method;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::io::IsTerminal;

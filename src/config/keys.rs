@@ -11,8 +11,8 @@
 use super::RunConfig;
 use crate::optimizers::{RuleSetting, RULE_SETTINGS};
 use anyhow::{bail, Result};
-use std::sync::LazyLock;
 use serde_json::{Map, Value};
+use std::sync::LazyLock;
 
 /// What a setting is to a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,7 +141,11 @@ use Role::{Length, Logging, Placement, Result as Defines, Runtime};
 /// ([`crate::optimizers`]) and follow `wd`.
 pub static SETTINGS: LazyLock<Vec<Setting>> = LazyLock::new(|| {
     let mut settings: Vec<Setting> = FIXED.into_iter().collect();
-    let after_wd = settings.iter().position(|s| s.key == "wd").expect("wd has a row") + 1;
+    let after_wd = settings
+        .iter()
+        .position(|s| s.key == "wd")
+        .expect("wd has a row")
+        + 1;
     let rule_rows = RULE_SETTINGS.iter().map(rule_row);
     settings.splice(after_wd..after_wd, rule_rows);
     settings

@@ -92,14 +92,7 @@ mod tests {
             .into_iter()
             .map(|(k, _)| k)
             .collect();
-        for key in [
-            "optimizer",
-            "lr",
-            "wd",
-            "seed",
-            "epochs",
-            "grad_factors",
-        ] {
+        for key in ["optimizer", "lr", "wd", "seed", "epochs", "grad_factors"] {
             assert!(keys.contains(&key.to_string()), "{key}: {keys:?}");
         }
         // The rule's settings are unset unless given (the rule's defaults apply).

@@ -12,8 +12,8 @@ pub mod flag_values;
 pub mod keys;
 mod lane;
 mod optimizer;
-pub use optimizer::OptimizerSettings;
 pub use lane::SEED;
+pub use optimizer::OptimizerSettings;
 
 use anyhow::{anyhow, bail, Context, Result};
 pub use factors::FactorSpec;

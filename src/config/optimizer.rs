@@ -98,7 +98,11 @@ fn flag(key: &str) -> String {
 impl OptimizerSettings {
     /// Forgets the rule settings that equal the rule's defaults (see the module's doc).
     fn drop_defaults(&mut self) {
-        let defaults = self.method.config(self.lr, self.weight_decay).rule.settings();
+        let defaults = self
+            .method
+            .config(self.lr, self.weight_decay)
+            .rule
+            .settings();
         self.rule
             .retain(|key, value| !defaults.iter().any(|(k, d)| k == key && d == value));
     }
@@ -116,7 +120,11 @@ impl OptimizerSettings {
                     flag(key),
                     self.method,
                     self.method.family(),
-                    if valid.is_empty() { "none".to_string() } else { valid.join(", ") }
+                    if valid.is_empty() {
+                        "none".to_string()
+                    } else {
+                        valid.join(", ")
+                    }
                 );
             }
             config.rule.set(key, *value).map_err(named_by_flag)?;
@@ -156,7 +164,10 @@ impl OptimizerSettings {
             _ => default,
         };
         optim::AdamConfig {
-            decay: self.method.decay_mode().unwrap_or(optim::DecayMode::Decoupled),
+            decay: self
+                .method
+                .decay_mode()
+                .unwrap_or(optim::DecayMode::Decoupled),
             lr: self.lr,
             weight_decay: self.weight_decay,
             beta1: number("beta1", defaults.beta1),

@@ -5,10 +5,10 @@ use crate::config::{FactorSpec, RunConfig};
 use crate::distinct::distinct;
 use crate::experiment::stale;
 use crate::experiment::Plan;
+use crate::optimizers::Method;
 use crate::rundir::{LossRow, MetricsRow, RunDir, ScaleRow, Summary};
 pub use crate::rundir::{RunProgress, DIVERGED_ERROR};
 use anyhow::Result;
-use crate::optimizers::Method;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 

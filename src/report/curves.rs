@@ -1,11 +1,11 @@
 //! Training loss and test accuracy against epoch for each optimizer's best setting.
 use super::collect::{fmt_sci, Collection, Group, RunResult};
 use super::figure::{draw_png, font, optimizer_color, plot_error, Area, Figure};
+use crate::optimizers::Method;
 use crate::plot::display_name;
 use crate::plot::{extremes, header, legend, line};
 use crate::rundir::MetricsRow;
 use anyhow::Result;
-use crate::optimizers::Method;
 use plotters::chart::SeriesLabelPosition::{LowerRight, UpperRight};
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;

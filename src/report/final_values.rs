@@ -4,10 +4,10 @@
 //! changes clear 0) and as a table of the same numbers (to read them exactly). One panel
 //! per measure and comparison: each optimizer at its best setting per group, and claim 4's
 //! paired change per intervention.
+use crate::optimizers::Method;
 use crate::plot::{display_name, font, optimizer_color, plot_error, png_bytes, Area};
 use crate::stats::Estimate;
 use anyhow::Result;
-use crate::optimizers::Method;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 

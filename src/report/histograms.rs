@@ -5,11 +5,11 @@
 use super::collect::{fmt_sci, Collection, Group};
 use super::figure::{centered, draw_png, Area, Figure};
 use crate::distinct::distinct;
+use crate::optimizers::Method;
 use crate::plot::display_name;
 use crate::plot::{header, octave_panel, text, OctaveSeries};
 use crate::rundir::ScaleRow;
 use anyhow::Result;
-use crate::optimizers::Method;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -128,11 +128,7 @@ pub fn draw_all(collection: &Collection, dir: &Path) -> Result<Vec<Figure>> {
     Ok(figures)
 }
 
-fn panel_for(
-    collection: &Collection,
-    group: &Group,
-    optimizer: Method,
-) -> Result<Option<Panel>> {
+fn panel_for(collection: &Collection, group: &Group, optimizer: Method) -> Result<Option<Panel>> {
     let Some(cell) = group.best_cell(optimizer) else {
         return Ok(None);
     };

@@ -3,9 +3,9 @@
 //! a gradient-factor intervention beside the same settings without one.
 use super::collect::{Cell, Collection, Group};
 use crate::config::FactorSpec;
+use crate::optimizers::Method;
 use crate::rundir::Summary;
 use crate::stats::{paired, Claim4, Estimate, Finding};
-use crate::optimizers::Method;
 use serde::Serialize;
 
 /// (seed, value) of a cell's completed runs.
@@ -58,11 +58,7 @@ pub struct Claim4Row {
 }
 
 /// The run of `intervention` at the same settings (and seed) as `natural` without factors.
-fn counterpart<'a>(
-    intervention: &'a Group,
-    optimizer: Method,
-    natural: &Cell,
-) -> Option<&'a Cell> {
+fn counterpart<'a>(intervention: &'a Group, optimizer: Method, natural: &Cell) -> Option<&'a Cell> {
     intervention
         .grid(optimizer)?
         .cells

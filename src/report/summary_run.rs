@@ -33,6 +33,7 @@ use crate::experiment::ExperimentDir;
 use crate::observers::run_board::{
     hparams_metrics, reinstate_session, session_withdrawn, withdraw_session,
 };
+use crate::optimizers::Method;
 use crate::plot::display_name;
 use crate::rundir::lock::Lock;
 use crate::rundir::{MetricsRow, RunDir};
@@ -40,7 +41,6 @@ use crate::sinks::hparams::{self, SettingDomain};
 use crate::sinks::tensorboard::Board;
 use crate::stats::{paired, Estimate, CLAIM4_RULE};
 use anyhow::{Context, Result};
-use crate::optimizers::Method;
 use protobuf::RepeatedField;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -229,12 +229,7 @@ impl OptimizerBoards {
         Ok(&mut self.boards.get_mut(&key).expect("inserted").1)
     }
 
-    fn log(
-        &mut self,
-        optimizer: Method,
-        base: &str,
-        series: &[(u64, Estimate)],
-    ) -> Result<bool> {
+    fn log(&mut self, optimizer: Method, base: &str, series: &[(u64, Estimate)]) -> Result<bool> {
         if series.is_empty() {
             return Ok(false);
         }

@@ -5,11 +5,11 @@ use super::collect::{fmt_sci, Collection, Counts, Group, RunProgress, RunResult}
 use super::figure::Figure;
 use super::seeds::{self, Claim4Row};
 use crate::config::FactorSpec;
+use crate::optimizers::Method;
 use crate::plot::display_name;
 use crate::rundir::SpreadRow;
 use crate::stats::Estimate;
 use anyhow::Result;
-use crate::optimizers::Method;
 use serde::Serialize;
 use std::path::PathBuf;
 

@@ -9,7 +9,7 @@ use crate::config::RunConfig;
 use crate::data::{Batch, Batches};
 use anyhow::{bail, Result};
 use models::{Model, ModelConfig};
-use optim::{Adam, OptimConfig, LossScaler};
+use optim::{Adam, LossScaler, OptimConfig};
 use serde::{Deserialize, Serialize};
 use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Kind, Tensor};

@@ -3,6 +3,7 @@
 use super::{bn_label, GradScalesSettings, Measurement};
 use crate::checks::input::{BatchStream, Input};
 use crate::config::{ModelChoice, RunConfig};
+use crate::optimizers::Method;
 use crate::scales::{
     log2_histograms, merge, spread, Log2Histogram, ScaleSpread, HIGH_OCTAVE, LOW_OCTAVE, MAX_ABS,
     MIN_ABS,
@@ -11,7 +12,6 @@ use crate::train::lockstep::{self, Flow, LaneObserver};
 use crate::train::scale_probe::layers_of;
 use crate::train::Session;
 use anyhow::{bail, Result};
-use crate::optimizers::Method;
 use std::time::Instant;
 use tch::{Kind, Tensor};
 

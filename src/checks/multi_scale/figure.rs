@@ -2,12 +2,12 @@
 //! optimizer with its 95 % CI as a band.
 use super::{Lane, Metric};
 use crate::config::FactorSpec;
+use crate::optimizers::Method;
 use crate::plot::{
     display_name, draw_png, extremes, font, legend, line, optimizer_color, plot_error,
 };
 use crate::stats::Estimate;
 use anyhow::Result;
-use crate::optimizers::Method;
 use std::path::Path;
 
 /// Training loss and test accuracy per intervention, one line per optimizer with its

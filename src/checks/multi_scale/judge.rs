@@ -4,8 +4,8 @@
 use super::{Change, Judgement, Lane, Metric};
 use crate::checks::verdict::Verdict;
 use crate::config::FactorSpec;
-use crate::stats::{Claim4, Finding};
 use crate::optimizers::Method;
+use crate::stats::{Claim4, Finding};
 
 pub const CLAIM: &str = "claim 4 (multi-scale gradients hurt Adam-ℓ2 through its decay, not AdamW)";
 

@@ -2,11 +2,11 @@
 //! its optimizer and gradient factors.
 use super::{Lane, MultiScaleProgress, MultiScaleSettings, SeedResult, DEFAULT_SUBSET};
 use crate::checks::input::Input;
+use crate::config::OptimizerSettings;
 use crate::config::{FactorSpec, RunConfig, TrainingConfig};
 use crate::train::lockstep::{self, Flow, LaneObserver};
 use crate::train::Session;
 use anyhow::Result;
-use crate::config::OptimizerSettings;
 use optim::AdamConfig;
 use tch::Kind;
 
@@ -45,8 +45,14 @@ pub fn train_seed(
     for lane in lanes.iter() {
         let config = RunConfig {
             optimizer: OptimizerSettings::from_adam(
-                &AdamConfig::new(lane.optimizer.decay_mode().expect("claim 4 compares the paper's"), lane.lr, lane.wd)
-                    .eps(run.optimizer.adam_eps()),
+                &AdamConfig::new(
+                    lane.optimizer
+                        .decay_mode()
+                        .expect("claim 4 compares the paper's"),
+                    lane.lr,
+                    lane.wd,
+                )
+                .eps(run.optimizer.adam_eps()),
             ),
             training: TrainingConfig {
                 grad_factors: lane.factors.clone(),

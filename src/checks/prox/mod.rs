@@ -23,9 +23,9 @@ pub use verdict::{verdict, CLAIM, CLOSE_TOLERANCE, CONTROL_FACTOR, PREDICTION_FA
 
 use super::input::Input;
 use super::setup::{CommonSettings, Setup};
+use crate::optimizers::Method;
 use crate::train::{lockstep, Session};
 use anyhow::Result;
-use crate::optimizers::Method;
 use serde::Serialize;
 use shadow::{nudge_by_one_ulp, Shadow};
 use std::time::Instant;
@@ -143,11 +143,7 @@ impl ProxLanes {
         let eps = setup.run.optimizer.adam_eps();
         let config = |mode| setup.lane(setup.optimizer(mode, eps, Kind::Float));
         let lane = |mode| input.lane(&config(mode), Kind::Float, settings.steps);
-        let modes = [
-            Method::ADAMW,
-            Method::ADAM_PROX,
-            Method::ADAMW,
-        ];
+        let modes = [Method::ADAMW, Method::ADAM_PROX, Method::ADAMW];
         let lanes = modes.map(lane).into_iter().collect::<Result<Vec<_>>>()?;
         nudge_by_one_ulp(&lanes[2].trainer().flat_values());
         let x0 = lanes[0].trainer().flat_values().copy();

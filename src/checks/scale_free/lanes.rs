@@ -3,11 +3,11 @@
 use super::{Run, ScaleFreeSettings, Scaling};
 use crate::checks::input::Input;
 use crate::checks::setup::effective_eps;
+use crate::config::OptimizerSettings;
 use crate::config::{RunConfig, TrainingConfig};
+use crate::optimizers::Method;
 use crate::train::{GradientHooks, Session};
 use anyhow::Result;
-use crate::config::OptimizerSettings;
-use crate::optimizers::Method;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};

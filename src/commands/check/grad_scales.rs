@@ -8,8 +8,8 @@ use crate::checks::grad_scales::{
 };
 use crate::checks::verdict::{device_label, fixed};
 use crate::config::flag_values::{at_least_one, model_name, non_negative};
-use crate::sinks::tensorboard::Board;
 use crate::config::OptimizerSettings;
+use crate::sinks::tensorboard::Board;
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -42,7 +42,8 @@ pub struct GradScalesArgs {
 impl GradScalesArgs {
     pub fn settings(&self) -> GradScalesSettings {
         let mut setup = self.input.setup(DEFAULT_BATCH_SIZE);
-        setup.run.optimizer = OptimizerSettings::from_adam(&self.optimizer.adam(DEFAULT_WD, self.eps));
+        setup.run.optimizer =
+            OptimizerSettings::from_adam(&self.optimizer.adam(DEFAULT_WD, self.eps));
         GradScalesSettings {
             setup,
             models: self.models.clone(),

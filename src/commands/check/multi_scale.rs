@@ -11,14 +11,14 @@ use crate::checks::multi_scale::{
 use crate::checks::verdict::{device_label, fixed};
 use crate::config::flag_values::{at_least_one, non_negative, positive};
 use crate::config::FactorSpec;
+use crate::config::OptimizerSettings;
+use crate::optimizers::Method;
 use crate::sinks::tensorboard::Board;
 use crate::stats::Estimate;
-use crate::config::OptimizerSettings;
 use anyhow::Result;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::Args;
-use optim::{AdamConfig};
-use crate::optimizers::Method;
+use optim::AdamConfig;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]

@@ -7,7 +7,7 @@ use crate::config::flag_values::{
 };
 use crate::config::{DatasetName, ModelChoice, RunConfig};
 use clap::Args;
-use optim::{AdamConfig};
+use optim::AdamConfig;
 use std::path::PathBuf;
 
 /// The data (or random input) and where the work runs; the same flags as `scalefree train`,

@@ -8,8 +8,8 @@ use crate::checks::prox::{
 use crate::checks::setup::zero_eps;
 use crate::checks::verdict::{device_label, fixed, sci};
 use crate::config::flag_values::{at_least_one, non_negative};
-use crate::sinks::tensorboard::Board;
 use crate::config::OptimizerSettings;
+use crate::sinks::tensorboard::Board;
 use anyhow::Result;
 use clap::Args;
 use tch::Kind;
@@ -43,7 +43,8 @@ impl ProxArgs {
     pub fn settings(&self) -> ProxSettings {
         let mut setup = self.input.setup(DEFAULT_BATCH_SIZE);
         setup.run.model = self.model.choice();
-        setup.run.optimizer = OptimizerSettings::from_adam(&self.optimizer.adam(DEFAULT_WD, self.eps));
+        setup.run.optimizer =
+            OptimizerSettings::from_adam(&self.optimizer.adam(DEFAULT_WD, self.eps));
         setup.run.training.precision = self.precision;
         ProxSettings {
             setup,

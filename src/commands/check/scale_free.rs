@@ -9,13 +9,13 @@ use crate::checks::scale_free::{
 use crate::checks::setup::zero_eps;
 use crate::checks::verdict::{device_label, fixed, sci};
 use crate::config::flag_values::{at_least_one, non_negative, positive};
-use crate::config::Precision;
-use crate::sinks::tensorboard::Board;
 use crate::config::OptimizerSettings;
+use crate::config::Precision;
+use crate::optimizers::Method;
+use crate::sinks::tensorboard::Board;
 use anyhow::Result;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Args;
-use crate::optimizers::Method;
 
 #[derive(Args, Debug)]
 pub struct ScaleFreeArgs {

@@ -63,10 +63,14 @@ impl RmsProp {
     }
 
     fn step_slices<T: Float>(&self, info: &StepInfo, piece: Piece<'_, T>) {
-        let decay = info.decay::<T>();
-        let lr = cast::<T>(info.lr);
-        let (alpha, one_minus_alpha) = (cast::<T>(self.alpha), cast::<T>(1.0 - self.alpha));
-        let (eps, mu) = (cast::<T>(self.eps), cast::<T>(self.momentum));
+        let c = Scalars {
+            decay: info.decay::<T>(),
+            lr: cast::<T>(info.lr),
+            alpha: cast::<T>(self.alpha),
+            one_minus_alpha: cast::<T>(1.0 - self.alpha),
+            eps: cast::<T>(self.eps),
+            mu: cast::<T>(self.momentum),
+        };
         let Piece { x, g, mut state } = piece;
         let [square_avg, rest @ ..] = &mut state[..] else {
             unreachable!("RMSprop keeps a square average")
@@ -78,27 +82,58 @@ impl RmsProp {
                 _ => grad_avg = Some(buffer),
             }
         }
-        for (i, (x, &g)) in x.iter_mut().zip(g).enumerate() {
-            let h = decay.gradient(*x, g);
-            let s = alpha * square_avg[i] + one_minus_alpha * h * h;
-            square_avg[i] = s;
-            let centered = match grad_avg.as_mut() {
-                Some(a) => {
-                    a[i] = alpha * a[i] + one_minus_alpha * h;
-                    s - a[i] * a[i]
-                }
-                None => s,
-            };
-            let d = centered.sqrt() + eps;
-            let direction = match momentum.as_mut() {
-                Some(b) => {
-                    b[i] = mu * b[i] + h / d;
-                    b[i]
-                }
-                None => h / d,
-            };
-            *x = decay.apply(*x, lr * direction);
+        let elements = x.iter_mut().zip(g).zip(square_avg.iter_mut());
+        // One loop per combination of buffers, so that the inner loop has no branches.
+        match (momentum, grad_avg) {
+            (None, None) => elements.for_each(|((x, &g), s)| c.element(x, g, s, None, None)),
+            (Some(b), None) => elements
+                .zip(b.iter_mut())
+                .for_each(|(((x, &g), s), b)| c.element(x, g, s, Some(b), None)),
+            (None, Some(a)) => elements
+                .zip(a.iter_mut())
+                .for_each(|(((x, &g), s), a)| c.element(x, g, s, None, Some(a))),
+            (Some(b), Some(a)) => elements
+                .zip(b.iter_mut())
+                .zip(a.iter_mut())
+                .for_each(|((((x, &g), s), b), a)| c.element(x, g, s, Some(b), Some(a))),
         }
+    }
+}
+
+/// The scalars of one step in the element type.
+#[derive(Clone, Copy)]
+struct Scalars<T> {
+    decay: crate::rule::Decay<T>,
+    lr: T,
+    alpha: T,
+    one_minus_alpha: T,
+    eps: T,
+    mu: T,
+}
+
+impl<T: Float> Scalars<T> {
+    /// One element: `s` the square average, `b` the momentum buffer, `a` the gradient
+    /// average (centered).
+    #[inline(always)]
+    fn element(&self, x: &mut T, g: T, s: &mut T, b: Option<&mut T>, a: Option<&mut T>) {
+        let h = self.decay.gradient(*x, g);
+        *s = self.alpha * *s + self.one_minus_alpha * h * h;
+        let variance = match a {
+            Some(a) => {
+                *a = self.alpha * *a + self.one_minus_alpha * h;
+                *s - *a * *a
+            }
+            None => *s,
+        };
+        let d = variance.sqrt() + self.eps;
+        let direction = match b {
+            Some(b) => {
+                *b = self.mu * *b + h / d;
+                *b
+            }
+            None => h / d,
+        };
+        *x = self.decay.apply(*x, self.lr * direction);
     }
 }
 
