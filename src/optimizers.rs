@@ -291,3 +291,34 @@ pub static RULE_SETTINGS: LazyLock<Vec<RuleSetting>> = LazyLock::new(|| {
     }
     settings
 });
+
+/// docs/optimizers.md's table: every optimizer with its rule settings, its placement and
+/// the exact invariance test's verdicts (computed by the crate's `invariance`, about
+/// half a second).
+pub fn markdown_table() -> Result<String, optim::OptimError> {
+    let yes_no = |m: optim::invariance::Measurement| if m.invariant { "yes" } else { "no" };
+    let mut text = String::from(
+        "| `--optimizer` | shown as | rule settings | scale-free: per coordinate / per tensor / \
+         factors changing every step | what it is |\n|---|---|---|---|---|\n",
+    );
+    for method in Method::all() {
+        let measured = optim::invariance::measure(method.name())?;
+        let summary = optim::rules::find(method.name()).map_or("", |(_, n)| n.summary);
+        let keys: Vec<String> = method.setting_keys().map(|k| format!("`{k}`")).collect();
+        text.push_str(&format!(
+            "| `{}` | {} | {} | {} / {} / {} | {} |\n",
+            method.name(),
+            method.display_name(),
+            if keys.is_empty() {
+                "none".to_string()
+            } else {
+                keys.join(", ")
+            },
+            yes_no(measured.per_coordinate),
+            yes_no(measured.per_tensor),
+            yes_no(measured.time_varying),
+            summary,
+        ));
+    }
+    Ok(text)
+}

@@ -1,4 +1,4 @@
-"""The reference side of tests/torch_rules.rs: torch.optim's own optimizers in float64.
+"""The reference side of crates/optim/tests/torch_rules.rs: torch.optim's own optimizers in float64.
 
 Reads one JSON object on stdin:
 
@@ -13,7 +13,7 @@ Reads one JSON object on stdin:
 and prints {"cases": [{"name": ..., "iterates": [[x after step 1], [x after step 2], …]}]}
 where each iterate is every parameter of every group, flattened, in the order given.
 The gradient at step k is computed from the current iterate with the same formula as
-the Rust side's `gradient` (tests/torch_rules.rs).
+the Rust side's `gradient` (crates/optim/tests/torch_rules.rs).
 """
 
 import json

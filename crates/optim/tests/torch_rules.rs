@@ -10,8 +10,8 @@
 //! ops of the CUDA path) are compared at every one of the 200 steps.
 //!
 //! The gradient at each step is computed from each side's own iterate with the same
-//! formula in both languages (here `gradient`, in tests/torch_rules.py `gradient`).
-//! torch runs in `tests/torch_rules.py` under `$VIRTUAL_ENV/bin/python`, else the
+//! formula in both languages (here `gradient`, in crates/optim/tests/torch_rules.py `gradient`).
+//! torch runs in `crates/optim/tests/torch_rules.py` under `$VIRTUAL_ENV/bin/python`, else the
 //! workspace's `.venv/bin/python`; where neither has torch the comparisons print SKIPPED
 //! and pass, unless `SCALEFREE_REQUIRE_TORCH=1`.
 //!
@@ -46,7 +46,7 @@ fn schedule() -> Schedule {
 }
 
 /// `η_k/η_0` after `k` completed steps, written out independently of `Schedule` (as
-/// tests/torch_rules.py's `schedule_factor`).
+/// crates/optim/tests/torch_rules.py's `schedule_factor`).
 fn schedule_factor(k: u64) -> f64 {
     if k < WARMUP {
         (k + 1) as f64 / WARMUP as f64
@@ -83,7 +83,7 @@ impl Spread {
 }
 
 /// `scale_i·(curvature_i·(x_i − 1) + noise_i(step))`: the gradient of a quadratic with a
-/// step-dependent linear term, at the iterate `x` (tests/torch_rules.py has the same).
+/// step-dependent linear term, at the iterate `x` (crates/optim/tests/torch_rules.py has the same).
 fn gradient(x: &[f64], step: u64, curvature: &[f64], scale: &[f64]) -> Vec<f64> {
     x.iter()
         .enumerate()
@@ -126,7 +126,7 @@ impl Group {
         self
     }
 
-    /// The group for tests/torch_rules.py: its numbers and its parameters' values.
+    /// The group for crates/optim/tests/torch_rules.py: its numbers and its parameters' values.
     fn torch(&self, params: &[Value]) -> Value {
         let mut settings = json!({});
         for (key, value) in &self.settings {
@@ -308,7 +308,7 @@ fn python() -> Option<PathBuf> {
     }
 }
 
-/// torch.optim's iterates after each step, case by case (tests/torch_rules.py).
+/// torch.optim's iterates after each step, case by case (crates/optim/tests/torch_rules.py).
 fn theirs(python: &PathBuf, cases: &[Case]) -> Vec<Vec<Vec<f64>>> {
     let values: Vec<Vec<Value>> = initial_values()
         .iter()
