@@ -338,7 +338,9 @@ fn theirs(python: &PathBuf, cases: &[Case]) -> Vec<Vec<Vec<f64>>> {
         "schedule": {"warmup": WARMUP, "total": TOTAL},
         "cases": requests,
     });
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/torch_rules.py");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("torch_rules.py");
     let mut child = Command::new(python)
         .arg(&script)
         .stdin(Stdio::piped())
