@@ -295,7 +295,6 @@ fn build_group(key: GroupKey, runs: &[RunResult]) -> Group {
     let wds = sorted_unique(members.iter().map(|&i| adam(i).weight_decay));
     let counts = Counts::of(members.iter().map(|&i| &runs[i]));
     let optimizers = Method::all()
-        .into_iter()
         .filter(|&opt| members.iter().any(|&i| adam(i).method == opt))
         .map(|optimizer| {
             let mut cells = Vec::with_capacity(lrs.len() * wds.len());

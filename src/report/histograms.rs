@@ -106,7 +106,6 @@ pub fn draw_all(collection: &Collection, dir: &Path) -> Result<Vec<Figure>> {
             .collect();
         groups.sort_by_key(|g| !g.key.bn);
         let optimizers: Vec<Method> = Method::all()
-            .into_iter()
             .filter(|&o| groups.iter().any(|g| g.grid(o).is_some()))
             .collect();
         let mut grid: Vec<Vec<Option<Panel>>> = Vec::new();

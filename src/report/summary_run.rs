@@ -244,7 +244,7 @@ impl OptimizerBoards {
             board.publish()?;
             kept.push(optimizer);
         }
-        for optimizer in Method::all().into_iter().filter(|o| !kept.contains(o)) {
+        for optimizer in Method::all().filter(|o| !kept.contains(o)) {
             let dir = optimizer_run(&self.summary, optimizer);
             if dir.is_dir() {
                 std::fs::remove_dir_all(&dir)
@@ -504,7 +504,6 @@ fn log_claim4(
 /// group, and claim 4's paired change of the final values.
 fn final_panels(c: &Collection, series: &RunSeries, once: &[usize]) -> Vec<Panel> {
     let optimizers: Vec<Method> = Method::all()
-        .into_iter()
         .filter(|o| c.groups.iter().any(|g| g.grid(*o).is_some()))
         .collect();
     let estimate =

@@ -214,7 +214,6 @@ fn spread_at_init(collection: &Collection, group: &Group) -> Result<Option<Sprea
 /// The optimizers that appear in any group, in the paper's order.
 pub fn optimizer_columns(report: &Report) -> Vec<Method> {
     Method::all()
-        .into_iter()
         .filter(|o| {
             report
                 .groups
