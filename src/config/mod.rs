@@ -248,7 +248,14 @@ impl RunConfig {
     /// This configuration with `settings` laid over it, validated.
     pub fn with_settings(&self, settings: &Map<String, Value>) -> Result<Self> {
         let mut flat = self.settings();
-        for (key, value) in keys::flatten(settings)? {
+        let overlay = keys::flatten(settings)?;
+        if overlay
+            .get("optimizer")
+            .is_some_and(|o| Some(o) != flat.get("optimizer"))
+        {
+            self.optimizer.unset_defaults(&mut flat);
+        }
+        for (key, value) in overlay {
             flat.insert(key, value);
         }
         let config = RunConfig::from_sections(&keys::nest(&flat))?;
@@ -459,13 +466,7 @@ mod tests {
                 name: "resnet20".into(),
                 bn: false,
             },
-            optimizer: OptimizerSettings {
-                method: crate::optimizers::Method::ADAMW,
-                lr: 1e-3,
-                weight_decay: 5e-5,
-                kernel: optim::Kernel::Auto,
-                rule: Default::default(),
-            },
+            optimizer: OptimizerSettings::from_adam(&optim::AdamConfig::adamw(1e-3, 5e-5)),
             schedule: ScheduleConfig {
                 kind: ScheduleName::Constant,
                 step_every: 100,

@@ -1,9 +1,8 @@
 //! The run's optimizer section: which optimizer ([`Method`]), `η_0`, `λ`, and the rule's
-//! own settings by PyTorch's names, each unset (the rule's default) unless given.
-//!
-//! A rule setting equal to the rule's default is kept as unset, so that a run file
-//! written before the setting was optional (Adam's `beta1: 0.9`, …) and a run without it
-//! are the same run.
+//! own settings by PyTorch's names. A setting not given takes the rule's default, and is
+//! recorded with that value (so a run file written when Adam's were the only settings,
+//! `beta1: 0.9`, …, and a run that leaves them out are the same run); the other rules'
+//! settings are null.
 use crate::optimizers::{Method, RULE_SETTINGS};
 use anyhow::{anyhow, bail, Result};
 use optim::{Kernel, OptimConfig, OptimError, Setting};
@@ -22,7 +21,8 @@ pub struct OptimizerSettings {
     pub weight_decay: f64,
     /// The implementation override (tests and benchmarks).
     pub kernel: Kernel,
-    /// The rule's settings that differ from its defaults.
+    /// The rule's settings, given or default (and any given that the rule lacks, which
+    /// [`OptimizerSettings::optim_config`] refuses).
     pub rule: BTreeMap<String, Setting>,
 }
 
@@ -86,7 +86,7 @@ impl<'de> Deserialize<'de> for OptimizerSettings {
             kernel: section.kernel,
             rule,
         };
-        settings.drop_defaults();
+        settings.fill_defaults();
         Ok(settings)
     }
 }
@@ -96,15 +96,33 @@ fn flag(key: &str) -> String {
 }
 
 impl OptimizerSettings {
-    /// Forgets the rule settings that equal the rule's defaults (see the module's doc).
-    fn drop_defaults(&mut self) {
-        let defaults = self
+    /// The rule's defaults where no value was given.
+    fn fill_defaults(&mut self) {
+        for (key, value) in self
             .method
             .config(self.lr, self.weight_decay)
             .rule
-            .settings();
-        self.rule
-            .retain(|key, value| !defaults.iter().any(|(k, d)| k == key && d == value));
+            .settings()
+        {
+            self.rule.entry(key.to_string()).or_insert(value);
+        }
+    }
+
+    /// Sets to null, in `flat` settings, the rule settings that hold this rule's default:
+    /// before another optimizer is laid over them, so that it gets its own defaults (Lion
+    /// its β2 = 0.99, not Adam's 0.999) while values given on purpose stay (and are
+    /// refused where the new rule lacks them).
+    pub fn unset_defaults(&self, flat: &mut Map<String, Value>) {
+        for (key, value) in self
+            .method
+            .config(self.lr, self.weight_decay)
+            .rule
+            .settings()
+        {
+            if self.rule.get(key) == Some(&value) {
+                flat.insert(key.to_string(), Value::Null);
+            }
+        }
     }
 
     /// The crate's configuration (without schedule), refusing a setting that the rule
@@ -196,7 +214,7 @@ impl OptimizerSettings {
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
         };
-        settings.drop_defaults();
+        settings.fill_defaults();
         settings
     }
 
