@@ -389,7 +389,7 @@ impl RunConfig {
         let s = &self.schedule;
         match s.kind {
             ScheduleName::Constant => Schedule::Constant,
-            ScheduleName::Cosine => Schedule::Cosine { total_steps },
+            ScheduleName::Cosine => Schedule::cosine(total_steps),
             ScheduleName::Step => Schedule::Step {
                 every: (s.step_every as u64 * steps_per_epoch).max(1),
                 gamma: s.step_gamma,

@@ -41,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     let steps = 200;
     let mut opt = AdamConfig::torch_adamw(lr, 0.01)
-        .schedule(Schedule::Cosine { total_steps: steps })
+        .schedule(Schedule::cosine(steps))
         .build_groups(groups)?;
 
     let x = Tensor::randn([128, 6], (Kind::Float, Device::Cpu));

@@ -19,7 +19,7 @@ fn model(vs: &nn::VarStore) -> impl Module {
 /// The optimizer: AdamW with a schedule it owns, so the step count is part of its state.
 fn optimizer(vs: &nn::VarStore) -> adamw_prox::Result<Adam> {
     AdamConfig::adamw(1e-2, 1e-4)
-        .schedule(Schedule::Cosine { total_steps: STEPS })
+        .schedule(Schedule::cosine(STEPS))
         .build(vs)
 }
 

@@ -41,8 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .add_fn(|t| t.relu())
             .add(nn::linear(&root / "fc3", 64, 2, Default::default()));
         let groups = ParamGroup::split_var_store(&vs, |name| name.ends_with(".bias"));
-        let config =
-            AdamConfig::new(mode, lr0, 1e-4).schedule(Schedule::Cosine { total_steps: steps });
+        let config = AdamConfig::new(mode, lr0, 1e-4).schedule(Schedule::cosine(steps));
         let mut opt = config.build_groups(groups)?;
         for _ in 0..steps {
             let loss =

@@ -119,7 +119,7 @@ pub enum Kernel {
 ///     .betas(0.9, 0.99)
 ///     .eps(1e-10)
 ///     .amsgrad(true)
-///     .schedule(Schedule::Cosine { total_steps: 1000 });
+///     .schedule(Schedule::cosine(1000));
 /// assert_eq!(config.decay, DecayMode::Proximal);
 /// assert_eq!((config.lr, config.weight_decay), (1e-3, 5e-4));
 /// config.validate()?;

@@ -178,9 +178,9 @@ pub struct Piece<'a, T> {
 
 /// One update rule with its settings (see the module documentation).
 ///
-/// Adding a rule: a file in `src/rules/` with a struct of its settings that implements
-/// this trait, and one line in `crates/optim/src/rules/mod.rs`'s table of names (see the crate's
-/// README, "Adding an update rule").
+/// Adding a rule: a file of its own in the crate's `rules` module with a struct of its
+/// settings that implements this trait, and one line in [`crate::rules::FAMILIES`], the
+/// table of names (see the crate's README, "Adding an update rule").
 pub trait UpdateRule: Send + Sync + fmt::Debug {
     /// The family's name in files and errors: `adam`, `sgd`, …
     fn family(&self) -> &'static str;

@@ -47,9 +47,7 @@ fn flat(vs: &VarStore) -> Vec<f64> {
 }
 
 fn compare(mode: DecayMode, kind: Kind, kernel: Kernel, amsgrad: bool) -> f64 {
-    let schedule = Schedule::Cosine {
-        total_steps: STEPS + 10,
-    };
+    let schedule = Schedule::cosine(STEPS + 10);
     let theirs_vs = var_store(kind);
     let mut theirs = match mode {
         DecayMode::Decoupled => nn::AdamW {

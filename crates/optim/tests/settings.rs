@@ -231,7 +231,7 @@ fn out_of_range_clipping_and_kinds_are_refused_naming_the_argument() {
 
 #[test]
 fn invalid_schedules_are_refused_naming_the_field() {
-    assert!(Schedule::Cosine { total_steps: 0 }
+    assert!(Schedule::cosine(0)
         .validate()
         .unwrap_err()
         .to_string()
@@ -257,7 +257,7 @@ fn invalid_schedules_are_refused_naming_the_field() {
 
 #[test]
 fn a_schedule_that_cannot_be_evaluated_gives_no_step_size() {
-    let empty = Schedule::Cosine { total_steps: 0 };
+    let empty = Schedule::cosine(0);
     assert_eq!(
         empty.try_lr_at(1e-3, 0).unwrap_err().to_string(),
         "invalid optimizer setting `total_steps` = 0: must be at least 1"
@@ -267,6 +267,7 @@ fn a_schedule_that_cannot_be_evaluated_gives_no_step_size() {
     assert!(message.contains("`total_steps` = 0"), "{message}");
     let nested = Schedule::Warmup {
         warmup_steps: 5,
+        from_zero: false,
         then: Box::new(empty),
     };
     assert!(nested.try_lr_at(1e-3, 10).is_err());
@@ -281,7 +282,7 @@ fn an_owned_schedule_is_validated_when_the_optimizer_is_built() {
         gamma: 0.0,
     });
     assert_eq!(refused_field(config), "gamma");
-    let config = AdamConfig::adamw(1e-3, 0.0).schedule(Schedule::Cosine { total_steps: 0 });
+    let config = AdamConfig::adamw(1e-3, 0.0).schedule(Schedule::cosine(0));
     assert_eq!(refused_field(config), "total_steps");
 }
 
