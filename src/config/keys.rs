@@ -151,16 +151,26 @@ pub static SETTINGS: LazyLock<Vec<Setting>> = LazyLock::new(|| {
     settings
 });
 
-/// A row for one rule setting: unset by default (the rule's own default applies).
+/// A row for one rule setting: the default optimizer's value where its rule has the
+/// setting (what a run that leaves it out records), else null; in words, every rule's.
 fn rule_row(rule: &RuleSetting) -> Setting {
     // Rows hold `&'static str`: the few generated strings live as long as the program.
     let leak = |text: String| -> &'static str { Box::leak(text.into_boxed_str()) };
+    let optimizer = FIXED.iter().find(|s| s.key == "optimizer").expect("a row");
+    let default_name: String = serde_json::from_str(optimizer.default).expect("a name");
+    let default = optim::OptimConfig::named(&default_name, 1e-3, 0.0)
+        .expect("the default optimizer is the crate's")
+        .rule
+        .settings()
+        .into_iter()
+        .find(|(key, _)| *key == rule.key)
+        .map_or("null".to_string(), |(_, value)| value.to_string());
     Setting {
         key: rule.key,
         section: "optimizer",
         field: rule.key,
         role: Defines,
-        default: "null",
+        default: leak(default),
         default_words: Some(leak(format!("the rule's ({})", rule.defaults))),
         help: rule.help,
         has_flag: true,
