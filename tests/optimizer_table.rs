@@ -1,8 +1,9 @@
 //! The table of optimizers (src/optimizers.rs) covers every optimizer of the crate, and
 //! docs/optimizers.md's table is generated from it.
 use scalefree::optimizers::{markdown_table, Method, ROWS};
+mod generated_docs;
+
 use std::collections::BTreeSet;
-use std::path::Path;
 
 const BEGIN: &str =
     "<!-- BEGIN optimizers: generated from src/optimizers.rs, do not edit by hand -->";
@@ -63,20 +64,11 @@ fn an_unknown_optimizer_name_is_refused_listing_the_valid_ones() {
 /// writes it there.
 #[test]
 fn the_docs_table_of_optimizers_is_the_generated_one() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/optimizers.md");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let start = text.find(BEGIN).expect("the BEGIN marker") + BEGIN.len();
-    let end = text.find(END).expect("the END marker");
-    let generated = format!("\n\n{}\n", markdown_table().unwrap());
-    if std::env::var_os("SCALEFREE_BLESS").is_some() {
-        let updated = format!("{}{generated}{}", &text[..start], &text[end..]);
-        std::fs::write(&path, updated).unwrap();
-        return;
-    }
-    assert_eq!(
-        text[start..end],
-        generated,
-        "docs/optimizers.md's table differs from src/optimizers.rs: run \
-         `SCALEFREE_BLESS=1 cargo test --release --test optimizer_table` to regenerate it"
+    generated_docs::assert_generated(
+        "docs/optimizers.md",
+        BEGIN,
+        END,
+        &markdown_table().unwrap(),
+        "SCALEFREE_BLESS=1 cargo test --release --test optimizer_table",
     );
 }

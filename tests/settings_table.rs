@@ -1,8 +1,9 @@
 //! The table of settings is the one place a setting is described: the help of `train`'s
 //! flags, its defaults, `--print-config` and docs/training.md's list all come from it.
+mod generated_docs;
+
 use scalefree::config::keys::{markdown_table, SETTINGS};
 use scalefree::config::RunConfig;
-use std::path::Path;
 use std::process::Command;
 
 const BEGIN: &str =
@@ -13,21 +14,12 @@ const END: &str = "<!-- END settings -->";
 /// `SCALEFREE_BLESS=1` this test writes it there.
 #[test]
 fn the_docs_list_of_settings_is_the_table() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/training.md");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let start = text.find(BEGIN).expect("the BEGIN marker") + BEGIN.len();
-    let end = text.find(END).expect("the END marker");
-    let generated = format!("\n\n{}\n", markdown_table());
-    if std::env::var_os("SCALEFREE_BLESS").is_some() {
-        let updated = format!("{}{generated}{}", &text[..start], &text[end..]);
-        std::fs::write(&path, updated).unwrap();
-        return;
-    }
-    assert_eq!(
-        text[start..end],
-        generated,
-        "docs/training.md's list of settings differs from src/config/keys.rs: run \
-         `SCALEFREE_BLESS=1 cargo test --release --test settings_table` to regenerate it"
+    generated_docs::assert_generated(
+        "docs/training.md",
+        BEGIN,
+        END,
+        &markdown_table(),
+        "SCALEFREE_BLESS=1 cargo test --release --test settings_table",
     );
 }
 

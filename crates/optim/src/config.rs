@@ -341,7 +341,6 @@ impl AdamConfig {
     /// # Ok::<(), adamw_prox::OptimError>(())
     /// ```
     pub fn build(self, vs: &VarStore) -> Result<Optimizer> {
-        self.validate()?;
         Optimizer::new(self.into(), vec![ParamGroup::from_var_store("all", vs)])
     }
 
@@ -359,7 +358,6 @@ impl AdamConfig {
     /// # Ok::<(), adamw_prox::OptimError>(())
     /// ```
     pub fn build_groups(self, groups: Vec<ParamGroup>) -> Result<Optimizer> {
-        self.validate()?;
         Optimizer::new(self.into(), groups)
     }
 
@@ -372,26 +370,7 @@ impl AdamConfig {
     /// assert!(matches!(err, OptimError::InvalidSetting { field: "beta2", .. }));
     /// ```
     pub fn validate(&self) -> Result<()> {
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(invalid(
-                "lr",
-                self.lr,
-                "a finite number > 0 (it is η_0, the decay is scaled by η_t/η_0)",
-            ));
-        }
-        validate_weight_decay(self.weight_decay)?;
-        for (field, beta) in [("beta1", self.beta1), ("beta2", self.beta2)] {
-            if !(0.0..1.0).contains(&beta) {
-                return Err(invalid(field, beta, "in [0, 1)"));
-            }
-        }
-        if !(self.eps.is_finite() && self.eps >= 0.0) {
-            return Err(invalid("eps", self.eps, "a finite number >= 0"));
-        }
-        match &self.schedule {
-            Some(schedule) => schedule.validate(),
-            None => Ok(()),
-        }
+        crate::OptimConfig::from(self.clone()).validate()
     }
 }
 
