@@ -14,6 +14,7 @@ use std::sync::LazyLock;
 struct Names {
     key: &'static str,
     long: String,
+    value_name: String,
     off: Option<(String, String)>,
 }
 
@@ -27,6 +28,7 @@ static NAMES: LazyLock<Vec<Names>> = LazyLock::new(|| {
                 off: s
                     .switch
                     .then(|| (format!("no_{}", s.key), format!("no-{long}"))),
+                value_name: s.key.to_uppercase(),
                 long,
             }
         })
@@ -93,6 +95,7 @@ impl Args for RuleFlags {
                 None => command.arg(
                     Arg::new(names.key)
                         .long(names.long.as_str())
+                        .value_name(names.value_name.as_str())
                         .allow_hyphen_values(true)
                         .value_parser(finite),
                 ),

@@ -260,8 +260,10 @@ const FIXED: [Setting; 29] = [
         ("optimizer", "weight_decay"),
         Defines,
         "5e-5",
-        "The weight decay λ as in the paper: AdamW and AdamProx decay by λ·η_t/η_0 per step \
-         (PyTorch's AdamW weight_decay is λ/η_0).",
+        "The weight decay λ as in the paper: the decoupled and proximal decays (adamw, \
+         adam-prox, sgdw, lion, …) remove λ·η_t/η_0 per step (PyTorch's AdamW weight_decay is \
+         λ/η_0), ℓ2 (adam-l2, sgd, …) adds λ·x to the gradient; docs/optimizers.md gives each \
+         optimizer's units.",
     )
     .naming(|c| Some(format!("_wd{}", c.optimizer.weight_decay))),
     Setting::new(

@@ -61,7 +61,8 @@ pub enum Setting {
 impl fmt::Display for Setting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Setting::Number(x) => write!(f, "{x}"),
+            // `1e-8` rather than `0.00000001`; it reads back as the same number.
+            Setting::Number(x) => write!(f, "{x:?}"),
             Setting::Flag(b) => write!(f, "{b}"),
         }
     }
