@@ -1,11 +1,11 @@
 //! Every optimizer of the table through `scalefree train`: a rule's own settings are
 //! flags and run-file keys, recorded in the run's files; a setting its rule lacks, an
 //! unknown name or a value out of range is refused naming the flag; resuming with
-//! another optimizer is refused.
+//! another optimizer is refused, and a resumed run of any rule ends with the same bits.
 mod train_support;
 
 use train_support::{
-    read_json, setting, stderr, train, train_refused, write_tiny_cifar10, TINY_RUN,
+    assert_same_run, read_json, setting, stderr, train, train_refused, write_tiny_cifar10, TINY_RUN,
 };
 
 #[test]
@@ -121,4 +121,38 @@ fn every_family_trains_and_its_settings_are_recorded_and_resume_keeps_the_optimi
     let output = train(&data, &out, &args);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(stderr(&output).contains("optimizer"), "{}", stderr(&output));
+}
+
+#[test]
+fn an_sgd_and_a_lion_run_resumed_from_their_checkpoints_end_with_the_same_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_tiny_cifar10(&data, 64, 10);
+    for optimizer in [
+        &["--optimizer", "sgd", "--momentum", "0.9"][..],
+        &["--optimizer", "lion"],
+    ] {
+        let run = |out: &std::path::Path, epochs: &str, extra: &[&str]| {
+            let args = [
+                &TINY_RUN[..],
+                &["--lr", "1e-3", "--epochs", epochs],
+                optimizer,
+                extra,
+            ]
+            .concat();
+            let output = train(&data, out, &args);
+            assert!(
+                output.status.success(),
+                "{optimizer:?}: {}",
+                stderr(&output)
+            );
+        };
+        let (straight, resumed) = (dir.path().join("straight"), dir.path().join("resumed"));
+        run(&straight, "2", &[]);
+        run(&resumed, "1", &[]);
+        run(&resumed, "2", &["--resume"]);
+        assert_same_run(&resumed, &straight);
+        std::fs::remove_dir_all(&straight).unwrap();
+        std::fs::remove_dir_all(&resumed).unwrap();
+    }
 }
