@@ -147,10 +147,10 @@ impl Optimizer {
         tensors
     }
 
-    /// Restores a state from named tensors written by [`Adam::state_tensors`] with the
+    /// Restores a state from named tensors written by [`Optimizer::state_tensors`] with the
     /// same `prefix`, for the same parameters and settings; entries without the prefix
     /// are ignored, so the whole checkpoint can be passed. Nothing is changed unless the
-    /// whole state fits. See [`Adam::state_tensors`] for an example.
+    /// whole state fits. See [`Optimizer::state_tensors`] for an example.
     pub fn load_state_tensors(&mut self, prefix: &str, tensors: &[(String, Tensor)]) -> Result<()> {
         self.load_entries(&format!("(prefix `{prefix}`)"), prefix, tensors)
     }
