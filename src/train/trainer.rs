@@ -212,7 +212,12 @@ impl Trainer {
                 .opt
                 .groups()
                 .flat_map(|g| {
-                    let names = g.state_names();
+                    // Adam's second moment is where squared gradients overflow first (the
+                    // one sum the check took before other rules); other rules: every buffer.
+                    let names = match g.state("exp_avg_sq") {
+                        Some(_) => vec!["exp_avg_sq"],
+                        None => g.state_names(),
+                    };
                     names
                         .into_iter()
                         .filter_map(|name| g.state(name).map(|s| s.sum(Kind::Double)))

@@ -251,6 +251,17 @@ pub fn apply_decay(info: &StepInfo, x: &Tensor, direction: &Tensor, lr: f64) {
     }
 }
 
+/// The gradient the rule sees, with libtorch ops: `g + l2·x` (a handle to `g` itself
+/// without ℓ2 decay).
+pub fn gradient_tensor(info: &StepInfo, x: &Tensor, g: &Tensor) -> Tensor {
+    let l2 = info.decay::<f64>().l2;
+    if l2 != 0.0 {
+        g + x * l2
+    } else {
+        g.shallow_clone()
+    }
+}
+
 /// `x` in the element type.
 #[inline(always)]
 pub fn cast<T: Float>(x: f64) -> T {

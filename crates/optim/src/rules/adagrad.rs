@@ -4,7 +4,8 @@
 //! with `η'_t = η_t / (1 + (t − 1)·lr_decay)`, `t` the parameter's own step count.
 use crate::error::Result;
 use crate::rule::{
-    apply_decay, cast, in_range, unknown_setting, Piece, Placement, Setting, StepInfo, UpdateRule,
+    apply_decay, cast, gradient_tensor, in_range, unknown_setting, Piece, Placement, Setting,
+    StepInfo, UpdateRule,
 };
 use num_traits::Float;
 use tch::Tensor;
@@ -129,12 +130,7 @@ impl UpdateRule for Adagrad {
     }
 
     fn step_tensors(&self, info: &StepInfo, x: &Tensor, g: &Tensor, state: &[Tensor]) {
-        let decay = info.decay::<f64>();
-        let h = if decay.l2 != 0.0 {
-            g + x * decay.l2
-        } else {
-            g.shallow_clone()
-        };
+        let h = gradient_tensor(info, x, g);
         let mut s = state[0].shallow_clone();
         let _ = s.g_add_(&(&h * &h));
         apply_decay(

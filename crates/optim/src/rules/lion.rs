@@ -5,7 +5,8 @@
 //! λ'·x)` with `λ' = λ/η_0` in this crate's units (PyTorch's convention, as AdamW's).
 use crate::error::Result;
 use crate::rule::{
-    apply_decay, cast, in_range, unknown_setting, Piece, Placement, Setting, StepInfo, UpdateRule,
+    apply_decay, cast, gradient_tensor, in_range, unknown_setting, Piece, Placement, Setting,
+    StepInfo, UpdateRule,
 };
 use num_traits::Float;
 use tch::Tensor;
@@ -121,12 +122,7 @@ impl UpdateRule for Lion {
     }
 
     fn step_tensors(&self, info: &StepInfo, x: &Tensor, g: &Tensor, state: &[Tensor]) {
-        let decay = info.decay::<f64>();
-        let h = if decay.l2 != 0.0 {
-            g + x * decay.l2
-        } else {
-            g.shallow_clone()
-        };
+        let h = gradient_tensor(info, x, g);
         let mut m = state[0].shallow_clone();
         let c = &m * self.beta1 + &h * (1.0 - self.beta1);
         apply_decay(info, x, &c.sign(), info.lr);

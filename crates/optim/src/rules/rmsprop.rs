@@ -5,7 +5,8 @@
 //! `b`, else `h/d`; `x ← (pre·x − η_t·direction) / post`.
 use crate::error::Result;
 use crate::rule::{
-    apply_decay, cast, in_range, unknown_setting, Piece, Placement, Setting, StepInfo, UpdateRule,
+    apply_decay, cast, gradient_tensor, in_range, unknown_setting, Piece, Placement, Setting,
+    StepInfo, UpdateRule,
 };
 use num_traits::Float;
 use tch::Tensor;
@@ -202,12 +203,7 @@ impl UpdateRule for RmsProp {
     }
 
     fn step_tensors(&self, info: &StepInfo, x: &Tensor, g: &Tensor, state: &[Tensor]) {
-        let decay = info.decay::<f64>();
-        let h = if decay.l2 != 0.0 {
-            g + x * decay.l2
-        } else {
-            g.shallow_clone()
-        };
+        let h = gradient_tensor(info, x, g);
         let names = self.state_names();
         let buffer = |name: &str| {
             names
