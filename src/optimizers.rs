@@ -158,6 +158,10 @@ impl Method {
     pub const ADAMW: Method = Method(1);
     /// The paper's AdamProx.
     pub const ADAM_PROX: Method = Method(2);
+    /// Adam with the decay through the moments, made scale-free per tensor.
+    pub const ADAM_L2_SCALEFREE: Method = Method(3);
+    /// AdamW's decoupled decay divided by the tensor's gradient scale: not scale-free.
+    pub const ADAMW_NOT_SCALEFREE: Method = Method(4);
 
     /// The paper's three, in its order: Adam-ℓ2, AdamW, AdamProx.
     pub const PAPER: [Method; 3] = [Method::ADAM_L2, Method::ADAMW, Method::ADAM_PROX];

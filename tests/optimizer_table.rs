@@ -41,6 +41,9 @@ fn the_paper_three_keep_their_names_and_order() {
     assert_eq!(names, ["adam-l2", "adamw", "adam-prox"]);
     assert!(Method::ADAM_L2 < Method::ADAMW && Method::ADAMW < Method::ADAM_PROX);
     assert_eq!(Method::ADAMW.display_name(), "AdamW");
+    // The factorial's two other arms, by name.
+    assert_eq!(Method::ADAM_L2_SCALEFREE.name(), "adam-l2-scalefree");
+    assert_eq!(Method::ADAMW_NOT_SCALEFREE.name(), "adamw-not-scalefree");
 }
 
 #[test]

@@ -65,6 +65,7 @@ fn write_runs(runs: &Path) {
         description: String::new(),
         source: "experiments/seeds.json".into(),
         experiment_file: None,
+        factorial: None,
         runs: planned,
     };
     std::fs::write(

@@ -26,6 +26,7 @@ pub use folder::ExperimentDir;
 pub use plan::{Plan, PlannedRun};
 
 use crate::config::{keys, RunConfig};
+use crate::stats::factorial::FactorialRule;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -44,6 +45,10 @@ pub struct Experiment {
     /// Runs sharing one GPU at once when the sweep is not told (`--runs-per-gpu`).
     #[serde(default)]
     pub runs_per_gpu: Option<usize>,
+    /// The factorial test's verdict rule (`{"margin": 0.5}`), for an experiment that runs
+    /// the four Adam arms under gradient factors (docs/factorial.md).
+    #[serde(default)]
+    pub factorial: Option<FactorialRule>,
 }
 
 /// A grid: any run setting (a flat key, as the flag is named: `lr`, `wd`, `eps`,
@@ -81,6 +86,10 @@ impl Experiment {
     pub fn expand(&self, source: &Path, runs_dir: &Path) -> Result<Plan> {
         let folder = ExperimentDir::new(runs_dir, &self.name);
         let at = |key: &str| format!("experiment file {}: key `{key}`", source.display());
+        if let Some(rule) = &self.factorial {
+            rule.check()
+                .map_err(|e| anyhow!("experiment file {}: {e}", source.display()))?;
+        }
         if self.grids.is_empty() {
             bail!("{}: the experiment has no grids, so no runs", at("grids"));
         }
@@ -144,6 +153,7 @@ impl Experiment {
             description: self.description.clone(),
             source: source.to_path_buf(),
             experiment_file: source.canonicalize().ok(),
+            factorial: self.factorial,
             runs,
         })
     }

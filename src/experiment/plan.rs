@@ -1,5 +1,6 @@
 //! The expanded experiment (`plan.json`): every planned run, its name and configuration.
 use crate::config::RunConfig;
+use crate::stats::factorial::FactorialRule;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -71,6 +72,10 @@ pub struct Plan {
     /// `name` apart (they would share a folder); absent in older plans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub experiment_file: Option<PathBuf>,
+    /// The factorial test's verdict rule, as the experiment file fixed it when the sweep
+    /// planned the runs (so a later edit of the file cannot move it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factorial: Option<FactorialRule>,
     pub runs: Vec<PlannedRun>,
 }
 

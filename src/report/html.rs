@@ -94,6 +94,9 @@ pub fn render(report: &Report) -> String {
         let note = escape(super::table::CLAIM4_NOTE);
         body.push_str(&format!("<p class=\"note\">{note}</p>\n"));
     }
+    for section in super::factorial::sections::sections(report) {
+        body.push_str(&section.html());
+    }
 
     body.push_str("<h2>Best settings</h2>\n<table>\n");
     let (header, rows) = table_cells(report);

@@ -1,6 +1,7 @@
 //! The experiment's results as a library: what its run directories hold ([`collect`]),
 //! results over seeds and claim 4 ([`seeds`]), the tables ([`table`]), the figures
-//! ([`heatmap`], [`curves`], [`histograms`], [`gap_spread`]), the page ([`html`]) and the
+//! ([`heatmap`], [`curves`], [`histograms`], [`gap_spread`]), the factorial test of claim 4
+//! ([`factorial`]), which optimizers are scale-free ([`families`]), the page ([`html`]) and the
 //! experiment's summary runs for TensorBoard ([`summary_run`], with the [`final_values`] of
 //! measures evaluated once). It reads run directories, and writes in them only to withdraw
 //! from HParams the session of a run the experiment no longer counts (damaged, or moved
@@ -8,6 +9,8 @@
 //! sweep and `sweep status` refresh the summary run with it.
 pub mod collect;
 pub mod curves;
+pub mod factorial;
+pub mod families;
 pub mod figure;
 pub mod final_values;
 pub mod gap_spread;
@@ -15,6 +18,7 @@ pub mod heatmap;
 pub mod histograms;
 pub mod html;
 mod out_dir;
+pub mod section;
 pub mod seeds;
 pub mod summary_run;
 pub mod table;
@@ -93,6 +97,9 @@ fn draw(collection: &collect::Collection, dir: &Path) -> Result<table::Report> {
     }
     figures.extend(histograms::draw_all(collection, dir)?);
     let mut report = table::build(collection, figures)?;
+    for f in &report.factorial {
+        report.figures.push(factorial::figure::draw(f, dir)?);
+    }
     if let Some(figure) = gap_spread::draw(&report.groups, dir)? {
         report.figures.push(figure);
     }

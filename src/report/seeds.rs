@@ -9,7 +9,7 @@ use crate::stats::{paired, Claim4, Estimate, Finding};
 use serde::Serialize;
 
 /// (seed, value) of a cell's completed runs.
-fn per_seed(
+pub(crate) fn per_seed(
     collection: &Collection,
     cell: &Cell,
     value: impl Fn(&Summary) -> Option<f64>,
@@ -19,11 +19,11 @@ fn per_seed(
         .collect()
 }
 
-fn accuracy(s: &Summary) -> Option<f64> {
+pub(crate) fn accuracy(s: &Summary) -> Option<f64> {
     s.final_test_accuracy
 }
 
-fn train_loss(s: &Summary) -> Option<f64> {
+pub(crate) fn train_loss(s: &Summary) -> Option<f64> {
     s.final_train_loss
 }
 

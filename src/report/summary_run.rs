@@ -25,6 +25,7 @@
 //!
 //! TensorBoard never aggregates across runs; these runs do, from the runs' own files.
 use super::collect::{fmt_sci, Cell, Collection, Group, RunProgress, RunResult};
+use super::factorial::sections::{factorial_section, families_section};
 use super::final_values::{self, Bar, Panel};
 use super::seeds;
 use super::table::{self, Report};
@@ -644,6 +645,13 @@ fn log_text(collection: &Collection, report: &Report, board: &mut Board) {
     };
     board.text("claim4/verdict", &verdicts, 0);
     board.text("claim4/rule", CLAIM4_RULE, 0);
+    for f in &report.factorial {
+        let section = factorial_section(f);
+        board.text(&format!("factorial/{}", f.slug), &section.markdown(), 0);
+    }
+    if let Some(families) = &report.families {
+        board.text("families/table", &families_section(families).markdown(), 0);
+    }
     board.text("report/summary", &table::markdown(report), 0);
 }
 

@@ -2,6 +2,8 @@
 //! AdamW − Adam-ℓ2 gap and the gradient scale spread at initialisation (the paper's
 //! claim 4 in one table), as `summary.json` and `summary.md`.
 use super::collect::{fmt_sci, Collection, Counts, Group, RunProgress, RunResult};
+use super::factorial::{self, Factorial};
+use super::families::{self, Families};
 use super::figure::Figure;
 use super::seeds::{self, Claim4Row};
 use crate::config::FactorSpec;
@@ -26,6 +28,11 @@ pub struct Report {
     pub diverged: Vec<RunListing>,
     /// Claim 4's verdict per intervention group (empty when the experiment has none).
     pub claim4: Vec<Claim4Row>,
+    /// The factorial test of claim 4, per network that ran its four arms under doses.
+    pub factorial: Vec<Factorial>,
+    /// Which optimizers are scale-free, by proof and in practice (when the experiment
+    /// runs optimizers beyond the paper's three under factors).
+    pub families: Option<Families>,
     pub figures: Vec<Figure>,
 }
 
@@ -131,6 +138,8 @@ pub fn build(collection: &Collection, figures: Vec<Figure>) -> Result<Report> {
         unfinished: listed(&|state| !state.is_final()),
         diverged: listed(&|state| state == RunProgress::Diverged),
         claim4: seeds::claim4_rows(collection),
+        factorial: factorial::factorials(collection),
+        families: families::families(collection)?,
         figures,
     })
 }
@@ -375,6 +384,9 @@ pub fn markdown(report: &Report) -> String {
             md.push_str(&format!("- {}\n", row.line));
         }
         md.push_str(&format!("\n{CLAIM4_NOTE}\n\n"));
+    }
+    for section in factorial::sections::sections(report) {
+        md.push_str(&section.markdown());
     }
     md.push_str("## Best settings\n\n");
     let (header, rows) = table_cells(report);

@@ -197,6 +197,7 @@ pub fn write_experiment(runs: &Path) -> Plan {
         description: "Synthetic grid for the report tests.".into(),
         source: "experiments/synth.json".into(),
         experiment_file: None,
+        factorial: None,
         runs: planned,
     };
     let plan_dir = runs.join(EXPERIMENT);

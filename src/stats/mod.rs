@@ -1,6 +1,9 @@
 //! Statistics over seeds: means with 95 % confidence intervals (Student's t), paired
 //! differences, and claim 4's verdict ([`Claim4`]: the rule and how it is told), shared by
-//! `scalefree check multi-scale` and the report so that both judge and say it the same way.
+//! `scalefree check multi-scale` and the report so that both judge and say it the same way;
+//! the factorial test's effects and rule ([`factorial`]).
+pub mod factorial;
+
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
