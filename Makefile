@@ -80,7 +80,8 @@ QUICK_TESTS := data_errors data_formats data_location data_pinned data_pipeline 
   torch_versions train_device_stats train_session \
   batch_norm forward_backward names parameter_counts seeds shortcut size \
   clip device flat_buffers frozen libtorch_match loss_scale master_weights prox_vs_adamw \
-  reference scale_free settings state var_store optimizer_names invariance optimizer_table
+  reference scale_free settings state var_store optimizer_names invariance optimizer_table \
+  report_factorial factorial_files
 .PHONY: test-quick
 test-quick: $(TORCH_DEPS)
 	$(CARGO) test --release --workspace --lib $(addprefix --test ,$(QUICK_TESTS))

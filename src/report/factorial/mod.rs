@@ -63,6 +63,16 @@ pub struct Natural {
     pub adamw_minus_adam_l2: Option<Estimate>,
     /// The main effects on the final training loss itself.
     pub effects: Effects,
+    /// Under `equalize` (most of the natural spread removed), where the experiment ran
+    /// it: each arm's paired change in final training loss, in [`ARMS`] order, and the
+    /// main effects on it.
+    pub equalize: Option<Equalized>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Equalized {
+    pub changes: Vec<Option<Estimate>>,
+    pub effects: Effects,
 }
 
 /// The factorial of one network (model, BN).
@@ -96,6 +106,11 @@ fn dose_of(factors: &FactorSpec) -> Option<f64> {
     }
 }
 
+/// Whether two groups differ in their factors only.
+fn same_network(a: &Group, b: &Group) -> bool {
+    a.key.model == b.key.model && a.key.bn == b.key.bn && a.key.loss_mult == b.key.loss_mult
+}
+
 /// The seeds' values of `cell`, by seed.
 fn by_seed(
     collection: &Collection,
@@ -123,11 +138,7 @@ pub fn factorials(collection: &Collection) -> Vec<Factorial> {
         let mut doses: Vec<(f64, &Group)> = collection
             .groups
             .iter()
-            .filter(|g| {
-                g.key.model == none.key.model
-                    && g.key.bn == none.key.bn
-                    && g.key.loss_mult == none.key.loss_mult
-            })
+            .filter(|g| same_network(g, none))
             .filter_map(|g| Some((dose_of(&g.key.grad_factors)?, g)))
             .collect();
         doses.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -171,6 +182,24 @@ fn factorial(
         squares_of(&per_arm)
     };
     let effects = Effects::of(&squares(train_loss, largest));
+    let equalize = collection
+        .groups
+        .iter()
+        .find(|g| g.key.grad_factors == FactorSpec::Equalize && same_network(g, none))
+        .map(|g| {
+            let squares = squares(train_loss, g);
+            let arm =
+                |f: fn(&Square) -> f64| Estimate::of(&squares.iter().map(f).collect::<Vec<_>>());
+            Equalized {
+                changes: vec![
+                    arm(|s| s.adam_l2),
+                    arm(|s| s.adamw),
+                    arm(|s| s.adamw_not_scalefree),
+                    arm(|s| s.adam_l2_scalefree),
+                ],
+                effects: Effects::of(&squares),
+            }
+        });
     let accuracy_effects = Effects::of(&squares(accuracy, largest));
     let diverged: usize = arms
         .iter()
@@ -190,7 +219,10 @@ fn factorial(
         rule,
         rule_text: rule.text(),
         precision: precision(adam_l2_damage.as_ref(), &effects),
-        natural: natural(collection, none),
+        natural: Natural {
+            equalize,
+            ..natural(collection, none)
+        },
         arms,
         largest_dose,
         effects,
@@ -301,6 +333,7 @@ fn natural(collection: &Collection, none: &Group) -> Natural {
     Natural {
         adamw_minus_adam_l2: Estimate::of(&gap),
         effects: Effects::of(&squares),
+        equalize: None,
     }
 }
 

@@ -109,7 +109,7 @@ fn square_table(f: &Factorial) -> Table {
 pub fn factorial_section(f: &Factorial) -> Section {
     let e = &f.effects;
     let n = &f.natural;
-    let lines = vec![
+    let mut lines = vec![
         format!("verdict: {} — {}", f.verdict.outcome.word(), f.verdict.why),
         format!(
             "main effects on the damage at spread:{} (below 0: the factor lowers it): \
@@ -134,6 +134,21 @@ pub fn factorial_section(f: &Factorial) -> Section {
             estimate(&n.effects.decoupling)
         ),
     ];
+    if let Some(eq) = &n.equalize {
+        let changes: Vec<String> = f
+            .arms
+            .iter()
+            .zip(&eq.changes)
+            .map(|(arm, c)| format!("{} {}", arm.optimizer.display_name(), estimate(c)))
+            .collect();
+        lines.push(format!(
+            "under equalize (most of the natural spread removed), the paired change in final \
+             training loss: {}; main effects on it: scale-freeness {}, decoupling {}",
+            changes.join(", "),
+            estimate(&eq.effects.scale_freeness),
+            estimate(&eq.effects.decoupling)
+        ));
+    }
     Section {
         heading: format!("The factorial test of claim 4: {}", f.label),
         lines,
