@@ -45,6 +45,23 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
     for row in &report.claim4 {
         println!("{}", row.line);
     }
+    for factorial in &report.factorial {
+        println!("{}", factorial.line);
+    }
+    if let Some(families) = &report.families {
+        let damaged: Vec<&str> = families
+            .rows
+            .iter()
+            .filter(|r| r.damaged())
+            .map(|r| r.optimizer.name())
+            .collect();
+        println!(
+            "scale-free in practice ({}, {}): damaged: {}; the table with the exact test is in the report",
+            families.label,
+            families.factors,
+            if damaged.is_empty() { "none".to_string() } else { damaged.join(", ") }
+        );
+    }
     let index = dir.join("index.html");
     println!("Report: {}", index.display());
     match summary_run {

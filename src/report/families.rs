@@ -27,6 +27,13 @@ pub struct FamilyRow {
 }
 
 impl FamilyRow {
+    /// Whether the damage's 95 % CI lies above 0.
+    pub fn damaged(&self) -> bool {
+        self.damage
+            .and_then(|d| d.low())
+            .is_some_and(|low| low > 0.0)
+    }
+
     /// The damage in words: its estimate, whether it is one, and the diverged runs.
     pub fn in_practice(&self) -> String {
         let diverged = if self.diverged > 0 {
@@ -41,7 +48,7 @@ impl FamilyRow {
             Some(e) => {
                 let word = match e.low() {
                     None => "one seed, no CI",
-                    Some(low) if low > 0.0 => "damaged",
+                    Some(_) if self.damaged() => "damaged",
                     Some(_) if e.high().is_some_and(|h| h < 0.0) => "improved",
                     Some(_) => "no damage detected",
                 };
