@@ -162,44 +162,14 @@ fn factorial(
         })
         .collect();
     let (largest_dose, largest) = *doses.last().expect("at least two doses");
-    let squares = |value: fn(&Summary) -> Option<f64>, of: &Group| -> Vec<Square> {
-        let per_arm: Vec<BTreeMap<u64, f64>> = ARMS
-            .iter()
-            .map(
-                |&(optimizer, ..)| match compared_cells(of, none, optimizer) {
-                    Some((treated, natural)) => {
-                        let natural = by_seed(collection, natural, value);
-                        let treated = by_seed(collection, treated, value);
-                        treated
-                            .into_iter()
-                            .filter_map(|(seed, v)| Some((seed, v - natural.get(&seed)?)))
-                            .collect()
-                    }
-                    None => BTreeMap::new(),
-                },
-            )
-            .collect();
-        squares_of(&per_arm)
-    };
+    let squares =
+        |value: fn(&Summary) -> Option<f64>, of: &Group| changes(collection, none, of, value);
     let effects = Effects::of(&squares(train_loss, largest));
     let equalize = collection
         .groups
         .iter()
         .find(|g| g.key.grad_factors == FactorSpec::Equalize && same_network(g, none))
-        .map(|g| {
-            let squares = squares(train_loss, g);
-            let arm =
-                |f: fn(&Square) -> f64| Estimate::of(&squares.iter().map(f).collect::<Vec<_>>());
-            Equalized {
-                changes: vec![
-                    arm(|s| s.adam_l2),
-                    arm(|s| s.adamw),
-                    arm(|s| s.adamw_not_scalefree),
-                    arm(|s| s.adam_l2_scalefree),
-                ],
-                effects: Effects::of(&squares),
-            }
-        });
+        .map(|g| Equalized::of(&squares(train_loss, g)));
     let accuracy_effects = Effects::of(&squares(accuracy, largest));
     let diverged: usize = arms
         .iter()
@@ -229,6 +199,45 @@ fn factorial(
         accuracy_effects,
         verdict,
         line,
+    }
+}
+
+/// Per seed with all four arms, each arm's paired change (`of` − `none`) in `value` at
+/// its setting without factors.
+fn changes(
+    collection: &Collection,
+    none: &Group,
+    of: &Group,
+    value: fn(&Summary) -> Option<f64>,
+) -> Vec<Square> {
+    let per_arm: Vec<BTreeMap<u64, f64>> = ARMS
+        .iter()
+        .map(|&(optimizer, ..)| {
+            let Some((treated, natural)) = compared_cells(of, none, optimizer) else {
+                return BTreeMap::new();
+            };
+            let natural = by_seed(collection, natural, value);
+            by_seed(collection, treated, value)
+                .into_iter()
+                .filter_map(|(seed, v)| Some((seed, v - natural.get(&seed)?)))
+                .collect()
+        })
+        .collect();
+    squares_of(&per_arm)
+}
+
+impl Equalized {
+    fn of(squares: &[Square]) -> Equalized {
+        let arm = |f: fn(&Square) -> f64| Estimate::of(&squares.iter().map(f).collect::<Vec<_>>());
+        Equalized {
+            changes: vec![
+                arm(|s| s.adam_l2),
+                arm(|s| s.adamw),
+                arm(|s| s.adamw_not_scalefree),
+                arm(|s| s.adam_l2_scalefree),
+            ],
+            effects: Effects::of(squares),
+        }
     }
 }
 
