@@ -9,6 +9,8 @@ use scalefree::rundir::{RunDir, RunStatus, Summary};
 use scalefree::stats::factorial::FactorialRule;
 use serde_json::{json, Value};
 use std::path::Path;
+mod require;
+mod tensorboard_support;
 
 const ARMS: [&str; 4] = [
     "adam-l2",
@@ -218,6 +220,30 @@ fn the_factorial_gives_damages_slopes_effects_and_its_verdict() {
         .dir
         .join("factorial-dose-response-resnet20-nobn.png")
         .exists());
+
+    // TensorBoard's summary run has the same sections as text, and the figure.
+    let summary_file = written.summary_run.unwrap().path;
+    let summary = summary_file.parent().unwrap();
+    let text = tensorboard_support::last_text(summary, "factorial/resnet20-nobn").unwrap();
+    assert!(
+        text.contains("verdict: SCALE-FREENESS") && text.contains("| decoupled |"),
+        "{text}"
+    );
+    let families = tensorboard_support::last_text(summary, "families/table").unwrap();
+    assert!(
+        families.contains("| `adamw` | AdamW | yes / yes / no |"),
+        "{families}"
+    );
+    let images: Vec<String> = tensorboard_support::logged(summary)
+        .into_iter()
+        .map(|(_, tag, _)| tag)
+        .collect();
+    assert!(
+        images
+            .iter()
+            .any(|t| t == "figures/factorial-dose-response-resnet20-nobn"),
+        "{images:?}"
+    );
 }
 
 #[test]
