@@ -19,8 +19,9 @@ pub struct FamilyRow {
     pub exact: [bool; 3],
     /// Paired change in final training loss under the factors (none where not run).
     pub damage: Option<Estimate>,
-    /// Whether the experiment ran it without factors.
+    /// Whether the experiment ran it without factors, and how many of those runs diverged.
     pub ran: bool,
+    pub diverged_without: usize,
     /// Runs under the factors: planned, and how many diverged.
     pub planned: usize,
     pub diverged: usize,
@@ -43,6 +44,10 @@ impl FamilyRow {
         };
         match self.damage {
             _ if !self.ran => "not run here".into(),
+            _ if self.planned == 0 && self.diverged_without > 0 => format!(
+                "diverged without factors ({} run(s)); not measured",
+                self.diverged_without
+            ),
             _ if self.planned == 0 => "no setting finished without factors".into(),
             None => format!("no completed pair{diverged}"),
             Some(e) => {
@@ -127,6 +132,10 @@ pub fn families(collection: &Collection) -> Result<Option<Families>> {
             exact,
             damage,
             ran: none.grid(optimizer).is_some(),
+            diverged_without: none.grid(optimizer).map_or(0, |grid| {
+                let runs = grid.cells.iter().flat_map(|c| collection.runs_of(c));
+                runs.filter(|r| r.progress == RunProgress::Diverged).count()
+            }),
             planned,
             diverged,
         });
