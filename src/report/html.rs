@@ -1,9 +1,11 @@
 //! `index.html`: the whole report on one page, every path relative so the directory can
 //! be moved or served as is.
 use super::figure::Figure;
+use super::section::Table;
 use super::table::{counts_text, table_cells, Report, TABLE_NOTE};
 
-fn escape(text: &str) -> String {
+/// The text with HTML's special characters as entities.
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -98,23 +100,10 @@ pub fn render(report: &Report) -> String {
         body.push_str(&section.html());
     }
 
-    body.push_str("<h2>Best settings</h2>\n<table>\n");
+    body.push_str("<h2>Best settings</h2>\n");
     let (header, rows) = table_cells(report);
-    let row = |tag: &str, cells: &[String]| {
-        let cells: String = cells
-            .iter()
-            .map(|c| format!("<{tag}>{}</{tag}>", escape(c)))
-            .collect();
-        format!("<tr>{cells}</tr>\n")
-    };
-    body.push_str(&row("th", &header));
-    for cells in &rows {
-        body.push_str(&row("td", cells));
-    }
-    body.push_str(&format!(
-        "</table>\n<p class=\"note\">{}</p>\n",
-        escape(TABLE_NOTE)
-    ));
+    body.push_str(&Table { header, rows }.html());
+    body.push_str(&format!("<p class=\"note\">{}</p>\n", escape(TABLE_NOTE)));
     let sources: Vec<String> = report
         .groups
         .iter()

@@ -1,6 +1,7 @@
 //! A section of the report as text: a heading, lines, tables and a note, rendered the
 //! same way into `summary.md`, the HTML page and the summary run's text (TensorBoard
 //! renders markdown), so that the three cannot disagree.
+use super::html::escape;
 
 /// A table of text cells.
 #[derive(Clone, Debug, PartialEq)]
@@ -16,13 +17,6 @@ pub struct Section {
     pub lines: Vec<String>,
     pub tables: Vec<Table>,
     pub note: String,
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 impl Table {

@@ -5,6 +5,7 @@ use super::collect::{fmt_sci, Collection, Counts, Group, RunProgress, RunResult}
 use super::factorial::{self, Factorial};
 use super::families::{self, Families};
 use super::figure::Figure;
+use super::section::Table;
 use super::seeds::{self, Claim4Row};
 use crate::config::FactorSpec;
 use crate::optimizers::Method;
@@ -390,21 +391,7 @@ pub fn markdown(report: &Report) -> String {
     }
     md.push_str("## Best settings\n\n");
     let (header, rows) = table_cells(report);
-    let line = |cells: &[String]| {
-        format!(
-            "| {} |\n",
-            cells
-                .iter()
-                .map(|c| c.replace('|', "\\|"))
-                .collect::<Vec<_>>()
-                .join(" | ")
-        )
-    };
-    md.push_str(&line(&header));
-    md.push_str(&format!("|{}\n", "---|".repeat(header.len())));
-    for row in &rows {
-        md.push_str(&line(row));
-    }
+    md.push_str(&Table { header, rows }.markdown());
     md.push_str(&format!("\n{TABLE_NOTE}\n"));
     for group in &report.groups {
         if let Some(s) = &group.grad_spread_at_init {
