@@ -96,7 +96,7 @@ pub fn render(report: &Report) -> String {
         let note = escape(super::table::CLAIM4_NOTE);
         body.push_str(&format!("<p class=\"note\">{note}</p>\n"));
     }
-    for section in super::factorial::sections::sections(report) {
+    for section in super::table::sections(report) {
         body.push_str(&section.html());
     }
 
@@ -138,6 +138,23 @@ pub fn render(report: &Report) -> String {
                 _ => "No finished run yet.",
             };
             body.push_str(&format!("<p class=\"note\">{why}</p>\n"));
+        }
+        for f in figures {
+            body.push_str(&figure_html(f));
+        }
+    }
+    // Figures an experiment may or may not have: a heading only where it has them.
+    for (kind, heading) in [
+        ("factorial", "The factorial's dose response"),
+        ("natural-gap", "The natural gap over training"),
+        (
+            "gap-vs-spread",
+            "The AdamW − Adam-ℓ2 gap against the gradient spread",
+        ),
+    ] {
+        let figures: Vec<&Figure> = report.figures.iter().filter(|f| f.kind == kind).collect();
+        if !figures.is_empty() {
+            body.push_str(&format!("<h2>{}</h2>\n", escape(heading)));
         }
         for f in figures {
             body.push_str(&figure_html(f));

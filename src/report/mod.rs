@@ -1,7 +1,8 @@
 //! The experiment's results as a library: what its run directories hold ([`collect`]),
 //! results over seeds and claim 4 ([`seeds`]), the tables ([`table`]), the figures
 //! ([`heatmap`], [`curves`], [`histograms`], [`gap_spread`]), the factorial test of claim 4
-//! ([`factorial`]), which optimizers are scale-free ([`families`]), the page ([`html`]) and the
+//! ([`factorial`]), which optimizers are scale-free ([`families`]), the AdamW − Adam-ℓ2
+//! gap over training ([`natural_gap`]), the page ([`html`]) and the
 //! experiment's summary runs for TensorBoard ([`summary_run`], with the [`final_values`] of
 //! measures evaluated once). It reads run directories, and writes in them only to withdraw
 //! from HParams the session of a run the experiment no longer counts (damaged, or moved
@@ -17,6 +18,7 @@ pub mod gap_spread;
 pub mod heatmap;
 pub mod histograms;
 pub mod html;
+pub mod natural_gap;
 mod out_dir;
 pub mod section;
 pub mod seeds;
@@ -99,6 +101,9 @@ fn draw(collection: &collect::Collection, dir: &Path) -> Result<table::Report> {
     let mut report = table::build(collection, figures)?;
     for f in &report.factorial {
         report.figures.push(factorial::figure::draw(f, dir)?);
+    }
+    if let Some(figure) = natural_gap::figure::draw(&report.natural_gap, dir)? {
+        report.figures.push(figure);
     }
     if let Some(figure) = gap_spread::draw(&report.groups, dir)? {
         report.figures.push(figure);

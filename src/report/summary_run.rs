@@ -27,6 +27,7 @@
 use super::collect::{fmt_sci, Cell, Collection, Group, RunProgress, RunResult};
 use super::factorial::sections::{factorial_section, families_section};
 use super::final_values::{self, Bar, Panel};
+use super::natural_gap;
 use super::seeds;
 use super::table::{self, Report};
 use crate::config::keys;
@@ -651,6 +652,10 @@ fn log_text(collection: &Collection, report: &Report, board: &mut Board) {
     }
     if let Some(families) = &report.families {
         board.text("families/table", &families_section(families).markdown(), 0);
+    }
+    for gap in &report.natural_gap {
+        let section = natural_gap::section(gap);
+        board.text(&format!("natural_gap/{}", gap.slug), &section.markdown(), 0);
     }
     board.text("report/summary", &table::markdown(report), 0);
 }

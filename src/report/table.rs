@@ -5,7 +5,8 @@ use super::collect::{fmt_sci, Collection, Counts, Group, RunProgress, RunResult}
 use super::factorial::{self, Factorial};
 use super::families::{self, Families};
 use super::figure::Figure;
-use super::section::Table;
+use super::natural_gap::{self, NaturalGap};
+use super::section::{Section, Table};
 use super::seeds::{self, Claim4Row};
 use crate::config::FactorSpec;
 use crate::optimizers::Method;
@@ -34,6 +35,9 @@ pub struct Report {
     /// Which optimizers are scale-free, by proof and in practice (when the experiment
     /// runs optimizers beyond the paper's three under factors).
     pub families: Option<Families>,
+    /// AdamW − Adam-ℓ2 at each evaluated epoch, per network without factors whose runs
+    /// evaluated at least twice (the budget search of the factorial's natural half).
+    pub natural_gap: Vec<NaturalGap>,
     pub figures: Vec<Figure>,
 }
 
@@ -141,6 +145,7 @@ pub fn build(collection: &Collection, figures: Vec<Figure>) -> Result<Report> {
         claim4: seeds::claim4_rows(collection),
         factorial: factorial::factorials(collection),
         families: families::families(collection)?,
+        natural_gap: natural_gap::natural_gaps(collection)?,
         figures,
     })
 }
@@ -369,6 +374,14 @@ pub const CLAIM4_NOTE: &str = "Each optimizer at its best setting without factor
     Adam-ℓ2's CI lies at or below 0, or AdamW's CI lies above 0 with a change at least Adam-ℓ2's; INCONCLUSIVE \
     otherwise.";
 
+/// The report's sections told the same way in summary.md, the page and the summary run:
+/// the factorial, the families table, the natural gap over training.
+pub fn sections(report: &Report) -> Vec<Section> {
+    let mut out = factorial::sections::sections(report);
+    out.extend(report.natural_gap.iter().map(natural_gap::section));
+    out
+}
+
 pub fn markdown(report: &Report) -> String {
     let mut md = format!("# {}\n\n", report.experiment);
     if !report.description.is_empty() {
@@ -386,7 +399,7 @@ pub fn markdown(report: &Report) -> String {
         }
         md.push_str(&format!("\n{CLAIM4_NOTE}\n\n"));
     }
-    for section in factorial::sections::sections(report) {
+    for section in sections(report) {
         md.push_str(&section.markdown());
     }
     md.push_str("## Best settings\n\n");
