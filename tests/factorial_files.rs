@@ -107,7 +107,10 @@ fn the_docs_quote_the_rule_as_the_code_words_it() {
         "docs/factorial.md",
         BEGIN,
         END,
-        &exp.factorial.unwrap().text(),
+        &{
+            let rule = exp.factorial.unwrap();
+            format!("{}\n\n{}", rule.text(), rule.natural_text())
+        },
         "SCALEFREE_BLESS=1 cargo test --release --test factorial_files",
     );
 }

@@ -31,13 +31,24 @@ fn damage_per_decade(optimizer: &str) -> f64 {
     }
 }
 
-/// Final training loss: a seed effect, the arm's damage, and a small seed-and-dose term
-/// so that the CIs are not zero.
+/// Without factors, each arm's loss above AdamW's: the arms that are not scale-free
+/// are worse, so scale-freeness carries the natural gap (with a seed term for the CIs).
+fn natural(optimizer: &str, seed: u64) -> f64 {
+    match optimizer {
+        "adam-l2" => 0.06 + 0.004 * (seed as f64 - 1.0),
+        "adamw-not-scalefree" => 0.055,
+        "adam-l2-scalefree" => 0.003,
+        _ => 0.0,
+    }
+}
+
+/// Final training loss: a seed effect, the arm's natural term, its damage, and a small
+/// seed-and-dose term so that the CIs are not zero.
 fn loss(optimizer: &str, dose: u32, seed: u64) -> f64 {
     let (s, d) = (seed as f64, dose as f64);
     let arm = ARMS.iter().position(|a| *a == optimizer).unwrap() as f64;
     2.0 + 0.05 * s
-        + 0.01 * arm
+        + natural(optimizer, seed)
         + damage_per_decade(optimizer) * d
         + 0.001 * d * (s - 1.0) * (arm + 1.0)
 }
@@ -70,12 +81,13 @@ fn summary(status: RunStatus, loss: Option<f64>, accuracy: Option<f64>) -> Summa
     }
 }
 
-/// Every run; `diverged` names one (optimizer, dose, seed) that diverged instead.
-fn write_runs(runs: &Path, diverged: Option<(&str, u32, u64)>) {
+/// Every run at `doses` (0: none) and under equalize; `diverged` names one (optimizer,
+/// dose, seed) that diverged instead.
+fn write_runs(runs: &Path, doses: &[u32], diverged: Option<(&str, u32, u64)>) {
     let mut planned = Vec::new();
     for optimizer in ARMS {
         // u32::MAX stands for equalize.
-        for dose in DOSES.into_iter().chain([u32::MAX]) {
+        for dose in doses.iter().copied().chain([u32::MAX]) {
             for seed in 0..SEEDS {
                 let factors = match dose {
                     0 => "none".to_string(),
@@ -142,7 +154,7 @@ fn damages(optimizer: &str, dose: u32) -> Vec<f64> {
 fn the_factorial_gives_damages_slopes_effects_and_its_verdict() {
     let dir = tempfile::tempdir().unwrap();
     let runs = dir.path().join("runs");
-    write_runs(&runs, None);
+    write_runs(&runs, &DOSES, None);
     let written = generate("fact", &runs, &dir.path().join("report")).unwrap();
     let report = serde_json::to_value(&written.report).unwrap();
     let factorial = &report["factorial"][0];
@@ -182,7 +194,12 @@ fn the_factorial_gives_damages_slopes_effects_and_its_verdict() {
     );
 
     // Without factors: AdamW − Adam-ℓ2 is 0.01 per seed.
-    close(&factorial["natural"]["adamw_minus_adam_l2"]["mean"], 0.01);
+    close(&factorial["natural"]["adamw_minus_adam_l2"]["mean"], -0.06);
+    assert_eq!(
+        factorial["natural"]["verdict"]["outcome"], "SCALE_FREENESS",
+        "{}",
+        factorial["natural"]["verdict"]
+    );
     let equalize = &factorial["natural"]["equalize"];
     for (a, optimizer) in ARMS.iter().enumerate() {
         close(&equalize["changes"][a]["mean"], equalized(optimizer));
@@ -250,7 +267,7 @@ fn the_factorial_gives_damages_slopes_effects_and_its_verdict() {
 fn a_diverged_run_is_counted_shown_and_makes_the_verdict_inconclusive() {
     let dir = tempfile::tempdir().unwrap();
     let runs = dir.path().join("runs");
-    write_runs(&runs, Some(("adamw-not-scalefree", 3, 1)));
+    write_runs(&runs, &DOSES, Some(("adamw-not-scalefree", 3, 1)));
     let written = generate("fact", &runs, &dir.path().join("report")).unwrap();
     let report = serde_json::to_value(&written.report).unwrap();
     let factorial = &report["factorial"][0];
@@ -265,4 +282,65 @@ fn a_diverged_run_is_counted_shown_and_makes_the_verdict_inconclusive() {
         "{markdown}"
     );
     assert!(markdown.contains("| 8 / 1 / 9 |"), "{markdown}");
+}
+
+/// The natural half alone (the four arms without factors and under equalize, no dose):
+/// the natural gap, the main effects on the loss by hand, the verdict on which factor
+/// carries the gap, and the section in summary.md, the summary run and the command's line.
+#[test]
+fn the_natural_half_alone_says_which_factor_carries_the_natural_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    write_runs(&runs, &[0], None);
+    let written = generate("fact", &runs, &dir.path().join("report")).unwrap();
+    assert!(
+        written.report.factorial.is_empty(),
+        "no dose: no full factorial"
+    );
+    let report = serde_json::to_value(&written.report).unwrap();
+    let half = &report["natural_half"][0];
+    let losses: Vec<Vec<f64>> = ARMS
+        .iter()
+        .map(|a| (0..SEEDS).map(|s| loss(a, 0, s)).collect())
+        .collect();
+    let per_seed = |f: &dyn Fn(usize) -> f64| mean(&(0..SEEDS as usize).map(f).collect::<Vec<_>>());
+    let l = &losses;
+    close(
+        &half["natural"]["adamw_minus_adam_l2"]["mean"],
+        per_seed(&|s| l[1][s] - l[0][s]),
+    );
+    close(
+        &half["natural"]["effects"]["scale_freeness"]["mean"],
+        per_seed(&|s| (l[1][s] + l[3][s]) / 2.0 - (l[0][s] + l[2][s]) / 2.0),
+    );
+    close(
+        &half["natural"]["effects"]["decoupling"]["mean"],
+        per_seed(&|s| (l[1][s] + l[2][s]) / 2.0 - (l[0][s] + l[3][s]) / 2.0),
+    );
+    for (a, optimizer) in ARMS.iter().enumerate() {
+        close(&half["arms"][a]["train_loss"]["mean"], mean(&losses[a]));
+        assert_eq!(half["arms"][a]["completed"], SEEDS);
+        close(
+            &half["natural"]["equalize"]["changes"][a]["mean"],
+            equalized(optimizer),
+        );
+    }
+    assert_eq!(half["natural"]["verdict"]["outcome"], "SCALE_FREENESS");
+    let why = half["natural"]["verdict"]["why"].as_str().unwrap();
+    assert!(why.starts_with("Adam-ℓ2's natural disadvantage"), "{why}");
+
+    let md = std::fs::read_to_string(written.dir.join("summary.md")).unwrap();
+    assert!(
+        md.contains("## The factorial's natural half: resnet20, no BN")
+            && md.contains("which factor carries the natural gap: SCALE-FREENESS")
+            && md.contains("The natural half applies the same rule without factors"),
+        "{md}"
+    );
+    let summary_file = written.summary_run.unwrap().path;
+    let text = tensorboard_support::last_text(
+        summary_file.parent().unwrap(),
+        "natural_half/resnet20-nobn",
+    )
+    .unwrap();
+    assert!(text.contains("| decoupled |"), "{text}");
 }

@@ -45,9 +45,13 @@ fn row(epoch: u32, loss: f64, accuracy: f64) -> MetricsRow {
 
 /// Adam-ℓ2 and AdamW runs of `epochs`, evaluated at each of them, under `schedule`.
 fn write_runs(runs: &Path, name: &str, epochs: &[u32], schedule: &str) {
+    write_runs_with_seeds(runs, name, epochs, schedule, SEEDS)
+}
+
+fn write_runs_with_seeds(runs: &Path, name: &str, epochs: &[u32], schedule: &str, seeds: u64) {
     let mut planned = Vec::new();
     for optimizer in ["adam-l2", "adamw"] {
-        for seed in 0..SEEDS {
+        for seed in 0..seeds {
             let settings = json!({"model": "resnet20", "optimizer": optimizer, "lr": 1e-3,
                 "wd": 5e-4, "seed": seed, "epochs": epochs.last(), "schedule": schedule});
             let config = RunConfig::from_value(&settings).unwrap();
@@ -153,7 +157,10 @@ fn the_gap_is_paired_per_epoch_and_its_first_separated_epoch_is_found() {
         "{md}"
     );
     assert!(
-        md.contains("first has a 95 % CI excluding 0 at epoch 10 of 15"),
+        md.contains(
+            "first has a 95 % CI excluding 0 at epoch 10 of 15; its CI excludes 0 at 1 of the \
+             1 evaluated epochs after it"
+        ),
         "{md}"
     );
     assert!(md.contains("| 5 | 200 |") && md.contains("| no |"), "{md}");
@@ -197,4 +204,13 @@ fn an_experiment_evaluated_once_has_no_gap_over_training() {
     let md = std::fs::read_to_string(written.dir.join("summary.md")).unwrap();
     assert!(!md.contains("natural gap over training"), "{md}");
     assert!(!written.dir.join("natural-gap-over-training.png").exists());
+}
+
+#[test]
+fn one_seed_gives_no_gap_over_training_since_it_has_no_ci() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (runs, out) = (tmp.path().join("runs"), tmp.path().join("report"));
+    write_runs_with_seeds(&runs, "one-seed", &[5, 10], "constant", 1);
+    let written = generate("one-seed", &runs, &out).unwrap();
+    assert!(written.report.natural_gap.is_empty());
 }

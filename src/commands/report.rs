@@ -45,6 +45,9 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
     for row in &report.claim4 {
         println!("{}", row.line);
     }
+    for half in &report.natural_half {
+        println!("{}", half.line);
+    }
     for factorial in &report.factorial {
         println!("{}", factorial.line);
     }

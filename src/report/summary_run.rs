@@ -25,7 +25,7 @@
 //!
 //! TensorBoard never aggregates across runs; these runs do, from the runs' own files.
 use super::collect::{fmt_sci, Cell, Collection, Group, RunProgress, RunResult};
-use super::factorial::sections::{factorial_section, families_section};
+use super::factorial::sections::{factorial_section, families_section, natural_half_section};
 use super::final_values::{self, Bar, Panel};
 use super::natural_gap;
 use super::seeds;
@@ -652,6 +652,14 @@ fn log_text(collection: &Collection, report: &Report, board: &mut Board) {
     }
     if let Some(families) = &report.families {
         board.text("families/table", &families_section(families).markdown(), 0);
+    }
+    for half in &report.natural_half {
+        let section = natural_half_section(half);
+        board.text(
+            &format!("natural_half/{}", half.slug),
+            &section.markdown(),
+            0,
+        );
     }
     for gap in &report.natural_gap {
         let section = natural_gap::section(gap);

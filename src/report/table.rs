@@ -2,6 +2,7 @@
 //! AdamW − Adam-ℓ2 gap and the gradient scale spread at initialisation (the paper's
 //! claim 4 in one table), as `summary.json` and `summary.md`.
 use super::collect::{fmt_sci, Collection, Counts, Group, RunProgress, RunResult};
+use super::factorial::natural_half::NaturalHalf;
 use super::factorial::{self, Factorial};
 use super::families::{self, Families};
 use super::figure::Figure;
@@ -32,6 +33,9 @@ pub struct Report {
     pub claim4: Vec<Claim4Row>,
     /// The factorial test of claim 4, per network that ran its four arms under doses.
     pub factorial: Vec<Factorial>,
+    /// The factorial's natural half, per network that ran the four arms without any
+    /// `spread:D` dose.
+    pub natural_half: Vec<NaturalHalf>,
     /// Which optimizers are scale-free, by proof and in practice (when the experiment
     /// runs optimizers beyond the paper's three under factors).
     pub families: Option<Families>,
@@ -144,6 +148,7 @@ pub fn build(collection: &Collection, figures: Vec<Figure>) -> Result<Report> {
         diverged: listed(&|state| state == RunProgress::Diverged),
         claim4: seeds::claim4_rows(collection),
         factorial: factorial::factorials(collection),
+        natural_half: factorial::natural_half::natural_halves(collection),
         families: families::families(collection)?,
         natural_gap: natural_gap::natural_gaps(collection)?,
         figures,

@@ -118,6 +118,22 @@ impl FactorialRule {
     }
 }
 
+impl FactorialRule {
+    /// How the natural half applies the same rule (after [`FactorialRule::text`]).
+    pub fn natural_text(&self) -> String {
+        let m = self.margin;
+        format!(
+            "The natural half applies the same rule without factors: to Adam-ℓ2's natural \
+             disadvantage G (Adam-ℓ2 − AdamW final training loss, per seed) and the main \
+             effects on the final training loss itself. A factor CARRIES the natural gap \
+             (EXPLAINS) when its CI lies below 0 and reaches −{m}·G, is RULED OUT when its CI \
+             lies above −{m}·G; INCONCLUSIVE whenever G's CI reaches 0 (no natural gap to \
+             attribute), fewer than 2 seeds have all four arms, or a run without factors \
+             diverged."
+        )
+    }
+}
+
 /// What the rule finds of one factor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -191,34 +207,77 @@ impl Verdict {
     }
 }
 
+/// What the rule explains: Adam-ℓ2's damage under factors, or its natural disadvantage
+/// without them (the factorial's natural half), with the words each is told in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Adam-ℓ2's paired change (factors − none) at the largest dose; the effects are on
+    /// the damage.
+    Damage,
+    /// Adam-ℓ2 − AdamW final training loss without factors; the effects are on the loss.
+    NaturalGap,
+}
+
+impl Target {
+    /// (the quantity, its symbol, where the runs are, what is missing when it reaches 0)
+    fn words(self) -> (&'static str, &'static str, &'static str, &'static str) {
+        match self {
+            Target::Damage => (
+                "Adam-ℓ2's damage",
+                "D",
+                "at the largest dose",
+                "nothing to explain at this dose",
+            ),
+            Target::NaturalGap => (
+                "Adam-ℓ2's natural disadvantage (Adam-ℓ2 − AdamW final training loss without factors)",
+                "G",
+                "without factors",
+                "no natural gap to explain at this budget",
+            ),
+        }
+    }
+}
+
 impl FactorialRule {
     /// The verdict on `adam_l2` (Adam-ℓ2's damage at the largest dose) and the main
     /// `effects` there; `diverged` runs at that dose make it inconclusive.
     pub fn judge(&self, adam_l2: Option<&Estimate>, effects: &Effects, diverged: usize) -> Verdict {
+        self.judge_target(Target::Damage, adam_l2, effects, diverged)
+    }
+
+    /// The same rule on what `target` names: `size` is its estimate (above 0: Adam-ℓ2
+    /// worse), `effects` the main effects on the same measure.
+    pub fn judge_target(
+        &self,
+        target: Target,
+        size: Option<&Estimate>,
+        effects: &Effects,
+        diverged: usize,
+    ) -> Verdict {
+        let (what, symbol, runs, nothing) = target.words();
         if diverged > 0 {
             return Verdict::inconclusive(format!(
-                "{diverged} run(s) diverged at the largest dose: their loss is missing, so the \
-                 main effects cannot be estimated"
+                "{diverged} run(s) diverged {runs}: their loss is missing, so the main effects \
+                 cannot be estimated"
             ));
         }
-        let (Some(damage), Some(sf), Some(dec)) =
-            (adam_l2, effects.scale_freeness, effects.decoupling)
+        let (Some(size), Some(sf), Some(dec)) = (size, effects.scale_freeness, effects.decoupling)
         else {
-            return Verdict::inconclusive("an arm has no completed run at the largest dose".into());
+            return Verdict::inconclusive(format!("an arm has no completed run {runs}"));
         };
-        if sf.half_width.is_none() || dec.half_width.is_none() || damage.half_width.is_none() {
+        if sf.half_width.is_none() || dec.half_width.is_none() || size.half_width.is_none() {
             return Verdict::inconclusive(
                 "fewer than 2 seeds have all four arms: no confidence interval".into(),
             );
         }
-        if damage.bounds().0 <= 0.0 {
+        if size.bounds().0 <= 0.0 {
             return Verdict::inconclusive(format!(
-                "Adam-ℓ2's damage {} reaches 0: nothing to explain at this dose",
-                damage.signed_text(4)
+                "{what} {} reaches 0: {nothing}",
+                size.signed_text(4)
             ));
         }
-        let role_sf = Role::of(&sf, damage.mean, self.margin);
-        let role_dec = Role::of(&dec, damage.mean, self.margin);
+        let role_sf = Role::of(&sf, size.mean, self.margin);
+        let role_dec = Role::of(&dec, size.mean, self.margin);
         let outcome = match (role_sf, role_dec) {
             (Role::Explains, Role::RuledOut) => Explanation::ScaleFreeness,
             (Role::RuledOut, Role::Explains) => Explanation::Decoupling,
@@ -231,15 +290,15 @@ impl FactorialRule {
             scale_freeness: Some(role_sf),
             decoupling: Some(role_dec),
             why: format!(
-                "Adam-ℓ2's damage D = {}; scale-freeness {} ({}), decoupling {} ({}); \
-                 threshold −{}·D = {:+.4}",
-                damage.signed_text(4),
+                "{what} {symbol} = {}; scale-freeness {} ({}), decoupling {} ({}); \
+                 threshold −{}·{symbol} = {:+.4}",
+                size.signed_text(4),
                 sf.signed_text(4),
                 role_sf.word(),
                 dec.signed_text(4),
                 role_dec.word(),
                 self.margin,
-                -self.margin * damage.mean
+                -self.margin * size.mean
             ),
         }
     }
@@ -290,9 +349,9 @@ mod tests {
     }
 
     /// Seeds of the same square with a little noise, so the CIs are narrow.
-    fn effects_of(s: Square) -> (Estimate, Effects) {
+    fn noisy(s: Square) -> Vec<Square> {
         let noise = [-0.002, 0.001, 0.0, 0.002, -0.001, 0.0];
-        let squares: Vec<Square> = noise
+        noise
             .iter()
             .enumerate()
             .map(|(i, e)| {
@@ -304,7 +363,11 @@ mod tests {
                     s.adam_l2_scalefree - e,
                 )
             })
-            .collect();
+            .collect()
+    }
+
+    fn effects_of(s: Square) -> (Estimate, Effects) {
+        let squares = noisy(s);
         let damage = Estimate::of(&squares.iter().map(|s| s.adam_l2).collect::<Vec<_>>()).unwrap();
         (damage, Effects::of(&squares))
     }
@@ -327,6 +390,39 @@ mod tests {
         assert_eq!(judge(square(0.08, 0.02, 0.04, 0.04)), Explanation::Neither);
         // No damage to explain.
         assert_eq!(judge(square(0.0, 0.0, 0.0, 0.0)), Explanation::Inconclusive);
+    }
+
+    /// The natural half: the arms' losses themselves, G = Adam-ℓ2 − AdamW per seed.
+    #[test]
+    fn the_rule_judges_the_natural_gap_in_its_own_words() {
+        let rule = FactorialRule::default();
+        let judge = |s: Square| {
+            let squares = noisy(s);
+            let gap: Vec<f64> = squares.iter().map(|s| s.adam_l2 - s.adamw).collect();
+            let g = Estimate::of(&gap).unwrap();
+            rule.judge_target(Target::NaturalGap, Some(&g), &Effects::of(&squares), 0)
+        };
+        // Adam-ℓ2 2.08 and its scale-free twin 2.0: scale-freeness carries the gap.
+        let verdict = judge(square(2.08, 2.0, 2.08, 2.0));
+        assert_eq!(verdict.outcome, Explanation::ScaleFreeness);
+        assert!(
+            verdict.why.starts_with("Adam-ℓ2's natural disadvantage"),
+            "{}",
+            verdict.why
+        );
+        assert!(verdict.why.contains("−0.5·G"), "{}", verdict.why);
+        assert_eq!(
+            judge(square(2.08, 2.0, 2.0, 2.08)).outcome,
+            Explanation::Decoupling
+        );
+        // No gap: nothing to attribute, said as the natural half says it.
+        let none = judge(square(2.0, 2.0, 2.0, 2.0));
+        assert_eq!(none.outcome, Explanation::Inconclusive);
+        assert!(
+            none.why.contains("no natural gap to explain"),
+            "{}",
+            none.why
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! natural gap and the same effects on the loss itself. Diverged runs are counted per arm
 //! and dose, never averaged in silently.
 pub mod figure;
+pub mod natural_half;
 pub mod sections;
 
 use super::collect::{Cell, Collection, Group, RunProgress};
@@ -14,7 +15,7 @@ use super::seeds::{accuracy, compared_cells, per_seed, train_loss};
 use crate::config::FactorSpec;
 use crate::optimizers::Method;
 use crate::rundir::Summary;
-use crate::stats::factorial::{slope, Effects, FactorialRule, Square, Verdict};
+use crate::stats::factorial::{slope, Effects, FactorialRule, Square, Target, Verdict};
 use crate::stats::{paired, Estimate};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -67,6 +68,8 @@ pub struct Natural {
     /// it: each arm's paired change in final training loss, in [`ARMS`] order, and the
     /// main effects on it.
     pub equalize: Option<Equalized>,
+    /// The rule on Adam-ℓ2's natural disadvantage: which factor carries the natural gap.
+    pub verdict: Verdict,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -120,6 +123,23 @@ fn by_seed(
     per_seed(collection, cell, value).into_iter().collect()
 }
 
+/// Whether a group ran all four arms.
+fn has_every_arm(group: &Group) -> bool {
+    ARMS.iter().all(|(m, ..)| group.best_cell(*m).is_some())
+}
+
+/// The `spread:D` groups of `none`'s network with their doses (`none` itself as 0), by dose.
+fn doses_of<'a>(collection: &'a Collection, none: &Group) -> Vec<(f64, &'a Group)> {
+    let mut doses: Vec<(f64, &Group)> = collection
+        .groups
+        .iter()
+        .filter(|g| same_network(g, none))
+        .filter_map(|g| Some((dose_of(&g.key.grad_factors)?, g)))
+        .collect();
+    doses.sort_by(|a, b| a.0.total_cmp(&b.0));
+    doses
+}
+
 /// Every factorial of `collection`: each group without factors that has all four arms
 /// and at least one `spread:D` group beside it; none without a rule.
 pub fn factorials(collection: &Collection) -> Vec<Factorial> {
@@ -132,16 +152,10 @@ pub fn factorials(collection: &Collection) -> Vec<Factorial> {
         .iter()
         .filter(|g| g.key.grad_factors.is_none())
     {
-        if ARMS.iter().any(|(m, ..)| none.best_cell(*m).is_none()) {
+        if !has_every_arm(none) {
             continue;
         }
-        let mut doses: Vec<(f64, &Group)> = collection
-            .groups
-            .iter()
-            .filter(|g| same_network(g, none))
-            .filter_map(|g| Some((dose_of(&g.key.grad_factors)?, g)))
-            .collect();
-        doses.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let doses = doses_of(collection, none);
         if doses.len() >= 2 {
             out.push(factorial(collection, rule, none, &doses));
         }
@@ -165,11 +179,7 @@ fn factorial(
     let squares =
         |value: fn(&Summary) -> Option<f64>, of: &Group| changes(collection, none, of, value);
     let effects = Effects::of(&squares(train_loss, largest));
-    let equalize = collection
-        .groups
-        .iter()
-        .find(|g| g.key.grad_factors == FactorSpec::Equalize && same_network(g, none))
-        .map(|g| Equalized::of(&squares(train_loss, g)));
+    let equalize = equalized(collection, none);
     let accuracy_effects = Effects::of(&squares(accuracy, largest));
     let diverged: usize = arms
         .iter()
@@ -187,12 +197,9 @@ fn factorial(
         slug: none.key.slug(),
         label,
         rule,
-        rule_text: rule.text(),
+        rule_text: format!("{} {}", rule.text(), rule.natural_text()),
         precision: precision(adam_l2_damage.as_ref(), &effects),
-        natural: Natural {
-            equalize,
-            ..natural(collection, none)
-        },
+        natural: natural(collection, rule, none, equalize),
         arms,
         largest_dose,
         effects,
@@ -200,6 +207,15 @@ fn factorial(
         verdict,
         line,
     }
+}
+
+/// Each arm's change under `equalize` beside `none`, where the experiment ran it.
+fn equalized(collection: &Collection, none: &Group) -> Option<Equalized> {
+    let group = collection
+        .groups
+        .iter()
+        .find(|g| g.key.grad_factors == FactorSpec::Equalize && same_network(g, none))?;
+    Some(Equalized::of(&changes(collection, none, group, train_loss)))
 }
 
 /// Per seed with all four arms, each arm's paired change (`of` − `none`) in `value` at
@@ -327,22 +343,45 @@ fn arm_row(
     }
 }
 
-fn natural(collection: &Collection, none: &Group) -> Natural {
-    let per_arm: Vec<BTreeMap<u64, f64>> = ARMS
+/// The natural half of `none`'s network: the four arms without factors (and their
+/// changes under `equalize`), judged by `rule` on Adam-ℓ2's natural disadvantage.
+fn natural(
+    collection: &Collection,
+    rule: FactorialRule,
+    none: &Group,
+    equalize: Option<Equalized>,
+) -> Natural {
+    let cells: Vec<&Cell> = ARMS
         .iter()
         .map(|&(optimizer, ..)| {
-            let cell = none
-                .best_cell(optimizer)
-                .expect("factorials() checked every arm");
-            by_seed(collection, cell, train_loss)
+            none.best_cell(optimizer)
+                .expect("the caller checked every arm")
         })
         .collect();
+    let per_arm: Vec<BTreeMap<u64, f64>> = cells
+        .iter()
+        .map(|cell| by_seed(collection, cell, train_loss))
+        .collect();
+    let diverged = cells
+        .iter()
+        .flat_map(|cell| collection.runs_of(cell))
+        .filter(|r| r.progress == RunProgress::Diverged)
+        .count();
     let squares = squares_of(&per_arm);
     let gap: Vec<f64> = squares.iter().map(|s| s.adamw - s.adam_l2).collect();
+    let adamw_minus_adam_l2 = Estimate::of(&gap);
+    let effects = Effects::of(&squares);
+    let disadvantage = adamw_minus_adam_l2.map(|g| g.negated());
     Natural {
-        adamw_minus_adam_l2: Estimate::of(&gap),
-        effects: Effects::of(&squares),
-        equalize: None,
+        verdict: rule.judge_target(
+            Target::NaturalGap,
+            disadvantage.as_ref(),
+            &effects,
+            diverged,
+        ),
+        adamw_minus_adam_l2,
+        effects,
+        equalize,
     }
 }
 

@@ -1,6 +1,8 @@
 //! The factorial and the families table as report sections (summary.md, the page, the
 //! summary run's text).
-use super::Factorial;
+use super::natural_half::NaturalHalf;
+use super::{Factorial, Natural};
+use crate::optimizers::Method;
 use crate::report::collect::fmt_sci;
 use crate::report::families::{exact_text, Families, FAMILIES_NOTE};
 use crate::report::section::{Section, Table};
@@ -49,13 +51,8 @@ fn arms_table(f: &Factorial) -> Table {
         .map(|arm| {
             let mut row = vec![
                 arm.optimizer.display_name().to_string(),
-                if arm.decoupled {
-                    "decoupled"
-                } else {
-                    "through the moments"
-                }
-                .into(),
-                if arm.scale_free { "yes" } else { "no" }.into(),
+                decay_word(arm.decoupled),
+                yes_no(arm.scale_free),
                 format!("{}, {}", fmt_sci(arm.lr), fmt_sci(arm.wd)),
             ];
             let treated = arm.doses.iter().filter(|d| d.dose > 0.0);
@@ -76,34 +73,75 @@ fn arms_table(f: &Factorial) -> Table {
 
 /// The 2×2 of damages at the largest dose.
 fn square_table(f: &Factorial) -> Table {
-    let damage = |decoupled: bool, scale_free: bool| {
-        let arm = f
-            .arms
-            .iter()
-            .find(|a| a.decoupled == decoupled && a.scale_free == scale_free);
-        arm.map_or("—".into(), |a| {
-            format!(
-                "{}: {}",
-                a.optimizer.display_name(),
-                estimate(&a.doses.last().and_then(|d| d.train_loss_damage))
-            )
-        })
-    };
+    square(
+        format!("damage at spread:{}", f.largest_dose),
+        |decoupled, scale_free| {
+            let arm = f
+                .arms
+                .iter()
+                .find(|a| a.decoupled == decoupled && a.scale_free == scale_free);
+            arm.map_or("—".into(), |a| {
+                format!(
+                    "{}: {}",
+                    a.optimizer.display_name(),
+                    estimate(&a.doses.last().and_then(|d| d.train_loss_damage))
+                )
+            })
+        },
+    )
+}
+
+/// Which factor carries the natural gap, by the rule.
+fn natural_verdict(n: &Natural) -> String {
+    format!(
+        "which factor carries the natural gap: {} — {}",
+        n.verdict.outcome.word(),
+        n.verdict.why
+    )
+}
+
+/// Each arm's change under `equalize` and the main effects on it, where it ran.
+fn equalize_line(n: &Natural, arms: impl Iterator<Item = Method>) -> Option<String> {
+    let eq = n.equalize.as_ref()?;
+    let changes: Vec<String> = arms
+        .zip(&eq.changes)
+        .map(|(arm, c)| format!("{} {}", arm.display_name(), estimate(c)))
+        .collect();
+    Some(format!(
+        "under equalize (most of the natural spread removed), the paired change in final \
+         training loss: {}; main effects on it: scale-freeness {}, decoupling {}",
+        changes.join(", "),
+        estimate(&eq.effects.scale_freeness),
+        estimate(&eq.effects.decoupling)
+    ))
+}
+
+/// The 2×2 of `cell(decoupled, scale_free)`, titled `title`.
+fn square(title: String, cell: impl Fn(bool, bool) -> String) -> Table {
     Table {
-        header: vec![
-            format!("damage at spread:{}", f.largest_dose),
-            "not scale-free".into(),
-            "scale-free".into(),
-        ],
+        header: vec![title, "not scale-free".into(), "scale-free".into()],
         rows: vec![
             vec![
                 "through the moments".into(),
-                damage(false, false),
-                damage(false, true),
+                cell(false, false),
+                cell(false, true),
             ],
-            vec!["decoupled".into(), damage(true, false), damage(true, true)],
+            vec!["decoupled".into(), cell(true, false), cell(true, true)],
         ],
     }
+}
+
+fn decay_word(decoupled: bool) -> String {
+    if decoupled {
+        "decoupled"
+    } else {
+        "through the moments"
+    }
+    .into()
+}
+
+fn yes_no(yes: bool) -> String {
+    if yes { "yes" } else { "no" }.into()
 }
 
 pub fn factorial_section(f: &Factorial) -> Section {
@@ -134,21 +172,8 @@ pub fn factorial_section(f: &Factorial) -> Section {
             estimate(&n.effects.decoupling)
         ),
     ];
-    if let Some(eq) = &n.equalize {
-        let changes: Vec<String> = f
-            .arms
-            .iter()
-            .zip(&eq.changes)
-            .map(|(arm, c)| format!("{} {}", arm.optimizer.display_name(), estimate(c)))
-            .collect();
-        lines.push(format!(
-            "under equalize (most of the natural spread removed), the paired change in final \
-             training loss: {}; main effects on it: scale-freeness {}, decoupling {}",
-            changes.join(", "),
-            estimate(&eq.effects.scale_freeness),
-            estimate(&eq.effects.decoupling)
-        ));
-    }
+    lines.push(natural_verdict(n));
+    lines.extend(equalize_line(n, f.arms.iter().map(|a| a.optimizer)));
     Section {
         heading: format!("The factorial test of claim 4: {}", f.label),
         lines,
@@ -193,9 +218,91 @@ pub fn families_section(families: &Families) -> Section {
     }
 }
 
+pub fn natural_half_section(h: &NaturalHalf) -> Section {
+    let n = &h.natural;
+    let mut lines = vec![
+        natural_verdict(n),
+        format!(
+            "AdamW − Adam-ℓ2 final training loss {}; main effects on the loss (below 0: the \
+             factor lowers it): scale-freeness {}, decoupling {}, interaction {}",
+            estimate(&n.adamw_minus_adam_l2),
+            estimate(&n.effects.scale_freeness),
+            estimate(&n.effects.decoupling),
+            estimate(&n.effects.interaction)
+        ),
+    ];
+    lines.extend(equalize_line(n, h.arms.iter().map(|a| a.optimizer)));
+    let loss = square("final training loss".into(), |decoupled, scale_free| {
+        let arm = h
+            .arms
+            .iter()
+            .find(|a| a.decoupled == decoupled && a.scale_free == scale_free);
+        arm.map_or("—".into(), |a| {
+            let text = a.train_loss.map_or("—".into(), |e| e.text(4));
+            format!("{}: {text}", a.optimizer.display_name())
+        })
+    });
+    let rows = h
+        .arms
+        .iter()
+        .zip(
+            n.equalize
+                .as_ref()
+                .map(|e| e.changes.clone())
+                .unwrap_or_else(|| vec![None; h.arms.len()]),
+        )
+        .map(|(a, equalize)| {
+            vec![
+                a.optimizer.display_name().to_string(),
+                decay_word(a.decoupled),
+                yes_no(a.scale_free),
+                format!("{}, {}", fmt_sci(a.lr), fmt_sci(a.wd)),
+                a.train_loss.map_or("—".into(), |e| e.text(4)),
+                a.test_accuracy.map_or("—".into(), |e| {
+                    Estimate {
+                        mean: e.mean * 100.0,
+                        sd: e.sd * 100.0,
+                        half_width: e.half_width.map(|x| x * 100.0),
+                        ..e
+                    }
+                    .text(2)
+                }),
+                estimate(&equalize),
+                format!("{} / {} / {}", a.completed, a.diverged, a.planned),
+            ]
+        })
+        .collect();
+    Section {
+        heading: format!("The factorial's natural half: {}", h.label),
+        lines,
+        tables: vec![
+            loss,
+            Table {
+                header: vec![
+                    "arm".into(),
+                    "decay".into(),
+                    "scale-free".into(),
+                    "η₀, λ".into(),
+                    "final training loss".into(),
+                    "test accuracy (%)".into(),
+                    "change under equalize".into(),
+                    "runs: completed / diverged / planned".into(),
+                ],
+                rows,
+            },
+        ],
+        note: format!(
+            "Without gradient factors; means with 95 % CIs over seeds, the natural gap and \
+             the changes paired by seed. {}",
+            h.rule_text
+        ),
+    }
+}
+
 /// The report's factorial and families sections, in order.
 pub fn sections(report: &crate::report::table::Report) -> Vec<Section> {
     let mut out: Vec<Section> = report.factorial.iter().map(factorial_section).collect();
+    out.extend(report.natural_half.iter().map(natural_half_section));
     out.extend(report.families.as_ref().map(families_section));
     out
 }

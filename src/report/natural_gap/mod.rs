@@ -104,7 +104,11 @@ fn gap_of(group: &Group, collection: &Collection) -> Result<Option<NaturalGap>> 
             wall_s: wall.iter().sum::<f64>() / wall.len() as f64,
         });
     }
-    if rows.len() < 2 {
+    // Two evaluations at least, and two seeds paired at one of them (a CI) at least.
+    let any_ci = rows
+        .iter()
+        .any(|r| r.train_loss.is_some_and(|e| e.half_width.is_some()));
+    if rows.len() < 2 || !any_ci {
         return Ok(None);
     }
     let first_separated = rows
@@ -122,11 +126,22 @@ fn gap_of(group: &Group, collection: &Collection) -> Result<Option<NaturalGap>> 
         });
     let label = group.key.label();
     let mut line = match first_separated {
-        Some(epoch) => format!(
-            "natural gap ({label}): AdamW − Adam-ℓ2 final training loss first has a 95 % CI \
-             excluding 0 at epoch {epoch} of {}",
-            rows.last().map_or(0, |r| r.epoch)
-        ),
+        Some(epoch) => {
+            // Each row is its own test: one CI of many that leaves 0 may be chance, so say
+            // whether the later ones hold it.
+            let later: Vec<&GapAt> = rows.iter().filter(|r| r.epoch > epoch).collect();
+            let holding = later
+                .iter()
+                .filter(|r| r.train_loss.as_ref().is_some_and(separated))
+                .count();
+            format!(
+                "natural gap ({label}): AdamW − Adam-ℓ2 final training loss first has a 95 % \
+                 CI excluding 0 at epoch {epoch} of {}; its CI excludes 0 at {holding} of the \
+                 {} evaluated epochs after it",
+                rows.last().map_or(0, |r| r.epoch),
+                later.len()
+            )
+        }
         None => format!(
             "natural gap ({label}): AdamW − Adam-ℓ2 final training loss has no 95 % CI \
              excluding 0 at any of the {} evaluated epochs (up to epoch {})",
@@ -153,7 +168,8 @@ fn gap_of(group: &Group, collection: &Collection) -> Result<Option<NaturalGap>> 
 }
 
 /// The natural gap over training of every network without gradient factors whose
-/// Adam-ℓ2 and AdamW runs share at least two evaluated epochs.
+/// Adam-ℓ2 and AdamW runs share at least two evaluated epochs, with at least two seeds
+/// paired at one of them.
 pub fn natural_gaps(collection: &Collection) -> Result<Vec<NaturalGap>> {
     let mut out = Vec::new();
     for group in collection
