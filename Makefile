@@ -222,6 +222,18 @@ factorial: setup data
 families: setup data
 	bash scripts/run-experiment.sh $(BIN) families-cpu $(TB_PORT)
 
+# `make natural-budget`: the budget search of the factorial's natural half, AdamW − Adam-ℓ2
+# without factors on ResNet-20 (40 epochs) and ResNet-56 (10 epochs) evaluated every 5
+# epochs, 4 seeds (16 runs): the report's "natural gap over training" gives every shorter
+# budget. `make natural-half`: the four Adam arms without factors and under equalize at
+# the budget it found (ResNet-20, 5,000 images, 20 epochs), 4 fresh seeds (32 runs).
+.PHONY: natural-budget natural-half
+natural-budget: setup data
+	bash scripts/run-experiment.sh $(BIN) natural-budget $(TB_PORT)
+
+natural-half: setup data
+	bash scripts/run-experiment.sh $(BIN) natural-half-cpu $(TB_PORT)
+
 # Full training steps through `scalefree train`, histogram logging off / default / every step.
 bench-train: setup data
 	@mkdir -p bench/results
