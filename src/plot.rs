@@ -192,6 +192,38 @@ where
     Ok(())
 }
 
+/// Axes of `x` × `y` under `caption`, labelled `descs` (x, y), with a faint line at
+/// y = 0 across them: the frame of the report's figures of signed differences.
+pub fn zero_line_chart<'a>(
+    root: &Area<'a>,
+    caption: &str,
+    (x, y): (Range<f64>, Range<f64>),
+    descs: (&str, &str),
+    y_label_width: u32,
+) -> Result<Chart<'a, plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>
+{
+    let (x_lo, x_hi) = (x.start, x.end);
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, font(18))
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(y_label_width)
+        .build_cartesian_2d(x, y)
+        .map_err(plot_error)?;
+    chart
+        .configure_mesh()
+        .x_desc(descs.0)
+        .y_desc(descs.1)
+        .label_style(font(12))
+        .axis_desc_style(font(13))
+        .draw()
+        .map_err(plot_error)?;
+    chart
+        .draw_series(LineSeries::new([(x_lo, 0.0), (x_hi, 0.0)], BLACK.mix(0.4)))
+        .map_err(plot_error)?;
+    Ok(chart)
+}
+
 /// The legend of every figure: at `position`, on a light box, in `size`-point text.
 pub fn legend<X: Ranged, Y: Ranged>(
     chart: &mut Chart<'_, X, Y>,

@@ -5,7 +5,7 @@
 //! spread should move its gap.
 use super::figure::{centered, draw_png, font, plot_error, Figure};
 use super::table::GroupRow;
-use crate::plot::{extremes, text};
+use crate::plot::{extremes, text, zero_line_chart};
 use anyhow::Result;
 use plotters::prelude::*;
 use std::path::Path;
@@ -38,24 +38,16 @@ pub fn draw(groups: &[GroupRow], dir: &Path) -> Result<Option<Figure>> {
     let y_hi = points.iter().map(|p| p.2 + p.3).fold(0.0, f64::max) + 0.5;
     let file = "gap-vs-spread.png".to_string();
     draw_png(&dir.join(&file), SIZE, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption("AdamW − Adam-ℓ2 against the gradient spread", font(18))
-            .margin(16)
-            .x_label_area_size(44)
-            .y_label_area_size(64)
-            .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)
-            .map_err(plot_error)?;
-        chart
-            .configure_mesh()
-            .x_desc("spread of log2|g| at initialisation, p99 − p01 (octaves)")
-            .y_desc("final test accuracy gap (points)")
-            .label_style(font(12))
-            .axis_desc_style(font(13))
-            .draw()
-            .map_err(plot_error)?;
-        chart
-            .draw_series(LineSeries::new([(x_lo, 0.0), (x_hi, 0.0)], BLACK.mix(0.4)))
-            .map_err(plot_error)?;
+        let mut chart = zero_line_chart(
+            root,
+            "AdamW − Adam-ℓ2 against the gradient spread",
+            (x_lo..x_hi, y_lo..y_hi),
+            (
+                "spread of log2|g| at initialisation, p99 − p01 (octaves)",
+                "final test accuracy gap (points)",
+            ),
+            64,
+        )?;
         for &(group, x, y, half) in &points {
             let color = if group.bn { BLUE } else { RED };
             let stroke = color.mix(0.6).stroke_width(2);

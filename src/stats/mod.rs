@@ -67,6 +67,16 @@ impl Estimate {
         self.half_width.map(|h| self.mean + h)
     }
 
+    /// The estimate of `factor` times the values (a fraction in points: 100).
+    pub fn scaled(&self, factor: f64) -> Estimate {
+        Estimate {
+            mean: self.mean * factor,
+            sd: self.sd * factor.abs(),
+            half_width: self.half_width.map(|h| h * factor.abs()),
+            ..*self
+        }
+    }
+
     /// The estimate with its sign turned: a drop in accuracy as a harm.
     pub fn negated(&self) -> Estimate {
         Estimate {

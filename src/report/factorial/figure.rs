@@ -2,8 +2,8 @@
 //! training loss, factors − none) against the dose `D` of `spread:D`, one line per arm
 //! with its 95 % CI band.
 use super::Factorial;
-use crate::plot::{extremes, legend, line, optimizer_color, text};
-use crate::report::figure::{centered, draw_png, font, plot_error, Figure};
+use crate::plot::{extremes, legend, line, optimizer_color, text, zero_line_chart};
+use crate::report::figure::{centered, draw_png, Figure};
 use anyhow::Result;
 use plotters::prelude::*;
 use std::path::Path;
@@ -35,30 +35,16 @@ pub fn draw(factorial: &Factorial, dir: &Path) -> Result<Figure> {
     let pad = 0.08 * (y_max - y_min).max(1e-3);
     let x_max = factorial.largest_dose.max(1.0);
     draw_png(&dir.join(&file), SIZE, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(
-                format!("Damage against dose, {}", factorial.label),
-                font(18),
-            )
-            .margin(16)
-            .x_label_area_size(44)
-            .y_label_area_size(72)
-            .build_cartesian_2d(-0.1..x_max + 0.1, (y_min - pad)..(y_max + pad))
-            .map_err(plot_error)?;
-        chart
-            .configure_mesh()
-            .x_desc("dose D of spread:D (per-layer gradient factors 10^(D·u), u ~ U(−1, 1))")
-            .y_desc("change in final training loss (factors − none)")
-            .label_style(font(12))
-            .axis_desc_style(font(13))
-            .draw()
-            .map_err(plot_error)?;
-        chart
-            .draw_series(LineSeries::new(
-                [(-0.1, 0.0), (x_max + 0.1, 0.0)],
-                BLACK.mix(0.4),
-            ))
-            .map_err(plot_error)?;
+        let mut chart = zero_line_chart(
+            root,
+            &format!("Damage against dose, {}", factorial.label),
+            (-0.1..x_max + 0.1, (y_min - pad)..(y_max + pad)),
+            (
+                "dose D of spread:D (per-layer gradient factors 10^(D·u), u ~ U(−1, 1))",
+                "change in final training loss (factors − none)",
+            ),
+            72,
+        )?;
         for (arm, points) in factorial.arms.iter().zip(&series) {
             let means: Vec<(f64, f64)> = points.iter().map(|p| (p.0, p.1)).collect();
             let band: Vec<(f64, f64, f64)> = points.iter().map(|p| (p.0, p.2, p.3)).collect();

@@ -13,15 +13,7 @@ fn estimate(e: &Option<Estimate>) -> String {
 }
 
 fn points(e: &Option<Estimate>) -> String {
-    e.map_or("—".into(), |e| {
-        let scaled = Estimate {
-            mean: e.mean * 100.0,
-            sd: e.sd * 100.0,
-            half_width: e.half_width.map(|h| h * 100.0),
-            ..e
-        };
-        scaled.signed_text(2)
-    })
+    e.map_or("—".into(), |e| e.scaled(100.0).signed_text(2))
 }
 
 /// The arms' damage per dose, slope and runs.
@@ -258,15 +250,8 @@ pub fn natural_half_section(h: &NaturalHalf) -> Section {
                 yes_no(a.scale_free),
                 format!("{}, {}", fmt_sci(a.lr), fmt_sci(a.wd)),
                 a.train_loss.map_or("—".into(), |e| e.text(4)),
-                a.test_accuracy.map_or("—".into(), |e| {
-                    Estimate {
-                        mean: e.mean * 100.0,
-                        sd: e.sd * 100.0,
-                        half_width: e.half_width.map(|x| x * 100.0),
-                        ..e
-                    }
-                    .text(2)
-                }),
+                a.test_accuracy
+                    .map_or("—".into(), |e| e.scaled(100.0).text(2)),
                 estimate(&equalize),
                 format!("{} / {} / {}", a.completed, a.diverged, a.planned),
             ]

@@ -2,8 +2,8 @@
 //! the epoch, one line per network with its 95 % CI band; where the band leaves 0 is the
 //! smallest budget that shows the gap.
 use super::NaturalGap;
-use crate::plot::{extremes, legend, line, text};
-use crate::report::figure::{centered, draw_png, font, plot_error, Figure};
+use crate::plot::{extremes, legend, line, text, zero_line_chart};
+use crate::report::figure::{centered, draw_png, Figure};
 use anyhow::Result;
 use plotters::prelude::*;
 use std::path::Path;
@@ -35,27 +35,16 @@ pub fn draw(gaps: &[NaturalGap], dir: &Path) -> Result<Option<Figure>> {
     let pad = 0.08 * (y_max - y_min).max(1e-3);
     let x_max = all.map(|p| p.0).fold(1.0, f64::max);
     draw_png(&dir.join(FILE), SIZE, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption("The natural gap over training", font(18))
-            .margin(16)
-            .x_label_area_size(44)
-            .y_label_area_size(72)
-            .build_cartesian_2d(0.0..x_max * 1.03, (y_min - pad)..(y_max + pad))
-            .map_err(plot_error)?;
-        chart
-            .configure_mesh()
-            .x_desc("epoch (with a constant step size: the budget of a run that long)")
-            .y_desc("AdamW − Adam-ℓ2 training loss")
-            .label_style(font(12))
-            .axis_desc_style(font(13))
-            .draw()
-            .map_err(plot_error)?;
-        chart
-            .draw_series(LineSeries::new(
-                [(0.0, 0.0), (x_max * 1.03, 0.0)],
-                BLACK.mix(0.4),
-            ))
-            .map_err(plot_error)?;
+        let mut chart = zero_line_chart(
+            root,
+            "The natural gap over training",
+            (0.0..x_max * 1.03, (y_min - pad)..(y_max + pad)),
+            (
+                "epoch (with a constant step size: the budget of a run that long)",
+                "AdamW − Adam-ℓ2 training loss",
+            ),
+            72,
+        )?;
         for (i, (gap, points)) in gaps.iter().zip(&series).enumerate() {
             let means: Vec<(f64, f64)> = points.iter().map(|p| (p.0, p.1)).collect();
             let band: Vec<(f64, f64, f64)> = points.iter().map(|p| (p.0, p.2, p.3)).collect();

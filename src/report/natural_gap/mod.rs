@@ -184,15 +184,7 @@ pub fn natural_gaps(collection: &Collection) -> Result<Vec<NaturalGap>> {
 
 pub fn section(gap: &NaturalGap) -> Section {
     let estimate = |e: &Option<Estimate>, scale: f64, digits: usize| {
-        e.map_or("—".into(), |e| {
-            Estimate {
-                mean: e.mean * scale,
-                sd: e.sd * scale,
-                half_width: e.half_width.map(|h| h * scale),
-                ..e
-            }
-            .signed_text(digits)
-        })
+        e.map_or("—".into(), |e| e.scaled(scale).signed_text(digits))
     };
     let rows = gap
         .rows
