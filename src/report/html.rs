@@ -78,6 +78,48 @@ fn list(heading: &str, items: impl Iterator<Item = String>) -> String {
     format!("<h2>{heading}</h2>\n<ul>\n{items}</ul>\n")
 }
 
+/// The figures by kind under their headings: the three every report has (saying so where
+/// none is drawn yet), then those an experiment may have, with a heading only where it has them.
+fn figures_html(report: &Report) -> String {
+    let mut body = String::new();
+    for (kind, heading) in [
+        ("heatmap", "Final test error over (η₀, λ)"),
+        ("curves", "Training curves of the best settings"),
+        ("histogram", "Magnitude histograms (all non-BN layers)"),
+    ] {
+        let figures: Vec<&Figure> = report.figures.iter().filter(|f| f.kind == kind).collect();
+        body.push_str(&format!("<h2>{}</h2>\n", escape(heading)));
+        if figures.is_empty() {
+            let why = match kind {
+                "histogram" => "No best run has logged scales (scales.jsonl) yet.",
+                _ => "No finished run yet.",
+            };
+            body.push_str(&format!("<p class=\"note\">{why}</p>\n"));
+        }
+        for f in figures {
+            body.push_str(&figure_html(f));
+        }
+    }
+    // Figures an experiment may or may not have: a heading only where it has them.
+    for (kind, heading) in [
+        ("factorial", "The factorial's dose response"),
+        ("natural-gap", "The natural gap over training"),
+        (
+            "gap-vs-spread",
+            "The AdamW − Adam-ℓ2 gap against the gradient spread",
+        ),
+    ] {
+        let figures: Vec<&Figure> = report.figures.iter().filter(|f| f.kind == kind).collect();
+        if !figures.is_empty() {
+            body.push_str(&format!("<h2>{}</h2>\n", escape(heading)));
+        }
+        for f in figures {
+            body.push_str(&figure_html(f));
+        }
+    }
+    body
+}
+
 pub fn render(report: &Report) -> String {
     let title = format!("{} — scalefree report", report.experiment);
     let mut body = format!("<h1>{}</h1>\n", escape(&report.experiment));
@@ -125,41 +167,7 @@ pub fn render(report: &Report) -> String {
         ));
     }
 
-    for (kind, heading) in [
-        ("heatmap", "Final test error over (η₀, λ)"),
-        ("curves", "Training curves of the best settings"),
-        ("histogram", "Magnitude histograms (all non-BN layers)"),
-    ] {
-        let figures: Vec<&Figure> = report.figures.iter().filter(|f| f.kind == kind).collect();
-        body.push_str(&format!("<h2>{}</h2>\n", escape(heading)));
-        if figures.is_empty() {
-            let why = match kind {
-                "histogram" => "No best run has logged scales (scales.jsonl) yet.",
-                _ => "No finished run yet.",
-            };
-            body.push_str(&format!("<p class=\"note\">{why}</p>\n"));
-        }
-        for f in figures {
-            body.push_str(&figure_html(f));
-        }
-    }
-    // Figures an experiment may or may not have: a heading only where it has them.
-    for (kind, heading) in [
-        ("factorial", "The factorial's dose response"),
-        ("natural-gap", "The natural gap over training"),
-        (
-            "gap-vs-spread",
-            "The AdamW − Adam-ℓ2 gap against the gradient spread",
-        ),
-    ] {
-        let figures: Vec<&Figure> = report.figures.iter().filter(|f| f.kind == kind).collect();
-        if !figures.is_empty() {
-            body.push_str(&format!("<h2>{}</h2>\n", escape(heading)));
-        }
-        for f in figures {
-            body.push_str(&figure_html(f));
-        }
-    }
+    body.push_str(&figures_html(report));
 
     let unfinished = report.unfinished.iter().map(|run| {
         format!(

@@ -75,19 +75,13 @@ fn values(rows: &[(u64, MetricsRow)], value: fn(&MetricsRow) -> f64) -> Vec<(u64
     rows.iter().map(|(seed, row)| (*seed, value(row))).collect()
 }
 
-fn gap_of(group: &Group, collection: &Collection) -> Result<Option<NaturalGap>> {
-    let (Some(l2), Some(w)) = (
-        group.best_cell(Method::ADAM_L2),
-        group.best_cell(Method::ADAMW),
-    ) else {
-        return Ok(None);
-    };
-    let (l2_rows, w_rows) = (
-        rows_by_epoch(collection, l2)?,
-        rows_by_epoch(collection, w)?,
-    );
+/// The paired gap at each epoch both cells' runs evaluated.
+fn gaps_by_epoch(
+    l2_rows: &BTreeMap<u32, Vec<(u64, MetricsRow)>>,
+    w_rows: &BTreeMap<u32, Vec<(u64, MetricsRow)>>,
+) -> Vec<GapAt> {
     let mut rows = Vec::new();
-    for (epoch, w_at) in &w_rows {
+    for (epoch, w_at) in w_rows {
         let Some(l2_at) = l2_rows.get(epoch) else {
             continue;
         };
@@ -104,6 +98,59 @@ fn gap_of(group: &Group, collection: &Collection) -> Result<Option<NaturalGap>> 
             wall_s: wall.iter().sum::<f64>() / wall.len() as f64,
         });
     }
+    rows
+}
+
+/// The gap's line: where its CI first leaves 0 and whether the later epochs hold it.
+fn line_of(
+    label: &str,
+    rows: &[GapAt],
+    first_separated: Option<u32>,
+    rows_are_budgets: bool,
+) -> String {
+    let last = rows.last().map_or(0, |r| r.epoch);
+    let mut line = match first_separated {
+        Some(epoch) => {
+            // Each row is its own test: one CI of many that leaves 0 may be chance, so say
+            // whether the later ones hold it.
+            let later: Vec<&GapAt> = rows.iter().filter(|r| r.epoch > epoch).collect();
+            let holding = later
+                .iter()
+                .filter(|r| r.train_loss.as_ref().is_some_and(separated))
+                .count();
+            format!(
+                "natural gap ({label}): AdamW − Adam-ℓ2 final training loss first has a 95 % \
+                 CI excluding 0 at epoch {epoch} of {last}; its CI excludes 0 at {holding} of \
+                 the {} evaluated epochs after it",
+                later.len()
+            )
+        }
+        None => format!(
+            "natural gap ({label}): AdamW − Adam-ℓ2 final training loss has no 95 % CI \
+             excluding 0 at any of the {} evaluated epochs (up to epoch {last})",
+            rows.len(),
+        ),
+    };
+    if !rows_are_budgets {
+        line.push_str(
+            "; the step-size schedule depends on the run's length, so an earlier epoch is \
+             not the run of that many epochs",
+        );
+    }
+    line
+}
+
+fn gap_of(group: &Group, collection: &Collection) -> Result<Option<NaturalGap>> {
+    let (Some(l2), Some(w)) = (
+        group.best_cell(Method::ADAM_L2),
+        group.best_cell(Method::ADAMW),
+    ) else {
+        return Ok(None);
+    };
+    let rows = gaps_by_epoch(
+        &rows_by_epoch(collection, l2)?,
+        &rows_by_epoch(collection, w)?,
+    );
     // Two evaluations at least, and two seeds paired at one of them (a CI) at least.
     let any_ci = rows
         .iter()
@@ -125,45 +172,15 @@ fn gap_of(group: &Group, collection: &Collection) -> Result<Option<NaturalGap>> 
             )
         });
     let label = group.key.label();
-    let mut line = match first_separated {
-        Some(epoch) => {
-            // Each row is its own test: one CI of many that leaves 0 may be chance, so say
-            // whether the later ones hold it.
-            let later: Vec<&GapAt> = rows.iter().filter(|r| r.epoch > epoch).collect();
-            let holding = later
-                .iter()
-                .filter(|r| r.train_loss.as_ref().is_some_and(separated))
-                .count();
-            format!(
-                "natural gap ({label}): AdamW − Adam-ℓ2 final training loss first has a 95 % \
-                 CI excluding 0 at epoch {epoch} of {}; its CI excludes 0 at {holding} of the \
-                 {} evaluated epochs after it",
-                rows.last().map_or(0, |r| r.epoch),
-                later.len()
-            )
-        }
-        None => format!(
-            "natural gap ({label}): AdamW − Adam-ℓ2 final training loss has no 95 % CI \
-             excluding 0 at any of the {} evaluated epochs (up to epoch {})",
-            rows.len(),
-            rows.last().map_or(0, |r| r.epoch)
-        ),
-    };
-    if !rows_are_budgets {
-        line.push_str(
-            "; the step-size schedule depends on the run's length, so an earlier epoch is \
-             not the run of that many epochs",
-        );
-    }
     Ok(Some(NaturalGap {
         slug: group.key.slug(),
+        line: line_of(&label, &rows, first_separated, rows_are_budgets),
         label,
         adam_l2: (l2.lr, l2.wd),
         adamw: (w.lr, w.wd),
         rows,
         first_separated,
         rows_are_budgets,
-        line,
     }))
 }
 
