@@ -213,7 +213,7 @@ cifar10: setup data
 # `make factorial`: the factorial test of claim 4 (docs/factorial.md): the four Adam arms
 # (decay through the moments or decoupled × scale-free or not) under spread:0–3 and
 # equalize, 6 seeds, on ResNet-20 without BN at cifar10-quick's budget in bf16 (120 runs,
-# 52 min on 2 cores here). `make families`: every optimizer of the crate without factors
+# about 54 min on 2 cores here). `make families`: every optimizer of the crate without factors
 # and under spread:3, 3 seeds (78 runs): which are scale-free in practice.
 .PHONY: factorial families
 factorial: setup data
