@@ -1,4 +1,6 @@
 //! `scalefree`: the driver binary.
+mod allocator;
+
 use scalefree::cli::Command;
 use scalefree::commands::{check, info, models, report, sweep, train};
 use scalefree::rundir::lock::Busy;

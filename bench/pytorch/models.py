@@ -1,4 +1,4 @@
-"""The paper's CIFAR ResNets in plain torch.nn, as the authors' PyTorch code builds them.
+"""The paper's CIFAR ResNets and DenseNet-BC in plain torch.nn, as the authors' code builds them.
 
 The PyTorch side of `make bench`: same architecture, parameter counts and init as the
 Rust `models` crate (docs/paper.md#models), so that both sides do the same arithmetic.
@@ -63,11 +63,73 @@ class ResNet(nn.Module):
         return self.fc(out.mean(dim=(2, 3)))
 
 
+GROWTH = 12
+
+
+class Bottleneck(nn.Module):
+    """BN-ReLU-conv1×1 (4·growth)-BN-ReLU-conv3×3 (growth), concatenated to its input."""
+
+    def __init__(self, in_channels, bn):
+        super().__init__()
+        self.bn1 = _bn_or_identity(in_channels, bn)
+        self.conv1 = nn.Conv2d(in_channels, 4 * GROWTH, 1, bias=False)
+        self.bn2 = _bn_or_identity(4 * GROWTH, bn)
+        self.conv2 = nn.Conv2d(4 * GROWTH, GROWTH, 3, 1, 1, bias=False)
+
+    def forward(self, x):
+        out = self.conv1(F.relu(self.bn1(x)))
+        out = self.conv2(F.relu(self.bn2(out)))
+        return torch.cat([x, out], 1)
+
+
+class Transition(nn.Module):
+    """BN-ReLU-conv1×1-avgpool2: half the channels (compression 0.5), half the resolution."""
+
+    def __init__(self, in_channels, out_channels, bn):
+        super().__init__()
+        self.bn = _bn_or_identity(in_channels, bn)
+        self.conv = nn.Conv2d(in_channels, out_channels, 1, bias=False)
+
+    def forward(self, x):
+        return F.avg_pool2d(self.conv(F.relu(self.bn(x))), 2)
+
+
+class DenseNetBC(nn.Module):
+    def __init__(self, depth, bn, classes=10):
+        super().__init__()
+        if depth < 10 or (depth - 4) % 6:
+            raise ValueError(f"DenseNet-BC depth must be 6n+4 (40, 100, …), not {depth}")
+        layers_per_block = (depth - 4) // 6
+        channels = 2 * GROWTH
+        self.conv1 = nn.Conv2d(3, channels, 3, 1, 1, bias=False)
+        stages = []
+        for block in range(3):
+            for _ in range(layers_per_block):
+                stages.append(Bottleneck(channels, bn))
+                channels += GROWTH
+            if block < 2:
+                stages.append(Transition(channels, channels // 2, bn))
+                channels //= 2
+        self.stages = nn.Sequential(*stages)
+        self.bn_final = _bn_or_identity(channels, bn)
+        self.fc = nn.Linear(channels, classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                # The paper's init: N(0, 2 / (k·k·out_channels)), fan-out; the linear layer
+                # keeps PyTorch's default uniform ±1/√fan_in.
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x):
+        out = F.relu(self.bn_final(self.stages(self.conv1(x))))
+        return self.fc(out.mean(dim=(2, 3)))
+
+
 def build(name, bn, classes=10):
-    """`resnet20`, `resnet56`, `resnet110`, … as the Rust side names them."""
-    if not name.startswith("resnet") or not name[6:].isdigit():
-        raise ValueError(f"model must be resnetN (resnet20, resnet56, resnet110, …), not {name!r}")
-    return ResNet(int(name[6:]), bn, classes)
+    """`resnet20`, `resnet110`, `densenet100`, … as the Rust side names them."""
+    for family, cls in (("resnet", ResNet), ("densenet", DenseNetBC)):
+        if name.startswith(family) and name[len(family):].isdigit():
+            return cls(int(name[len(family):]), bn, classes)
+    raise ValueError(f"model must be resnetN or densenetN (resnet20, resnet110, densenet100, …), not {name!r}")
 
 
 def parameter_count(model):

@@ -38,7 +38,8 @@ pub struct SweepArgs {
     /// Write the plan and show it without running anything.
     #[arg(long)]
     pub dry_run: bool,
-    /// Local: runs at once (default: one per visible GPU, else 1).
+    /// Local: runs at once (default: one per visible GPU; on the CPU, chosen from the cores,
+    /// memory and runs by a measured rule, printed with its reasons).
     #[arg(long, value_parser = at_least_one::<usize>)]
     pub jobs: Option<usize>,
     /// Local: device for every run (default: each visible GPU in turn, else cpu). A run
@@ -112,12 +113,15 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
     let local_options = match args.backend {
         Backend::Local => {
             let machine = local::Machine::detect();
+            let configs: Vec<&crate::config::RunConfig> =
+                plan.runs.iter().map(|run| &run.config).collect();
             let options = local::LocalOptions::new(
                 &machine,
                 args.jobs,
                 args.device.as_deref(),
                 args.threads,
                 runs_per_gpu,
+                &configs,
             )?;
             options.refuse_unrunnable(&plan, &machine)?;
             Some(options)
@@ -147,6 +151,9 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
         SummaryRefresh::now(&plan, &folder, &|line| println!("{line}"));
     }
     if args.dry_run || todo.is_empty() {
+        if let Some(options) = local_options.as_ref().filter(|_| args.dry_run) {
+            print_placement(options);
+        }
         for (run, resume) in &todo {
             println!("  {}{}", run.name, if *resume { " (resume)" } else { "" });
         }
@@ -166,6 +173,19 @@ fn run_locally(
     options: &local::LocalOptions,
     unresolved: bool,
 ) -> Result<i32> {
+    print_placement(options);
+    let ended = local::run(plan, todo, folder, options)?;
+    for line in ended.lines(&plan.experiment) {
+        println!("{line}");
+    }
+    Ok(if ended.clean() && !unresolved { 0 } else { 1 })
+}
+
+/// How many runs at once, where, and why.
+fn print_placement(options: &local::LocalOptions) {
+    for line in &options.reasons {
+        println!("{line}");
+    }
     let placements: Vec<String> = options.placements.iter().map(|p| p.label()).collect();
     println!(
         "{} at once, {} CPU threads each, on {}",
@@ -173,11 +193,6 @@ fn run_locally(
         options.threads_per_run,
         placements.join(", ")
     );
-    let ended = local::run(plan, todo, folder, options)?;
-    for line in ended.lines(&plan.experiment) {
-        println!("{line}");
-    }
-    Ok(if ended.clean() && !unresolved { 0 } else { 1 })
 }
 
 /// The Slurm backend: one array job for the runs to do; the exit code.

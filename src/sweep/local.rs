@@ -6,8 +6,10 @@
 //! SIGTERM when the sweep exits (`PR_SET_PDEATHSIG`), so a killed sweep leaves no orphan
 //! writing a run; they checkpoint and stop, and the next sweep resumes them. A run that
 //! another process is writing (its `run.lock` is held) is left to it and reported as busy.
+use super::cpu_placement;
 use super::progress::{self, SweepProgress};
 use super::summary_refresh::SummaryRefresh;
+use crate::config::RunConfig;
 use crate::experiment::{ExperimentDir, Plan, PlannedRun};
 use crate::rundir::lock::Busy;
 use crate::rundir::RunDir;
@@ -54,6 +56,8 @@ pub struct LocalOptions {
     /// Placements of the runs, in turn: run slot `s` goes to `placements[s % len]`.
     pub placements: Vec<Placement>,
     pub threads_per_run: usize,
+    /// Why these jobs and threads, to print (CPU sweeps: the rule's reasons).
+    pub reasons: Vec<String>,
 }
 
 /// What the local backend sees of the machine.
@@ -64,6 +68,8 @@ pub struct Machine {
     /// The sweep's own `CUDA_VISIBLE_DEVICES`, if set: libtorch's `cuda:i` is its `i`-th entry.
     pub visible: Option<String>,
     pub cores: usize,
+    /// Bytes of memory the sweep's runs may use (None: not known).
+    pub available_memory: Option<f64>,
 }
 
 impl Machine {
@@ -75,6 +81,7 @@ impl Machine {
             cores: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
+            available_memory: crate::train::memory::available_bytes(),
         }
     }
 
@@ -95,16 +102,18 @@ impl Machine {
 }
 
 impl LocalOptions {
-    /// One run per visible GPU (`runs_per_gpu` per GPU), or one run on all CPU threads,
-    /// unless told otherwise. `device` (the sweep's `--device`): `cuda` or `cuda:N` puts
-    /// every run on that GPU alone; cpu and auto are passed to the runs as they are; anything
-    /// else is refused here, before a run starts.
+    /// One run per visible GPU (`runs_per_gpu` per GPU), or on the CPU as the measured
+    /// rule of [`cpu_placement`] places `runs` (the plan's), unless told otherwise.
+    /// `device` (the sweep's `--device`): `cuda` or `cuda:N` puts every run on that GPU
+    /// alone; cpu and auto are passed to the runs as they are; anything else is refused
+    /// here, before a run starts.
     pub fn new(
         machine: &Machine,
         jobs: Option<usize>,
         device: Option<&str>,
         threads: Option<usize>,
         runs_per_gpu: usize,
+        runs: &[&RunConfig],
     ) -> Result<Self> {
         let gpu = |index: usize| -> Result<Placement> {
             if index >= machine.gpus {
@@ -135,13 +144,6 @@ impl LocalOptions {
             None => vec![Placement::Device("cpu".to_string())],
         };
         let on_gpus = matches!(placements[0], Placement::Gpu { .. });
-        let jobs = jobs
-            .unwrap_or(if on_gpus {
-                placements.len() * runs_per_gpu.max(1)
-            } else {
-                1
-            })
-            .max(1);
         let cpus = machine.cores.max(1);
         if let Some(t) = threads.filter(|&t| t > cpus) {
             anyhow::bail!(
@@ -149,17 +151,30 @@ impl LocalOptions {
                  nothing from more than {cpus} threads; give at most {cpus}"
             );
         }
-        if !on_gpus && jobs > cpus {
+        if let Some(jobs) = jobs.filter(|&jobs| !on_gpus && jobs > cpus) {
             anyhow::bail!(
                 "invalid --jobs {jobs}: the runs train on the CPU, and this machine gives the \
                  sweep {cpus} CPUs, so at most {cpus} runs at once each get one; give at most {cpus}"
             );
         }
+        if !on_gpus {
+            let placed = cpu_placement::choose(runs, cpus, machine.available_memory, jobs, threads);
+            return Ok(LocalOptions {
+                jobs: placed.jobs,
+                placements,
+                threads_per_run: placed.threads,
+                reasons: placed.reasons,
+            });
+        }
+        let jobs = jobs
+            .unwrap_or(placements.len() * runs_per_gpu.max(1))
+            .max(1);
         let threads_per_run = threads.unwrap_or((machine.cores / jobs).max(1));
         Ok(LocalOptions {
             jobs,
             placements,
             threads_per_run,
+            reasons: Vec::new(),
         })
     }
 
@@ -504,6 +519,7 @@ mod tests {
             gpus: 2,
             visible: visible.map(str::to_string),
             cores: 8,
+            available_memory: None,
         }
     }
 
@@ -524,7 +540,7 @@ mod tests {
 
     #[test]
     fn children_on_a_two_gpu_machine_each_see_one_gpu_and_train_on_cuda() {
-        let options = LocalOptions::new(&two_gpus(None), None, None, None, 1).unwrap();
+        let options = LocalOptions::new(&two_gpus(None), None, None, None, 1, &[]).unwrap();
         assert_eq!(options.jobs, 2);
         assert_eq!(options.threads_per_run, 4);
         for (slot, gpu) in [(0, "0"), (1, "1"), (2, "0")] {
@@ -539,7 +555,7 @@ mod tests {
     #[test]
     fn an_inherited_visible_list_is_mapped_through() {
         let machine = two_gpus(Some("3, GPU-5a7c"));
-        let options = LocalOptions::new(&machine, None, None, None, 1).unwrap();
+        let options = LocalOptions::new(&machine, None, None, None, 1, &[]).unwrap();
         let visible: Vec<Option<String>> = (0..2)
             .map(|slot| {
                 let cmd = options
@@ -553,7 +569,7 @@ mod tests {
             [Some("3".to_string()), Some("GPU-5a7c".to_string())]
         );
         // `--device cuda:1` is the second entry of the inherited list, alone.
-        let one = LocalOptions::new(&machine, None, Some("cuda:1"), None, 1).unwrap();
+        let one = LocalOptions::new(&machine, None, Some("cuda:1"), None, 1, &[]).unwrap();
         let cmd = one.child_command(0, Path::new("run.json"), false).unwrap();
         assert_eq!(
             env_of(&cmd, "CUDA_VISIBLE_DEVICES").as_deref(),
@@ -564,7 +580,7 @@ mod tests {
 
     #[test]
     fn runs_per_gpu_sets_the_jobs_and_shares_each_gpu() {
-        let options = LocalOptions::new(&two_gpus(None), None, None, Some(1), 3).unwrap();
+        let options = LocalOptions::new(&two_gpus(None), None, None, Some(1), 3, &[]).unwrap();
         assert_eq!(options.jobs, 6);
         let per_gpu = |gpu: &str| {
             (0..options.jobs)
@@ -585,27 +601,27 @@ mod tests {
             cores: 2,
             ..Machine::default()
         };
-        let err = LocalOptions::new(&two_cpus, None, None, Some(3), 1)
+        let err = LocalOptions::new(&two_cpus, None, None, Some(3), 1, &[])
             .err()
             .unwrap();
         assert!(err.to_string().contains("--threads 3") && err.to_string().contains("2 CPUs"));
-        let err = LocalOptions::new(&two_cpus, Some(3), None, None, 1)
+        let err = LocalOptions::new(&two_cpus, Some(3), None, None, 1, &[])
             .err()
             .unwrap();
         assert!(err.to_string().contains("--jobs 3"), "{err}");
-        assert!(LocalOptions::new(&two_cpus, Some(2), None, Some(1), 1).is_ok());
+        assert!(LocalOptions::new(&two_cpus, Some(2), None, Some(1), 1, &[]).is_ok());
         // On GPUs the runs' count is the GPUs' business, not the cores'.
-        assert!(LocalOptions::new(&two_gpus(None), Some(16), None, Some(1), 8).is_ok());
+        assert!(LocalOptions::new(&two_gpus(None), Some(16), None, Some(1), 8, &[]).is_ok());
     }
 
     #[test]
     fn cpu_runs_get_no_visible_list_and_a_missing_gpu_is_refused() {
-        let cpu = LocalOptions::new(&Machine::default(), None, None, None, 4).unwrap();
+        let cpu = LocalOptions::new(&Machine::default(), None, None, None, 4, &[]).unwrap();
         assert_eq!(cpu.jobs, 1, "runs_per_gpu does not apply to the CPU");
         let cmd = cpu.child_command(0, Path::new("run.json"), false).unwrap();
         assert_eq!(env_of(&cmd, "CUDA_VISIBLE_DEVICES"), None);
         assert_eq!(device_arg(&cmd), "cpu");
-        let err = LocalOptions::new(&two_gpus(None), None, Some("cuda:2"), None, 1)
+        let err = LocalOptions::new(&two_gpus(None), None, Some("cuda:2"), None, 1, &[])
             .err()
             .expect("cuda:2 on a 2-GPU machine");
         assert!(err.to_string().contains("--device cuda:2"), "{err}");

@@ -2,6 +2,7 @@
 //! damaged ([`triage`]), running them here ([`local`], with its [`progress`] and the
 //! summary run refreshed as runs end) or through Slurm ([`slurm`]), and where each run
 //! stands ([`status`]). `scalefree sweep` reads its arguments, calls these and prints.
+pub mod cpu_placement;
 pub mod local;
 mod progress;
 pub mod slurm;

@@ -90,6 +90,16 @@ impl Linear {
     }
 }
 
+/// ReLU written over `xs`, the fresh output of a convolution, a batch norm or a sum, whose
+/// backward passes do not read it (a convolution keeps its input and weight, batch norm
+/// its input and statistics, a sum nothing): the same values and gradients as `relu()`
+/// without a new activation tensor per layer, which at depth is memory traffic a step
+/// pays for twice (written forward, read backward).
+pub(crate) fn relu_in_place(mut xs: Tensor) -> Tensor {
+    let _ = xs.relu_();
+    xs
+}
+
 /// A batch norm that is present or absent: a model without BN has no such variables at all.
 #[derive(Debug)]
 pub(crate) struct OptionalBatchNorm(Option<nn::BatchNorm>);
@@ -103,6 +113,10 @@ impl OptionalBatchNorm {
             ..Default::default()
         };
         OptionalBatchNorm(present.then(|| nn::batch_norm2d(path, channels, config)))
+    }
+
+    pub(crate) fn is_present(&self) -> bool {
+        self.0.is_some()
     }
 
     /// Batch statistics when `train`, running statistics otherwise; the identity when absent.

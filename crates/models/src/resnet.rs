@@ -1,7 +1,7 @@
 //! CIFAR ResNet (He et al. 2016, §4.2): 3×3 conv 16 → three stages of basic blocks with
 //! 16, 32, 64 channels → global average pool → linear, with option-A shortcuts.
 use crate::init::InitRng;
-use crate::layers::{Conv2d, Linear, OptionalBatchNorm};
+use crate::layers::{relu_in_place, Conv2d, Linear, OptionalBatchNorm};
 use tch::{nn, Tensor};
 
 const STAGE_WIDTHS: [i64; 3] = [16, 32, 64];
@@ -69,13 +69,14 @@ impl BasicBlock {
     }
 
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        let out = self.bn1.forward_t(&self.conv1.forward(xs), train).relu();
-        let out = self.bn2.forward_t(&self.conv2.forward(&out), train);
+        let out = relu_in_place(self.bn1.forward_t(&self.conv1.forward(xs), train));
+        let mut out = self.bn2.forward_t(&self.conv2.forward(&out), train);
         let shortcut = match self.downsample_to {
             Some(planes) => option_a_shortcut(xs, planes),
             None => xs.shallow_clone(),
         };
-        (out + shortcut).relu()
+        let _ = out.g_add_(&shortcut);
+        relu_in_place(out)
     }
 }
 
@@ -125,7 +126,7 @@ impl ResNet {
     }
 
     pub(crate) fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        let mut out = self.bn1.forward_t(&self.conv1.forward(xs), train).relu();
+        let mut out = relu_in_place(self.bn1.forward_t(&self.conv1.forward(xs), train));
         for block in &self.blocks {
             out = block.forward_t(&out, train);
         }
@@ -134,3 +135,4 @@ impl ResNet {
             .forward(&out.mean_dim([2i64, 3].as_slice(), false, None))
     }
 }
+
