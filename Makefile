@@ -81,7 +81,7 @@ QUICK_TESTS := data_errors data_formats data_location data_pinned data_pipeline 
   batch_norm forward_backward names parameter_counts seeds shortcut size \
   clip device flat_buffers frozen libtorch_match loss_scale master_weights prox_vs_adamw \
   reference scale_free settings state var_store optimizer_names invariance optimizer_table \
-  report_factorial factorial_files report_natural_gap
+  report_factorial factorial_files report_natural_gap written_out
 .PHONY: test-quick
 test-quick: $(TORCH_DEPS)
 	$(CARGO) test --release --workspace --lib $(addprefix --test ,$(QUICK_TESTS))

@@ -233,13 +233,13 @@ def sweep_groups(a):
     """The 16 runs of SWEEP_EXPERIMENT swept one at a time on every thread (`--jobs 1`:
     the placement before the measured rule), and as the sweep places them by default; the
     wall seconds of the whole `scalefree sweep`, alternating."""
-    base = [str(a.bin_dir / "scalefree"), "sweep", SWEEP_EXPERIMENT]
+    base = [str(a.bin_dir / "scalefree"), "sweep", a.sweep_experiment]
     guess = 360.0
     cands = [Candidate("sweep, one run at a time (--jobs 1)", "scalefree", base + ["--jobs", "1"],
                        reads="wall", out_flag="--runs", guess_s=guess),
              Candidate("sweep, placed by the rule (default)", "scalefree", base,
                        reads="wall", out_flag="--runs", guess_s=guess)]
-    return [Group(f"sweep placement, {SWEEP_EXPERIMENT} (cpu)", "wall_seconds", "s", False, cands, "cpu",
+    return [Group(f"sweep placement, {Path(a.sweep_experiment).stem} (cpu)", "wall_seconds", "s", False, cands, "cpu",
                   reps=a.sweep_reps, warmup=0)]
 
 
@@ -602,8 +602,8 @@ def markdown(report, groups):
 
     for g in (g for g in groups if g["name"].startswith("sweep placement")):
         row = rows.get(f"{g['name'].split(' (')[0]}: placed vs one at a time")
-        lines += [f"**Sweep placement** (`scalefree sweep {SWEEP_EXPERIMENT}`, its 16 runs from scratch, wall "
-                  "seconds of the whole sweep; each round both placements, alternating)", "",
+        lines += [f"**Sweep placement** (`scalefree sweep {g['name'].split(', ')[1].split(' (')[0]}`, every run "
+                  "from scratch, wall seconds of the whole sweep; each round both placements, alternating)", "",
                   "| placement | seconds (rounds) |", "|---|---:|"]
         for c in g["candidates"]:
             lines.append(f"| {c['label']} | {c['median']:.0f} ({', '.join(f'{x:.0f}' for x in c['samples'])}) |")
@@ -707,7 +707,9 @@ def parse_args():
                    help="the mixed-precision groups' models")
     p.add_argument("--train-steps", type=int, default=0, help="steps per training trial (default: per model)")
     p.add_argument("--sweep-reps", type=int, default=2,
-                   help=f"rounds of the sweep group (each trial sweeps {SWEEP_EXPERIMENT}'s 16 runs; no warm-up)")
+                   help=f"rounds of the sweep group (each trial sweeps every run of the experiment; no warm-up)")
+    p.add_argument("--sweep-experiment", default=SWEEP_EXPERIMENT,
+                   help=f"the sweep group's experiment, a name or a file (default {SWEEP_EXPERIMENT}: 16 runs)")
     p.add_argument("--logging-steps", type=int, default=8)
     p.add_argument("--name", default=None,
                    help="result file name (default: the date, with -2, -3 … for later runs that day)")

@@ -188,9 +188,14 @@ fn print_placement(options: &local::LocalOptions) {
     }
     let placements: Vec<String> = options.placements.iter().map(|p| p.label()).collect();
     println!(
-        "{} at once, {} CPU threads each, on {}",
+        "{} at once, {} CPU thread{} each, on {}",
         options.jobs,
         options.threads_per_run,
+        if options.threads_per_run == 1 {
+            ""
+        } else {
+            "s"
+        },
         placements.join(", ")
     );
 }

@@ -19,8 +19,8 @@ struct Measured {
 }
 
 /// Where [`MEASURED`] came from, for the sweep's message.
-const MEASURED_ON: &str = "2 cores of an AMD EPYC with AVX512-BF16, `python bench/placement.py`, \
-                           2026-12-06, median of 3 alternating rounds";
+const MEASURED_ON: &str = "2 cores of an AMD EPYC with AVX512-BF16 by bench/placement.py, \
+                           2026-12-06";
 
 /// Measured with `bench/placement.py` (batch 128, AdamW, channels-last, the steady steps
 /// of each run): the medians of bench/results/placement-2026-12-06.json.
@@ -90,16 +90,24 @@ fn run_time(p: f64, threads: usize) -> f64 {
     (1.0 - p) + p / threads as f64
 }
 
-/// The measured step of `config`'s model and precision, or the nearest measured one with
-/// a line saying what was assumed.
-fn step_of(config: &RunConfig) -> (f64, Option<String>) {
+/// The parallel fraction of `config`'s step, measured for its model and precision or
+/// else taken from the nearest measured one, and a line that says which.
+fn step_of(config: &RunConfig) -> (f64, String) {
     let model = &config.model;
     let precision = config.training.precision;
     let exact = MEASURED
         .iter()
         .find(|m| m.model == model.name && m.bn == model.bn && m.precision == precision);
     if let Some(m) = exact {
-        return (parallel_fraction(m.gain), None);
+        let line = format!(
+            "  measured: {} {} {}: 2 runs side by side train {:.2}× the images/s of one on 2 \
+             threads",
+            m.model,
+            bn_text(m.bn),
+            m.precision.name(),
+            m.gain
+        );
+        return (parallel_fraction(m.gain), line);
     }
     // The nearest in the same family and precision by depth, BN as asked where measured;
     // then any of the family; then, of another family, the one that gains least (the
@@ -128,7 +136,7 @@ fn step_of(config: &RunConfig) -> (f64, Option<String>) {
         .or_else(|| MEASURED.iter().min_by(|a, b| a.gain.total_cmp(&b.gain)))
         .expect("MEASURED is not empty");
     let assumed = format!(
-        "{} {} {}: not measured; assumed to gain as {} {} {} does ({:.2}×)",
+        "  assumed: {} {} {} was not measured; taken to gain as {} {} {} does ({:.2}×)",
         model.name,
         bn_text(model.bn),
         precision.name(),
@@ -137,7 +145,7 @@ fn step_of(config: &RunConfig) -> (f64, Option<String>) {
         nearest.precision.name(),
         nearest.gain
     );
-    (parallel_fraction(nearest.gain), Some(assumed))
+    (parallel_fraction(nearest.gain), assumed)
 }
 
 fn bn_text(bn: bool) -> &'static str {
@@ -172,7 +180,8 @@ pub fn choose(
             jobs,
             threads,
             reasons: vec![format!(
-                "placement: {jobs} at once × {threads} threads, as --jobs{} asked",
+                "placement: {jobs} at once × {threads} thread{}, as --jobs{} asked",
+                plural(threads),
                 if threads_given(threads, cores, jobs) {
                     " and --threads"
                 } else {
@@ -182,13 +191,13 @@ pub fn choose(
         };
     }
     let mut reasons = Vec::new();
-    // Each run's step, and what was assumed where it was not measured (once per model).
+    // Each run's step, and where its figure came from (once per model and precision).
     let mut p_sum = 0.0;
     for config in runs {
-        let (p, assumed) = step_of(config);
+        let (p, source) = step_of(config);
         p_sum += p;
-        if let Some(line) = assumed.filter(|line| !reasons.contains(line)) {
-            reasons.push(line);
+        if !reasons.contains(&source) {
+            reasons.push(source);
         }
     }
     let p = if runs.is_empty() {
@@ -221,21 +230,27 @@ pub fn choose(
         .unwrap_or(1);
     let chosen_threads = threads.unwrap_or((cores / best).max(1));
     let one_at_a_time = sweep_time(p, runs.len(), cores, 1);
-    reasons.insert(
-        0,
-        format!(
-            "placement: {best} at once × {chosen_threads} thread{} of {cores} cores: predicted \
-             {:.2}× the runs per minute of one at a time on {cores} threads ({} runs; the rule \
-             and its measurements: src/sweep/cpu_placement.rs, on {MEASURED_ON}); --jobs and \
-             --threads override it",
-            if chosen_threads == 1 { "" } else { "s" },
-            one_at_a_time / sweep_time(p, runs.len(), cores, best),
-            runs.len(),
-        ),
+    reasons.splice(
+        0..0,
+        [
+            format!(
+                "placement: {best} run{} at once × {chosen_threads} thread{} each, of {cores} \
+                 cores (--jobs and --threads override it)",
+                plural(best),
+                plural(chosen_threads)
+            ),
+            format!(
+                "  why: for these {} runs, predicted {:.2}× the runs per minute of one at a time \
+                 on {cores} threads (the rule: src/sweep/cpu_placement.rs, measured on \
+                 {MEASURED_ON})",
+                runs.len(),
+                one_at_a_time / sweep_time(p, runs.len(), cores, best),
+            ),
+        ],
     );
     if let Some(bytes) = available.filter(|_| need > 0.0) {
         reasons.push(format!(
-            "memory: a run needs up to {:.1} GB (estimated), {:.1} GB available: room for {}",
+            "  memory: a run needs up to {:.1} GB (estimated), {:.1} GB available: room for {}",
             need / 1e9,
             bytes / 1e9,
             if fit_in_memory == usize::MAX {
@@ -249,6 +264,14 @@ pub fn choose(
         jobs: best,
         threads: chosen_threads,
         reasons,
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
     }
 }
 
@@ -290,7 +313,8 @@ mod tests {
             "{:?}",
             placed.reasons
         );
-        assert!(placed.reasons[0].contains("2 at once × 1 thread of 2 cores"));
+        assert!(placed.reasons[0].contains("2 runs at once × 1 thread each, of 2 cores"));
+        assert!(placed.reasons[2].contains("measured: resnet20 no BN bf16"));
         // 3 runs: 2 side by side then 1 alone on one thread is longer than 3 in turn.
         let three: Vec<&RunConfig> = vec![&config; 3];
         let placed = choose(&three, 2, Some(20e9), None, None);
@@ -328,7 +352,7 @@ mod tests {
             .filter(|r| r.contains("not measured"))
             .collect();
         assert_eq!(assumed.len(), 1, "once per model: {:?}", placed.reasons);
-        assert!(assumed[0].starts_with("densenet250 BN fp32: not measured; assumed"));
+        assert!(assumed[0].starts_with("  assumed: densenet250 BN fp32 was not measured"));
         assert!(assumed[0].contains("densenet100"), "{}", assumed[0]);
     }
 

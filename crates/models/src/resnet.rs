@@ -135,4 +135,3 @@ impl ResNet {
             .forward(&out.mean_dim([2i64, 3].as_slice(), false, None))
     }
 }
-
