@@ -31,6 +31,7 @@ fn the_pytorch_models_have_the_rust_models_parameter_counts() {
         "resnet110",
         "resnet218",
         "resnet1202",
+        "densenet100",
     ];
     let python_counts = json_output(
         python()
@@ -352,15 +353,16 @@ fn compare_times_each_precision_beside_pytorch_autocast() {
             .unwrap_or_else(|| panic!("{name}: {rows:?}"))
     };
     for (name, target) in [
-        ("training resnet8 no BN: bf16 vs fp32", Some(1.4)),
+        ("training resnet8 no BN: bf16 vs fp32", None),
         (
             "training resnet8 no BN: bf16 vs PyTorch bf16 autocast",
-            Some(1.0),
+            Some(1.1),
         ),
         (
             "training resnet8 no BN: PyTorch bf16 autocast vs fp32",
             None,
         ),
+        ("training resnet8 no BN: fp32 vs PyTorch fp32", Some(1.0)),
     ] {
         let r = row(name);
         assert!(r["scalefree_median"].as_f64().unwrap() > 0.0, "{r}");
@@ -380,6 +382,62 @@ fn compare_times_each_precision_beside_pytorch_autocast() {
     );
     assert!(table.contains("**Mixed precision**"), "{table}");
     assert!(table.contains("| resnet8 no BN (cpu) | bf16 |"), "{table}");
+    assert!(
+        table.contains("bfloat16 instructions: "),
+        "the CPU's bf16 features are named: {table}"
+    );
+}
+
+#[test]
+fn compare_times_a_sweep_one_at_a_time_and_as_placed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_tiny_cifar10(&data, 256, 20);
+    let experiment = dir.path().join("tiny-sweep.json");
+    let base = serde_json::json!({
+        "dataset": "cifar10", "data": data, "model": "resnet8", "bn": false, "epochs": 1,
+        "max_steps": 2, "batch_size": 64, "eval_every": 1, "hist_every": 0
+    });
+    let grid = serde_json::json!({"optimizer": ["adamw"], "seed": [0, 1]});
+    std::fs::write(
+        &experiment,
+        serde_json::json!({"name": "tiny-sweep", "description": "two tiny runs",
+                           "base": base, "grids": [grid]})
+        .to_string(),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let (report, table, _) = compare(
+        &[
+            "--only",
+            "sweep",
+            "--sweep-experiment",
+            experiment.to_str().unwrap(),
+            "--sweep-reps",
+            "2",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &out,
+    );
+    let row = report["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["benchmark"] == "sweep placement, tiny-sweep: placed vs one at a time")
+        .unwrap_or_else(|| panic!("{report}"))
+        .clone();
+    assert_eq!(row["target"].as_f64(), Some(1.15), "{row}");
+    assert_eq!(row["samples"], serde_json::json!([2, 2]), "2 rounds, no warm-up: {row}");
+    let commands: Vec<String> = report["groups"][0]["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["command"].to_string())
+        .collect();
+    assert!(commands[0].contains("\"--jobs\",\"1\""), "{commands:?}");
+    assert!(!commands[1].contains("--jobs"), "{commands:?}");
+    assert!(table.contains("**Sweep placement**"), "{table}");
 }
 
 #[test]
