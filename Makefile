@@ -120,6 +120,15 @@ bench: setup data $(TORCHVISION_STAMP)
 	@mkdir -p bench/results
 	$(VENV)/bin/python bench/compare.py --bin-dir $(BIN_DIR) $(BENCH_ARGS)
 
+# `make bench-placement`: what the sweep's CPU placement rule (src/sweep/cpu_placement.rs)
+# is measured from: per model and precision, one run on every core against that many
+# single-thread runs side by side, alternating (bench/results/placement-<date>.json).
+# PLACEMENT_ARGS passes options (--rounds, --models resnet20:bf16,densenet100-bn:fp32 …).
+.PHONY: bench-placement
+bench-placement: setup data
+	@mkdir -p bench/results
+	$(VENV)/bin/python bench/placement.py --bin $(BIN) $(PLACEMENT_ARGS)
+
 # The Rust-side benchmarks: kernels, layouts, cold/cached loads and logging variants
 # (bench-optim also times PyTorch's optimizers through the venv's Python).
 bench-rust: bench-optim bench-models bench-data bench-train
@@ -213,7 +222,7 @@ cifar10: setup data
 # `make factorial`: the factorial test of claim 4 (docs/factorial.md): the four Adam arms
 # (decay through the moments or decoupled × scale-free or not) under spread:0–3 and
 # equalize, 6 seeds, on ResNet-20 without BN at cifar10-quick's budget in bf16 (120 runs,
-# about 54 min on 2 cores here). `make families`: every optimizer of the crate without factors
+# about 54 min on 2 cores here one run at a time; the sweep now places two at once). `make families`: every optimizer of the crate without factors
 # and under spread:3, 3 seeds (78 runs): which are scale-free in practice.
 .PHONY: factorial families
 factorial: setup data

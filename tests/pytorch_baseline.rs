@@ -428,7 +428,11 @@ fn compare_times_a_sweep_one_at_a_time_and_as_placed() {
         .unwrap_or_else(|| panic!("{report}"))
         .clone();
     assert_eq!(row["target"].as_f64(), Some(1.15), "{row}");
-    assert_eq!(row["samples"], serde_json::json!([2, 2]), "2 rounds, no warm-up: {row}");
+    assert_eq!(
+        row["samples"],
+        serde_json::json!([2, 2]),
+        "2 rounds, no warm-up: {row}"
+    );
     let commands: Vec<String> = report["groups"][0]["candidates"]
         .as_array()
         .unwrap()

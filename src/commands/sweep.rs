@@ -50,7 +50,8 @@ pub struct SweepArgs {
     /// each array task and its GPU). Default: the experiment's `runs_per_gpu`, else 1.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub runs_per_gpu: Option<u32>,
-    /// CPU threads per run (default: the machine's cores / jobs; Slurm: --cpus-per-task).
+    /// CPU threads per run (default: on the CPU the measured rule's, printed; on GPUs the
+    /// machine's cores / jobs; Slurm: --cpus-per-task).
     #[arg(long, value_parser = at_least_one::<usize>)]
     pub threads: Option<usize>,
     /// Slurm: partition.

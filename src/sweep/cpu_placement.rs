@@ -19,11 +19,12 @@ struct Measured {
 }
 
 /// Where [`MEASURED`] came from, for the sweep's message.
-const MEASURED_ON: &str = "2 cores of an AMD EPYC with AVX512-BF16 by bench/placement.py, \
+const MEASURED_ON: &str = "2 cores of an AMD EPYC with AVX512-BF16 by `make bench-placement`, \
                            2026-12-06";
 
-/// Measured with `bench/placement.py` (batch 128, AdamW, channels-last, the steady steps
-/// of each run): the medians of bench/results/placement-2026-12-06.json.
+/// Measured with `make bench-placement` (bench/placement.py; batch 128, AdamW,
+/// channels-last, the steady steps of each run): the medians of
+/// bench/results/placement-2026-12-06.json.
 const MEASURED: [Measured; 7] = [
     Measured {
         model: "resnet20",
