@@ -176,29 +176,16 @@ pub fn choose(
 ) -> CpuPlacement {
     let cores = cores.max(1);
     if let Some(jobs) = jobs {
-        let threads = threads.unwrap_or((cores / jobs).max(1));
-        return CpuPlacement {
-            jobs,
-            threads,
-            reasons: vec![format!(
-                "placement: {jobs} at once × {threads} thread{}, as --jobs{} asked",
-                plural(threads),
-                if threads_given(threads, cores, jobs) {
-                    " and --threads"
-                } else {
-                    ""
-                }
-            )],
-        };
+        return as_asked(jobs, threads, cores);
     }
-    let mut reasons = Vec::new();
     // Each run's step, and where its figure came from (once per model and precision).
+    let mut sources = Vec::new();
     let mut p_sum = 0.0;
     for config in runs {
         let (p, source) = step_of(config);
         p_sum += p;
-        if !reasons.contains(&source) {
-            reasons.push(source);
+        if !sources.contains(&source) {
+            sources.push(source);
         }
     }
     let p = if runs.is_empty() {
@@ -206,59 +193,42 @@ pub fn choose(
     } else {
         p_sum / runs.len() as f64
     };
-    let need = runs
-        .iter()
-        .filter_map(|config| {
-            let classes = config.data.dataset.kind().num_classes() as i64;
-            crate::train::memory::step_estimate(config, classes).ok()
-        })
-        .map(|(base, parameters, activations)| base + parameters + activations)
-        .fold(0.0, f64::max);
-    let fit_in_memory = match available {
-        Some(bytes) if need > 0.0 => ((bytes / need).floor() as usize).max(1),
-        _ => usize::MAX,
-    };
+    let need = peak_memory(runs);
+    let room = available
+        .filter(|_| need > 0.0)
+        .map(|bytes| ((bytes / need).floor() as usize).max(1));
     let most = threads
         .map_or(cores, |t| (cores / t).max(1))
         .min(runs.len().max(1))
-        .min(fit_in_memory);
+        .min(room.unwrap_or(usize::MAX));
     // The fewest runs at once among the shortest predicted sweeps: fewer at once finish
     // each run sooner, for the same sweep.
+    let time = |jobs: usize| sweep_time(p, runs.len(), cores, jobs);
     let best = (1..=most)
-        .min_by(|&a, &b| {
-            sweep_time(p, runs.len(), cores, a).total_cmp(&sweep_time(p, runs.len(), cores, b))
-        })
+        .min_by(|&a, &b| time(a).total_cmp(&time(b)))
         .unwrap_or(1);
     let chosen_threads = threads.unwrap_or((cores / best).max(1));
-    let one_at_a_time = sweep_time(p, runs.len(), cores, 1);
-    reasons.splice(
-        0..0,
-        [
-            format!(
-                "placement: {best} run{} at once × {chosen_threads} thread{} each, of {cores} \
-                 cores (--jobs and --threads override it)",
-                plural(best),
-                plural(chosen_threads)
-            ),
-            format!(
-                "  why: for these {} runs, predicted {:.2}× the runs per minute of one at a time \
-                 on {cores} threads (the rule: src/sweep/cpu_placement.rs, measured on \
-                 {MEASURED_ON})",
-                runs.len(),
-                one_at_a_time / sweep_time(p, runs.len(), cores, best),
-            ),
-        ],
-    );
-    if let Some(bytes) = available.filter(|_| need > 0.0) {
+    let mut reasons = vec![
+        format!(
+            "placement: {best} run{} at once × {chosen_threads} thread{} each, of {cores} cores \
+             (--jobs and --threads override it)",
+            plural(best),
+            plural(chosen_threads)
+        ),
+        format!(
+            "  why: for these {} runs, predicted {:.2}× the runs per minute of one at a time on \
+             {cores} threads (the rule: src/sweep/cpu_placement.rs, measured on {MEASURED_ON})",
+            runs.len(),
+            time(1) / time(best),
+        ),
+    ];
+    reasons.append(&mut sources);
+    if let (Some(bytes), Some(room)) = (available, room) {
         reasons.push(format!(
-            "  memory: a run needs up to {:.1} GB (estimated), {:.1} GB available: room for {}",
+            "  memory: a run needs up to {:.1} GB (estimated), {:.1} GB available: room for \
+             {room}",
             need / 1e9,
             bytes / 1e9,
-            if fit_in_memory == usize::MAX {
-                "any number".to_string()
-            } else {
-                fit_in_memory.to_string()
-            }
         ));
     }
     CpuPlacement {
@@ -268,16 +238,41 @@ pub fn choose(
     }
 }
 
+/// `--jobs` (and `--threads`, else the cores shared out), without the rule.
+fn as_asked(jobs: usize, threads: Option<usize>, cores: usize) -> CpuPlacement {
+    let chosen = threads.unwrap_or((cores / jobs).max(1));
+    CpuPlacement {
+        jobs,
+        threads: chosen,
+        reasons: vec![format!(
+            "placement: {jobs} at once × {chosen} thread{}, as --jobs{} asked",
+            plural(chosen),
+            if threads.is_some() {
+                " and --threads"
+            } else {
+                ""
+            }
+        )],
+    }
+}
+
+/// The largest estimated peak memory of a run of `runs` in bytes (0 when none is known).
+fn peak_memory(runs: &[&RunConfig]) -> f64 {
+    runs.iter()
+        .filter_map(|config| {
+            let classes = config.data.dataset.kind().num_classes() as i64;
+            crate::train::memory::step_estimate(config, classes).ok()
+        })
+        .map(|(base, parameters, activations)| base + parameters + activations)
+        .fold(0.0, f64::max)
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 {
         ""
     } else {
         "s"
     }
-}
-
-fn threads_given(threads: usize, cores: usize, jobs: usize) -> bool {
-    threads != (cores / jobs).max(1)
 }
 
 #[cfg(test)]
