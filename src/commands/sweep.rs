@@ -38,8 +38,7 @@ pub struct SweepArgs {
     /// Write the plan and show it without running anything.
     #[arg(long)]
     pub dry_run: bool,
-    /// Local: runs at once (default: one per visible GPU; on the CPU, chosen from the cores,
-    /// memory and runs by a measured rule, printed with its reasons).
+    /// Local: runs at once (default: one per visible GPU; on the CPU, a measured rule's).
     #[arg(long, value_parser = at_least_one::<usize>)]
     pub jobs: Option<usize>,
     /// Local: device for every run (default: each visible GPU in turn, else cpu). A run
@@ -50,8 +49,7 @@ pub struct SweepArgs {
     /// each array task and its GPU). Default: the experiment's `runs_per_gpu`, else 1.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub runs_per_gpu: Option<u32>,
-    /// CPU threads per run (default: on the CPU the measured rule's, printed; on GPUs the
-    /// machine's cores / jobs; Slurm: --cpus-per-task).
+    /// CPU threads per run (default: the rule's; on GPUs cores / jobs; Slurm: --cpus-per-task).
     #[arg(long, value_parser = at_least_one::<usize>)]
     pub threads: Option<usize>,
     /// Slurm: partition.
@@ -153,7 +151,7 @@ pub fn run(args: &SweepArgs) -> Result<i32> {
     }
     if args.dry_run || todo.is_empty() {
         if let Some(options) = local_options.as_ref().filter(|_| args.dry_run) {
-            print_placement(options);
+            options.lines().iter().for_each(|line| println!("{line}"));
         }
         for (run, resume) in &todo {
             println!("  {}{}", run.name, if *resume { " (resume)" } else { "" });
@@ -174,31 +172,12 @@ fn run_locally(
     options: &local::LocalOptions,
     unresolved: bool,
 ) -> Result<i32> {
-    print_placement(options);
+    options.lines().iter().for_each(|line| println!("{line}"));
     let ended = local::run(plan, todo, folder, options)?;
     for line in ended.lines(&plan.experiment) {
         println!("{line}");
     }
     Ok(if ended.clean() && !unresolved { 0 } else { 1 })
-}
-
-/// How many runs at once, where, and why.
-fn print_placement(options: &local::LocalOptions) {
-    for line in &options.reasons {
-        println!("{line}");
-    }
-    let placements: Vec<String> = options.placements.iter().map(|p| p.label()).collect();
-    println!(
-        "{} at once, {} CPU thread{} each, on {}",
-        options.jobs,
-        options.threads_per_run,
-        if options.threads_per_run == 1 {
-            ""
-        } else {
-            "s"
-        },
-        placements.join(", ")
-    );
 }
 
 /// The Slurm backend: one array job for the runs to do; the exit code.

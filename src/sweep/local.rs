@@ -178,6 +178,20 @@ impl LocalOptions {
         })
     }
 
+    /// How many runs at once, where, and why, to print.
+    pub fn lines(&self) -> Vec<String> {
+        let placements: Vec<String> = self.placements.iter().map(|p| p.label()).collect();
+        let mut lines = self.reasons.clone();
+        lines.push(format!(
+            "{} at once, {} CPU thread{} each, on {}",
+            self.jobs,
+            self.threads_per_run,
+            if self.threads_per_run == 1 { "" } else { "s" },
+            placements.join(", ")
+        ));
+        lines
+    }
+
     /// Refuses, before any run starts, a plan with runs these placements cannot train:
     /// float16 needs CUDA, and on the CPU every such run would fail alike.
     pub fn refuse_unrunnable(&self, plan: &Plan, machine: &Machine) -> Result<()> {
