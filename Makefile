@@ -222,8 +222,9 @@ cifar10: setup data
 # `make factorial`: the factorial test of claim 4 (docs/factorial.md): the four Adam arms
 # (decay through the moments or decoupled × scale-free or not) under spread:0–3 and
 # equalize, 6 seeds, on ResNet-20 without BN at cifar10-quick's budget in bf16 (120 runs,
-# about 54 min on 2 cores here one run at a time; the sweep now places two at once). `make families`: every optimizer of the crate without factors
-# and under spread:3, 3 seeds (78 runs): which are scale-free in practice.
+# about 54 min on 2 cores here one run at a time; the sweep now places two at once).
+# `make families`: every optimizer of the crate without factors and under spread:3,
+# 3 seeds (78 runs): which are scale-free in practice.
 .PHONY: factorial families
 factorial: setup data
 	bash scripts/run-experiment.sh $(BIN) factorial-cpu $(TB_PORT)

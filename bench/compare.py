@@ -718,8 +718,12 @@ def parse_args():
     unknown = [s for s in a.only if s not in GROUP_KINDS]
     if unknown:
         p.error(f"--only: unknown group(s) {', '.join(unknown)}; valid: {', '.join(GROUP_KINDS)}")
-    if a.reps < 1 or a.warmup < 0 or a.threads < 1:
-        p.error("--reps and --threads must be at least 1, --warmup at least 0")
+    if a.reps < 1 or a.warmup < 0 or a.threads < 1 or a.sweep_reps < 1:
+        p.error("--reps, --sweep-reps and --threads must be at least 1, --warmup at least 0")
+    if "sweep" in a.only:
+        experiment = Path(a.sweep_experiment)
+        if not experiment.exists() and not (ROOT / "experiments" / f"{a.sweep_experiment}.json").exists():
+            p.error(f"--sweep-experiment: {a.sweep_experiment!r} is neither a file nor a name in experiments/")
     try:
         a.depths = [int(d) for d in a.depths.split(",")]
     except ValueError:

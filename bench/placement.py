@@ -61,14 +61,23 @@ def main():
     a = p.parse_args()
     if a.cores < 2:
         p.error("--cores must be at least 2: with one core there is nothing to place")
+    if a.rounds < 1:
+        p.error("--rounds must be at least 1")
+    specs = []
+    for spec in a.models.split(","):
+        name, _, precision = spec.partition(":")
+        model = name[:-3] if name.endswith("-bn") else name
+        known = any(model.startswith(f) and model[len(f):].isdigit() for f in ("resnet", "densenet"))
+        if not known or precision not in ("fp32", "bf16"):
+            p.error(f"--models: {spec!r} is not model[-bn]:precision (resnet20:bf16, densenet100-bn:fp32, …; "
+                    "precision fp32 or bf16)")
+        specs.append((name, model, name.endswith("-bn"), precision))
     for path, flag in ((a.bin, "--bin"), (a.data, "--data")):
         if not path.exists():
             p.error(f"{flag}: {path} does not exist (`make build`, `make data`)")
     rows = []
     with tempfile.TemporaryDirectory(prefix="scalefree-placement-") as scratch:
-        for spec in a.models.split(","):
-            name, _, precision = spec.partition(":")
-            model, bn = (name[:-3], True) if name.endswith("-bn") else (name, False)
+        for name, model, bn, precision in specs:
             alone, side_by_side = [], []
             for r in range(a.rounds):
                 base = Path(scratch) / f"{name}-{precision}-{r}"

@@ -453,9 +453,47 @@ fn compare_refuses_bad_options_naming_the_flag() {
         (vec!["--data", "/no/such/data"], "--data"),
         (vec!["--depths", "110,x"], "--depths"),
         (vec!["--modes", "adam"], "--modes"),
+        (vec!["--sweep-reps", "0"], "--sweep-reps"),
+        (
+            vec![
+                "--only",
+                "sweep",
+                "--sweep-experiment",
+                "no-such-experiment",
+            ],
+            "--sweep-experiment",
+        ),
     ] {
         let output = python()
             .arg(workspace().join("bench/compare.py"))
+            .args(&args)
+            .arg("--out")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(flag), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Traceback"), "{stderr}");
+    }
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing written"
+    );
+}
+
+#[test]
+fn placement_refuses_bad_options_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, flag) in [
+        (vec!["--models", "resnet20"], "--models"),
+        (vec!["--models", "vgg16:bf16"], "--models"),
+        (vec!["--models", "resnet20:f16"], "--models"),
+        (vec!["--rounds", "0"], "--rounds"),
+        (vec!["--cores", "1"], "--cores"),
+    ] {
+        let output = python()
+            .arg(workspace().join("bench/placement.py"))
             .args(&args)
             .arg("--out")
             .arg(dir.path())

@@ -1,5 +1,6 @@
-//! A sweep says up front what this machine cannot run (float16 runs on the CPU), and where
-//! a sweep stands can be read from a copy of the runs one cannot write.
+//! A sweep says up front what this machine cannot run (float16 runs on the CPU) and how it
+//! shares the CPU among the runs, and where a sweep stands can be read from a copy of the
+//! runs one cannot write.
 mod train_support;
 
 use std::os::unix::fs::PermissionsExt;
@@ -40,6 +41,59 @@ fn a_cpu_sweep_of_float16_runs_is_refused_before_the_plan_naming_the_key() {
             "nothing planned or started: {out}"
         );
     }
+}
+
+#[test]
+fn a_cpu_sweep_says_how_it_shares_the_cores_and_why_and_jobs_overrides_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let experiment = dir.path().join("share.json");
+    let spec = serde_json::json!({
+        "name": "share",
+        "base": { "data": dir.path().join("data"), "epochs": 1, "model": "resnet8" },
+        "grids": [ { "seed": [0, 1, 2, 3, 4, 5, 6, 7] } ]
+    });
+    std::fs::write(&experiment, spec.to_string()).unwrap();
+    let runs = dir.path().join("runs");
+    let base = [
+        experiment.as_os_str(),
+        "--runs".as_ref(),
+        runs.as_os_str(),
+        "--device".as_ref(),
+        "cpu".as_ref(),
+        "--dry-run".as_ref(),
+    ];
+    let (code, out) = sweep(&base);
+    assert_eq!(code, Some(0), "{out}");
+    let line = |start: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(start))
+            .unwrap_or_else(|| panic!("no line starting {start:?}: {out}"))
+            .to_string()
+    };
+    assert!(line("placement:").contains("--jobs and --threads override it"));
+    assert!(line("why:").contains("for these 8 runs, predicted"));
+    // ResNet-8 is not in the measured table: the rule says what it took instead.
+    assert!(
+        line("assumed:").starts_with("  assumed: resnet8 no BN fp32 was not measured"),
+        "{out}"
+    );
+    assert!(line("memory:").contains("GB available"), "{out}");
+    // The runs at once and their threads fit in the cores.
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let at_once = line("placement:");
+    let words: Vec<&str> = at_once.split_whitespace().collect();
+    let (jobs, threads): (usize, usize) = (words[1].parse().unwrap(), words[6].parse().unwrap());
+    assert!(
+        jobs >= 1 && jobs * threads <= cores.max(1),
+        "{at_once} on {cores} cores"
+    );
+    let mut asked = base.to_vec();
+    asked.extend(["--jobs", "1"].map(std::ffi::OsStr::new));
+    let (code, out) = sweep(&asked);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("placement: 1 at once × "), "{out}");
+    assert!(out.contains("as --jobs asked"), "{out}");
+    assert!(!out.contains("why:"), "no rule when --jobs is given: {out}");
 }
 
 /// Makes `dir` and everything in it read-only (or writable again).
