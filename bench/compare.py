@@ -227,7 +227,8 @@ def pytorch_train(a, model, bn, device, steps, extra=()):
 def train_steps(a, model):
     # 3 warm-up steps, then enough to time. The deep models (ResNet-110, DenseNet-BC-100)
     # take 12: with 7 (4 timed) their rounds spread ±10 % and a ratio moved with them;
-    # with 12, ResNet-110's bf16 rounds spread 211–227 against 195–227 before.
+    # with 12, ResNet-110's bf16 rounds spread 208–230 (bench/results/2026-12-06-2.md)
+    # against 195–227 before.
     return a.train_steps or {"resnet20": 15, "resnet56": 10}.get(model, 12)
 
 

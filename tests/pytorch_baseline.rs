@@ -464,21 +464,26 @@ fn compare_refuses_bad_options_naming_the_flag() {
             "--sweep-experiment",
         ),
     ] {
-        let output = python()
-            .arg(workspace().join("bench/compare.py"))
-            .args(&args)
-            .arg("--out")
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(flag), "{args:?}: {stderr}");
-        assert!(!stderr.contains("Traceback"), "{stderr}");
+        assert_refuses_naming_the_flag("compare.py", &args, flag, dir.path());
     }
+}
+
+/// `bench/<script> <args>` exits 2 naming `flag`, with no traceback and nothing written.
+fn assert_refuses_naming_the_flag(script: &str, args: &[&str], flag: &str, out: &std::path::Path) {
+    let output = python()
+        .arg(workspace().join("bench").join(script))
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(stderr.contains(flag), "{args:?}: {stderr}");
+    assert!(!stderr.contains("Traceback"), "{stderr}");
     assert!(
-        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
-        "nothing written"
+        std::fs::read_dir(out).unwrap().next().is_none(),
+        "{args:?}: nothing written"
     );
 }
 
@@ -492,22 +497,8 @@ fn placement_refuses_bad_options_naming_the_flag() {
         (vec!["--rounds", "0"], "--rounds"),
         (vec!["--cores", "1"], "--cores"),
     ] {
-        let output = python()
-            .arg(workspace().join("bench/placement.py"))
-            .args(&args)
-            .arg("--out")
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(flag), "{args:?}: {stderr}");
-        assert!(!stderr.contains("Traceback"), "{stderr}");
+        assert_refuses_naming_the_flag("placement.py", &args, flag, dir.path());
     }
-    assert!(
-        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
-        "nothing written"
-    );
 }
 
 #[test]
